@@ -1,0 +1,499 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Config configures an Engine. Only TofuPath, DataDir (or the directories it defaults)
+// and Source are required.
+type Config struct {
+	// TofuPath is the tofu binary.
+	TofuPath string
+	// DataDir is the default parent of WorkDir (work/), PluginCacheDir (plugin-cache/),
+	// the local state root and the default file store (store/).
+	DataDir string
+	// WorkDir holds one workdir per service: <WorkDir>/<client>/<service>. Workdirs are
+	// caches: each operation rebuilds what it needs from Source.
+	WorkDir string
+	// PluginCacheDir is shared by every workdir (safe for concurrent tofu since 1.10).
+	PluginCacheDir string
+	// ProviderMirror, when set, is a provider filesystem mirror tofu installs from.
+	ProviderMirror string
+	// ProviderDirectFallback lets tofu download providers missing from the mirror.
+	ProviderDirectFallback bool
+	// Backend says where OpenTofu state lives. The zero value is a local backend.
+	Backend Backend
+	// Source provides each service's module and terraform.tfvars.json.
+	Source Source
+	// Store keeps job records and intents; defaults to a file store under DataDir/store.
+	Store Store
+	// MaxParallel caps jobs running at once across services (default 4).
+	MaxParallel int
+	// CancelCoolOff is how long after the first cancel a forced cancel is allowed (default 10s).
+	CancelCoolOff time.Duration
+	// JobTimeout interrupts a job that runs longer (default 30m); KillGrace later its
+	// process group is killed (default 30s).
+	JobTimeout time.Duration
+	KillGrace  time.Duration
+	// Host names this process in lock holders and job records (default: hostname).
+	Host string
+	// Logger receives the engine's own logs; nil means silent.
+	Logger *slog.Logger
+}
+
+// Backend selects the OpenTofu state backend.
+type Backend struct {
+	// S3, when set, keeps state in an S3 bucket under StateKey(ref), locked with
+	// OpenTofu's S3 lockfile.
+	S3 *S3Backend
+	// LocalStateRoot is the root of local state files (<root>/clients/<c>/<s>/terraform.tfstate),
+	// outside every workdir. Defaults to DataDir/store, so the local layout matches the
+	// bucket's.
+	LocalStateRoot string
+}
+
+// S3Backend configures OpenTofu's S3 backend. Credentials are passed to tofu in its
+// environment only.
+type S3Backend struct {
+	Bucket    string
+	Region    string // default us-east-1
+	Endpoint  string // e.g. http://127.0.0.1:7070; empty for AWS
+	PathStyle bool
+	AccessKey string
+	SecretKey string
+}
+
+func (s *S3Backend) region() string {
+	if s.Region == "" {
+		return "us-east-1"
+	}
+	return s.Region
+}
+
+// Engine runs OpenTofu operations on services as jobs.
+type Engine struct {
+	cfg           Config
+	log           *slog.Logger
+	locks         *locker
+	cliConfigPath string
+	cliConfig     string
+
+	mu         sync.Mutex
+	jobs       map[string]*Job
+	finished   []string // ids of finished jobs kept in memory, oldest first
+	workspaces map[ServiceRef]*workspace
+	closed     bool
+	wg         sync.WaitGroup
+}
+
+// maxFinishedInMemory bounds finished jobs kept in memory; older ones are read back
+// from the store.
+const maxFinishedInMemory = 1000
+
+// New checks the configuration, creates the directories and returns an Engine.
+func New(cfg Config) (*Engine, error) {
+	if cfg.TofuPath == "" {
+		return nil, fmt.Errorf("%w: TofuPath is required", ErrInvalidInput)
+	}
+	if _, err := os.Stat(cfg.TofuPath); err != nil {
+		return nil, fmt.Errorf("%w: tofu binary: %w", ErrInvalidInput, err)
+	}
+	if cfg.Source == nil {
+		return nil, fmt.Errorf("%w: Source is required", ErrInvalidInput)
+	}
+	def := func(p *string, sub string) error {
+		if *p != "" {
+			return nil
+		}
+		if cfg.DataDir == "" {
+			return fmt.Errorf("%w: DataDir is required unless every directory is set", ErrInvalidInput)
+		}
+		*p = filepath.Join(cfg.DataDir, sub)
+		return nil
+	}
+	if err := errors.Join(def(&cfg.WorkDir, "work"), def(&cfg.PluginCacheDir, "plugin-cache")); err != nil {
+		return nil, err
+	}
+	if cfg.Backend.S3 == nil {
+		if err := def(&cfg.Backend.LocalStateRoot, "store"); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Store == nil {
+		root := ""
+		if err := def(&root, "store"); err != nil {
+			return nil, err
+		}
+		fsStore, err := store.NewFS(root)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Store = fsStore
+	}
+	if cfg.MaxParallel <= 0 {
+		cfg.MaxParallel = 4
+	}
+	if cfg.CancelCoolOff <= 0 {
+		cfg.CancelCoolOff = 10 * time.Second
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 30 * time.Minute
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = 30 * time.Second
+	}
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	for _, d := range []*string{&cfg.WorkDir, &cfg.PluginCacheDir} {
+		if err := os.MkdirAll(*d, 0o700); err != nil {
+			return nil, err
+		}
+		abs, err := filepath.Abs(*d)
+		if err != nil {
+			return nil, err
+		}
+		if *d, err = filepath.EvalSymlinks(abs); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Backend.LocalStateRoot != "" {
+		abs, err := filepath.Abs(cfg.Backend.LocalStateRoot)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Backend.LocalStateRoot = abs
+	}
+	e := &Engine{
+		cfg:           cfg,
+		log:           log,
+		locks:         newLocker(cfg.MaxParallel, cfg.Host, os.Getpid()),
+		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
+		jobs:          map[string]*Job{},
+		workspaces:    map[ServiceRef]*workspace{},
+	}
+	if err := e.writeCLIConfig(); err != nil {
+		return nil, fmt.Errorf("write tofu CLI config: %w", err)
+	}
+	return e, nil
+}
+
+// RunOption adjusts one operation.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	failFast bool
+	secrets  []string
+	timeout  time.Duration
+}
+
+// FailIfLocked makes a request for a busy service fail with ErrLocked instead of
+// queueing behind the running job.
+func FailIfLocked() RunOption { return func(o *runOptions) { o.failFast = true } }
+
+// WithSecrets lists values that must never appear in events or logs (for example the
+// service's generated passwords); they are masked wherever they occur.
+func WithSecrets(values ...string) RunOption {
+	return func(o *runOptions) { o.secrets = append(o.secrets, values...) }
+}
+
+// WithTimeout overrides Config.JobTimeout for this job.
+func WithTimeout(d time.Duration) RunOption { return func(o *runOptions) { o.timeout = d } }
+
+// Plan computes what applying the service's configuration would change, saving the plan
+// and summarizing it in the job's Plan.
+func (e *Engine) Plan(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
+	return e.submit(ctx, ref, OpPlan, opts)
+}
+
+// Apply makes real infrastructure match the service's configuration. The job's Outputs
+// hold the module outputs afterwards.
+func (e *Engine) Apply(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
+	return e.submit(ctx, ref, OpApply, opts)
+}
+
+// Destroy removes the service's infrastructure.
+func (e *Engine) Destroy(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
+	return e.submit(ctx, ref, OpDestroy, opts)
+}
+
+// CheckDrift compares reality with the service's intent; the job's Drift holds the report.
+func (e *Engine) CheckDrift(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
+	return e.submit(ctx, ref, OpDrift, opts)
+}
+
+// Job returns a job this process knows (running, queued or recently finished).
+func (e *Engine) Job(id string) (*Job, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	j, ok := e.jobs[id]
+	return j, ok
+}
+
+// LockHolder reports which job holds the service, if any.
+func (e *Engine) LockHolder(ref ServiceRef) (LockHolder, bool) { return e.locks.holder(ref) }
+
+// Busy reports whether a job runs or waits for the service.
+func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) }
+
+func parseJobID(id string) (uuid.UUID, error) {
+	u, err := uuid.Parse(id)
+	if err != nil || len(id) != 36 {
+		return uuid.UUID{}, fmt.Errorf("%w: job id %q", ErrInvalidInput, truncate(id, 80))
+	}
+	return u, nil
+}
+
+var timeNow = func() time.Time { return time.Now().UTC() }
+
+func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts []RunOption) (*Job, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	var o runOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if o.timeout <= 0 {
+		o.timeout = e.cfg.JobTimeout
+	}
+	e.mu.Lock()
+	closed := e.closed
+	e.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	if op == OpApply || op == OpDestroy {
+		in, err := e.Intent(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("read intent of %s: %w", ref, err)
+		}
+		if in.NeedsRecovery {
+			return nil, fmt.Errorf("%w (%s)", ErrNeedsRecovery, in.RecoveryNote)
+		}
+	}
+	j := newJob(JobInfo{
+		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
+		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(),
+	})
+	j.mask.add(o.secrets...)
+	j.failFast = o.failFast
+	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
+	if err := e.locks.enqueue(j, o.failFast); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", op, ref, err)
+	}
+	// The record must exist before the job can run, so a crash leaves a trace that start-up
+	// turns into "interrupted". A store that cannot take it fails the request, lock freed.
+	if err := e.saveJob(ctx, j); err != nil {
+		if !e.locks.dequeue(j) {
+			e.locks.release(j)
+		}
+		return nil, err
+	}
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		if !e.locks.dequeue(j) {
+			e.locks.release(j)
+		}
+		j.finish(StateCancelled, "engine shutting down")
+		_ = e.saveJob(context.Background(), j)
+		return nil, ErrClosed
+	}
+	e.jobs[j.ID()] = j
+	e.wg.Add(1)
+	e.mu.Unlock()
+	go e.run(j, o.timeout)
+	return j, nil
+}
+
+// Cancel cancels a job. The first cancel of a running job sends tofu SIGINT (it stops
+// gracefully and saves state) and the job shows "cancelling"; a forced cancel, allowed
+// CancelCoolOff after the first, kills tofu's whole process group. A queued job is just
+// removed from its queue.
+func (e *Engine) Cancel(id string, force bool) error {
+	j, ok := e.Job(id)
+	if !ok {
+		return fmt.Errorf("%w: job %s", ErrNotFound, id)
+	}
+	j.mu.Lock()
+	state := j.info.State
+	switch {
+	case state.Final():
+		j.mu.Unlock()
+		return ErrJobFinished
+	case state == StateQueued:
+		j.mu.Unlock()
+		if e.locks.dequeue(j) {
+			if j.finish(StateCancelled, "cancelled while queued") {
+				_ = e.saveJob(context.Background(), j)
+				e.forget(j)
+			}
+			j.softCancel() // wakes run(), which returns without the service
+			return nil
+		}
+		// It was granted the service meanwhile: run() sees the cancel before starting tofu.
+		j.softCancel()
+		return nil
+	case state == StateRunning:
+		_ = j.transitionLocked(StateCancelling, "")
+		j.mu.Unlock()
+		j.softCancel()
+		interrupt(j.proc.get())
+		if force {
+			return fmt.Errorf("%w: graceful cancel sent; force again after %s", ErrCoolOff, e.cfg.CancelCoolOff)
+		}
+		return nil
+	default: // cancelling
+		since := time.Since(*j.info.CancelRequestedAt)
+		j.mu.Unlock()
+		if !force {
+			return nil
+		}
+		if since < e.cfg.CancelCoolOff {
+			return fmt.Errorf("%w: %s left", ErrCoolOff, (e.cfg.CancelCoolOff - since).Round(time.Second))
+		}
+		j.emit(Event{Type: EventLog, Level: "warn", Message: "forced cancel: killing tofu and its providers"})
+		killGroup(j.proc.get())
+		j.hardCancel()
+		return nil
+	}
+}
+
+// Shutdown stops accepting jobs, interrupts running tofu processes once, waits up to the
+// context's deadline, then kills what is left; every job ends in a recorded final state.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closed = true
+	jobs := make([]*Job, 0, len(e.jobs))
+	for _, j := range e.jobs {
+		jobs = append(jobs, j)
+	}
+	e.mu.Unlock()
+	for _, j := range jobs {
+		_ = e.Cancel(j.ID(), false)
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, j := range jobs {
+		killGroup(j.proc.get())
+		j.hardCancel()
+	}
+	<-done
+	return ctx.Err()
+}
+
+func (e *Engine) forget(j *Job) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.finished = append(e.finished, j.ID())
+	for len(e.finished) > maxFinishedInMemory {
+		delete(e.jobs, e.finished[0])
+		e.finished = e.finished[1:]
+	}
+}
+
+func (e *Engine) run(j *Job, timeout time.Duration) {
+	defer e.wg.Done()
+	ref := j.info.Service
+	select {
+	case <-j.granted:
+	case <-j.softCtx.Done():
+		// Cancelled while queued; Cancel may have raced the grant.
+		select {
+		case <-j.granted:
+		default:
+			return
+		}
+	}
+	defer e.locks.release(j)
+	if j.softCtx.Err() != nil {
+		j.finish(StateCancelled, "cancelled before it started")
+		_ = e.saveJob(context.Background(), j)
+		e.forget(j)
+		return
+	}
+	if err := e.locks.acquireSlot(j.softCtx); err != nil {
+		j.finish(StateCancelled, "cancelled while waiting for a free slot")
+		_ = e.saveJob(context.Background(), j)
+		e.forget(j)
+		return
+	}
+	defer e.locks.releaseSlot()
+
+	if err := j.transition(StateRunning, ""); err != nil {
+		j.finish(StateCancelled, "cancelled before it started")
+		_ = e.saveJob(context.Background(), j)
+		e.forget(j)
+		return
+	}
+	_ = e.saveJob(context.Background(), j)
+	e.log.Info("job started", "job", j.ID(), "op", j.info.Operation, "service", ref.String())
+
+	var timedOut bool
+	var tmu sync.Mutex
+	timer := time.AfterFunc(timeout, func() {
+		tmu.Lock()
+		timedOut = true
+		tmu.Unlock()
+		j.emit(Event{Type: EventLog, Level: "error", Message: fmt.Sprintf("job timed out after %s: interrupting tofu", timeout)})
+		j.mu.Lock()
+		if j.info.State == StateRunning {
+			_ = j.transitionLocked(StateCancelling, "")
+		}
+		j.mu.Unlock()
+		j.softCancel()
+		interrupt(j.proc.get())
+		time.AfterFunc(e.cfg.KillGrace, func() {
+			if !j.isDone() {
+				j.emit(Event{Type: EventLog, Level: "error", Message: "tofu did not stop within the grace period: killing it"})
+				killGroup(j.proc.get())
+				j.hardCancel()
+			}
+		})
+	})
+
+	err := e.execute(j)
+	timer.Stop()
+	tmu.Lock()
+	to := timedOut
+	tmu.Unlock()
+
+	switch {
+	case err == nil:
+		j.finish(StateSucceeded, "")
+	case to:
+		j.finish(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
+	case j.softCtx.Err() != nil:
+		j.finish(StateCancelled, "cancelled: "+err.Error())
+	default:
+		j.finish(StateFailed, err.Error())
+	}
+	if err := e.saveJob(context.Background(), j); err != nil {
+		e.log.Error("could not save job record", "job", j.ID(), "err", err)
+	}
+	info := j.Info()
+	e.log.Info("job finished", "job", j.ID(), "op", info.Operation, "service", ref.String(), "state", info.State, "duration", info.Duration())
+	j.hardCancel()
+	e.forget(j)
+}

@@ -1,0 +1,99 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// EventType says what an Event carries.
+type EventType string
+
+// Event types. The tofu ones mirror OpenTofu's machine-readable UI (-json) messages; the
+// engine adds job lifecycle events.
+const (
+	EventJobState       EventType = "job_state"       // the job moved to State
+	EventLog            EventType = "log"             // a log line (tofu's, or the engine's)
+	EventDiagnostic     EventType = "diagnostic"      // a warning or error from tofu
+	EventPlannedChange  EventType = "planned_change"  // a change the plan will make
+	EventResourceDrift  EventType = "resource_drift"  // a change made outside SpawnIt
+	EventChangeSummary  EventType = "change_summary"  // counts of changes (plan or apply)
+	EventApplyStart     EventType = "apply_start"     // a resource operation started
+	EventApplyProgress  EventType = "apply_progress"  // still working on a resource
+	EventApplyComplete  EventType = "apply_complete"  // a resource operation finished
+	EventApplyErrored   EventType = "apply_errored"   // a resource operation failed
+	EventRefreshStart   EventType = "refresh_start"   // reading a resource's real state
+	EventRefreshDone    EventType = "refresh_complete"
+	EventOutputs        EventType = "outputs" // output values (sensitive ones without value)
+	EventOther          EventType = "other"   // a tofu message type the engine does not model
+	EventStreamTruncate EventType = "truncated"
+)
+
+// Event is one numbered entry of a job's event log. Seq starts at 1 and has no gaps, so a
+// follower resuming after Seq n misses nothing and sees nothing twice.
+type Event struct {
+	Seq     int64     `json:"seq"`
+	Time    time.Time `json:"time"`
+	Type    EventType `json:"type"`
+	Level   string    `json:"level,omitempty"` // info, warn, error
+	Message string    `json:"message,omitempty"`
+
+	State      JobState          `json:"state,omitempty"`
+	Resource   *ResourceEvent    `json:"resource,omitempty"`
+	Summary    *ChangeSummary    `json:"summary,omitempty"`
+	Diagnostic *Diagnostic       `json:"diagnostic,omitempty"`
+	Outputs    map[string]Output `json:"outputs,omitempty"`
+	// Raw is set for EventOther: tofu's message type, for forward compatibility.
+	Raw string `json:"raw_type,omitempty"`
+}
+
+// ResourceEvent describes the resource a planned change, drift or apply hook is about.
+type ResourceEvent struct {
+	Address string  `json:"address"`
+	Type    string  `json:"type,omitempty"`
+	Name    string  `json:"name,omitempty"`
+	Action  string  `json:"action,omitempty"` // create, update, delete, replace, read, noop
+	Reason  string  `json:"reason,omitempty"`
+	IDKey   string  `json:"id_key,omitempty"`
+	IDValue string  `json:"id_value,omitempty"`
+	Elapsed float64 `json:"elapsed_seconds,omitempty"`
+}
+
+// ChangeSummary counts a plan's or an apply's changes.
+type ChangeSummary struct {
+	Add       int    `json:"add"`
+	Change    int    `json:"change"`
+	Remove    int    `json:"remove"`
+	Import    int    `json:"import"`
+	Operation string `json:"operation,omitempty"` // plan, apply, destroy
+}
+
+// Diagnostic is a warning or error reported by tofu.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	Address  string `json:"address,omitempty"`
+}
+
+// Output is one module output. Value is left empty for sensitive outputs in events and
+// persisted records; use Engine.Outputs to read sensitive values deliberately.
+type Output struct {
+	Sensitive bool            `json:"sensitive"`
+	Type      json.RawMessage `json:"type,omitempty"`
+	Value     json.RawMessage `json:"value,omitempty"`
+}
+
+// redacted returns outputs with sensitive values removed.
+func redactOutputs(in map[string]Output) map[string]Output {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]Output, len(in))
+	for k, v := range in {
+		if v.Sensitive {
+			v.Value = nil
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,357 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"sync"
+	"time"
+)
+
+// Operation is what a job does.
+type Operation string
+
+// Operations.
+const (
+	OpPlan    Operation = "plan"
+	OpApply   Operation = "apply"
+	OpDestroy Operation = "destroy"
+	OpDrift   Operation = "drift"
+)
+
+// JobState is where a job is in its life.
+//
+//	queued -> running -> succeeded | failed | cancelled
+//	queued -> cancelled
+//	running -> cancelling -> cancelled | failed | succeeded
+//	(any non-final) -> interrupted   (found at start-up: the process running it died)
+type JobState string
+
+// Job states.
+const (
+	StateQueued      JobState = "queued"
+	StateRunning     JobState = "running"
+	StateCancelling  JobState = "cancelling"
+	StateSucceeded   JobState = "succeeded"
+	StateFailed      JobState = "failed"
+	StateCancelled   JobState = "cancelled"
+	StateInterrupted JobState = "interrupted"
+)
+
+// Final reports whether no further transition is possible.
+func (s JobState) Final() bool {
+	switch s {
+	case StateSucceeded, StateFailed, StateCancelled, StateInterrupted:
+		return true
+	}
+	return false
+}
+
+var transitions = map[JobState][]JobState{
+	StateQueued:     {StateRunning, StateCancelled, StateInterrupted, StateFailed},
+	StateRunning:    {StateCancelling, StateSucceeded, StateFailed, StateCancelled, StateInterrupted},
+	StateCancelling: {StateCancelled, StateFailed, StateSucceeded, StateInterrupted},
+}
+
+// ErrInvalidTransition is returned for a state change the machine does not allow.
+var ErrInvalidTransition = fmt.Errorf("invalid job state transition")
+
+func checkTransition(from, to JobState) error {
+	for _, s := range transitions[from] {
+		if s == to {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %s -> %s", ErrInvalidTransition, from, to)
+}
+
+// LockHolder says who holds a service's lock.
+type LockHolder struct {
+	JobID string    `json:"job_id"`
+	Host  string    `json:"host"`
+	PID   int       `json:"pid"`
+	Since time.Time `json:"since"`
+}
+
+// JobInfo is a snapshot of a job, as stored and as returned to callers.
+type JobInfo struct {
+	ID        string     `json:"id"`
+	Operation Operation  `json:"operation"`
+	Service   ServiceRef `json:"service"`
+	State     JobState   `json:"state"`
+	CreatedAt time.Time  `json:"created_at"`
+	StartedAt *time.Time `json:"started_at,omitempty"`
+	EndedAt   *time.Time `json:"ended_at,omitempty"`
+	// CancelRequestedAt is set by the first cancel; a forced cancel is allowed a cool-off later.
+	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
+	Error             string     `json:"error,omitempty"`
+	// Holder is the process that ran (or runs) the job.
+	Host string `json:"host"`
+	PID  int    `json:"pid"`
+
+	Changes *ChangeSummary    `json:"changes,omitempty"`
+	Plan    *PlanSummary      `json:"plan,omitempty"`
+	Outputs map[string]Output `json:"outputs,omitempty"`
+	Drift   *DriftReport      `json:"drift,omitempty"`
+	// LastSeq is the sequence number of the last event.
+	LastSeq int64 `json:"last_seq"`
+}
+
+// Duration is how long the job ran (so far).
+func (i JobInfo) Duration() time.Duration {
+	if i.StartedAt == nil {
+		return 0
+	}
+	end := time.Now()
+	if i.EndedAt != nil {
+		end = *i.EndedAt
+	}
+	return end.Sub(*i.StartedAt)
+}
+
+// MaxEvents bounds a job's in-memory event log; past it, log lines are dropped (one
+// "truncated" event says so) while lifecycle, resource and summary events are kept.
+const MaxEvents = 50_000
+
+// Job is a running or finished operation. Its methods are safe for concurrent use.
+type Job struct {
+	mu      sync.Mutex
+	info    JobInfo
+	events  []Event
+	dropped int
+	changed chan struct{} // closed and replaced on every append: a broadcast to followers
+	done    chan struct{}
+	mask    masker
+
+	// set by the engine
+	ctx        context.Context // the job's own context: cancelled by a forced cancel
+	hardCancel context.CancelFunc
+	softCtx    context.Context // cancelled by the first cancel: no new step starts
+	softCancel context.CancelFunc
+	failFast   bool
+	granted    chan struct{} // closed when the service lock (and a slot) is granted
+	proc       procTracker
+	onCancel   func(force bool)
+}
+
+func newJob(info JobInfo) *Job {
+	ctx, hard := context.WithCancel(context.Background())
+	soft, softCancel := context.WithCancel(ctx)
+	return &Job{
+		info:       info,
+		changed:    make(chan struct{}),
+		done:       make(chan struct{}),
+		ctx:        ctx,
+		hardCancel: hard,
+		softCtx:    soft,
+		softCancel: softCancel,
+		granted:    make(chan struct{}),
+	}
+}
+
+// ID returns the job's id.
+func (j *Job) ID() string { return j.info.ID }
+
+// Info returns a snapshot of the job.
+func (j *Job) Info() JobInfo {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.snapshot()
+}
+
+func (j *Job) snapshot() JobInfo {
+	info := j.info
+	info.Outputs = copyOutputs(info.Outputs)
+	return info
+}
+
+func copyOutputs(in map[string]Output) map[string]Output {
+	if in == nil {
+		return nil
+	}
+	out := make(map[string]Output, len(in))
+	for k, v := range in {
+		out[k] = v
+	}
+	return out
+}
+
+// Done is closed when the job reaches a final state.
+func (j *Job) Done() <-chan struct{} { return j.done }
+
+// Wait blocks until the job ends or ctx is done, and returns the final snapshot.
+func (j *Job) Wait(ctx context.Context) (JobInfo, error) {
+	select {
+	case <-j.done:
+		return j.Info(), nil
+	case <-ctx.Done():
+		return j.Info(), ctx.Err()
+	}
+}
+
+// Events returns the events recorded so far with Seq > after, without waiting.
+func (j *Job) Events(after int64) []Event {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.eventsAfter(after)
+}
+
+func (j *Job) eventsAfter(after int64) []Event {
+	// Seq n sits at index n-1 unless log lines were dropped past MaxEvents; search from
+	// the end in that case (rare, bounded by MaxEvents).
+	if after < 0 {
+		after = 0
+	}
+	if int(after) <= len(j.events) && (after == 0 || j.events[after-1].Seq == after) {
+		return append([]Event(nil), j.events[after:]...)
+	}
+	for i := len(j.events) - 1; i >= 0; i-- {
+		if j.events[i].Seq <= after {
+			return append([]Event(nil), j.events[i+1:]...)
+		}
+	}
+	return append([]Event(nil), j.events...)
+}
+
+// Follow yields every event with Seq > after, waiting for new ones, and stops after the
+// job's final event or when ctx is done. Each follower reads the shared log at its own
+// pace: a slow follower never slows the job.
+func (j *Job) Follow(ctx context.Context, after int64) iter.Seq[Event] {
+	return func(yield func(Event) bool) {
+		for {
+			j.mu.Lock()
+			batch := j.eventsAfter(after)
+			changed := j.changed
+			finished := j.info.State.Final() && j.isDone()
+			j.mu.Unlock()
+			for _, ev := range batch {
+				if !yield(ev) {
+					return
+				}
+				after = ev.Seq
+			}
+			if len(batch) > 0 {
+				continue
+			}
+			if finished {
+				return
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (j *Job) isDone() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// emit appends an event, masking secrets, and wakes followers.
+func (j *Job) emit(ev Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.appendLocked(ev)
+}
+
+func (j *Job) appendLocked(ev Event) {
+	if len(j.events) >= MaxEvents && ev.Type == EventLog {
+		if j.dropped == 0 {
+			j.dropped++
+			j.appendLocked(Event{Type: EventStreamTruncate, Level: "warn",
+				Message: fmt.Sprintf("more than %d events: further log lines are dropped", MaxEvents)})
+			return
+		}
+		j.dropped++
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now().UTC()
+	}
+	j.mask.maskEvent(&ev)
+	j.info.LastSeq++
+	ev.Seq = j.info.LastSeq
+	j.events = append(j.events, ev)
+	close(j.changed)
+	j.changed = make(chan struct{})
+}
+
+// transition moves the job to a new state and records it as an event.
+func (j *Job) transition(to JobState, errMsg string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.transitionLocked(to, errMsg)
+}
+
+func (j *Job) transitionLocked(to JobState, errMsg string) error {
+	if err := checkTransition(j.info.State, to); err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	j.info.State = to
+	switch {
+	case to == StateRunning:
+		j.info.StartedAt = &now
+	case to == StateCancelling:
+		j.info.CancelRequestedAt = &now
+	case to.Final():
+		j.info.EndedAt = &now
+	}
+	if errMsg != "" {
+		j.info.Error = j.mask.mask(errMsg)
+	}
+	msg := "job " + string(to)
+	level := "info"
+	if errMsg != "" {
+		msg += ": " + errMsg
+		level = "error"
+	}
+	j.appendLocked(Event{Type: EventJobState, State: to, Level: level, Message: msg})
+	return nil
+}
+
+// finish records the final state once; later calls are ignored, so a cancel racing
+// completion ends in exactly one final state.
+func (j *Job) finish(to JobState, errMsg string) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.info.State.Final() {
+		return false
+	}
+	if err := j.transitionLocked(to, errMsg); err != nil {
+		return false
+	}
+	close(j.done)
+	// wake followers so they see the end
+	close(j.changed)
+	j.changed = make(chan struct{})
+	return true
+}
+
+func (j *Job) update(f func(info *JobInfo)) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	f(&j.info)
+}
+
+// record returns what is persisted: the snapshot (sensitive output values removed) and
+// the event log.
+func (j *Job) record() jobRecord {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	info := j.snapshot()
+	info.Outputs = redactOutputs(info.Outputs)
+	return jobRecord{JobInfo: info, Events: append([]Event(nil), j.events...)}
+}
+
+type jobRecord struct {
+	JobInfo
+	Events []Event `json:"events"`
+}

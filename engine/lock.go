@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// locker grants one job at a time per service, in arrival order (FIFO), and at most cap
+// running jobs overall. A job first waits for its service, then for a global slot; a
+// job waiting for a slot keeps its service, which no other job could use anyway.
+type locker struct {
+	mu       sync.Mutex
+	services map[ServiceRef]*serviceQueue
+	slots    chan struct{}
+	host     string
+	pid      int
+}
+
+type serviceQueue struct {
+	holder *Job
+	since  time.Time
+	queue  []*Job
+}
+
+func newLocker(maxParallel int, host string, pid int) *locker {
+	if maxParallel < 1 {
+		maxParallel = 1
+	}
+	return &locker{services: map[ServiceRef]*serviceQueue{}, slots: make(chan struct{}, maxParallel), host: host, pid: pid}
+}
+
+// enqueue takes the service for j at once when it is free, or queues j behind the
+// current holder; with failFast a busy service returns ErrLocked instead.
+func (l *locker) enqueue(j *Job, failFast bool) error {
+	ref := j.info.Service
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.services[ref]
+	if q == nil {
+		q = &serviceQueue{}
+		l.services[ref] = q
+	}
+	if q.holder == nil {
+		q.holder, q.since = j, time.Now().UTC()
+		close(j.granted)
+		return nil
+	}
+	if failFast {
+		return ErrLocked
+	}
+	q.queue = append(q.queue, j)
+	return nil
+}
+
+// dequeue removes a job that is still waiting (a cancelled queued job). It reports
+// false when the job already holds the service.
+func (l *locker) dequeue(j *Job) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.services[j.info.Service]
+	if q == nil {
+		return false
+	}
+	for i, w := range q.queue {
+		if w == j {
+			q.queue = append(q.queue[:i], q.queue[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// release hands the service to the next queued job, once: releasing a service that j
+// does not hold is a no-op, so a lock is never freed twice or by a stranger.
+func (l *locker) release(j *Job) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ref := j.info.Service
+	q := l.services[ref]
+	if q == nil || q.holder != j {
+		return
+	}
+	if len(q.queue) == 0 {
+		delete(l.services, ref)
+		return
+	}
+	next := q.queue[0]
+	q.queue = q.queue[1:]
+	q.holder, q.since = next, time.Now().UTC()
+	close(next.granted)
+}
+
+// holder reports who holds a service, if anyone.
+func (l *locker) holder(ref ServiceRef) (LockHolder, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	q := l.services[ref]
+	if q == nil || q.holder == nil {
+		return LockHolder{}, false
+	}
+	return LockHolder{JobID: q.holder.info.ID, Host: l.host, PID: l.pid, Since: q.since}, true
+}
+
+// busy reports whether any job holds or waits for the service.
+func (l *locker) busy(ref ServiceRef) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.services[ref] != nil
+}
+
+func (l *locker) acquireSlot(ctx context.Context) error {
+	select {
+	case l.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (l *locker) releaseSlot() { <-l.slots }

@@ -1,0 +1,375 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// execute runs the job's operation: sync the workdir from the source, init when needed,
+// then the tofu command(s).
+func (e *Engine) execute(j *Job) error {
+	ref := j.info.Service
+	ctx := j.ctx
+	ws, err := e.workspaceFor(ref)
+	if err != nil {
+		return err
+	}
+	files, err := e.cfg.Source.Files(j.softCtx, ref)
+	if err != nil {
+		return fmt.Errorf("read service files: %w", err)
+	}
+	backend, err := e.backendOverride(ref)
+	if err != nil {
+		return err
+	}
+	needInit, hash, err := ws.sync(files, backend, e.cliConfig)
+	if err != nil {
+		return fmt.Errorf("prepare workdir: %w", err)
+	}
+	if needInit {
+		if err := e.init(ctx, j, ws, hash); err != nil {
+			return err
+		}
+	}
+	if j.softCtx.Err() != nil {
+		return errors.New("cancelled before tofu ran")
+	}
+	switch j.info.Operation {
+	case OpPlan:
+		return e.plan(ctx, j, ws)
+	case OpApply:
+		return e.apply(ctx, j, ws)
+	case OpDestroy:
+		return e.destroy(ctx, j, ws)
+	case OpDrift:
+		return e.drift(ctx, j, ws)
+	}
+	return fmt.Errorf("%w: operation %q", ErrInvalidInput, j.info.Operation)
+}
+
+// streamWriter turns tofu's -json output into job events and remembers what the job
+// record needs (the last change summary, error diagnostics).
+type streamWriter struct {
+	lineWriter
+	mu      sync.Mutex
+	summary *ChangeSummary
+	errs    []string
+}
+
+func (e *Engine) outputWriter(j *Job) *streamWriter {
+	w := &streamWriter{}
+	w.emit = func(line []byte, truncated bool) {
+		ev := parseUILine(line)
+		if truncated {
+			ev.Message += " … (line truncated)"
+		}
+		w.mu.Lock()
+		switch {
+		case ev.Type == EventChangeSummary && ev.Summary != nil:
+			s := *ev.Summary
+			w.summary = &s
+		case ev.Type == EventDiagnostic && ev.Diagnostic != nil && ev.Diagnostic.Severity == "error":
+			msg := ev.Diagnostic.Summary
+			if ev.Diagnostic.Detail != "" {
+				msg += ": " + ev.Diagnostic.Detail
+			}
+			w.errs = append(w.errs, msg)
+		}
+		w.mu.Unlock()
+		j.emit(ev)
+	}
+	return w
+}
+
+// stderrWriter records tofu's stderr (panics, crashes) as error log lines.
+func stderrWriter(j *Job) *lineWriter {
+	return &lineWriter{emit: func(line []byte, truncated bool) {
+		j.emit(Event{Type: EventLog, Level: "error", Message: string(line)})
+	}}
+}
+
+// failure explains a failed tofu command with tofu's own error diagnostics when there
+// are any (the exit error alone says only "exit status 1").
+func (w *streamWriter) failure(what string, err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.errs) > 0 {
+		return fmt.Errorf("%s failed: %s", what, strings.Join(w.errs, "; "))
+	}
+	return fmt.Errorf("%s failed: %w", what, err)
+}
+
+// runTofu runs one tofu step while tracking its process: a cancel that arrives while it
+// runs reaches tofu as SIGINT, and whatever is left of its process group (providers)
+// when it returns is killed, so nothing outlives the job.
+func (e *Engine) runTofu(j *Job, dir string, f func(ctx context.Context) error) error {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		j.proc.watch(dir, stop, func(pid int) {
+			if j.softCtx.Err() != nil {
+				interrupt(pid)
+			}
+		})
+	}()
+	j.proc.set(0)
+	err := f(j.ctx)
+	close(stop)
+	wg.Wait()
+	killGroup(j.proc.get())
+	j.proc.set(0)
+	return err
+}
+
+func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string, opts ...tfexec.PlanOption) (*plan, error) {
+	w := e.outputWriter(j)
+	ws.tf.SetStderr(stderrWriter(j))
+	opts = append(opts, tfexec.Out(out))
+	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		_, err := ws.tf.PlanJSON(ctx, w, opts...)
+		return err
+	})
+	w.Close()
+	if err != nil {
+		return nil, w.failure("tofu plan", err)
+	}
+	// ShowPlanFile decodes into terraform-json's Plan, which drops the "errored" flag;
+	// the raw JSON is captured through the stdout tee to read it.
+	var raw bytes.Buffer
+	ws.tf.SetStdout(&raw)
+	err = e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		_, err := ws.tf.ShowPlanFile(ctx, out)
+		return err
+	})
+	ws.tf.SetStdout(io.Discard)
+	if err != nil {
+		return nil, fmt.Errorf("tofu show: %w", err)
+	}
+	return decodePlan(raw.Bytes())
+}
+
+func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
+	plan, err := e.planInto(ctx, j, ws, planFile)
+	if err != nil {
+		return err
+	}
+	sum := summarizePlan(plan.Plan)
+	j.update(func(i *JobInfo) {
+		i.Plan = sum
+		i.Changes = &ChangeSummary{Add: sum.Add, Change: sum.Change, Remove: sum.Destroy, Operation: "plan"}
+	})
+	return nil
+}
+
+func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
+	w := e.outputWriter(j)
+	ws.tf.SetStderr(stderrWriter(j))
+	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		return ws.tf.ApplyJSON(ctx, w)
+	})
+	w.Close()
+	j.update(func(i *JobInfo) { i.Changes = w.summary })
+	if rerr := e.keepErroredState(j, ws); rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return w.failure("tofu apply", err)
+	}
+	if err := e.captureOutputs(j, ws); err != nil {
+		return err
+	}
+	return e.saveIntent(context.Background(), j.info.Service, Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()})
+}
+
+func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
+	var meta map[string]tfexec.OutputMeta
+	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		var err error
+		meta, err = ws.tf.Output(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tofu output: %w", err)
+	}
+	outs := make(map[string]Output, len(meta))
+	var secrets []string
+	for name, m := range meta {
+		outs[name] = Output{Sensitive: m.Sensitive, Type: m.Type, Value: m.Value}
+		if m.Sensitive {
+			var s string
+			if json.Unmarshal(m.Value, &s) == nil {
+				secrets = append(secrets, s)
+			}
+		}
+	}
+	j.mu.Lock()
+	j.mask.add(secrets...)
+	j.info.Outputs = outs
+	j.appendLocked(Event{Type: EventOutputs, Level: "info", Message: fmt.Sprintf("%d outputs", len(outs)), Outputs: redactOutputs(outs)})
+	j.mu.Unlock()
+	return nil
+}
+
+func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
+	ref := j.info.Service
+	// Keep what existed before the destroy: the drift check refreshes it later to find
+	// resources that are still (or again) there.
+	var state string
+	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		var err error
+		state, err = ws.tf.StatePull(ctx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tofu state pull: %w", err)
+	}
+	if hasResources(state) {
+		if _, err := e.cfg.Store.Put(context.Background(), snapshotKey(ref), []byte(state), store.PutOptions{}); err != nil {
+			return fmt.Errorf("save pre-destroy snapshot: %w", err)
+		}
+	}
+	w := e.outputWriter(j)
+	ws.tf.SetStderr(stderrWriter(j))
+	err = e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		return ws.tf.DestroyJSON(ctx, w)
+	})
+	w.Close()
+	j.update(func(i *JobInfo) { i.Changes = w.summary })
+	if rerr := e.keepErroredState(j, ws); rerr != nil {
+		return rerr
+	}
+	if err != nil {
+		return w.failure("tofu destroy", err)
+	}
+	return e.saveIntent(context.Background(), ref, Intent{Kind: IntentDestroyed, JobID: j.ID(), At: timeNow()})
+}
+
+func hasResources(state string) bool {
+	var s struct {
+		Resources []json.RawMessage `json:"resources"`
+	}
+	return json.Unmarshal([]byte(state), &s) == nil && len(s.Resources) > 0
+}
+
+// keepErroredState moves errored.tfstate (written by tofu when it could not save state)
+// into the store beside the state and marks the service as needing recovery.
+func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
+	p := filepath.Join(ws.dir, erroredStateFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil
+	}
+	ref := j.info.Service
+	if _, err := e.cfg.Store.Put(context.Background(), erroredKey(ref), b, store.PutOptions{}); err != nil {
+		return fmt.Errorf("tofu could not save state, and keeping errored.tfstate failed too (left in %s): %w", ws.dir, err)
+	}
+	_ = os.Remove(p)
+	in, _ := e.Intent(context.Background(), ref)
+	in.NeedsRecovery = true
+	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref)
+	if err := e.saveIntent(context.Background(), ref, in); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
+}
+
+func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
+	start := time.Now()
+	ref := j.info.Service
+	intent, err := e.Intent(context.Background(), ref)
+	if err != nil {
+		return err
+	}
+	// -lock=false: a check only reads, and must never hold the state lock a user's job needs.
+	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.Refresh(true))
+	if err != nil {
+		report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
+		j.update(func(i *JobInfo) { i.Drift = report })
+		return err
+	}
+	var orphans []ResourceDrift
+	if intent.Kind == IntentDestroyed {
+		if orphans, err = e.findOrphans(ctx, j, ref); err != nil {
+			report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
+			j.update(func(i *JobInfo) { i.Drift = report })
+			return err
+		}
+	}
+	report := classify(plan, intent.Kind, orphans)
+	report.CheckedAt = timeNow()
+	report.Duration = time.Since(start)
+	j.update(func(i *JobInfo) { i.Drift = report; i.Plan = summarizePlan(plan.Plan) })
+	j.emit(Event{Type: EventLog, Level: "info", Message: "drift status: " + string(report.Status)})
+	return nil
+}
+
+// findOrphans refreshes the state the service had before its last destroy, in a scratch
+// workdir with a local copy of that state, and returns what still exists. Resources whose
+// identity is their name (volumes, networks) are found even when recreated outside.
+func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
+	snap, _, err := e.cfg.Store.Get(context.Background(), snapshotKey(ref))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
+	}
+	dir, err := e.ensureDir(filepath.Join(e.cfg.WorkDir, ref.Client, ".orphans-"+ref.Service))
+	if err != nil {
+		return nil, err
+	}
+	statePath := filepath.Join(dir, "spawnit_snapshot.tfstate")
+	if err := writeFileAtomic(statePath, snap, 0o600); err != nil {
+		return nil, err
+	}
+	files, err := e.cfg.Source.Files(j.softCtx, ref)
+	if err != nil {
+		return nil, err
+	}
+	backend, _ := json.Marshal(map[string]any{"terraform": map[string]any{"backend": map[string]any{"local": map[string]any{"path": statePath}}}})
+	tf, err := e.newTerraform(dir)
+	if err != nil {
+		return nil, err
+	}
+	ws := &workspace{ref: ref, dir: dir, tf: tf}
+	needInit, hash, err := ws.sync(files, backend, e.cliConfig)
+	if err != nil {
+		return nil, err
+	}
+	if needInit {
+		if err := e.init(ctx, j, ws, hash); err != nil {
+			return nil, err
+		}
+	}
+	j.emit(Event{Type: EventLog, Level: "info", Message: "refreshing the pre-destroy state to find resources left behind"})
+	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.RefreshOnly(true))
+	if err != nil {
+		return nil, err
+	}
+	var out []ResourceDrift
+	if plan.PriorState != nil && plan.PriorState.Values != nil {
+		walkResources(plan.PriorState.Values.RootModule, func(r *tfjson.StateResource) {
+			if r.Mode == tfjson.ManagedResourceMode {
+				out = append(out, ResourceDrift{Address: r.Address, Type: r.Type, Status: ResourceUnexpected})
+			}
+		})
+	}
+	return out, nil
+}
+
+var _ io.Closer = (*streamWriter)(nil)

@@ -1,0 +1,131 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// ServiceRef names one deployed service: a tenant (client) and a service id. Both must
+// pass ValidateID before they reach a path, a store key or a command.
+type ServiceRef struct {
+	Client  string `json:"client"`
+	Service string `json:"service"`
+}
+
+func (r ServiceRef) String() string { return r.Client + "/" + r.Service }
+
+// Validate checks both ids against the allow-list.
+func (r ServiceRef) Validate() error {
+	if err := ValidateID(r.Client); err != nil {
+		return fmt.Errorf("client: %w", err)
+	}
+	if err := ValidateID(r.Service); err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	return nil
+}
+
+// MaxIDLen bounds client and service ids.
+const MaxIDLen = 63
+
+// ValidateID is the one allow-list for client and service ids: 1 to 63 characters of
+// lowercase ASCII letters, digits and '-', starting with a letter or digit. It rejects
+// path separators, dots, NUL, upper case and every non-ASCII look-alike, so an id is
+// safe as a path segment, a store key segment, a Docker name part and a label value.
+func ValidateID(id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: id is empty", ErrInvalidInput)
+	}
+	if len(id) > MaxIDLen {
+		return fmt.Errorf("%w: id longer than %d characters", ErrInvalidInput, MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-' && i > 0:
+		default:
+			return fmt.Errorf("%w: id %q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, truncate(id, 80))
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// Files is a service's working set: slash-separated relative paths (module files and
+// terraform.tfvars.json) to their content.
+type Files map[string][]byte
+
+// TfvarsFile is the name of the variables file every service has.
+const TfvarsFile = "terraform.tfvars.json"
+
+// Validate rejects paths that could escape a workdir or collide with the engine's own
+// files (the backend override, the .terraform folder, plan files).
+func (f Files) Validate() error {
+	for p := range f {
+		if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsRune(p, 0) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
+			return fmt.Errorf("%w: file path %q", ErrInvalidInput, truncate(p, 80))
+		}
+		first := strings.SplitN(p, "/", 2)[0]
+		if strings.HasPrefix(first, ".") || strings.HasPrefix(first, "spawnit_") || strings.HasSuffix(p, "_override.tf") || strings.HasSuffix(p, "_override.tf.json") || first == "override.tf" || first == "override.tf.json" {
+			return fmt.Errorf("%w: file path %q is reserved for the engine", ErrInvalidInput, truncate(p, 80))
+		}
+	}
+	return nil
+}
+
+// Source provides a service's files. The engine calls it before every operation ("sync
+// before run"), so a workdir holds nothing that cannot be rebuilt. The catalog package
+// provides one backed by the store; DirSource serves plain directories.
+type Source interface {
+	Files(ctx context.Context, ref ServiceRef) (Files, error)
+}
+
+// DirSource reads <root>/<client>/<service>/ recursively: the simplest Source, for
+// library users who keep modules on disk.
+type DirSource string
+
+// Files implements Source.
+func (d DirSource) Files(ctx context.Context, ref ServiceRef) (Files, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	root := filepath.Join(string(d), ref.Client, ref.Service)
+	files := Files{}
+	err := filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if de.IsDir() || !de.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		files[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		if errorsIsNotExist(err) {
+			return nil, fmt.Errorf("%w: service %s has no files under %s", ErrNotFound, ref, root)
+		}
+		return nil, err
+	}
+	return files, nil
+}

@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// Names the engine owns inside a workdir. Files.Validate refuses them in module files.
+const (
+	backendOverrideFile = "spawnit_backend_override.tf.json"
+	planFile            = "spawnit_plan.tfplan"
+	driftPlanFile       = "spawnit_drift.tfplan"
+	initHashFile        = "spawnit-init.sha256" // inside .terraform/, so deleting it forces init
+	erroredStateFile    = "errored.tfstate"
+)
+
+// workspace is one service's workdir. It is used only by the job holding the service's
+// lock, so its fields need no mutex; that also makes the cached *tfexec.Terraform safe
+// (one job at a time), which saves a `tofu version` run per job.
+type workspace struct {
+	ref ServiceRef
+	dir string
+	tf  *tfexec.Terraform
+}
+
+func (e *Engine) workspaceFor(ref ServiceRef) (*workspace, error) {
+	e.mu.Lock()
+	ws := e.workspaces[ref]
+	e.mu.Unlock()
+	if ws != nil {
+		return ws, nil
+	}
+	dir, err := e.ensureDir(filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service))
+	if err != nil {
+		return nil, err
+	}
+	tf, err := e.newTerraform(dir)
+	if err != nil {
+		return nil, err
+	}
+	ws = &workspace{ref: ref, dir: dir, tf: tf}
+	e.mu.Lock()
+	if existing := e.workspaces[ref]; existing != nil {
+		ws = existing
+	} else {
+		e.workspaces[ref] = ws
+	}
+	e.mu.Unlock()
+	return ws, nil
+}
+
+// ensureDir creates dir and returns its absolute path with symlinks resolved, which is
+// what /proc/<pid>/cwd shows for a process started there.
+func (e *Engine) ensureDir(dir string) (string, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create workdir: %w", err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
+}
+
+func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
+	tf, err := tfexec.NewTerraform(dir, e.cfg.TofuPath)
+	if err != nil {
+		return nil, fmt.Errorf("tofu: %w", err)
+	}
+	if err := tf.SetEnv(e.tofuEnv()); err != nil {
+		return nil, fmt.Errorf("tofu environment: %w", err)
+	}
+	return tf, nil
+}
+
+// tofuEnv is the environment tofu runs with: the server's own, minus anything that could
+// change tofu's behaviour behind the engine's back (TF_VAR_*, TF_CLI_ARGS*, TF_LOG*),
+// plus the CLI config and, for the S3 backend, its credentials. Credentials travel only
+// here, never as arguments (terraform-exec logs command lines; -backend-config values
+// would be saved under .terraform/).
+func (e *Engine) tofuEnv() map[string]string {
+	env := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "TF_") || strings.HasPrefix(k, "AWS_") {
+			continue
+		}
+		env[k] = v
+	}
+	env["TF_CLI_CONFIG_FILE"] = e.cliConfigPath
+	env["TF_PLUGIN_CACHE_DIR"] = e.cfg.PluginCacheDir
+	if s3 := e.cfg.Backend.S3; s3 != nil {
+		env["AWS_ACCESS_KEY_ID"] = s3.AccessKey
+		env["AWS_SECRET_ACCESS_KEY"] = s3.SecretKey
+	}
+	return env
+}
+
+// writeCLIConfig writes the tofu CLI configuration: the shared plugin cache and, when
+// configured, the provider filesystem mirror.
+func (e *Engine) writeCLIConfig() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "plugin_cache_dir = %s\n", hclString(e.cfg.PluginCacheDir))
+	if e.cfg.ProviderMirror != "" {
+		fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path    = %s\n    include = [\"registry.opentofu.org/*/*\"]\n  }\n", hclString(e.cfg.ProviderMirror))
+		if e.cfg.ProviderDirectFallback {
+			b.WriteString("  direct {\n    exclude = [\"registry.opentofu.org/*/*\"]\n  }\n")
+		}
+		b.WriteString("}\n")
+	}
+	e.cliConfig = b.String()
+	return writeFileAtomic(e.cliConfigPath, []byte(e.cliConfig), 0o600)
+}
+
+// hclString quotes s as an HCL string (JSON escaping is a valid subset for paths).
+func hclString(s string) string {
+	b, _ := json.Marshal(s)
+	return strings.ReplaceAll(string(b), "${", "$${")
+}
+
+// backendOverride is the backend block the engine adds to every module, so templates
+// need none and the state location is decided at run time.
+func (e *Engine) backendOverride(ref ServiceRef) ([]byte, error) {
+	var backend map[string]any
+	if s3 := e.cfg.Backend.S3; s3 != nil {
+		cfg := map[string]any{
+			"bucket":                      s3.Bucket,
+			"key":                         StateKey(ref),
+			"region":                      s3.region(),
+			"use_lockfile":                true,
+			"skip_credentials_validation": true,
+			"skip_region_validation":      true,
+			"skip_requesting_account_id":  true,
+			"skip_metadata_api_check":     true,
+			"use_path_style":              s3.PathStyle,
+		}
+		if s3.Endpoint != "" {
+			cfg["endpoints"] = map[string]any{"s3": s3.Endpoint}
+		}
+		backend = map[string]any{"s3": cfg}
+	} else {
+		backend = map[string]any{"local": map[string]any{"path": e.localStatePath(ref)}}
+	}
+	return json.MarshalIndent(map[string]any{"terraform": map[string]any{"backend": backend}}, "", "  ")
+}
+
+// StateKey is where a service's OpenTofu state lives in the store (and in the S3 bucket).
+func StateKey(ref ServiceRef) string {
+	return "clients/" + ref.Client + "/" + ref.Service + "/terraform.tfstate"
+}
+
+func (e *Engine) localStatePath(ref ServiceRef) string {
+	return filepath.Join(e.cfg.Backend.LocalStateRoot, filepath.FromSlash(StateKey(ref)))
+}
+
+// sync makes the workdir hold exactly the service's files plus the engine's own, and
+// reports whether `tofu init` must run (module files, backend or CLI config changed, or
+// .terraform is gone).
+func (ws *workspace) sync(files Files, backend []byte, cliConfig string) (needInit bool, initHash string, err error) {
+	if err := files.Validate(); err != nil {
+		return false, "", err
+	}
+	if _, ok := files[TfvarsFile]; !ok {
+		return false, "", fmt.Errorf("%w: service %s has no %s", ErrInvalidInput, ws.ref, TfvarsFile)
+	}
+	want := map[string][]byte{backendOverrideFile: backend}
+	for p, b := range files {
+		want[filepath.FromSlash(p)] = b
+	}
+	// Remove what the source no longer has, keeping tofu's and the engine's own files.
+	err = filepath.WalkDir(ws.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(ws.dir, p)
+		if rel == "." {
+			return nil
+		}
+		if d.IsDir() {
+			if rel == ".terraform" {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel == ".terraform.lock.hcl" || rel == planFile || rel == driftPlanFile || rel == erroredStateFile {
+			return nil
+		}
+		if _, ok := want[rel]; !ok {
+			return os.Remove(p)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, "", fmt.Errorf("clean workdir: %w", err)
+	}
+	for rel, b := range want {
+		p := filepath.Join(ws.dir, rel)
+		if cur, err := os.ReadFile(p); err == nil && bytes.Equal(cur, b) {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return false, "", err
+		}
+		if err := writeFileAtomic(p, b, 0o600); err != nil {
+			return false, "", err
+		}
+	}
+
+	h := sha256.New()
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		if p != TfvarsFile {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		fmt.Fprintf(h, "%s\x00%d\x00", p, len(want[p]))
+		h.Write(want[p])
+	}
+	fmt.Fprintf(h, "cli\x00%s", cliConfig)
+	initHash = hex.EncodeToString(h.Sum(nil))
+	cur, err := os.ReadFile(filepath.Join(ws.dir, ".terraform", initHashFile))
+	return err != nil || string(cur) != initHash, initHash, nil
+}
+
+func (ws *workspace) markInitialized(hash string) error {
+	return writeFileAtomic(filepath.Join(ws.dir, ".terraform", initHashFile), []byte(hash), 0o600)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Chmod(tmp, perm); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) error {
+	j.emit(Event{Type: EventLog, Level: "info", Message: "initializing working directory (module or backend changed)"})
+	w := e.outputWriter(j)
+	defer w.Close()
+	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+		return ws.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
+	})
+	if err != nil {
+		return fmt.Errorf("tofu init: %w", err)
+	}
+	return ws.markInitialized(hash)
+}
