@@ -56,6 +56,9 @@ type Intent struct {
 	// store); applies are refused until an operator clears it.
 	NeedsRecovery bool   `json:"needs_recovery,omitempty"`
 	RecoveryNote  string `json:"recovery_note,omitempty"`
+	// Survivors lists resources that still existed right after a successful destroy by
+	// design (an image kept locally, say); they are not orphans.
+	Survivors []string `json:"survivors,omitempty"`
 }
 
 // ResourceDrift is one resource's result.
@@ -263,7 +266,12 @@ func classify(p *plan, intent IntentKind, orphans []ResourceDrift) *DriftReport 
 			r.Resources[byAddr[a]].Status = ResourceUnexpected
 		}
 		for _, o := range orphans {
-			if _, ok := byAddr[o.Address]; ok {
+			if i, ok := byAddr[o.Address]; ok {
+				if r.Resources[i].Status != ResourceUnexpected {
+					r.Resources[i].Status = ResourceUnexpected
+					r.Resources[i].Planned = ""
+					unexpected++
+				}
 				continue
 			}
 			o.Status = ResourceUnexpected

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,7 +95,12 @@ type Engine struct {
 	finished   []string // ids of finished jobs kept in memory, oldest first
 	workspaces map[ServiceRef]*workspace
 	closed     bool
-	wg         sync.WaitGroup
+	// initMu serialises `tofu init`: concurrent inits filling one plugin cache were seen
+	// to fail ("installed provider plugins are not consistent with the packages selected
+	// in the dependency lock file"). Init runs only when a module changes, so this costs
+	// little.
+	initMu sync.Mutex
+	wg     sync.WaitGroup
 }
 
 // maxFinishedInMemory bounds finished jobs kept in memory; older ones are read back
@@ -313,6 +319,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 		}
 		j.finish(StateCancelled, "engine shutting down")
 		_ = e.saveJob(context.Background(), j)
+		j.markDone()
 		return nil, ErrClosed
 	}
 	e.jobs[j.ID()] = j
@@ -343,6 +350,7 @@ func (e *Engine) Cancel(id string, force bool) error {
 			if j.finish(StateCancelled, "cancelled while queued") {
 				_ = e.saveJob(context.Background(), j)
 				e.forget(j)
+				j.markDone()
 			}
 			j.softCancel() // wakes run(), which returns without the service
 			return nil
@@ -426,36 +434,41 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 			return
 		}
 	}
-	defer e.locks.release(j)
-	if j.softCtx.Err() != nil {
-		j.finish(StateCancelled, "cancelled before it started")
-		_ = e.saveJob(context.Background(), j)
+	// end records the final state, saves it, frees the service and only then closes
+	// Done: whoever waited for the job finds the record written and the lock free.
+	slot := false
+	end := func(state JobState, msg string) {
+		j.finish(state, msg)
+		if err := e.saveJob(context.Background(), j); err != nil {
+			e.log.Error("could not save job record", "job", j.ID(), "err", err)
+		}
+		if slot {
+			e.locks.releaseSlot()
+		}
+		e.locks.release(j)
+		j.hardCancel()
 		e.forget(j)
+		j.markDone()
+	}
+	if j.softCtx.Err() != nil {
+		end(StateCancelled, "cancelled before it started")
 		return
 	}
 	if err := e.locks.acquireSlot(j.softCtx); err != nil {
-		j.finish(StateCancelled, "cancelled while waiting for a free slot")
-		_ = e.saveJob(context.Background(), j)
-		e.forget(j)
+		end(StateCancelled, "cancelled while waiting for a free slot")
 		return
 	}
-	defer e.locks.releaseSlot()
-
+	slot = true
 	if err := j.transition(StateRunning, ""); err != nil {
-		j.finish(StateCancelled, "cancelled before it started")
-		_ = e.saveJob(context.Background(), j)
-		e.forget(j)
+		end(StateCancelled, "cancelled before it started")
 		return
 	}
 	_ = e.saveJob(context.Background(), j)
 	e.log.Info("job started", "job", j.ID(), "op", j.info.Operation, "service", ref.String())
 
-	var timedOut bool
-	var tmu sync.Mutex
+	var timedOut atomic.Bool
 	timer := time.AfterFunc(timeout, func() {
-		tmu.Lock()
-		timedOut = true
-		tmu.Unlock()
+		timedOut.Store(true)
 		j.emit(Event{Type: EventLog, Level: "error", Message: fmt.Sprintf("job timed out after %s: interrupting tofu", timeout)})
 		j.mu.Lock()
 		if j.info.State == StateRunning {
@@ -472,28 +485,19 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 			}
 		})
 	})
-
 	err := e.execute(j)
 	timer.Stop()
-	tmu.Lock()
-	to := timedOut
-	tmu.Unlock()
 
 	switch {
 	case err == nil:
-		j.finish(StateSucceeded, "")
-	case to:
-		j.finish(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
+		end(StateSucceeded, "")
+	case timedOut.Load():
+		end(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
 	case j.softCtx.Err() != nil:
-		j.finish(StateCancelled, "cancelled: "+err.Error())
+		end(StateCancelled, "cancelled: "+err.Error())
 	default:
-		j.finish(StateFailed, err.Error())
-	}
-	if err := e.saveJob(context.Background(), j); err != nil {
-		e.log.Error("could not save job record", "job", j.ID(), "err", err)
+		end(StateFailed, err.Error())
 	}
 	info := j.Info()
 	e.log.Info("job finished", "job", j.ID(), "op", info.Operation, "service", ref.String(), "state", info.State, "duration", info.Duration())
-	j.hardCancel()
-	e.forget(j)
 }

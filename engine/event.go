@@ -11,17 +11,17 @@ type EventType string
 // Event types. The tofu ones mirror OpenTofu's machine-readable UI (-json) messages; the
 // engine adds job lifecycle events.
 const (
-	EventJobState       EventType = "job_state"       // the job moved to State
-	EventLog            EventType = "log"             // a log line (tofu's, or the engine's)
-	EventDiagnostic     EventType = "diagnostic"      // a warning or error from tofu
-	EventPlannedChange  EventType = "planned_change"  // a change the plan will make
-	EventResourceDrift  EventType = "resource_drift"  // a change made outside SpawnIt
-	EventChangeSummary  EventType = "change_summary"  // counts of changes (plan or apply)
-	EventApplyStart     EventType = "apply_start"     // a resource operation started
-	EventApplyProgress  EventType = "apply_progress"  // still working on a resource
-	EventApplyComplete  EventType = "apply_complete"  // a resource operation finished
-	EventApplyErrored   EventType = "apply_errored"   // a resource operation failed
-	EventRefreshStart   EventType = "refresh_start"   // reading a resource's real state
+	EventJobState       EventType = "job_state"      // the job moved to State
+	EventLog            EventType = "log"            // a log line (tofu's, or the engine's)
+	EventDiagnostic     EventType = "diagnostic"     // a warning or error from tofu
+	EventPlannedChange  EventType = "planned_change" // a change the plan will make
+	EventResourceDrift  EventType = "resource_drift" // a change made outside SpawnIt
+	EventChangeSummary  EventType = "change_summary" // counts of changes (plan or apply)
+	EventApplyStart     EventType = "apply_start"    // a resource operation started
+	EventApplyProgress  EventType = "apply_progress" // still working on a resource
+	EventApplyComplete  EventType = "apply_complete" // a resource operation finished
+	EventApplyErrored   EventType = "apply_errored"  // a resource operation failed
+	EventRefreshStart   EventType = "refresh_start"  // reading a resource's real state
 	EventRefreshDone    EventType = "refresh_complete"
 	EventOutputs        EventType = "outputs" // output values (sensitive ones without value)
 	EventOther          EventType = "other"   // a tofu message type the engine does not model

@@ -318,21 +318,28 @@ func (j *Job) transitionLocked(to JobState, errMsg string) error {
 }
 
 // finish records the final state once; later calls are ignored, so a cancel racing
-// completion ends in exactly one final state.
+// completion ends in exactly one final state. Done is closed separately (markDone),
+// after the record is saved and the lock released, so a caller that waited for the job
+// finds the service free.
 func (j *Job) finish(to JobState, errMsg string) bool {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.info.State.Final() {
 		return false
 	}
-	if err := j.transitionLocked(to, errMsg); err != nil {
-		return false
+	return j.transitionLocked(to, errMsg) == nil
+}
+
+// markDone closes Done once and wakes followers so they see the end.
+func (j *Job) markDone() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.isDone() {
+		return
 	}
 	close(j.done)
-	// wake followers so they see the end
 	close(j.changed)
 	j.changed = make(chan struct{})
-	return true
 }
 
 func (j *Job) update(f func(info *JobInfo)) {

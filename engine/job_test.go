@@ -84,6 +84,7 @@ func TestFollowResumesWithoutGapsOrDuplicates(t *testing.T) {
 			}
 		}
 		j.finish(StateSucceeded, "")
+		j.markDone()
 	}()
 	// A follower that stops after 100 events, then resumes from the last seq it saw.
 	var seen []int64

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,7 +116,17 @@ func (w *streamWriter) failure(what string, err error) error {
 // runTofu runs one tofu step while tracking its process: a cancel that arrives while it
 // runs reaches tofu as SIGINT, and whatever is left of its process group (providers)
 // when it returns is killed, so nothing outlives the job.
-func (e *Engine) runTofu(j *Job, dir string, f func(ctx context.Context) error) error {
+//
+// terraform-exec's *JSON methods replace the Terraform's stdout writer and leave it set,
+// so every step starts and ends with both writers reset: output of one command never
+// leaks into another's events (tofu output -json prints sensitive values).
+func (e *Engine) runTofu(j *Job, ws *workspace, f func(ctx context.Context) error) error {
+	dir := ws.dir
+	ws.tf.SetStdout(io.Discard)
+	defer func() {
+		ws.tf.SetStdout(io.Discard)
+		ws.tf.SetStderr(io.Discard)
+	}()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -138,9 +149,8 @@ func (e *Engine) runTofu(j *Job, dir string, f func(ctx context.Context) error) 
 
 func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string, opts ...tfexec.PlanOption) (*plan, error) {
 	w := e.outputWriter(j)
-	ws.tf.SetStderr(stderrWriter(j))
 	opts = append(opts, tfexec.Out(out))
-	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		_, err := ws.tf.PlanJSON(ctx, w, opts...)
 		return err
 	})
@@ -151,12 +161,11 @@ func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string
 	// ShowPlanFile decodes into terraform-json's Plan, which drops the "errored" flag;
 	// the raw JSON is captured through the stdout tee to read it.
 	var raw bytes.Buffer
-	ws.tf.SetStdout(&raw)
-	err = e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err = e.runTofu(j, ws, func(ctx context.Context) error {
+		ws.tf.SetStdout(&raw)
 		_, err := ws.tf.ShowPlanFile(ctx, out)
 		return err
 	})
-	ws.tf.SetStdout(io.Discard)
 	if err != nil {
 		return nil, fmt.Errorf("tofu show: %w", err)
 	}
@@ -178,8 +187,7 @@ func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 
 func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
-	ws.tf.SetStderr(stderrWriter(j))
-	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		return ws.tf.ApplyJSON(ctx, w)
 	})
 	w.Close()
@@ -198,7 +206,7 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 
 func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
 	var meta map[string]tfexec.OutputMeta
-	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		var err error
 		meta, err = ws.tf.Output(ctx)
 		return err
@@ -230,7 +238,7 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	// Keep what existed before the destroy: the drift check refreshes it later to find
 	// resources that are still (or again) there.
 	var state string
-	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		var err error
 		state, err = ws.tf.StatePull(ctx)
 		return err
@@ -244,8 +252,7 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 		}
 	}
 	w := e.outputWriter(j)
-	ws.tf.SetStderr(stderrWriter(j))
-	err = e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	err = e.runTofu(j, ws, func(ctx context.Context) error {
 		return ws.tf.DestroyJSON(ctx, w)
 	})
 	w.Close()
@@ -256,7 +263,19 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	if err != nil {
 		return w.failure("tofu destroy", err)
 	}
-	return e.saveIntent(context.Background(), ref, Intent{Kind: IntentDestroyed, JobID: j.ID(), At: timeNow()})
+	intent := Intent{Kind: IntentDestroyed, JobID: j.ID(), At: timeNow()}
+	// What exists right after a successful destroy was left on purpose (keep_locally
+	// images and the like): later drift checks must not call it orphaned.
+	if hasResources(state) {
+		survivors, err := e.findOrphans(ctx, j, ref)
+		if err != nil {
+			j.emit(Event{Type: EventLog, Level: "warn", Message: "could not list resources kept by the destroy: " + err.Error()})
+		}
+		for _, s := range survivors {
+			intent.Survivors = append(intent.Survivors, s.Address)
+		}
+	}
+	return e.saveIntent(context.Background(), ref, intent)
 }
 
 func hasResources(state string) bool {
@@ -304,7 +323,9 @@ func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
 	}
 	var orphans []ResourceDrift
 	if intent.Kind == IntentDestroyed {
-		if orphans, err = e.findOrphans(ctx, j, ref); err != nil {
+		if orphans, err = e.findOrphans(ctx, j, ref); err == nil {
+			orphans = slices.DeleteFunc(orphans, func(o ResourceDrift) bool { return slices.Contains(intent.Survivors, o.Address) })
+		} else {
 			report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
 			j.update(func(i *JobInfo) { i.Drift = report })
 			return err
@@ -334,9 +355,6 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 		return nil, err
 	}
 	statePath := filepath.Join(dir, "spawnit_snapshot.tfstate")
-	if err := writeFileAtomic(statePath, snap, 0o600); err != nil {
-		return nil, err
-	}
 	files, err := e.cfg.Source.Files(j.softCtx, ref)
 	if err != nil {
 		return nil, err
@@ -349,6 +367,10 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	ws := &workspace{ref: ref, dir: dir, tf: tf}
 	needInit, hash, err := ws.sync(files, backend, e.cliConfig)
 	if err != nil {
+		return nil, err
+	}
+	// After sync, which removes files the source does not list.
+	if err := writeFileAtomic(statePath, snap, 0o600); err != nil {
 		return nil, err
 	}
 	if needInit {

@@ -27,9 +27,9 @@ func servicePrefix(ref ServiceRef) string {
 
 // Keys the engine writes.
 func jobKey(ref ServiceRef, id string) string { return servicePrefix(ref) + "jobs/" + id + ".json" }
-func intentKey(ref ServiceRef) string          { return servicePrefix(ref) + "intent.json" }
-func snapshotKey(ref ServiceRef) string        { return servicePrefix(ref) + "pre-destroy.tfstate" }
-func erroredKey(ref ServiceRef) string         { return servicePrefix(ref) + "errored.tfstate" }
+func intentKey(ref ServiceRef) string         { return servicePrefix(ref) + "intent.json" }
+func snapshotKey(ref ServiceRef) string       { return servicePrefix(ref) + "pre-destroy.tfstate" }
+func erroredKey(ref ServiceRef) string        { return servicePrefix(ref) + "errored.tfstate" }
 
 func (e *Engine) saveJob(ctx context.Context, j *Job) error {
 	rec := j.record()

@@ -174,6 +174,10 @@ func (ws *workspace) sync(files Files, backend []byte, cliConfig string) (needIn
 	if _, ok := files[TfvarsFile]; !ok {
 		return false, "", fmt.Errorf("%w: service %s has no %s", ErrInvalidInput, ws.ref, TfvarsFile)
 	}
+	// The workdir is a cache that may have been deleted since the last run.
+	if err := os.MkdirAll(ws.dir, 0o700); err != nil {
+		return false, "", fmt.Errorf("create workdir: %w", err)
+	}
 	want := map[string][]byte{backendOverrideFile: backend}
 	for p, b := range files {
 		want[filepath.FromSlash(p)] = b
@@ -265,9 +269,11 @@ func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 	j.emit(Event{Type: EventLog, Level: "info", Message: "initializing working directory (module or backend changed)"})
 	w := e.outputWriter(j)
 	defer w.Close()
-	err := e.runTofu(j, ws.dir, func(ctx context.Context) error {
+	e.initMu.Lock()
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		return ws.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 	})
+	e.initMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("tofu init: %w", err)
 	}

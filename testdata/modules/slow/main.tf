@@ -14,6 +14,11 @@ variable "seconds" {
   default = 30
 }
 
+variable "name" {
+  type    = string
+  default = "spawnit-slow"
+}
+
 variable "image" {
   type    = string
   default = "spawnit-test/httpecho:1"
@@ -29,6 +34,12 @@ resource "terraform_data" "wait" {
   provisioner "local-exec" {
     command = "sleep ${var.seconds}"
   }
+}
+
+# Created after the wait, so the Docker provider process stays alive during it.
+resource "docker_volume" "after" {
+  name       = "${var.name}-after"
+  depends_on = [terraform_data.wait]
 }
 
 output "done" {

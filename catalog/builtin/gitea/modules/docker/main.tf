@@ -1,0 +1,78 @@
+locals {
+  name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  labels = {
+    "spawnit.client"   = var.spawnit_client_id
+    "spawnit.service"  = var.spawnit_service_id
+    "spawnit.template" = "gitea"
+  }
+}
+
+resource "docker_image" "gitea" {
+  name         = "gitea/gitea:1.24"
+  keep_locally = true
+}
+
+resource "docker_volume" "data" {
+  name = "${local.name}-data"
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "gitea" {
+  name    = local.name
+  image   = docker_image.gitea.image_id
+  restart = "unless-stopped"
+
+  # INSTALL_LOCK skips the web installer: everything it would ask is set here.
+  env = [
+    "USER_UID=1000",
+    "USER_GID=1000",
+    "GITEA__DEFAULT__APP_NAME=${var.app_name}",
+    "GITEA__database__DB_TYPE=sqlite3",
+    "GITEA__server__ROOT_URL=http://127.0.0.1:${var.port}/",
+    "GITEA__server__SSH_DOMAIN=127.0.0.1",
+    "GITEA__server__SSH_PORT=${var.ssh_port}",
+    "GITEA__security__INSTALL_LOCK=true",
+    "GITEA__security__SECRET_KEY=${var.secret_key}",
+    "GITEA__service__DISABLE_REGISTRATION=${var.disable_registration}",
+  ]
+
+  ports {
+    internal = 3000
+    external = var.port
+    ip       = "127.0.0.1"
+  }
+
+  ports {
+    internal = 22
+    external = var.ssh_port
+    ip       = "127.0.0.1"
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/data"
+  }
+
+  healthcheck {
+    test         = ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://localhost:3000/api/healthz"]
+    interval     = "15s"
+    timeout      = "5s"
+    retries      = 5
+    start_period = "30s"
+  }
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

@@ -1,0 +1,59 @@
+locals {
+  name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  labels = {
+    "spawnit.client"   = var.spawnit_client_id
+    "spawnit.service"  = var.spawnit_service_id
+    "spawnit.template" = "httpecho"
+  }
+}
+
+# Built locally by the tests (internal/testservers.BuildTestImage); never pulled.
+resource "docker_image" "httpecho" {
+  name         = "spawnit-test/httpecho:1"
+  keep_locally = true
+}
+
+# The server keeps no data; the volume is there so tests exercise the same kinds of
+# resources as the real templates.
+resource "docker_volume" "data" {
+  name = "${local.name}-data"
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+# The image is FROM scratch: it has no shell or tool to run a healthcheck with.
+resource "docker_container" "httpecho" {
+  name    = local.name
+  image   = docker_image.httpecho.image_id
+  restart = "unless-stopped"
+
+  env = [
+    "GREETING=${var.greeting}",
+    "TOKEN=${var.token}",
+  ]
+
+  ports {
+    internal = 8080
+    external = var.port
+    ip       = "127.0.0.1"
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/data"
+  }
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

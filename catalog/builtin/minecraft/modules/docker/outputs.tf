@@ -1,0 +1,10 @@
+output "endpoint" {
+  description = "Address players connect to (host:port), reachable from this machine."
+  value       = "127.0.0.1:${docker_container.minecraft.ports[0].external}"
+}
+
+output "rcon_password" {
+  description = "Password of the RCON administration interface."
+  value       = var.rcon_password
+  sensitive   = true
+}

@@ -1,0 +1,47 @@
+locals {
+  name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  labels = {
+    "spawnit.client"   = var.spawnit_client_id
+    "spawnit.service"  = var.spawnit_service_id
+    "spawnit.template" = "nginx-static"
+  }
+}
+
+resource "docker_image" "nginx" {
+  name         = "nginx:1.27-alpine"
+  keep_locally = true
+}
+
+# The page lives in the container itself: there is no data to keep, so no volume.
+resource "docker_container" "nginx" {
+  name    = local.name
+  image   = docker_image.nginx.image_id
+  restart = "unless-stopped"
+
+  upload {
+    file    = "/usr/share/nginx/html/index.html"
+    content = var.page_content
+  }
+
+  ports {
+    internal = 80
+    external = var.port
+    ip       = "127.0.0.1"
+  }
+
+  healthcheck {
+    test         = ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1/"]
+    interval     = "10s"
+    timeout      = "5s"
+    retries      = 3
+    start_period = "5s"
+  }
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

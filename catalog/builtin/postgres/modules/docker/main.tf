@@ -1,0 +1,64 @@
+locals {
+  name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  labels = {
+    "spawnit.client"   = var.spawnit_client_id
+    "spawnit.service"  = var.spawnit_service_id
+    "spawnit.template" = "postgres"
+  }
+}
+
+resource "docker_image" "postgres" {
+  name         = "postgres:${var.postgres_version}-alpine"
+  keep_locally = true
+}
+
+resource "docker_volume" "data" {
+  name = "${local.name}-data"
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "postgres" {
+  name    = local.name
+  image   = docker_image.postgres.image_id
+  restart = "unless-stopped"
+
+  env = [
+    "POSTGRES_DB=${var.database}",
+    "POSTGRES_USER=${var.username}",
+    "POSTGRES_PASSWORD=${var.password}",
+  ]
+
+  ports {
+    internal = 5432
+    external = var.port
+    ip       = "127.0.0.1"
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/var/lib/postgresql/data"
+  }
+
+  healthcheck {
+    test         = ["CMD", "pg_isready", "-U", var.username, "-d", var.database]
+    interval     = "10s"
+    timeout      = "5s"
+    retries      = 5
+    start_period = "30s"
+  }
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

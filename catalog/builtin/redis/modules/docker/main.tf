@@ -1,0 +1,76 @@
+locals {
+  name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  labels = {
+    "spawnit.client"   = var.spawnit_client_id
+    "spawnit.service"  = var.spawnit_service_id
+    "spawnit.template" = "redis"
+  }
+}
+
+resource "docker_image" "redis" {
+  name         = "redis:7-alpine"
+  keep_locally = true
+}
+
+resource "docker_volume" "data" {
+  name = "${local.name}-data"
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}
+
+resource "docker_container" "redis" {
+  name    = local.name
+  image   = docker_image.redis.image_id
+  restart = "unless-stopped"
+
+  # The password goes in a config file rather than on redis-server's command line,
+  # where every process on the host could read it.
+  command = ["redis-server", "/usr/local/etc/redis/redis.conf"]
+
+  upload {
+    file    = "/usr/local/etc/redis/redis.conf"
+    content = <<-EOT
+      requirepass ${var.password}
+      appendonly ${var.persistence ? "yes" : "no"}
+      maxmemory ${var.maxmemory_mb}mb
+      maxmemory-policy allkeys-lru
+      dir /data
+    EOT
+  }
+
+  # redis-cli reads the password from REDISCLI_AUTH, for the healthcheck.
+  env = ["REDISCLI_AUTH=${var.password}"]
+
+  ports {
+    internal = 6379
+    external = var.port
+    ip       = "127.0.0.1"
+  }
+
+  volumes {
+    volume_name    = docker_volume.data.name
+    container_path = "/data"
+  }
+
+  healthcheck {
+    test         = ["CMD", "redis-cli", "ping"]
+    interval     = "10s"
+    timeout      = "5s"
+    retries      = 5
+    start_period = "10s"
+  }
+
+  dynamic "labels" {
+    for_each = local.labels
+    content {
+      label = labels.key
+      value = labels.value
+    }
+  }
+}

@@ -1,0 +1,469 @@
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Store layout (see README.md).
+const (
+	templatesPrefix = "templates/"
+	clientsPrefix   = "clients/"
+	// TemplateFile is the metadata and schema of a template.
+	TemplateFile = "template.json"
+	// DisabledMarker: an object templates/<id>/disabled hides the template and stops
+	// Seed from ever recreating it, so an operator can retire a built-in template.
+	DisabledMarker = "disabled"
+	modulesDir     = "modules"
+)
+
+// Limits on module folders.
+const (
+	MaxModuleFiles     = 200
+	MaxModuleFileBytes = 1 << 20
+	MaxModuleBytes     = 8 << 20
+)
+
+// Problem reports a template in the store that cannot be used. Problems are logged once
+// per version of the template and kept until the template is fixed or removed.
+type Problem struct {
+	Template string `json:"template"`
+	Key      string `json:"key"`
+	ETag     string `json:"etag,omitempty"`
+	Error    string `json:"error"`
+}
+
+// Catalog reads templates and services from the store. It caches parsed templates and
+// module files by ETag: every call checks the store's listing (cheap) and re-reads only
+// what changed, so an operator's edit is picked up without a restart. Safe for
+// concurrent use.
+type Catalog struct {
+	st  store.Store
+	log *slog.Logger
+
+	mu        sync.Mutex
+	templates map[string]*templateEntry
+	modules   map[string]*moduleEntry
+	problems  map[string]Problem
+
+	// newID and now are replaced by tests (forced id collisions, fixed clocks).
+	newID func() string
+	now   func() time.Time
+}
+
+type templateEntry struct {
+	etag string
+	tpl  *Template // nil when err is set
+	err  error
+}
+
+type moduleEntry struct {
+	sig   string
+	files engine.Files
+}
+
+// New returns a Catalog over st. A nil logger discards logs.
+func New(st store.Store, logger *slog.Logger) *Catalog {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Catalog{
+		st:        st,
+		log:       logger,
+		templates: map[string]*templateEntry{},
+		modules:   map[string]*moduleEntry{},
+		problems:  map[string]Problem{},
+		newID:     newServiceID,
+		now:       time.Now,
+	}
+}
+
+// Seed writes each built-in template into the store when it is absent. Every write is a
+// create (IfNoneMatch), so an operator's edited or retired template (DisabledMarker) is
+// never overwritten, and two servers seeding one store at once cannot clobber each
+// other. Module files go first and template.json last: template.json is what makes a
+// template visible, so a seed interrupted half-way is completed by the next one.
+func (c *Catalog) Seed(ctx context.Context) error {
+	builtin := Builtin()
+	ids, err := fs.ReadDir(builtin, ".")
+	if err != nil {
+		return fmt.Errorf("catalog: read built-in templates: %w", err)
+	}
+	var failures []error
+	for _, d := range ids {
+		if !d.IsDir() {
+			continue
+		}
+		if err := c.seedOne(ctx, builtin, d.Name()); err != nil {
+			failures = append(failures, err)
+		}
+	}
+	return errors.Join(failures...)
+}
+
+func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
+	data, err := fs.ReadFile(builtin, path.Join(id, TemplateFile))
+	if err != nil {
+		return fmt.Errorf("catalog: built-in template %s: %w", id, err)
+	}
+	tpl, err := ParseTemplate(data)
+	if err != nil {
+		return fmt.Errorf("catalog: built-in template %s: %w", id, err)
+	}
+	base := templatesPrefix + id + "/"
+	if _, err := c.st.Stat(ctx, base+DisabledMarker); err == nil {
+		return nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("catalog: seed %s: %w", id, err)
+	}
+	stored, _, err := c.st.Get(ctx, base+TemplateFile)
+	switch {
+	case err == nil:
+		if cur, perr := ParseTemplate(stored); perr == nil && cur.Version != tpl.Version {
+			c.log.Info("catalog: built-in template differs from the stored one; keeping the stored one",
+				"template", id, "stored_version", cur.Version, "builtin_version", tpl.Version)
+		}
+		return nil
+	case !errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("catalog: seed %s: %w", id, err)
+	}
+	err = fs.WalkDir(builtin, path.Join(id, modulesDir), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(builtin, p)
+		if err != nil {
+			return err
+		}
+		return c.create(ctx, templatesPrefix+p, b)
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: seed %s: %w", id, err)
+	}
+	if err := c.create(ctx, base+TemplateFile, data); err != nil {
+		return fmt.Errorf("catalog: seed %s: %w", id, err)
+	}
+	c.log.Info("catalog: seeded built-in template", "template", id, "version", tpl.Version)
+	return nil
+}
+
+// create writes key only if it does not exist; an existing object is left as it is.
+func (c *Catalog) create(ctx context.Context, key string, data []byte) error {
+	_, err := c.st.Put(ctx, key, data, store.PutOptions{IfNoneMatch: true, ContentType: contentType(key)})
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		return nil
+	}
+	return err
+}
+
+func contentType(key string) string {
+	if strings.HasSuffix(key, ".json") {
+		return "application/json"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// templateObjects is what one listing says about templates/<id>/.
+type templateObjects struct {
+	meta      *store.Object // template.json
+	disabled  bool
+	providers map[string]bool
+}
+
+func groupTemplates(objs []store.Object) map[string]*templateObjects {
+	groups := map[string]*templateObjects{}
+	for i := range objs {
+		rest, ok := strings.CutPrefix(objs[i].Key, templatesPrefix)
+		if !ok {
+			continue
+		}
+		parts := strings.Split(rest, "/")
+		if len(parts) < 2 {
+			continue
+		}
+		g := groups[parts[0]]
+		if g == nil {
+			g = &templateObjects{providers: map[string]bool{}}
+			groups[parts[0]] = g
+		}
+		switch {
+		case len(parts) == 2 && parts[1] == TemplateFile:
+			g.meta = &objs[i]
+		case len(parts) == 2 && parts[1] == DisabledMarker:
+			g.disabled = true
+		case len(parts) >= 4 && parts[1] == modulesDir:
+			g.providers[parts[2]] = true
+		}
+	}
+	return groups
+}
+
+// List returns every usable template, sorted by id. Malformed templates are skipped and
+// reported by Problems; only a store failure is an error.
+func (c *Catalog) List(ctx context.Context) ([]*Template, error) {
+	objs, err := c.st.List(ctx, templatesPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list templates: %w", err)
+	}
+	groups := groupTemplates(objs)
+	ids := make([]string, 0, len(groups))
+	for id := range groups {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var out []*Template
+	for _, id := range ids {
+		tpl, err := c.resolve(ctx, id, groups[id])
+		switch {
+		case err == nil:
+			out = append(out, tpl)
+		case errors.Is(err, ErrInvalidTemplate), errors.Is(err, ErrTemplateNotFound):
+			// Reported by resolve; one bad template must not hide the others.
+		default:
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	for id := range c.problems {
+		if _, ok := groups[id]; !ok {
+			delete(c.problems, id)
+		}
+	}
+	for id := range c.templates {
+		if _, ok := groups[id]; !ok {
+			delete(c.templates, id)
+		}
+	}
+	for key := range c.modules {
+		if id, _, _ := strings.Cut(key, "/"); groups[id] == nil {
+			delete(c.modules, key)
+		}
+	}
+	c.mu.Unlock()
+	return out, nil
+}
+
+// Get returns one template, re-read from the store only when its template.json changed.
+func (c *Catalog) Get(ctx context.Context, id string) (*Template, error) {
+	if err := engine.ValidateID(id); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	objs, err := c.st.List(ctx, templatesPrefix+id+"/")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: template %s: %w", id, err)
+	}
+	g := groupTemplates(objs)[id]
+	if g == nil {
+		c.clearProblem(id)
+		return nil, fmt.Errorf("%w: %s", ErrTemplateNotFound, id)
+	}
+	return c.resolve(ctx, id, g)
+}
+
+// Problems lists the templates List or Get had to skip, sorted by template id.
+func (c *Catalog) Problems() []Problem {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]Problem, 0, len(c.problems))
+	for _, p := range c.problems {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Template < out[j].Template })
+	return out
+}
+
+// resolve turns one template folder into a Template (a copy the caller may change),
+// recording or clearing its problem.
+func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*Template, error) {
+	key := templatesPrefix + id + "/" + TemplateFile
+	if g.disabled {
+		c.clearProblem(id)
+		return nil, fmt.Errorf("%w: %s (disabled)", ErrTemplateNotFound, id)
+	}
+	if err := engine.ValidateID(id); err != nil {
+		return nil, c.report(id, templatesPrefix+id+"/", "", fmt.Errorf("%w: folder name: %v", ErrInvalidTemplate, err))
+	}
+	if g.meta == nil {
+		return nil, c.report(id, key, "", fmt.Errorf("%w %s: missing %s", ErrInvalidTemplate, id, TemplateFile))
+	}
+	entry, err := c.load(ctx, id, g.meta.ETag)
+	if err != nil {
+		return nil, err
+	}
+	if entry.err != nil {
+		return nil, c.report(id, key, entry.etag, entry.err)
+	}
+	providers := make([]string, 0, len(g.providers))
+	for p := range g.providers {
+		if err := engine.ValidateID(p); err != nil {
+			return nil, c.report(id, templatesPrefix+id+"/"+modulesDir+"/"+p+"/", entry.etag,
+				fmt.Errorf("%w %s: module folder %q is not a valid provider name", ErrInvalidTemplate, id, p))
+		}
+		providers = append(providers, p)
+	}
+	if len(providers) == 0 {
+		return nil, c.report(id, templatesPrefix+id+"/"+modulesDir+"/", entry.etag,
+			fmt.Errorf("%w %s: no module under %s/<provider>/", ErrInvalidTemplate, id, modulesDir))
+	}
+	slices.Sort(providers)
+	c.clearProblem(id)
+	tpl := entry.tpl.Clone()
+	tpl.Providers = providers
+	return tpl, nil
+}
+
+// load returns the parsed template.json for etag, reading the store only on a change.
+// Parse failures are cached too, so a broken template is read and logged once per
+// version, not on every request.
+func (c *Catalog) load(ctx context.Context, id, etag string) (*templateEntry, error) {
+	c.mu.Lock()
+	e := c.templates[id]
+	c.mu.Unlock()
+	if e != nil && e.etag == etag {
+		return e, nil
+	}
+	key := templatesPrefix + id + "/" + TemplateFile
+	data, obj, err := c.st.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrTemplateNotFound, id) // deleted since the listing
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read %s: %w", key, err)
+	}
+	tpl, perr := ParseTemplate(data)
+	if perr == nil && tpl.ID != id {
+		perr = fmt.Errorf("%w %s: template.json says id %q, but it is stored under templates/%s/", ErrInvalidTemplate, id, tpl.ID, id)
+		tpl = nil
+	}
+	e = &templateEntry{etag: obj.ETag, tpl: tpl, err: perr}
+	c.mu.Lock()
+	c.templates[id] = e
+	c.mu.Unlock()
+	return e, nil
+}
+
+// report records a problem and logs it once per (template, version, error).
+func (c *Catalog) report(id, key, etag string, err error) error {
+	p := Problem{Template: id, Key: key, ETag: etag, Error: err.Error()}
+	c.mu.Lock()
+	old, seen := c.problems[id]
+	c.problems[id] = p
+	c.mu.Unlock()
+	if !seen || old != p {
+		c.log.Warn("catalog: skipping unusable template", "template", id, "key", key, "etag", etag, "error", err)
+	}
+	return err
+}
+
+func (c *Catalog) clearProblem(id string) {
+	c.mu.Lock()
+	delete(c.problems, id)
+	c.mu.Unlock()
+}
+
+// ModuleFiles returns the module of a template for one provider: every object under
+// templates/<id>/modules/<provider>/, keyed by its path relative to that folder. Files
+// are re-read only when the listing's keys or ETags change. The map is a copy.
+func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) (engine.Files, error) {
+	if err := engine.ValidateID(templateID); err != nil {
+		return nil, fmt.Errorf("template: %w", err)
+	}
+	if err := engine.ValidateID(provider); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	prefix := templatesPrefix + templateID + "/" + modulesDir + "/" + provider + "/"
+	objs, err := c.st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list %s: %w", prefix, err)
+	}
+	if len(objs) == 0 {
+		return nil, fmt.Errorf("%w: template %s has no module for provider %s", ErrModuleNotFound, templateID, provider)
+	}
+	if len(objs) > MaxModuleFiles {
+		return nil, fmt.Errorf("%w %s: module %s has more than %d files", ErrInvalidTemplate, templateID, provider, MaxModuleFiles)
+	}
+	cacheKey := templateID + "/" + provider
+	if files := c.cachedModule(cacheKey, moduleSignature(objs)); files != nil {
+		return files, nil
+	}
+	files := engine.Files{}
+	read := make([]store.Object, 0, len(objs))
+	total := 0
+	for _, o := range objs {
+		if o.Size > MaxModuleFileBytes {
+			return nil, fmt.Errorf("%w %s: %s is larger than %d bytes", ErrInvalidTemplate, templateID, o.Key, MaxModuleFileBytes)
+		}
+		data, got, err := c.st.Get(ctx, o.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // deleted since the listing; the next call sees the new listing
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: read %s: %w", o.Key, err)
+		}
+		if total += len(data); len(data) > MaxModuleFileBytes || total > MaxModuleBytes {
+			return nil, fmt.Errorf("%w %s: module %s is larger than %d bytes", ErrInvalidTemplate, templateID, provider, MaxModuleBytes)
+		}
+		rel := strings.TrimPrefix(o.Key, prefix)
+		if err := checkModulePath(rel); err != nil {
+			return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, provider, err)
+		}
+		files[rel] = data
+		read = append(read, got)
+	}
+	if err := files.Validate(); err != nil {
+		return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, provider, err)
+	}
+	c.mu.Lock()
+	c.modules[cacheKey] = &moduleEntry{sig: moduleSignature(read), files: files}
+	c.mu.Unlock()
+	return copyFiles(files), nil
+}
+
+// checkModulePath refuses variable files in a module: OpenTofu loads *.auto.tfvars and
+// terraform.tfvars on its own, and they would override the user's and the server's
+// values (spawnit_client_id included).
+func checkModulePath(rel string) error {
+	base := path.Base(rel)
+	if strings.HasSuffix(base, ".tfvars") || strings.HasSuffix(base, ".tfvars.json") {
+		return fmt.Errorf("variable file %q is not allowed in a module", rel)
+	}
+	return nil
+}
+
+func (c *Catalog) cachedModule(key, sig string) engine.Files {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.modules[key]; e != nil && e.sig == sig {
+		return copyFiles(e.files)
+	}
+	return nil
+}
+
+func moduleSignature(objs []store.Object) string {
+	parts := make([]string, 0, len(objs))
+	for _, o := range objs {
+		parts = append(parts, o.Key+"\x00"+o.ETag)
+	}
+	sort.Strings(parts)
+	return strings.Join(parts, "\x01")
+}
+
+func copyFiles(f engine.Files) engine.Files {
+	out := make(engine.Files, len(f))
+	for k, v := range f {
+		out[k] = slices.Clone(v)
+	}
+	return out
+}

@@ -1,0 +1,20 @@
+// Package catalog is SpawnIt's catalog of deployable services and the configuration of
+// each deployed one.
+//
+// A template (templates/<id>/ in the store) is metadata and a typed input schema
+// (template.json, see Template) plus one OpenTofu module per target provider
+// (modules/docker/, later modules/aws/). A user's form values are checked by
+// Template.Validate (every bad field reported at once in a *ValidationError) and
+// written by Template.Render as terraform.tfvars.json with encoding/json, so no value
+// is ever evaluated by OpenTofu or placed on a command line. The server's own values
+// (ReservedVariables) are added last and can never be set by a user.
+//
+// Catalog loads templates from a store.Store, caches them by ETag and picks up an
+// operator's changes without a restart; Seed installs the built-in templates
+// (Builtin) without ever overwriting an operator's. CreateService, UpdateInputs
+// (If-Match) and DeleteService manage clients/<client>/<service>/, and ServiceSource
+// hands the engine a service's module and tfvars.
+//
+// See README.md in this folder for the module conventions and how an operator adds a
+// template.
+package catalog

@@ -1,0 +1,128 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Sentinel errors. They wrap the engine's and the store's sentinels so the API maps
+// every package's errors to HTTP statuses in one place (errors.Is on engine.ErrNotFound,
+// engine.ErrInvalidInput, store.ErrPreconditionFailed).
+var (
+	// ErrTemplateNotFound: no templates/<id>/template.json in the store.
+	ErrTemplateNotFound = fmt.Errorf("template %w", engine.ErrNotFound)
+	// ErrServiceNotFound: no clients/<client>/<service>/info.json in the store.
+	ErrServiceNotFound = fmt.Errorf("service %w", engine.ErrNotFound)
+	// ErrModuleNotFound: the template has no module for the requested provider.
+	ErrModuleNotFound = fmt.Errorf("module %w", engine.ErrNotFound)
+	// ErrInvalidTemplate: a template in the store (or a built-in one) is malformed. It is
+	// an operator's problem, not the user's, so it does not wrap ErrInvalidInput.
+	ErrInvalidTemplate = errors.New("invalid template")
+	// ErrConflict: a conditional write lost (If-Match with a stale ETag). It wraps
+	// store.ErrPreconditionFailed.
+	ErrConflict = fmt.Errorf("service configuration was changed by someone else: %w", store.ErrPreconditionFailed)
+)
+
+// Field error codes: stable, machine-readable reasons (FieldError.Code) the UI can map
+// to its own wording; Reason carries the English text.
+const (
+	CodeUnknown   = "unknown"   // key not in the template's schema
+	CodeReserved  = "reserved"  // key reserved for values the server sets
+	CodeDuplicate = "duplicate" // the same JSON key appears twice
+	CodeRequired  = "required"  // missing (or empty) required value
+	CodeType      = "type"      // wrong JSON type
+	CodeRange     = "range"     // number outside min/max or port range
+	CodeLength    = "length"    // string shorter than min or longer than max
+	CodePattern   = "pattern"   // string does not match the field's pattern
+	CodeEnum      = "enum"      // not one of the allowed values
+	CodeInvalid   = "invalid"   // malformed: NUL byte, bad UTF-8, nested value, bad id
+	CodeLimit     = "limit"     // document too large, too many fields, nested too deeply
+)
+
+// FieldError is one bad field. Field is the input name ("" for the document as a whole);
+// in CreateService errors it is prefixed ("inputs.port", "labels.team") so it cannot be
+// confused with the request's own fields (template, provider, name).
+type FieldError struct {
+	Field  string `json:"field"`
+	Code   string `json:"code"`
+	Reason string `json:"reason"`
+}
+
+// ValidationError lists every bad field of one request at once, so a form can show all
+// its problems in one round trip. It wraps engine.ErrInvalidInput.
+type ValidationError struct {
+	Fields []FieldError `json:"fields"`
+}
+
+func (e *ValidationError) Error() string {
+	var b strings.Builder
+	b.WriteString("invalid input: ")
+	for i, f := range e.Fields {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		if f.Field != "" {
+			fmt.Fprintf(&b, "%s: ", quoteField(f.Field))
+		}
+		b.WriteString(f.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap makes errors.Is(err, engine.ErrInvalidInput) true.
+func (e *ValidationError) Unwrap() error { return engine.ErrInvalidInput }
+
+// Field returns the first error for name, if any.
+func (e *ValidationError) Field(name string) (FieldError, bool) {
+	for _, f := range e.Fields {
+		if f.Field == name {
+			return f, true
+		}
+	}
+	return FieldError{}, false
+}
+
+// errs accumulates field errors; err returns nil when there are none, so callers never
+// return a typed nil inside an error interface.
+type errs []FieldError
+
+func (l *errs) add(field, code, format string, args ...any) {
+	*l = append(*l, FieldError{Field: field, Code: code, Reason: fmt.Sprintf(format, args...)})
+}
+
+func (l errs) err() error {
+	if len(l) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: l}
+}
+
+// quoteField prints a field name as is when it is a plain identifier and quoted and
+// shortened otherwise: keys come from users and may hold control characters or megabytes.
+func quoteField(s string) string {
+	plain := s != "" && len(s) <= 128
+	for i := 0; plain && i < len(s); i++ {
+		c := s[i]
+		plain = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+	}
+	if plain {
+		return s
+	}
+	return fmt.Sprintf("%q", shorten(s, 64))
+}
+
+// shorten cuts s to at most n bytes without splitting a UTF-8 sequence.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return s[:cut] + "…"
+}

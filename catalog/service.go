@@ -1,0 +1,472 @@
+package catalog
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Per-service objects under clients/<client>/<service>/.
+const (
+	InfoFile = "info.json"
+	// DefaultProvider is used when a request names none.
+	DefaultProvider = "docker"
+	// MaxLabels bounds a service's labels.
+	MaxLabels = 32
+	// maxInfoBytes bounds info.json; it holds metadata only.
+	maxInfoBytes = 64 << 10
+	// idAttempts bounds retries after an id collision (40 random bits: a second
+	// collision in a row means something other than chance).
+	idAttempts = 8
+)
+
+// CreateRequest is what a user asks for. Inputs are the form's values (see ParseInputs
+// to decode them from JSON safely).
+type CreateRequest struct {
+	Template string            `json:"template"`
+	Provider string            `json:"provider,omitempty"` // DefaultProvider when empty
+	Name     string            `json:"name,omitempty"`     // the template's name when empty
+	Labels   map[string]string `json:"labels,omitempty"`
+	Expires  *time.Time        `json:"expires,omitempty"`
+	Inputs   map[string]any    `json:"inputs"`
+}
+
+// Info is clients/<client>/<service>/info.json: what the service is. The catalog
+// writes it once, at creation; other packages may add their own fields (intent, last
+// operation) and must keep the ones they do not know when they rewrite it.
+type Info struct {
+	Client          string            `json:"client"`
+	Service         string            `json:"service"`
+	Template        string            `json:"template"`
+	TemplateVersion string            `json:"template_version"` // at creation
+	Provider        string            `json:"provider"`
+	Name            string            `json:"name"`
+	Created         time.Time         `json:"created"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	Expires         *time.Time        `json:"expires,omitempty"`
+	// Sensitive names the inputs that were sensitive at creation, so they stay masked
+	// even if the template later disappears or changes.
+	Sensitive []string `json:"sensitive,omitempty"`
+}
+
+// Service is one service's stored configuration.
+type Service struct {
+	Info
+	// Values are the inputs as stored in terraform.tfvars.json (server values removed),
+	// secrets in clear. Excluded from JSON on purpose: listings use MaskedValues.
+	Values map[string]any `json:"-"`
+	// Sensitive lists the inputs to mask: those recorded at creation plus the current
+	// template's.
+	Sensitive []string `json:"-"`
+	// ETag of terraform.tfvars.json; UpdateInputs takes it as If-Match.
+	ETag    string    `json:"etag"`
+	Updated time.Time `json:"updated"`
+}
+
+// Ref returns the service's engine reference.
+func (s *Service) Ref() engine.ServiceRef {
+	return engine.ServiceRef{Client: s.Client, Service: s.Service}
+}
+
+// MaskedValues returns the values with every sensitive one replaced by Masked.
+func (s *Service) MaskedValues() map[string]any { return MaskValues(s.Values, s.Sensitive) }
+
+func serviceKey(ref engine.ServiceRef, file string) string {
+	return clientsPrefix + ref.Client + "/" + ref.Service + "/" + file
+}
+
+// newServiceID returns "svc-" and 8 lowercase base32 characters (40 random bits): short
+// enough for container names, and valid for engine.ValidateID.
+func newServiceID() string {
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	return "svc-" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
+}
+
+var labelKeyRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]{0,62})$`)
+
+func checkLabels(labels map[string]string, bad *errs) {
+	if len(labels) > MaxLabels {
+		bad.add("labels", CodeLimit, "more than %d labels", MaxLabels)
+		return
+	}
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if !labelKeyRe.MatchString(k) || strings.HasPrefix(k, "spawnit") {
+			bad.add("labels."+k, CodeInvalid, "label names are 1-63 of a-z, 0-9, '.', '_', '-' and do not start with spawnit")
+			continue
+		}
+		if err := checkText(labels[k], 256, false); err != nil {
+			bad.add("labels."+k, CodeInvalid, "label value: %v", err)
+		}
+	}
+}
+
+// CreateService validates the request, renders the service's tfvars and stores its
+// configuration under a new server-generated id. Request problems come back together
+// in one *ValidationError whose fields are "template", "provider", "name",
+// "labels.<key>" and "inputs.<field>".
+func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRequest) (*Service, error) {
+	if err := engine.ValidateID(client); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	var bad errs
+	if req.Provider == "" {
+		req.Provider = DefaultProvider
+	}
+	if err := engine.ValidateID(req.Provider); err != nil {
+		bad.add("provider", CodeInvalid, "%v", err)
+	}
+	var tpl *Template
+	if err := engine.ValidateID(req.Template); err != nil {
+		bad.add("template", CodeInvalid, "%v", err)
+	} else {
+		t, err := c.Get(ctx, req.Template)
+		switch {
+		case errors.Is(err, ErrTemplateNotFound):
+			bad.add("template", CodeUnknown, "no template %q in the catalog", req.Template)
+		case err != nil:
+			return nil, err
+		default:
+			tpl = t
+		}
+	}
+	if tpl != nil && !bad.hasField("provider") && !tpl.HasProvider(req.Provider) {
+		bad.add("provider", CodeEnum, "template %s can be deployed to: %s", tpl.ID, strings.Join(tpl.Providers, ", "))
+	}
+	if req.Name == "" && tpl != nil {
+		req.Name = tpl.Name
+	}
+	if err := ValidateServiceName(req.Name); err != nil && req.Name != "" {
+		bad.add("name", CodeInvalid, "must be one line of at most %d characters", MaxServiceNameLen)
+	}
+	checkLabels(req.Labels, &bad)
+	if req.Expires != nil && !req.Expires.After(c.now()) {
+		bad.add("expires", CodeRange, "must be in the future")
+	}
+	var values map[string]any
+	if tpl != nil {
+		v, err := tpl.Validate(req.Inputs)
+		var ve *ValidationError
+		switch {
+		case errors.As(err, &ve):
+			for _, f := range ve.Fields {
+				f.Field = "inputs." + f.Field
+				bad = append(bad, f)
+			}
+		case err != nil:
+			return nil, err
+		}
+		values = v
+	}
+	if err := bad.err(); err != nil {
+		return nil, err
+	}
+
+	info := Info{
+		Client:          client,
+		Template:        tpl.ID,
+		TemplateVersion: tpl.Version,
+		Provider:        req.Provider,
+		Name:            req.Name,
+		Created:         c.now().UTC().Truncate(time.Second),
+		Labels:          req.Labels,
+		Expires:         req.Expires,
+		Sensitive:       tpl.SensitiveNames(),
+	}
+	for attempt := 0; attempt < idAttempts; attempt++ {
+		info.Service = c.newID()
+		ref := engine.ServiceRef{Client: client, Service: info.Service}
+		if err := ref.Validate(); err != nil {
+			return nil, fmt.Errorf("catalog: generated %w", err)
+		}
+		svc, err := c.createAt(ctx, ref, tpl, info, values)
+		if errors.Is(err, errIDTaken) {
+			continue
+		}
+		return svc, err
+	}
+	return nil, fmt.Errorf("catalog: no free service id after %d attempts", idAttempts)
+}
+
+var errIDTaken = errors.New("service id taken")
+
+// createAt claims ref with a create-only info.json, then writes the tfvars. Any object
+// already under the folder (state or jobs left by a deleted service) counts as taken,
+// so a new service never inherits another's state.
+func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Template, info Info, values map[string]any) (*Service, error) {
+	existing, err := c.st.List(ctx, clientsPrefix+ref.Client+"/"+ref.Service+"/")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: create service: %w", err)
+	}
+	if len(existing) > 0 {
+		return nil, errIDTaken
+	}
+	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: info.Name})
+	if err != nil {
+		return nil, err
+	}
+	infoJSON, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: encode info.json: %w", err)
+	}
+	if _, err := c.st.Put(ctx, serviceKey(ref, InfoFile), infoJSON, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			return nil, errIDTaken
+		}
+		return nil, fmt.Errorf("catalog: create service: %w", err)
+	}
+	obj, err := c.st.Put(ctx, serviceKey(ref, engine.TfvarsFile), tfvars, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	if err != nil {
+		// Release the id; the half-created service must not linger.
+		if derr := c.st.Delete(ctx, serviceKey(ref, InfoFile)); derr != nil {
+			c.log.Error("catalog: could not remove info.json of a failed create", "service", ref.String(), "error", derr)
+		}
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			return nil, errIDTaken
+		}
+		return nil, fmt.Errorf("catalog: create service: %w", err)
+	}
+	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "provider", info.Provider)
+	return &Service{
+		Info:      info,
+		Values:    values,
+		Sensitive: tpl.SensitiveNames(),
+		ETag:      obj.ETag,
+		Updated:   obj.Modified,
+	}, nil
+}
+
+func (l errs) hasField(name string) bool {
+	for _, f := range l {
+		if f.Field == name {
+			return true
+		}
+	}
+	return false
+}
+
+// GetService reads a service's configuration. A service whose tfvars are missing (a
+// create or delete interrupted half-way) is returned with no values and no ETag, so it
+// can still be seen and deleted.
+func (c *Catalog) GetService(ctx context.Context, ref engine.ServiceRef) (*Service, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	return c.getService(ctx, ref, map[string][]string{})
+}
+
+// getService reads one service; sensitive caches each template's sensitive names so a
+// listing loads every template once, not once per service.
+func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensitive map[string][]string) (*Service, error) {
+	info, err := c.readInfo(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	svc := &Service{Info: *info, Values: map[string]any{}}
+	data, obj, err := c.st.Get(ctx, serviceKey(ref, engine.TfvarsFile))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
+	default:
+		vals, err := decodeTfvars(data)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
+		}
+		svc.Values, svc.ETag, svc.Updated = vals, obj.ETag, obj.Modified
+	}
+	names, ok := sensitive[info.Template]
+	if !ok {
+		// A template that is gone or broken still leaves the names recorded at creation.
+		if tpl, err := c.Get(ctx, info.Template); err == nil {
+			names = tpl.SensitiveNames()
+		}
+		sensitive[info.Template] = names
+	}
+	svc.Sensitive = slices.Clone(info.Sensitive)
+	for _, n := range names {
+		if !slices.Contains(svc.Sensitive, n) {
+			svc.Sensitive = append(svc.Sensitive, n)
+		}
+	}
+	return svc, nil
+}
+
+func (c *Catalog) readInfo(ctx context.Context, ref engine.ServiceRef) (*Info, error) {
+	data, _, err := c.st.Get(ctx, serviceKey(ref, InfoFile))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
+	}
+	if len(data) > maxInfoBytes {
+		return nil, fmt.Errorf("catalog: %s: info.json larger than %d bytes", ref, maxInfoBytes)
+	}
+	if err := checkStructure(data, 8); err != nil {
+		return nil, fmt.Errorf("catalog: %s: info.json: %w", ref, err)
+	}
+	var info Info
+	// Lenient on unknown fields: other packages add theirs to info.json.
+	if err := json.Unmarshal(data, &info); err != nil {
+		return nil, fmt.Errorf("catalog: %s: info.json: %w", ref, err)
+	}
+	// The key, not the file's content, says whose service this is.
+	info.Client, info.Service = ref.Client, ref.Service
+	if err := engine.ValidateID(info.Template); err != nil {
+		return nil, fmt.Errorf("catalog: %s: info.json template: %w", ref, err)
+	}
+	if err := engine.ValidateID(info.Provider); err != nil {
+		return nil, fmt.Errorf("catalog: %s: info.json provider: %w", ref, err)
+	}
+	return &info, nil
+}
+
+// decodeTfvars reads a stored terraform.tfvars.json back into input values (server
+// values removed). Its errors give only a byte offset: JSON syntax errors quote the
+// offending character, and the file holds secrets.
+func decodeTfvars(data []byte) (map[string]any, error) {
+	malformed := func(err error) error {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("terraform.tfvars.json is malformed at byte %d", se.Offset)
+		}
+		return errors.New("terraform.tfvars.json is not a JSON object of unique keys")
+	}
+	if err := checkStructure(data, 8); err != nil {
+		return nil, malformed(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var vals map[string]any
+	if err := dec.Decode(&vals); err != nil {
+		return nil, malformed(err)
+	}
+	for k := range vals {
+		if strings.HasPrefix(k, ReservedPrefix) {
+			delete(vals, k)
+		}
+	}
+	return vals, nil
+}
+
+// ListServices returns a client's services sorted by id. A service whose info.json
+// cannot be read is logged and left out rather than failing the whole listing.
+func (c *Catalog) ListServices(ctx context.Context, client string) ([]*Service, error) {
+	if err := engine.ValidateID(client); err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	prefix := clientsPrefix + client + "/"
+	objs, err := c.st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list services of %s: %w", client, err)
+	}
+	var out []*Service
+	sensitive := map[string][]string{}
+	for _, o := range objs {
+		rest := strings.TrimPrefix(o.Key, prefix)
+		id, file, ok := strings.Cut(rest, "/")
+		if !ok || file != InfoFile {
+			continue
+		}
+		ref := engine.ServiceRef{Client: client, Service: id}
+		if ref.Validate() != nil {
+			continue
+		}
+		svc, err := c.getService(ctx, ref, sensitive)
+		if errors.Is(err, ErrServiceNotFound) {
+			continue // deleted since the listing
+		}
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				return nil, err
+			}
+			c.log.Warn("catalog: skipping unreadable service", "service", ref.String(), "error", err)
+			continue
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+// UpdateInputs replaces a service's inputs (a full form, validated like a create; see
+// ValidateUpdate for secrets) if its tfvars still have ETag ifMatch. Concurrent edits
+// cannot overwrite each other: the loser gets an error wrapping ErrConflict and
+// store.ErrPreconditionFailed. Input errors name the bare field ("port").
+func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, inputs map[string]any, ifMatch string) (*Service, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	// ETags copied from an HTTP If-Match header arrive quoted, perhaps marked weak.
+	ifMatch = strings.Trim(strings.TrimPrefix(ifMatch, "W/"), `"`)
+	if ifMatch == "" {
+		return nil, fmt.Errorf("%w: an ETag (If-Match) is required to update a service", engine.ErrInvalidInput)
+	}
+	cur, err := c.GetService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if cur.ETag != ifMatch {
+		return nil, fmt.Errorf("%w (service %s)", ErrConflict, ref)
+	}
+	tpl, err := c.Get(ctx, cur.Template)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
+	}
+	values, err := tpl.ValidateUpdate(inputs, cur.Values)
+	if err != nil {
+		return nil, err
+	}
+	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: cur.Name})
+	if err != nil {
+		return nil, err
+	}
+	obj, err := c.st.Put(ctx, serviceKey(ref, engine.TfvarsFile), tfvars, store.PutOptions{IfMatch: ifMatch, ContentType: "application/json"})
+	if errors.Is(err, store.ErrPreconditionFailed) {
+		return nil, fmt.Errorf("%w (service %s)", ErrConflict, ref)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: update service %s: %w", ref, err)
+	}
+	c.log.Info("catalog: service inputs updated", "service", ref.String())
+	cur.Values, cur.ETag, cur.Updated = values, obj.ETag, obj.Modified
+	return cur, nil
+}
+
+// DeleteService removes the service's configuration (tfvars, then info.json, which is
+// what makes the service exist). It does not touch infrastructure, state or job
+// records: the caller destroys the service and refuses while jobs run, before this.
+func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) error {
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	if _, err := c.st.Stat(ctx, serviceKey(ref, InfoFile)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
+		}
+		return fmt.Errorf("catalog: delete service %s: %w", ref, err)
+	}
+	for _, f := range []string{engine.TfvarsFile, InfoFile} {
+		if err := c.st.Delete(ctx, serviceKey(ref, f)); err != nil {
+			return fmt.Errorf("catalog: delete service %s: %w", ref, err)
+		}
+	}
+	c.log.Info("catalog: service deleted", "service", ref.String())
+	return nil
+}
