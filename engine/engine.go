@@ -243,6 +243,24 @@ func (e *Engine) CheckDrift(ctx context.Context, ref ServiceRef, opts ...RunOpti
 	return e.submit(ctx, ref, OpDrift, opts)
 }
 
+// Outputs reads the service's current outputs, sensitive values included, as a short
+// job that queues behind any running operation. Sensitive values are returned to the
+// caller only: the job's record and events carry them redacted.
+func (e *Engine) Outputs(ctx context.Context, ref ServiceRef) (map[string]Output, error) {
+	j, err := e.submit(ctx, ref, OpOutputs, nil)
+	if err != nil {
+		return nil, err
+	}
+	info, err := j.Wait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.State != StateSucceeded {
+		return nil, fmt.Errorf("read outputs: %s", info.Error)
+	}
+	return info.Outputs, nil
+}
+
 // Job returns a job this process knows (running, queued or recently finished).
 func (e *Engine) Job(id string) (*Job, bool) {
 	e.mu.Lock()

@@ -24,7 +24,7 @@ import (
 // harness is an engine wired to the real tools: tofu, the mirrored Docker provider, a
 // Docker engine and (optionally) a versitygw S3 backend.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	e      *Engine
 	src    string // DirSource root
 	s3     *testservers.S3
@@ -32,7 +32,7 @@ type harness struct {
 	prefix string // unique name prefix for Docker objects
 }
 
-func newHarness(t *testing.T, s3Backend bool, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, s3Backend bool, mutate func(*Config)) *harness {
 	t.Helper()
 	tofu := testservers.Tofu(t)
 	mirror := testservers.ProviderMirror(t)
@@ -187,6 +187,10 @@ func TestLifecycleAndDrift(t *testing.T) {
 	name, port := h.echoService(ref)
 
 	h.drift(ref, StatusPending) // configured, never applied
+	plan := h.run(h.e.Plan, ref, StateSucceeded)
+	if p := plan.Plan; p == nil || !p.HasChanges || p.Add != 3 || len(p.Resources) != 3 || p.Resources[0].Action != "create" {
+		t.Fatalf("plan of a new service: %+v", plan.Plan)
+	}
 
 	info := h.run(h.e.Apply, ref, StateSucceeded)
 	if info.Changes == nil || info.Changes.Add != 3 {
@@ -195,9 +199,19 @@ func TestLifecycleAndDrift(t *testing.T) {
 	if string(info.Outputs["endpoint"].Value) != strconv.Quote(fmt.Sprintf("http://127.0.0.1:%d", port)) {
 		t.Fatalf("endpoint output %s", info.Outputs["endpoint"].Value)
 	}
-	tok := info.Outputs["token"]
-	if !tok.Sensitive || !strings.Contains(string(tok.Value), "s3cr3t") {
-		t.Fatalf("sensitive output must be flagged and available to the caller: %+v", tok)
+	if tok := info.Outputs["token"]; !tok.Sensitive || len(tok.Value) != 0 {
+		t.Fatalf("the apply job must flag the sensitive output without its value: %+v", tok)
+	}
+	outs, err := h.e.Outputs(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok := outs["token"]; !tok.Sensitive || !strings.Contains(string(tok.Value), "s3cr3t") {
+		t.Fatalf("Outputs must give the sensitive value to its caller: %+v", tok)
+	}
+	plan = h.run(h.e.Plan, ref, StateSucceeded)
+	if plan.Plan == nil || plan.Plan.HasChanges || len(plan.Plan.Resources) != 0 {
+		t.Fatalf("plan of an applied service: %+v", plan.Plan)
 	}
 	j, _ := h.e.Job(info.ID)
 	allEvents, _ := json.Marshal(j.Events(0))

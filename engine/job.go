@@ -17,6 +17,9 @@ const (
 	OpApply   Operation = "apply"
 	OpDestroy Operation = "destroy"
 	OpDrift   Operation = "drift"
+	// OpOutputs reads the module outputs, sensitive values included (they stay in memory
+	// in the job's Info and are never persisted or sent as events).
+	OpOutputs Operation = "outputs"
 )
 
 // JobState is where a job is in its life.

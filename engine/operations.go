@@ -57,6 +57,8 @@ func (e *Engine) execute(j *Job) error {
 		return e.destroy(ctx, j, ws)
 	case OpDrift:
 		return e.drift(ctx, j, ws)
+	case OpOutputs:
+		return e.captureOutputs(j, ws)
 	}
 	return fmt.Errorf("%w: operation %q", ErrInvalidInput, j.info.Operation)
 }
@@ -68,6 +70,22 @@ type streamWriter struct {
 	mu      sync.Mutex
 	summary *ChangeSummary
 	errs    []string
+	planned []PlannedResource
+	drifted []PlannedResource
+	outputs map[string]Output
+}
+
+// planSummary builds a PlanSummary from the stream alone, which spares a plan job the
+// second tofu run (show -json) that drift checks need for attribute-level detail.
+func (w *streamWriter) planSummary() *PlanSummary {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := &PlanSummary{Resources: w.planned, Drift: w.drifted}
+	if w.summary != nil {
+		s.Add, s.Change, s.Destroy = w.summary.Add, w.summary.Change, w.summary.Remove
+	}
+	s.HasChanges = s.Add+s.Change+s.Destroy > 0
+	return s
 }
 
 func (e *Engine) outputWriter(j *Job) *streamWriter {
@@ -82,6 +100,15 @@ func (e *Engine) outputWriter(j *Job) *streamWriter {
 		case ev.Type == EventChangeSummary && ev.Summary != nil:
 			s := *ev.Summary
 			w.summary = &s
+		case (ev.Type == EventPlannedChange || ev.Type == EventResourceDrift) && ev.Resource != nil:
+			pr := PlannedResource{Address: ev.Resource.Address, Type: ev.Resource.Type, Action: ev.Resource.Action}
+			if ev.Type == EventPlannedChange {
+				w.planned = append(w.planned, pr)
+			} else {
+				w.drifted = append(w.drifted, pr)
+			}
+		case ev.Type == EventOutputs:
+			w.outputs = ev.Outputs
 		case ev.Type == EventDiagnostic && ev.Diagnostic != nil && ev.Diagnostic.Severity == "error":
 			msg := ev.Diagnostic.Summary
 			if ev.Diagnostic.Detail != "" {
@@ -173,11 +200,16 @@ func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string
 }
 
 func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
-	plan, err := e.planInto(ctx, j, ws, planFile)
-	if err != nil {
+	w := e.outputWriter(j)
+	err := e.runTofu(j, ws, func(ctx context.Context) error {
+		_, err := ws.tf.PlanJSON(ctx, w, tfexec.Out(planFile))
 		return err
+	})
+	w.Close()
+	if err != nil {
+		return w.failure("tofu plan", err)
 	}
-	sum := summarizePlan(plan.Plan)
+	sum := w.planSummary()
 	j.update(func(i *JobInfo) {
 		i.Plan = sum
 		i.Changes = &ChangeSummary{Add: sum.Add, Change: sum.Change, Remove: sum.Destroy, Operation: "plan"}
@@ -198,9 +230,9 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	if err != nil {
 		return w.failure("tofu apply", err)
 	}
-	if err := e.captureOutputs(j, ws); err != nil {
-		return err
-	}
+	// The stream's outputs message carries every value but the sensitive ones; those are
+	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
+	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
 	return e.saveIntent(context.Background(), j.info.Service, Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()})
 }
 

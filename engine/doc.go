@@ -1,0 +1,36 @@
+// Package engine runs OpenTofu for SpawnIt: it plans, applies, destroys and checks the
+// drift of services, each a (client, service) pair with a module and its
+// terraform.tfvars.json, and it is usable on its own by any Go program.
+//
+// Give it a tofu binary, a data directory and a Source of service files:
+//
+//	eng, err := engine.New(engine.Config{
+//		TofuPath: "/usr/local/bin/tofu",
+//		DataDir:  "/var/lib/spawnit",
+//		Source:   engine.DirSource("/srv/services"), // <root>/<client>/<service>/*.tf + tfvars
+//	})
+//	job, err := eng.Apply(ctx, engine.ServiceRef{Client: "acme", Service: "db"})
+//	for ev := range job.Follow(ctx, 0) { fmt.Println(ev.Seq, ev.Message) }
+//	info, err := job.Wait(ctx)
+//
+// Every operation is a Job with a numbered event log (tofu's -json UI stream parsed into
+// typed events) and a state machine: queued → running → succeeded | failed | cancelled,
+// with cancelling in between and interrupted for jobs whose process died. Jobs run on
+// their own context, never the caller's. One job runs per service at a time (others queue
+// in order, or fail with ErrLocked when asked to), services run in parallel up to
+// Config.MaxParallel. Cancel is graceful first (SIGINT: tofu saves state) and forced
+// after a cool-off (the whole process group is killed).
+//
+// Before each operation the engine rebuilds the service's workdir from its Source ("sync
+// before run"), adds the backend (local, outside the workdir, or S3 with a lockfile) as
+// an override file, and runs `tofu init` only when the module, backend or CLI config
+// changed. Workdirs are caches: deleting one loses nothing.
+//
+// CheckDrift runs a refresh-aware plan and classifies it against the service's intent
+// (its last successful apply or destroy): in_sync, drifted, missing, orphaned, pending or
+// unknown, with per-resource results (see Classify).
+//
+// The engine returns only its own types, writes nothing to stdout or stderr, logs through
+// Config.Logger, passes credentials to tofu only through its environment, and masks
+// secret values (WithSecrets, sensitive outputs) wherever they would appear in events.
+package engine
