@@ -19,6 +19,7 @@ import (
 
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/store/s3store"
 )
 
 // harness is an engine wired to the real tools: tofu, the mirrored Docker provider, a
@@ -458,7 +459,16 @@ func TestForcedCancelAfterCoolOff(t *testing.T) {
 // TestTofuKilled: SIGKILL to the tofu child fails the job, leaves no provider process
 // and frees the lock; the next apply works.
 func TestTofuKilled(t *testing.T) {
-	h := newHarness(t, false, nil)
+	// State in S3 with OpenTofu's lockfile, and the engine's records in the same bucket:
+	// the killed tofu leaves its lockfile, which the engine must release.
+	h := newHarness(t, true, func(c *Config) {
+		st, err := s3store.New(context.Background(), s3store.Config{Endpoint: strings.TrimPrefix(c.Backend.S3.Endpoint, "http://"),
+			Bucket: c.Backend.S3.Bucket, AccessKey: c.Backend.S3.AccessKey, SecretKey: c.Backend.S3.SecretKey, PathStyle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Store = st
+	})
 	ref := ServiceRef{Client: "acme", Service: "killed"}
 	h.service(ref, "slow", map[string]any{"seconds": 120, "name": h.prefix + "-" + ref.Service})
 	j, err := h.e.Apply(context.Background(), ref)
@@ -488,6 +498,9 @@ func TestTofuKilled(t *testing.T) {
 	}
 	if _, ok := h.e.LockHolder(ref); ok {
 		t.Fatal("lock held after the tofu child died")
+	}
+	if _, _, err := h.e.cfg.Store.Get(context.Background(), StateKey(ref)+".tflock"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the killed tofu's S3 lockfile is still there: %v", err)
 	}
 	h.service(ref, "slow", map[string]any{"seconds": 1, "name": h.prefix + "-" + ref.Service})
 	h.run(h.e.Apply, ref, StateSucceeded)

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"sync"
 	"time"
 
@@ -171,7 +173,65 @@ func (e *Engine) runTofu(j *Job, ws *workspace, f func(ctx context.Context) erro
 	wg.Wait()
 	killGroup(j.proc.get())
 	j.proc.set(0)
+	if err != nil && (j.ctx.Err() != nil || diedBySignal(err)) {
+		// tofu did not get to release its state lock: an S3 lockfile would block every
+		// later operation on the service.
+		e.releaseStaleLock(j, ws)
+	}
 	return err
+}
+
+// diedBySignal reports whether tofu was killed rather than exiting on its own.
+func diedBySignal(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() != syscall.SIGINT
+}
+
+// lockInfo is the part of OpenTofu's lock record (the S3 lockfile's content) the engine
+// reads.
+type lockInfo struct {
+	ID      string    `json:"ID"`
+	Who     string    `json:"Who"`
+	Created time.Time `json:"Created"`
+}
+
+// releaseStaleLock removes the S3 lockfile a killed tofu left, but only when it is this
+// job's own: created after the job started, while the engine's per-service lock kept
+// every other local job out. A lock taken by another process (another SpawnIt replica)
+// is older or still held by it, and stays. It needs the engine's Store to be the state
+// bucket (as the server configures it); otherwise it says what to unlock.
+func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
+	if e.cfg.Backend.S3 == nil || ws.dir != filepath.Join(e.cfg.WorkDir, ws.ref.Client, ws.ref.Service) {
+		return
+	}
+	key := StateKey(ws.ref) + ".tflock"
+	b, _, err := e.cfg.Store.Get(context.Background(), key)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var li lockInfo
+	if err != nil || json.Unmarshal(b, &li) != nil || li.ID == "" {
+		j.emit(Event{Type: EventLog, Level: "warn", Message: "tofu was killed and its state lock could not be read; if later runs report a lock, an operator must unlock " + key})
+		return
+	}
+	started := j.Info().StartedAt
+	if started == nil || li.Created.Before(started.Add(-time.Second)) {
+		j.emit(Event{Type: EventLog, Level: "warn", Message: "the state lock predates this job; left for its holder: " + li.Who})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ws.tf.SetStdout(io.Discard)
+	ws.tf.SetStderr(io.Discard)
+	if err := ws.tf.ForceUnlock(ctx, li.ID); err != nil {
+		j.emit(Event{Type: EventLog, Level: "error", Message: "could not release the state lock left by the killed tofu: " + err.Error()})
+		return
+	}
+	j.emit(Event{Type: EventLog, Level: "warn", Message: "released the state lock left by the killed tofu process"})
 }
 
 func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string, opts ...tfexec.PlanOption) (*plan, error) {
