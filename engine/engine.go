@@ -203,9 +203,10 @@ func New(cfg Config) (*Engine, error) {
 type RunOption func(*runOptions)
 
 type runOptions struct {
-	failFast bool
-	secrets  []string
-	timeout  time.Duration
+	failFast   bool
+	background bool
+	secrets    []string
+	timeout    time.Duration
 }
 
 // FailIfLocked makes a request for a busy service fail with ErrLocked instead of
@@ -217,6 +218,10 @@ func FailIfLocked() RunOption { return func(o *runOptions) { o.failFast = true }
 func WithSecrets(values ...string) RunOption {
 	return func(o *runOptions) { o.secrets = append(o.secrets, values...) }
 }
+
+// Background marks a job as the supervisor's: it never queues (ErrLocked when the
+// service is busy) and a user's job arriving while it runs cancels it and goes first.
+func Background() RunOption { return func(o *runOptions) { o.background = true; o.failFast = true } }
 
 // WithTimeout overrides Config.JobTimeout for this job.
 func WithTimeout(d time.Duration) RunOption { return func(o *runOptions) { o.timeout = d } }
@@ -317,9 +322,21 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	})
 	j.mask.add(o.secrets...)
 	j.failFast = o.failFast
+	j.background = o.background
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
-	if err := e.locks.enqueue(j, o.failFast); err != nil {
+	preempt, err := e.locks.enqueue(j, o.failFast)
+	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", op, ref, err)
+	}
+	if preempt != nil {
+		// A check only reads (its plan takes no state lock and writes no state), so it is
+		// stopped at once rather than asked: tofu's graceful stop waits for in-flight
+		// provider calls, which is exactly what a stuck check is blocked on.
+		preempt.preempted.Store(true)
+		preempt.emit(Event{Type: EventLog, Level: "info", Message: "a user's " + string(op) + " is waiting: stopping this check"})
+		preempt.softCancel()
+		killGroup(preempt.proc.get())
+		preempt.hardCancel()
 	}
 	// The record must exist before the job can run, so a crash leaves a trace that start-up
 	// turns into "interrupted". A store that cannot take it fails the request, lock freed.
@@ -454,11 +471,14 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 	}
 	// end records the final state, saves it, frees the service and only then closes
 	// Done: whoever waited for the job finds the record written and the lock free.
-	slot := false
+	slot, leased := false, false
 	end := func(state JobState, msg string) {
 		j.finish(state, msg)
 		if err := e.saveJob(context.Background(), j); err != nil {
 			e.log.Error("could not save job record", "job", j.ID(), "err", err)
+		}
+		if leased {
+			e.releaseLease(j)
 		}
 		if slot {
 			e.locks.releaseSlot()
@@ -477,6 +497,19 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 		return
 	}
 	slot = true
+	// Operations that change state also hold the cross-process lease; checks and output
+	// reads only read, without tofu's state lock, and need none.
+	if j.info.Operation != OpDrift && j.info.Operation != OpOutputs {
+		ctx, cancel := context.WithTimeout(j.softCtx, 30*time.Second)
+		err := e.acquireLease(ctx, j, timeout+e.cfg.KillGrace+time.Minute)
+		cancel()
+		if err != nil {
+			_ = j.transition(StateRunning, "")
+			end(StateFailed, "could not take the service's lease: "+err.Error())
+			return
+		}
+		leased = true
+	}
 	if err := j.transition(StateRunning, ""); err != nil {
 		end(StateCancelled, "cancelled before it started")
 		return
@@ -511,6 +544,8 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 		end(StateSucceeded, "")
 	case timedOut.Load():
 		end(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
+	case j.preempted.Load():
+		end(StateCancelled, "stopped to let a user's job run")
 	case j.softCtx.Err() != nil:
 		end(StateCancelled, "cancelled: "+err.Error())
 	default:

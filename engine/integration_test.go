@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -531,4 +532,128 @@ func TestCancelQueued(t *testing.T) {
 	if err != nil || len(jobs) != 2 {
 		t.Fatalf("listed %d jobs: %v", len(jobs), err)
 	}
+}
+
+// hangingRegistry accepts connections on loopback and never answers.
+func hangingRegistry(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	return l.Addr().String()
+}
+
+// TestUserJobPreemptsCheck: a user's apply arriving during a drift check stops the check
+// and runs as soon as it has stopped; the check never holds up or frees the user's lock.
+func TestUserJobPreemptsCheck(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ref := ServiceRef{Client: "acme", Service: "checked"}
+	registry := hangingRegistry(t)
+	h.service(ref, "hang", map[string]any{"registry": registry, "probe": true})
+
+	check, err := h.e.CheckDrift(context.Background(), ref, Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForEvent(t, check, func(ev Event) bool { return ev.Type == EventJobState && ev.State == StateRunning })
+	time.Sleep(1500 * time.Millisecond) // tofu is now waiting on the registry
+	if _, err := h.e.CheckDrift(context.Background(), ref, Background()); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second background check must not queue: %v", err)
+	}
+	// The user's configuration no longer probes, so their apply is quick.
+	h.service(ref, "hang", map[string]any{"registry": registry, "probe": false})
+	apply, err := h.e.Apply(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai := h.wait(apply, StateSucceeded)
+	ci := h.wait(check, StateCancelled)
+	if !strings.Contains(ci.Error, "user's job") {
+		t.Fatalf("check ended with %q", ci.Error)
+	}
+	if ai.StartedAt.Before(*ci.EndedAt) {
+		t.Fatal("the apply started before the check released the service")
+	}
+	if wait := ai.StartedAt.Sub(ai.CreatedAt); wait > 20*time.Second {
+		t.Fatalf("the apply waited %s for the check to stop", wait)
+	}
+	t.Logf("apply waited %s for the check to stop", ai.StartedAt.Sub(ai.CreatedAt).Round(time.Millisecond))
+}
+
+func s3Records(t testing.TB) func(c *Config) {
+	return func(c *Config) {
+		st, err := s3store.New(context.Background(), s3store.Config{Endpoint: strings.TrimPrefix(c.Backend.S3.Endpoint, "http://"),
+			Bucket: c.Backend.S3.Bucket, AccessKey: c.Backend.S3.AccessKey, SecretKey: c.Backend.S3.SecretKey, PathStyle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Store = st
+	}
+}
+
+// TestTwoEnginesOneStore: two SpawnIt processes (engines with their own workdirs and
+// hosts) sharing one S3 store run one operation per service between them.
+func TestTwoEnginesOneStore(t *testing.T) {
+	h := newHarness(t, true, s3Records(t))
+	cfgB := h.e.cfg
+	cfgB.DataDir, cfgB.WorkDir, cfgB.PluginCacheDir = t.TempDir(), "", ""
+	cfgB.Host = "replica-b"
+	b, err := New(cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Shutdown(context.Background())
+	ref := ServiceRef{Client: "acme", Service: "shared"}
+	h.service(ref, "slow", map[string]any{"seconds": 6, "name": h.prefix + "-shared"})
+	ja, err := h.e.Apply(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForEvent(t, ja, func(ev Event) bool { return ev.Type == EventJobState && ev.State == StateRunning })
+	holder, _, ok, err := b.Lease(context.Background(), ref)
+	if err != nil || !ok || holder.JobID != ja.ID() {
+		t.Fatalf("replica B sees lease %+v ok=%v err=%v", holder, ok, err)
+	}
+	jb, err := b.Apply(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bi := h.wait(jb, StateFailed)
+	if !strings.Contains(bi.Error, "another SpawnIt process") || !strings.Contains(bi.Error, ja.ID()) {
+		t.Fatalf("replica B's apply failed with %q", bi.Error)
+	}
+	h.wait(ja, StateSucceeded)
+	if _, _, ok, _ := b.Lease(context.Background(), ref); ok {
+		t.Fatal("lease left after the job")
+	}
+	// Now B can run.
+	h.wait(func() *Job {
+		j, err := b.Apply(context.Background(), ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}(), StateSucceeded)
 }

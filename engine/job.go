@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -132,6 +133,8 @@ type Job struct {
 	softCtx    context.Context // cancelled by the first cancel: no new step starts
 	softCancel context.CancelFunc
 	failFast   bool
+	background bool          // a supervisor's check: yields to users' jobs
+	preempted  atomic.Bool   // cancelled to let a user's job run
 	granted    chan struct{} // closed when the service lock (and a slot) is granted
 	proc       procTracker
 	onCancel   func(force bool)

@@ -154,16 +154,12 @@ func TestLockerFIFOAndFailFast(t *testing.T) {
 	ref := ServiceRef{Client: "c", Service: "s"}
 	mk := func(id string) *Job { return newJob(JobInfo{ID: id, Service: ref, State: StateQueued}) }
 	a, b, c := mk("a"), mk("b"), mk("c")
-	if err := l.enqueue(a, false); err != nil {
-		t.Fatal(err)
+	for _, j := range []*Job{a, b, c} {
+		if p, err := l.enqueue(j, false); err != nil || p != nil {
+			t.Fatal(err, p)
+		}
 	}
-	if err := l.enqueue(b, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.enqueue(c, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.enqueue(mk("d"), true); !errors.Is(err, ErrLocked) {
+	if _, err := l.enqueue(mk("d"), true); !errors.Is(err, ErrLocked) {
 		t.Fatalf("fail-fast on a busy service: %v", err)
 	}
 	if h, ok := l.holder(ref); !ok || h.JobID != "a" || h.Host != "h" || h.PID != 1 {
@@ -192,8 +188,43 @@ func TestLockerFIFOAndFailFast(t *testing.T) {
 	}
 	// other services are independent
 	other := newJob(JobInfo{ID: "o", Service: ServiceRef{Client: "c", Service: "t"}})
-	if err := l.enqueue(other, true); err != nil {
+	if _, err := l.enqueue(other, true); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLockerUserJobPreemptsBackground(t *testing.T) {
+	l := newLocker(2, "h", 1)
+	ref := ServiceRef{Client: "c", Service: "s"}
+	check := newJob(JobInfo{ID: "check", Service: ref})
+	check.background = true
+	if _, err := l.enqueue(check, true); err != nil {
+		t.Fatal(err)
+	}
+	queuedUser := newJob(JobInfo{ID: "u1", Service: ref})
+	user := newJob(JobInfo{ID: "u2", Service: ref})
+	// Another background job never queues.
+	other := newJob(JobInfo{ID: "check2", Service: ref})
+	other.background = true
+	if _, err := l.enqueue(other, true); !errors.Is(err, ErrLocked) {
+		t.Fatal("a second check must not queue")
+	}
+	if p, _ := l.enqueue(queuedUser, false); p != check {
+		t.Fatal("a user's job must preempt the running check")
+	}
+	if p, _ := l.enqueue(user, false); p != check {
+		t.Fatal("the check is still the holder to stop")
+	}
+	// The check releasing its lock hands it to the first user job, in order.
+	l.release(check)
+	if h, _ := l.holder(ref); h.JobID != "u1" {
+		t.Fatalf("holder %s, want the first user job", h.JobID)
+	}
+	// The check cannot release a lock it no longer holds.
+	holder, _ := l.holder(ref)
+	l.release(check)
+	if h, _ := l.holder(ref); h.JobID != holder.JobID {
+		t.Fatal("a preempted check released a user's lock")
 	}
 }
 

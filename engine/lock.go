@@ -31,8 +31,11 @@ func newLocker(maxParallel int, host string, pid int) *locker {
 }
 
 // enqueue takes the service for j at once when it is free, or queues j behind the
-// current holder; with failFast a busy service returns ErrLocked instead.
-func (l *locker) enqueue(j *Job, failFast bool) error {
+// current holder; with failFast a busy service returns ErrLocked instead. A user's job
+// arriving while a background job (a drift check) holds the service queues as usual, and
+// the background job is returned so the caller cancels it: a check never makes a user
+// wait longer than it takes to stop.
+func (l *locker) enqueue(j *Job, failFast bool) (preempt *Job, err error) {
 	ref := j.info.Service
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -44,13 +47,17 @@ func (l *locker) enqueue(j *Job, failFast bool) error {
 	if q.holder == nil {
 		q.holder, q.since = j, time.Now().UTC()
 		close(j.granted)
-		return nil
+		return nil, nil
 	}
 	if failFast {
-		return ErrLocked
+		return nil, ErrLocked
 	}
+	// Background jobs never queue, so the queue holds users' jobs only, in arrival order.
 	q.queue = append(q.queue, j)
-	return nil
+	if q.holder.background && !j.background {
+		return q.holder, nil
+	}
+	return nil, nil
 }
 
 // dequeue removes a job that is still waiting (a cancelled queued job). It reports

@@ -200,12 +200,15 @@ type lockInfo struct {
 }
 
 // releaseStaleLock removes the S3 lockfile a killed tofu left, but only when it is this
-// job's own: created after the job started, while the engine's per-service lock kept
-// every other local job out. A lock taken by another process (another SpawnIt replica)
-// is older or still held by it, and stays. It needs the engine's Store to be the state
+// job's own: created after the job started, while the job held both the in-process lock
+// and the cross-process lease, so no other process could have taken it. An older lock
+// stays for its holder. It needs the engine's Store to be the state
 // bucket (as the server configures it); otherwise it says what to unlock.
 func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
-	if e.cfg.Backend.S3 == nil || ws.dir != filepath.Join(e.cfg.WorkDir, ws.ref.Client, ws.ref.Service) {
+	// Only jobs holding the lease can own a lockfile: drift checks and output reads run
+	// without tofu's lock, and the scratch workdir of orphan checks uses a local backend.
+	if e.cfg.Backend.S3 == nil || j.info.Operation == OpDrift || j.info.Operation == OpOutputs ||
+		ws.dir != filepath.Join(e.cfg.WorkDir, ws.ref.Client, ws.ref.Service) {
 		return
 	}
 	key := StateKey(ws.ref) + ".tflock"

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
 )
@@ -19,6 +21,7 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, store.Object, error)
 	Put(ctx context.Context, key string, data []byte, opts store.PutOptions) (store.Object, error)
 	List(ctx context.Context, prefix string) ([]store.Object, error)
+	Delete(ctx context.Context, key string) error
 }
 
 func servicePrefix(ref ServiceRef) string {
@@ -30,6 +33,83 @@ func jobKey(ref ServiceRef, id string) string { return servicePrefix(ref) + "job
 func intentKey(ref ServiceRef) string         { return servicePrefix(ref) + "intent.json" }
 func snapshotKey(ref ServiceRef) string       { return servicePrefix(ref) + "pre-destroy.tfstate" }
 func erroredKey(ref ServiceRef) string        { return servicePrefix(ref) + "errored.tfstate" }
+
+func leaseKey(ref ServiceRef) string { return servicePrefix(ref) + "lease.json" }
+
+// lease is the cross-process half of the service lock: every process sharing a store
+// writes it with a conditional create before running an operation that changes state,
+// so two SpawnIt processes never run tofu on one service at once, and a lockfile left by
+// a killed tofu can be recognised as the holder's own. It expires on its own (job timeout
+// plus grace) so a crashed holder cannot block a service forever.
+type lease struct {
+	LockHolder
+	Operation Operation `json:"operation"`
+	Expires   time.Time `json:"expires"`
+}
+
+// ErrLeaseHeld: another process runs an operation on the service.
+var ErrLeaseHeld = errors.New("another SpawnIt process is running an operation on this service")
+
+func (e *Engine) acquireLease(ctx context.Context, j *Job, ttl time.Duration) error {
+	ref := j.info.Service
+	l := lease{LockHolder: LockHolder{JobID: j.ID(), Host: e.cfg.Host, PID: os.Getpid(), Since: timeNow()},
+		Operation: j.info.Operation, Expires: timeNow().Add(ttl)}
+	b, _ := json.Marshal(l)
+	_, err := e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	if err == nil || !errors.Is(err, store.ErrPreconditionFailed) {
+		return err
+	}
+	cur, obj, gerr := e.cfg.Store.Get(ctx, leaseKey(ref))
+	if gerr != nil {
+		if errors.Is(gerr, fs.ErrNotExist) { // released meanwhile: try once more
+			_, err = e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+			return err
+		}
+		return gerr
+	}
+	var held lease
+	if json.Unmarshal(cur, &held) == nil && timeNow().Before(held.Expires) {
+		return fmt.Errorf("%w (job %s on %s, pid %d, since %s)", ErrLeaseHeld, held.JobID, held.Host, held.PID, held.Since.Format(time.RFC3339))
+	}
+	// Expired (its holder died): take it over, conditionally, so only one taker wins.
+	j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over an expired lease of job %s on %s", held.JobID, held.Host)})
+	_, err = e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
+	return err
+}
+
+// releaseLease deletes the lease if it is still this job's.
+func (e *Engine) releaseLease(j *Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cur, _, err := e.cfg.Store.Get(ctx, leaseKey(j.info.Service))
+	if err != nil {
+		return
+	}
+	var held lease
+	if json.Unmarshal(cur, &held) == nil && held.JobID == j.ID() {
+		_ = e.cfg.Store.Delete(ctx, leaseKey(j.info.Service))
+	}
+}
+
+// Lease reports the cross-process lease of a service, if one is held (possibly by a
+// process that died: expires says when it lapses).
+func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
+	if err := ref.Validate(); err != nil {
+		return LockHolder{}, time.Time{}, false, err
+	}
+	b, _, err := e.cfg.Store.Get(ctx, leaseKey(ref))
+	if errors.Is(err, fs.ErrNotExist) {
+		return LockHolder{}, time.Time{}, false, nil
+	}
+	if err != nil {
+		return LockHolder{}, time.Time{}, false, err
+	}
+	var l lease
+	if err := json.Unmarshal(b, &l); err != nil {
+		return LockHolder{}, time.Time{}, false, fmt.Errorf("lease of %s: %w", ref, err)
+	}
+	return l.LockHolder, l.Expires, true, nil
+}
 
 func (e *Engine) saveJob(ctx context.Context, j *Job) error {
 	rec := j.record()
@@ -175,6 +255,13 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		nb, _ := json.Marshal(rec)
 		if _, err := e.cfg.Store.Put(ctx, o.Key, nb, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"}); err != nil {
 			continue
+		}
+		// Its lease, if it took one, is stale: free the service now rather than at expiry.
+		if lb, _, err := e.cfg.Store.Get(ctx, leaseKey(rec.Service)); err == nil {
+			var l lease
+			if json.Unmarshal(lb, &l) == nil && l.JobID == rec.ID {
+				_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
+			}
 		}
 		fixed = append(fixed, rec.JobInfo)
 	}
