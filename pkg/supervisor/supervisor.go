@@ -1,0 +1,410 @@
+// Package supervisor watches every deployed service for drift and expiry.
+//
+// Checks are scheduled per service with jitter, spread over the first interval after a
+// start, capped in concurrency, backed off for services whose checks keep failing, and
+// skipped (retried soon) while a user's job holds the service: a check runs as an engine
+// background job, which never queues and which a user's job preempts.
+//
+// For the Docker target two things keep the cost low enough for hundreds of services:
+//   - Docker's event stream names the service a container, volume or network event is
+//     about (through the labels every catalog module sets), and that service is checked
+//     at once (debounced);
+//   - the periodic sweep first compares a fingerprint of the service's Docker objects
+//     (their configuration and running state, read with one list and an inspect each)
+//     with the one seen at its last full check, and runs the full OpenTofu check only
+//     when it differs, or when DeepInterval has passed since the last full check.
+//
+// Other targets get a full check every Interval.
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/spawnit/spawnit/engine"
+)
+
+// Target is a service the supervisor watches.
+type Target struct {
+	Ref      engine.ServiceRef
+	Provider string
+	Intent   engine.IntentKind
+	Expires  *time.Time
+}
+
+// Platform is what the supervisor needs from the rest of SpawnIt.
+type Platform interface {
+	// Targets lists every service of every tenant that has an intent (applied or destroyed).
+	Targets(ctx context.Context) ([]Target, error)
+	// Check runs a background drift check (engine.ErrLocked when the service is busy),
+	// records its report and publishes a status change; it returns the report.
+	Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error)
+	// Record stores and publishes a report the supervisor made itself.
+	Record(ctx context.Context, ref engine.ServiceRef, report engine.DriftReport) error
+	// Expire destroys a service whose expiry passed, as a logged, audited job.
+	Expire(ctx context.Context, ref engine.ServiceRef) error
+}
+
+// Config tunes the supervisor. Zero values take the defaults in brackets.
+type Config struct {
+	Interval     time.Duration // periodic check of each service [5m]
+	DeepInterval time.Duration // full check even when the Docker fingerprint is unchanged [30m]
+	Concurrency  int           // checks at once [2]
+	Debounce     time.Duration // wait after a Docker event before checking [500ms]
+	BusyRetry    time.Duration // retry after a service was busy [30s]
+	MaxBackoff   time.Duration // longest wait after repeated failures [30m]
+	Refresh      time.Duration // how often the list of targets is re-read [30s]
+	DockerEvents bool          // follow Docker events (else periodic sweeps only)
+	Logger       *slog.Logger
+}
+
+func (c *Config) defaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Interval, 5*time.Minute)
+	def(&c.DeepInterval, 30*time.Minute)
+	def(&c.Debounce, 500*time.Millisecond)
+	def(&c.BusyRetry, 30*time.Second)
+	def(&c.MaxBackoff, 30*time.Minute)
+	def(&c.Refresh, 30*time.Second)
+	if c.Concurrency <= 0 {
+		c.Concurrency = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// watch is the supervisor's memory of one service.
+type watch struct {
+	target      Target
+	next        time.Time
+	failures    int
+	running     bool
+	fingerprint string // Docker fingerprint at the last full check
+	fullAt      time.Time
+	status      engine.ServiceStatus
+	expiring    bool
+}
+
+// Stats counts what the supervisor did, for metrics and benchmarks.
+type Stats struct {
+	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired int
+}
+
+// Supervisor schedules drift checks and expiries.
+type Supervisor struct {
+	cfg    Config
+	p      Platform
+	log    *slog.Logger
+	docker *docker
+
+	mu      sync.Mutex
+	watches map[engine.ServiceRef]*watch
+	inv     *dockerInventory
+	stats   Stats
+	urgent  map[engine.ServiceRef]*time.Timer
+	wake    chan struct{}
+	slots   chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New returns a supervisor; Run starts it.
+func New(cfg Config, p Platform) *Supervisor {
+	cfg.defaults()
+	s := &Supervisor{cfg: cfg, p: p, log: cfg.Logger, watches: map[engine.ServiceRef]*watch{},
+		urgent: map[engine.ServiceRef]*time.Timer{}, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency)}
+	if d, err := newDocker(); err == nil {
+		s.docker = d
+	}
+	return s
+}
+
+// Stats returns counters since start.
+func (s *Supervisor) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats
+}
+
+// CheckSoon schedules a check of ref as soon as possible (debounced), e.g. after a
+// Docker event or a user's request.
+func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.urgent[ref]; ok {
+		t.Reset(s.cfg.Debounce)
+		return
+	}
+	s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() {
+		s.mu.Lock()
+		delete(s.urgent, ref)
+		if w, ok := s.watches[ref]; ok {
+			w.next = time.Time{}
+			w.fingerprint = "" // force a full check
+			s.stats.EventChecks++
+		}
+		s.mu.Unlock()
+		s.poke()
+	})
+}
+
+func (s *Supervisor) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run supervises until ctx ends.
+func (s *Supervisor) Run(ctx context.Context) error {
+	if s.cfg.DockerEvents && s.docker != nil {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.followDocker(ctx) }()
+	}
+	defer s.wg.Wait()
+	refresh := time.NewTicker(s.cfg.Refresh)
+	defer refresh.Stop()
+	s.refreshTargets(ctx, true)
+	for {
+		s.dispatch(ctx)
+		wait := s.untilNext()
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return nil
+		case <-refresh.C:
+			s.refreshTargets(ctx, false)
+		case <-s.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+func (s *Supervisor) untilNext() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wait := s.cfg.Refresh
+	now := time.Now()
+	for _, w := range s.watches {
+		if w.running {
+			continue
+		}
+		if d := w.next.Sub(now); d < wait {
+			wait = d
+		}
+	}
+	return max(wait, 10*time.Millisecond)
+}
+
+func (s *Supervisor) jittered(d time.Duration) time.Duration {
+	// ±10 % so services checked together drift apart.
+	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
+}
+
+// refreshTargets reconciles the watch list with the platform's services. At start every
+// service gets a random first check within one interval, so a restart does not check
+// them all at once.
+func (s *Supervisor) refreshTargets(ctx context.Context, start bool) {
+	targets, err := s.p.Targets(ctx)
+	if err != nil {
+		s.log.Warn("supervisor: cannot list services", "err", err)
+		return
+	}
+	now := time.Now()
+	s.mu.Lock()
+	seen := map[engine.ServiceRef]bool{}
+	for _, t := range targets {
+		seen[t.Ref] = true
+		if w, ok := s.watches[t.Ref]; ok {
+			if w.target.Intent != t.Intent {
+				w.next = now // intent changed (apply or destroy finished): check soon
+				w.fingerprint = ""
+			}
+			w.target = t
+			continue
+		}
+		first := now.Add(time.Duration(rand.Int64N(int64(s.cfg.Interval))))
+		if !start {
+			first = now.Add(s.cfg.Debounce) // a service applied while we run: check it soon
+		}
+		s.watches[t.Ref] = &watch{target: t, next: first}
+	}
+	for ref, w := range s.watches {
+		if !seen[ref] && !w.running {
+			delete(s.watches, ref)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// dispatch starts due checks and expiries, up to the concurrency cap.
+func (s *Supervisor) dispatch(ctx context.Context) {
+	now := time.Now()
+	s.mu.Lock()
+	var due []*watch
+	for _, w := range s.watches {
+		if !w.running && !now.Before(w.next) {
+			due = append(due, w)
+		}
+	}
+	s.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	// One Docker inventory serves every due Docker service.
+	var inv *dockerInventory
+	if s.docker != nil {
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		var err error
+		inv, err = s.docker.inventory(ictx)
+		cancel()
+		if err != nil {
+			s.log.Warn("supervisor: docker inventory failed; full checks only", "err", err)
+			inv = nil
+		} else {
+			s.mu.Lock()
+			s.inv = inv
+			s.mu.Unlock()
+		}
+	}
+	for _, w := range due {
+		s.mu.Lock()
+		t := w.target
+		if t.Expires != nil && now.After(*t.Expires) && t.Intent == engine.IntentApplied && !w.expiring {
+			w.expiring, w.running = true, true
+			s.mu.Unlock()
+			s.start(ctx, func() { s.expire(ctx, w, t.Ref) })
+			continue
+		}
+		if t.Provider == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
+			inv.fingerprints[t.Ref] == w.fingerprint {
+			// Nothing Docker shows changed since the last full check.
+			w.next = now.Add(s.jittered(s.cfg.Interval))
+			s.stats.SkippedByFingerprint++
+			s.mu.Unlock()
+			continue
+		}
+		w.running = true
+		fp := ""
+		if inv != nil {
+			fp = inv.fingerprints[t.Ref]
+		}
+		s.mu.Unlock()
+		s.start(ctx, func() { s.check(ctx, w, t, fp, inv) })
+	}
+}
+
+func (s *Supervisor) start(ctx context.Context, f func()) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.slots; s.poke() }()
+		f()
+	}()
+}
+
+func (s *Supervisor) check(ctx context.Context, w *watch, t Target, fp string, inv *dockerInventory) {
+	ref := t.Ref
+	report, err := s.p.Check(ctx, ref)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w.running = false
+	now := time.Now()
+	switch {
+	case errors.Is(err, engine.ErrLocked):
+		s.stats.Busy++
+		w.next = now.Add(s.jittered(s.cfg.BusyRetry))
+	case err != nil || report == nil:
+		s.stats.Failures++
+		w.failures++
+		backoff := min(s.cfg.BusyRetry<<min(w.failures, 16), s.cfg.MaxBackoff)
+		w.next = now.Add(s.jittered(backoff))
+		s.log.Warn("supervisor: drift check failed", "service", ref.String(), "failures", w.failures, "err", err)
+	default:
+		s.stats.FullChecks++
+		w.failures = 0
+		w.fingerprint, w.fullAt, w.status = fp, now, report.Status
+		w.next = now.Add(s.jittered(s.cfg.Interval))
+		// A destroyed service whose labelled Docker objects exist is orphaned even when
+		// OpenTofu cannot see them (recreated outside, so unknown to any state).
+		if t.Intent == engine.IntentDestroyed && report.Status == engine.StatusInSync && inv != nil {
+			if _, exists := inv.fingerprints[ref]; exists {
+				r := *report
+				r.Status = engine.StatusOrphaned
+				for name, owner := range inv.owners {
+					if owner == ref && len(name) != 64 { // names, not ids
+						r.Resources = append(r.Resources, engine.ResourceDrift{Address: "docker:" + name, Type: "docker", Status: engine.ResourceUnexpected})
+					}
+				}
+				r.Error = ""
+				w.status = r.Status
+				go func() {
+					if err := s.p.Record(context.WithoutCancel(ctx), ref, r); err != nil {
+						s.log.Warn("supervisor: cannot record report", "service", ref.String(), "err", err)
+					}
+				}()
+			}
+		}
+	}
+}
+
+func (s *Supervisor) expire(ctx context.Context, w *watch, ref engine.ServiceRef) {
+	err := s.p.Expire(ctx, ref)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w.running = false
+	if err != nil {
+		w.expiring = false
+		w.failures++
+		w.next = time.Now().Add(s.jittered(min(s.cfg.BusyRetry<<min(w.failures, 16), s.cfg.MaxBackoff)))
+		s.log.Warn("supervisor: expiry destroy failed", "service", ref.String(), "err", err)
+		return
+	}
+	s.stats.Expired++
+	w.next = time.Now().Add(s.jittered(s.cfg.Interval))
+}
+
+// followDocker follows Docker events, reconnecting with a pause when the stream drops.
+func (s *Supervisor) followDocker(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := s.docker.events(ctx, func(ev dockerEvent) {
+			if !relevant(ev) {
+				return
+			}
+			s.mu.Lock()
+			inv := s.inv
+			s.mu.Unlock()
+			if ref, ok := inv.serviceOf(ev); ok {
+				s.CheckSoon(ref)
+			}
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("supervisor: docker event stream ended; reconnecting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+var _ = fmt.Sprintf
