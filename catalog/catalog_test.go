@@ -238,7 +238,7 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.0.0" || !reflect.DeepEqual(tpl.Providers, []string{"docker"}) {
+	if tpl.Version != "1.0.0" || !reflect.DeepEqual(tpl.Providers, []string{"aws", "docker", "kubernetes"}) {
 		t.Fatalf("got version %s providers %v", tpl.Version, tpl.Providers)
 	}
 	reads := st.getCount(key)
@@ -255,12 +255,12 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	}
 
 	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.0.0"`, `"version": "1.1.0"`, 1))
-	st.put("templates/httpecho/modules/aws/main.tf", "# later\n")
+	st.put("templates/httpecho/modules/gcp/main.tf", "# later\n")
 	tpl, err = c.Get(ctx, "httpecho")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.1.0" || !reflect.DeepEqual(tpl.Providers, []string{"aws", "docker"}) {
+	if tpl.Version != "1.1.0" || !reflect.DeepEqual(tpl.Providers, []string{"aws", "docker", "gcp", "kubernetes"}) {
 		t.Fatalf("after the change: version %s providers %v", tpl.Version, tpl.Providers)
 	}
 	list, _ := c.List(ctx)
@@ -377,7 +377,7 @@ func TestModuleFiles(t *testing.T) {
 		t.Fatalf("changes not picked up: main.tf=%q files=%d", again["main.tf"], len(again))
 	}
 
-	if _, err := c.ModuleFiles(ctx, "httpecho", "aws"); !errors.Is(err, ErrModuleNotFound) || !errors.Is(err, engine.ErrNotFound) {
+	if _, err := c.ModuleFiles(ctx, "httpecho", "gcp"); !errors.Is(err, ErrModuleNotFound) || !errors.Is(err, engine.ErrNotFound) {
 		t.Fatalf("missing provider: %v", err)
 	}
 }

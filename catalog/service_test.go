@@ -107,7 +107,7 @@ func TestCreateServiceRejects(t *testing.T) {
 	}{
 		{"unknown template", CreateRequest{Template: "nope"}, []string{"template"}},
 		{"bad template id", CreateRequest{Template: "../templates/x"}, []string{"template"}},
-		{"provider without module", CreateRequest{Template: "httpecho", Provider: "aws"}, []string{"provider"}},
+		{"provider without module", CreateRequest{Template: "httpecho", Provider: "gcp"}, []string{"provider"}},
 		{"bad provider id", CreateRequest{Template: "httpecho", Provider: "Docker"}, []string{"provider"}},
 		{"name too long", CreateRequest{Template: "httpecho", Name: strings.Repeat("n", 65)}, []string{"name"}},
 		{"name with newline", CreateRequest{Template: "httpecho", Name: "a\nb"}, []string{"name"}},

@@ -104,7 +104,15 @@ func (tf *tofu) run(t *testing.T, dir string, args ...string) []byte {
 	return out
 }
 
+// initMu serialises every init: even with a warm cache, concurrent inits were seen to
+// replace the cached provider under a running validate ("fork/exec ... no such file").
+var initMu sync.Mutex
+
 func (tf *tofu) try(dir string, args ...string) ([]byte, error) {
+	if len(args) > 0 && args[0] == "init" {
+		initMu.Lock()
+		defer initMu.Unlock()
+	}
 	tofuSlots <- struct{}{}
 	defer func() { <-tofuSlots }()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

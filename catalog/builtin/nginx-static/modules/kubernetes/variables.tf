@@ -1,0 +1,45 @@
+# Set by SpawnIt, never by users: they name and label the Kubernetes objects.
+variable "spawnit_client_id" {
+  description = "Tenant that owns the service (set by SpawnIt)."
+  type        = string
+}
+
+variable "spawnit_service_id" {
+  description = "Service id, unique within the tenant (set by SpawnIt)."
+  type        = string
+}
+
+variable "spawnit_service_name" {
+  description = "Display name of the service (set by SpawnIt)."
+  type        = string
+}
+
+# The form: the same variables as every other module of the template.
+variable "port" {
+  description = "Port of the web server on the Kubernetes Service."
+  type        = number
+}
+
+variable "page_content" {
+  description = "HTML served as index.html."
+  type        = string
+}
+
+# Kubernetes target settings: set by SpawnIt's server configuration, never by users (see
+# docs/targets.md).
+variable "kubernetes_namespace" {
+  description = "Namespace of the service's objects. It must exist: SpawnIt does not create it."
+  type        = string
+  default     = "spawnit"
+}
+
+variable "kubernetes_service_type" {
+  description = "Type of the Kubernetes Service: ClusterIP (inside the cluster only), NodePort or LoadBalancer."
+  type        = string
+  default     = "ClusterIP"
+
+  validation {
+    condition     = contains(["ClusterIP", "NodePort", "LoadBalancer"], var.kubernetes_service_type)
+    error_message = "kubernetes_service_type must be ClusterIP, NodePort or LoadBalancer."
+  }
+}

@@ -1,0 +1,202 @@
+locals {
+  full_name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
+  # Object names are DNS labels (a Service's at most 63 characters): a longer name is
+  # cut and made unique again with a hash.
+  name = length(local.full_name) <= 63 ? local.full_name : "${substr(local.full_name, 0, 54)}-${substr(sha256(local.full_name), 0, 8)}"
+  labels = {
+    "spawnit.io/client"            = var.spawnit_client_id
+    "spawnit.io/service"           = var.spawnit_service_id
+    "spawnit.io/template"          = "redis"
+    "app.kubernetes.io/managed-by" = "spawnit"
+  }
+  # The pods of this service (a Deployment's selector cannot change later).
+  selector = {
+    "spawnit.io/client"  = var.spawnit_client_id
+    "spawnit.io/service" = var.spawnit_service_id
+  }
+}
+
+# The password goes in a config file rather than on redis-server's command line, and
+# the file in a Secret.
+resource "kubernetes_secret_v1" "config" {
+  metadata {
+    name      = local.name
+    namespace = var.kubernetes_namespace
+    labels    = local.labels
+  }
+
+  data = {
+    "redis.conf" = <<-EOT
+      requirepass ${var.password}
+      appendonly ${var.persistence ? "yes" : "no"}
+      maxmemory ${var.maxmemory_mb}mb
+      maxmemory-policy allkeys-lru
+      dir /data
+    EOT
+    # redis-cli reads the password from REDISCLI_AUTH, for the probes.
+    REDISCLI_AUTH = var.password
+  }
+}
+
+# The counterpart of the Docker module's volume. It outlives pod restarts and is deleted
+# with the service.
+resource "kubernetes_persistent_volume_claim_v1" "data" {
+  metadata {
+    name      = "${local.name}-data"
+    namespace = var.kubernetes_namespace
+    labels    = local.labels
+  }
+
+  spec {
+    access_modes       = ["ReadWriteOnce"]
+    storage_class_name = var.kubernetes_storage_class != "" ? var.kubernetes_storage_class : null
+
+    resources {
+      requests = {
+        storage = "${var.kubernetes_storage_gb}Gi"
+      }
+    }
+  }
+
+  # With a WaitForFirstConsumer storage class the claim binds only once the pod exists.
+  wait_until_bound = false
+}
+
+resource "kubernetes_deployment_v1" "service" {
+  metadata {
+    name      = local.name
+    namespace = var.kubernetes_namespace
+    labels    = local.labels
+  }
+
+  spec {
+    replicas = 1
+
+    selector {
+      match_labels = local.selector
+    }
+
+    # One pod at a time: the data volume is ReadWriteOnce.
+    strategy {
+      type = "Recreate"
+    }
+
+    template {
+      metadata {
+        labels = local.labels
+
+        # A new version of the secret rolls the pod, as a new config file replaces the
+        # Docker container.
+        annotations = {
+          "spawnit.io/secret-version" = kubernetes_secret_v1.config.metadata[0].resource_version
+        }
+      }
+
+      spec {
+        automount_service_account_token = false
+        enable_service_links            = false
+
+        container {
+          name  = "redis"
+          image = "redis:7-alpine"
+          args  = ["redis-server", "/usr/local/etc/redis/redis.conf"]
+
+          env {
+            name = "REDISCLI_AUTH"
+            value_from {
+              secret_key_ref {
+                name = kubernetes_secret_v1.config.metadata[0].name
+                key  = "REDISCLI_AUTH"
+              }
+            }
+          }
+
+          port {
+            name           = "redis"
+            container_port = 6379
+          }
+
+          volume_mount {
+            name       = "config"
+            mount_path = "/usr/local/etc/redis/redis.conf"
+            sub_path   = "redis.conf"
+            read_only  = true
+          }
+
+          volume_mount {
+            name       = "data"
+            mount_path = "/data"
+          }
+
+          readiness_probe {
+            exec {
+              command = ["redis-cli", "ping"]
+            }
+            period_seconds  = 10
+            timeout_seconds = 5
+          }
+
+          liveness_probe {
+            exec {
+              command = ["redis-cli", "ping"]
+            }
+            initial_delay_seconds = 10
+            period_seconds        = 10
+            timeout_seconds       = 5
+            failure_threshold     = 5
+          }
+
+          security_context {
+            allow_privilege_escalation = false
+          }
+        }
+
+        volume {
+          name = "config"
+          secret {
+            secret_name = kubernetes_secret_v1.config.metadata[0].name
+            items {
+              key  = "redis.conf"
+              path = "redis.conf"
+            }
+          }
+        }
+
+        volume {
+          name = "data"
+          persistent_volume_claim {
+            claim_name = kubernetes_persistent_volume_claim_v1.data.metadata[0].name
+          }
+        }
+      }
+    }
+  }
+}
+
+resource "kubernetes_service_v1" "service" {
+  metadata {
+    name      = local.name
+    namespace = var.kubernetes_namespace
+    labels    = local.labels
+  }
+
+  spec {
+    type     = var.kubernetes_service_type
+    selector = local.selector
+
+    port {
+      name        = "redis"
+      port        = var.port
+      target_port = "redis"
+    }
+  }
+
+  wait_for_load_balancer = var.kubernetes_service_type == "LoadBalancer"
+}
+
+locals {
+  # The load balancer's address when the Service has one, else the name clients inside
+  # the cluster use.
+  load_balancer = try(kubernetes_service_v1.service.status[0].load_balancer[0].ingress[0], null)
+  host          = try(coalesce(local.load_balancer.hostname, local.load_balancer.ip), "${local.name}.${var.kubernetes_namespace}.svc")
+}
