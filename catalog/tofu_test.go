@@ -104,14 +104,17 @@ func (tf *tofu) run(t *testing.T, dir string, args ...string) []byte {
 	return out
 }
 
-// initMu serialises every init: even with a warm cache, concurrent inits were seen to
-// replace the cached provider under a running validate ("fork/exec ... no such file").
-var initMu sync.Mutex
+// initMu lets an init run alone: even with a warm cache, an init was seen to replace the
+// cached provider under a concurrent validate ("fork/exec ... no such file").
+var initMu sync.RWMutex
 
 func (tf *tofu) try(dir string, args ...string) ([]byte, error) {
 	if len(args) > 0 && args[0] == "init" {
 		initMu.Lock()
 		defer initMu.Unlock()
+	} else {
+		initMu.RLock()
+		defer initMu.RUnlock()
 	}
 	tofuSlots <- struct{}{}
 	defer func() { <-tofuSlots }()
