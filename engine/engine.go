@@ -27,7 +27,8 @@ type Config struct {
 	// WorkDir holds one workdir per service: <WorkDir>/<client>/<service>. Workdirs are
 	// caches: each operation rebuilds what it needs from Source.
 	WorkDir string
-	// PluginCacheDir is shared by every workdir (safe for concurrent tofu since 1.10).
+	// PluginCacheDir is shared by every workdir when providers come from a registry (not
+	// used with a ProviderMirror, whose packages tofu links directly).
 	PluginCacheDir string
 	// ProviderMirror, when set, is a provider filesystem mirror tofu installs from.
 	ProviderMirror string
@@ -95,10 +96,10 @@ type Engine struct {
 	finished   []string // ids of finished jobs kept in memory, oldest first
 	workspaces map[ServiceRef]*workspace
 	closed     bool
-	// initMu serialises `tofu init`: concurrent inits filling one plugin cache were seen
-	// to fail ("installed provider plugins are not consistent with the packages selected
-	// in the dependency lock file"). Init runs only when a module changes, so this costs
-	// little.
+	// initMu serialises `tofu init` when providers come through the shared plugin cache:
+	// concurrent inits filling one cache were seen to fail ("installed provider plugins
+	// are not consistent with the packages selected in the dependency lock file"). Init
+	// runs only when a module changes, so this costs little.
 	initMu sync.Mutex
 	wg     sync.WaitGroup
 }
@@ -277,7 +278,8 @@ func (e *Engine) Job(id string) (*Job, bool) {
 // LockHolder reports which job holds the service, if any.
 func (e *Engine) LockHolder(ref ServiceRef) (LockHolder, bool) { return e.locks.holder(ref) }
 
-// Busy reports whether a job runs or waits for the service.
+// Busy reports whether a user's job runs or waits for the service in this process
+// (background checks do not count). Lease reports the cross-process view.
 func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) }
 
 func parseJobID(id string) (uuid.UUID, error) {

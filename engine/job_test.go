@@ -209,8 +209,11 @@ func TestLockerUserJobPreemptsBackground(t *testing.T) {
 	if _, err := l.enqueue(other, true); !errors.Is(err, ErrLocked) {
 		t.Fatal("a second check must not queue")
 	}
-	if p, _ := l.enqueue(queuedUser, false); p != check {
-		t.Fatal("a user's job must preempt the running check")
+	if l.busy(ref) {
+		t.Fatal("a background check alone must not make the service busy for users")
+	}
+	if p, err := l.enqueue(queuedUser, true); p != check || err != nil {
+		t.Fatalf("a user's fail-fast job must preempt the running check, not fail: %v", err)
 	}
 	if p, _ := l.enqueue(user, false); p != check {
 		t.Fatal("the check is still the holder to stop")

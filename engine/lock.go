@@ -49,14 +49,17 @@ func (l *locker) enqueue(j *Job, failFast bool) (preempt *Job, err error) {
 		close(j.granted)
 		return nil, nil
 	}
+	// Background jobs never queue, so the queue holds users' jobs only, in arrival order.
+	// A user's job behind a check queues even when it asked not to: the check is
+	// stopped at once, so the service is free in a moment.
+	if q.holder.background && !j.background {
+		q.queue = append(q.queue, j)
+		return q.holder, nil
+	}
 	if failFast {
 		return nil, ErrLocked
 	}
-	// Background jobs never queue, so the queue holds users' jobs only, in arrival order.
 	q.queue = append(q.queue, j)
-	if q.holder.background && !j.background {
-		return q.holder, nil
-	}
 	return nil, nil
 }
 
@@ -109,11 +112,13 @@ func (l *locker) holder(ref ServiceRef) (LockHolder, bool) {
 	return LockHolder{JobID: q.holder.info.ID, Host: l.host, PID: l.pid, Since: q.since}, true
 }
 
-// busy reports whether any job holds or waits for the service.
+// busy reports whether a user's job holds or waits for the service (a background check
+// does not count: it yields to anything a user does).
 func (l *locker) busy(ref ServiceRef) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.services[ref] != nil
+	q := l.services[ref]
+	return q != nil && (len(q.queue) > 0 || q.holder != nil && !q.holder.background)
 }
 
 func (l *locker) acquireSlot(ctx context.Context) error {

@@ -99,7 +99,6 @@ func (e *Engine) tofuEnv() map[string]string {
 		env[k] = v
 	}
 	env["TF_CLI_CONFIG_FILE"] = e.cliConfigPath
-	env["TF_PLUGIN_CACHE_DIR"] = e.cfg.PluginCacheDir
 	if s3 := e.cfg.Backend.S3; s3 != nil {
 		env["AWS_ACCESS_KEY_ID"] = s3.AccessKey
 		env["AWS_SECRET_ACCESS_KEY"] = s3.SecretKey
@@ -107,11 +106,18 @@ func (e *Engine) tofuEnv() map[string]string {
 	return env
 }
 
-// writeCLIConfig writes the tofu CLI configuration: the shared plugin cache and, when
-// configured, the provider filesystem mirror.
+// writeCLIConfig writes the tofu CLI configuration: the provider filesystem mirror when
+// one is configured, else the shared plugin cache.
+//
+// With an unpacked mirror tofu symlinks each workdir's providers to the mirror itself,
+// which nothing writes to: no copy per workdir and no shared mutable cache. A plugin
+// cache next to it was seen to break concurrent jobs (an init replacing the cached
+// package under another workdir's running apply: "could not read package directory").
 func (e *Engine) writeCLIConfig() error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "plugin_cache_dir = %s\n", hclString(e.cfg.PluginCacheDir))
+	if e.cfg.ProviderMirror == "" {
+		fmt.Fprintf(&b, "plugin_cache_dir = %s\n", hclString(e.cfg.PluginCacheDir))
+	}
 	if e.cfg.ProviderMirror != "" {
 		fmt.Fprintf(&b, "provider_installation {\n  filesystem_mirror {\n    path    = %s\n    include = [\"registry.opentofu.org/*/*\"]\n  }\n", hclString(e.cfg.ProviderMirror))
 		if e.cfg.ProviderDirectFallback {
@@ -269,11 +275,13 @@ func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 	j.emit(Event{Type: EventLog, Level: "info", Message: "initializing working directory (module or backend changed)"})
 	w := e.outputWriter(j)
 	defer w.Close()
-	e.initMu.Lock()
+	if e.cfg.ProviderMirror == "" {
+		e.initMu.Lock()
+		defer e.initMu.Unlock()
+	}
 	err := e.runTofu(j, ws, func(ctx context.Context) error {
 		return ws.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
 	})
-	e.initMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("tofu init: %w", err)
 	}

@@ -92,7 +92,7 @@ func TestCLIConfigQuotesPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(b)
-	if !strings.Contains(s, `path    = "/mirror/with \"quotes\" and $${x}"`) || !strings.Contains(s, "plugin_cache_dir") {
+	if !strings.Contains(s, `path    = "/mirror/with \"quotes\" and $${x}"`) || strings.Contains(s, "plugin_cache_dir") {
 		t.Fatalf("CLI config:\n%s", s)
 	}
 }

@@ -165,3 +165,9 @@ const (
 	SSEEnd    = "end"    // a job stream is complete
 	SSEStatus = "status" // tenant stream entry
 )
+
+// EventList is GET .../jobs/{job}/events with Accept: application/json: the events
+// recorded so far (after ?after=N or Last-Event-ID).
+type EventList struct {
+	Events []Event `json:"events"`
+}

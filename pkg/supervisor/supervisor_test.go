@@ -60,7 +60,9 @@ func (f *fakePlatform) Check(ctx context.Context, ref engine.ServiceRef) (*engin
 	return &engine.DriftReport{Status: engine.StatusInSync}, nil
 }
 
-func (f *fakePlatform) Record(context.Context, engine.ServiceRef, engine.DriftReport) error { return nil }
+func (f *fakePlatform) Record(context.Context, engine.ServiceRef, engine.DriftReport) error {
+	return nil
+}
 
 func (f *fakePlatform) Expire(_ context.Context, ref engine.ServiceRef) error {
 	f.mu.Lock()

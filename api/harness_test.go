@@ -1,0 +1,371 @@
+package api_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spawnit/spawnit/api"
+	"github.com/spawnit/spawnit/api/authn"
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/testservers"
+	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/platform"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// testAuth is the tests' Authenticator: the tenant comes from X-Test-Tenant (default
+// tenant-a), and X-Test-Unauthenticated makes the request fail authentication. Only
+// tests may trust a header for identity.
+type testAuth struct{}
+
+func (testAuth) Authenticate(r *http.Request) (authn.Principal, error) {
+	if r.Header.Get("X-Test-Unauthenticated") != "" {
+		return authn.Principal{}, authn.ErrUnauthenticated
+	}
+	t := r.Header.Get("X-Test-Tenant")
+	if t == "" {
+		t = "tenant-a"
+	}
+	return authn.Principal{Subject: "user-of-" + t, Tenant: t, Name: "Test " + t}, nil
+}
+func (testAuth) CSRFToken(*http.Request) string { return "" }
+func (testAuth) CheckCSRF(r *http.Request) error {
+	if r.Header.Get("X-Test-Bad-CSRF") != "" {
+		return errors.New("bad token")
+	}
+	return nil
+}
+
+type harnessOptions struct {
+	realTofu     bool // real tofu and provider mirror (skips without them outside CI)
+	keepAlive    time.Duration
+	writeTimeout time.Duration
+	// listen, when set, wraps the test server's listener (to shrink socket buffers).
+	listen func(net.Listener) net.Listener
+	// before runs on the store before the platform starts (to plant records).
+	before func(st store.Store)
+	// serverTimeout, when set, is the test server's ReadTimeout and WriteTimeout.
+	serverTimeout time.Duration
+	// logger receives the server's logs (silent when nil).
+	logger *slog.Logger
+	// dataDir, when set, is reused: a second server over the same data, as after a
+	// restart.
+	dataDir string
+}
+
+type harness struct {
+	t       *testing.T
+	url     string
+	srv     *httptest.Server
+	api     *api.Server
+	p       *platform.Platform
+	eng     *engine.Engine
+	st      store.Store
+	metrics *api.Metrics
+	client  *http.Client
+	dataDir string
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	dataDir := o.dataDir
+	if dataDir == "" {
+		dataDir = t.TempDir()
+	}
+	st, err := store.NewFS(filepath.Join(dataDir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	cfg := engine.Config{DataDir: dataDir, Store: st, MaxParallel: 4, CancelCoolOff: time.Second, JobTimeout: 4 * time.Minute}
+	if o.realTofu {
+		cfg.TofuPath = testservers.Tofu(t)
+		cfg.ProviderMirror = testservers.ProviderMirror(t)
+	} else {
+		// A tofu that fails at once: these tests never get as far as running one.
+		cfg.TofuPath = filepath.Join(dataDir, "no-tofu")
+		if err := os.WriteFile(cfg.TofuPath, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	cat := catalog.New(st, nil)
+	if err := cat.Seed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	installTemplate(t, st, "bulk")
+	cfg.Source = catalog.NewServiceSource(cat)
+	eng, err := engine.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := api.NewMetrics()
+	p, err := platform.New(platform.Config{Store: st, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.before != nil {
+		o.before(st)
+	}
+	if _, err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.Config{
+		Platform: p, Auth: testAuth{}, Metrics: metrics, Logger: o.logger,
+		KeepAlive: o.keepAlive, StreamWriteTimeout: o.writeTimeout,
+		Ready: []api.ReadyCheck{api.StoreCheck(st), api.TofuCheck(cfg.TofuPath)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(srv)
+	if o.listen != nil {
+		ts.Listener = o.listen(ts.Listener)
+	}
+	ts.Config.ReadTimeout, ts.Config.WriteTimeout = o.serverTimeout, o.serverTimeout
+	ts.Start()
+	h := &harness{t: t, url: ts.URL, srv: ts, api: srv, p: p, eng: eng, st: st, metrics: metrics,
+		client: &http.Client{Timeout: 5 * time.Minute}, dataDir: dataDir}
+	t.Cleanup(func() {
+		srv.CloseStreams()
+		ts.CloseClientConnections()
+		ts.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = p.Shutdown(sctx)
+	})
+	return h
+}
+
+// installTemplate copies testdata/<id> into the store's templates/<id>/.
+func installTemplate(t *testing.T, st store.Store, id string) {
+	t.Helper()
+	root := filepath.Join("testdata", id)
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "template.json" {
+			return err
+		}
+		return putFile(st, "templates/"+id, root, p)
+	})
+	if err == nil {
+		err = putFile(st, "templates/"+id, root, filepath.Join(root, "template.json"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func putFile(st store.Store, prefix, root, p string) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	rel, _ := filepath.Rel(root, p)
+	_, err = st.Put(context.Background(), prefix+"/"+filepath.ToSlash(rel), b, store.PutOptions{})
+	return err
+}
+
+// req is one request of a test: tenant-scoped, JSON in and out.
+type req struct {
+	method, path string
+	tenant       string
+	body         any               // encoded as JSON unless a string or []byte
+	headers      map[string]string // added as they are
+}
+
+type resp struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r resp) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+func (r resp) apiError(t *testing.T) apiv1.Error {
+	t.Helper()
+	var e apiv1.Error
+	r.decode(t, &e)
+	return e
+}
+
+func (h *harness) do(r req) resp {
+	h.t.Helper()
+	var body io.Reader
+	switch b := r.body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(b)
+	case []byte:
+		body = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		body = bytes.NewReader(j)
+	}
+	hr, err := http.NewRequest(r.method, h.url+r.path, body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	if r.tenant != "" {
+		hr.Header.Set("X-Test-Tenant", r.tenant)
+	}
+	for k, v := range r.headers {
+		hr.Header.Set(k, v)
+	}
+	res, err := h.client.Do(hr)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// must does a request and fails the test unless it answers want.
+func (h *harness) must(want int, r req) resp {
+	h.t.Helper()
+	res := h.do(r)
+	if res.status != want {
+		h.t.Fatalf("%s %s: status %d, want %d: %s", r.method, r.path, res.status, want, res.body)
+	}
+	return res
+}
+
+func (h *harness) createService(tenant, template string, inputs map[string]any) apiv1.Service {
+	h.t.Helper()
+	var svc apiv1.Service
+	h.must(201, req{method: "POST", path: "/api/v1/services", tenant: tenant,
+		body: map[string]any{"template": template, "name": "test " + template, "inputs": inputs}}).decode(h.t, &svc)
+	return svc
+}
+
+func (h *harness) run(tenant, service, op string, headers map[string]string) apiv1.Job {
+	h.t.Helper()
+	var j apiv1.Job
+	h.must(202, req{method: "POST", path: "/api/v1/services/" + service + "/" + op, tenant: tenant, headers: headers}).decode(h.t, &j)
+	return j
+}
+
+// wait polls a job until it is final and checks its state.
+func (h *harness) wait(tenant, service, job string, want engine.JobState) apiv1.Job {
+	h.t.Helper()
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		var j apiv1.Job
+		h.must(200, req{method: "GET", path: "/api/v1/services/" + service + "/jobs/" + job, tenant: tenant}).decode(h.t, &j)
+		if j.State.Final() {
+			if j.State != want {
+				var evs apiv1.EventList
+				h.must(200, req{method: "GET", path: "/api/v1/services/" + service + "/jobs/" + job + "/events", tenant: tenant,
+					headers: map[string]string{"Accept": "application/json"}}).decode(h.t, &evs)
+				var b strings.Builder
+				for _, ev := range evs.Events {
+					b.WriteString(ev.Message + "\n")
+				}
+				h.t.Fatalf("%s job ended %s, want %s: %s\n%s", j.Operation, j.State, want, j.Error, b.String())
+			}
+			return j
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("job %s still %s", job, j.State)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sseEvent is one parsed Server-Sent Event, or a comment.
+type sseEvent struct {
+	id, event, data string
+	comment         string
+}
+
+// readSSE parses a stream, calling fn for each event and comment until fn returns
+// false or the stream ends.
+func readSSE(r io.Reader, fn func(sseEvent) bool) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var cur sseEvent
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if cur != (sseEvent{}) {
+				if !fn(cur) {
+					return nil
+				}
+			}
+			cur = sseEvent{}
+		case strings.HasPrefix(line, ":"):
+			if !fn(sseEvent{comment: strings.TrimSpace(line[1:])}) {
+				return nil
+			}
+		default:
+			k, v, _ := strings.Cut(line, ":")
+			v = strings.TrimPrefix(v, " ")
+			switch k {
+			case "id":
+				cur.id = v
+			case "event":
+				cur.event = v
+			case "data":
+				cur.data += v
+			}
+		}
+	}
+	return sc.Err()
+}
+
+// openStream starts a GET of an event stream and returns the response (the caller
+// closes its body) once the headers arrived.
+func (h *harness) openStream(ctx context.Context, path, tenant string, headers map[string]string) *http.Response {
+	h.t.Helper()
+	hr, err := http.NewRequestWithContext(ctx, "GET", h.url+path, nil)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	hr.Header.Set("Accept", "text/event-stream")
+	if tenant != "" {
+		hr.Header.Set("X-Test-Tenant", tenant)
+	}
+	for k, v := range headers {
+		hr.Header.Set(k, v)
+	}
+	res, err := (&http.Client{}).Do(hr)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		h.t.Fatalf("GET %s: %d %s: %s", path, res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+	return res
+}

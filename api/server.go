@@ -1,0 +1,158 @@
+// Package api is SpawnIt's HTTP API v1 (docs/api.md) over Echo: routes, authentication
+// and tenant scoping, request decoding, errors, Server-Sent Events, health, metrics and
+// the OpenAPI document. It holds no business rules: those are in package platform.
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/platform"
+)
+
+// AuthHandlers are the browser sign-in endpoints an OIDC Authenticator provides,
+// mounted at /auth/login, /auth/callback and /auth/logout.
+type AuthHandlers struct {
+	Login, Callback, Logout http.Handler
+}
+
+// Config configures a Server. Platform and Auth are required.
+type Config struct {
+	Platform *platform.Platform
+	Auth     Authenticator
+	// SingleUser says that Auth is the single-user authenticator (shown by /api/v1/me).
+	SingleUser bool
+	// AuthHandlers, when set, are mounted under /auth/.
+	AuthHandlers *AuthHandlers
+	// UI, when set, answers GET and HEAD of every path no route claims (the browser
+	// app, package ui).
+	UI http.Handler
+	// Logger receives request and error logs; nil means silent.
+	Logger *slog.Logger
+	// Metrics, when nil, are created; pass the ones given to the platform as its
+	// Observer so job metrics appear.
+	Metrics *Metrics
+	// Ready are the checks of /readyz, cached for ReadyCacheTTL (default 5s).
+	Ready         []ReadyCheck
+	ReadyCacheTTL time.Duration
+	// KeepAlive is the longest a stream stays silent: a comment is sent then (15s).
+	KeepAlive time.Duration
+	// StreamWriteTimeout bounds each write to a stream; a client that cannot take an
+	// event within it is dropped (10s).
+	StreamWriteTimeout time.Duration
+	// BodyLimit bounds request bodies (1 MiB).
+	BodyLimit int64
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	cfg     Config
+	p       *platform.Platform
+	log     *slog.Logger
+	metrics *Metrics
+	ready   *readiness
+	e       *echo.Echo
+
+	draining     atomic.Bool
+	streams      context.Context
+	closeStreams context.CancelFunc
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Platform == nil || cfg.Auth == nil {
+		return nil, errors.New("api: Platform and Auth are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	if cfg.ReadyCacheTTL <= 0 {
+		cfg.ReadyCacheTTL = 5 * time.Second
+	}
+	if cfg.KeepAlive <= 0 {
+		cfg.KeepAlive = 15 * time.Second
+	}
+	if cfg.StreamWriteTimeout <= 0 {
+		cfg.StreamWriteTimeout = 10 * time.Second
+	}
+	if cfg.BodyLimit <= 0 {
+		cfg.BodyLimit = DefaultBodyLimit
+	}
+	s := &Server{
+		cfg:     cfg,
+		p:       cfg.Platform,
+		log:     cfg.Logger,
+		metrics: cfg.Metrics,
+		ready:   &readiness{checks: cfg.Ready, ttl: cfg.ReadyCacheTTL},
+	}
+	s.streams, s.closeStreams = context.WithCancel(context.Background())
+	s.e = s.routes()
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Drain makes the server refuse new jobs (503 shutting_down) and report itself not
+// ready; requests that only read keep working while jobs finish.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// CloseStreams ends every open event stream (clients reconnect elsewhere or later, with
+// Last-Event-ID) so that an http.Server's Shutdown does not wait for them.
+func (s *Server) CloseStreams() { s.closeStreams() }
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestID, s.observe, s.recoverPanics)
+
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	e.GET("/api/v1/openapi.json", s.openAPI)
+
+	if h := s.cfg.AuthHandlers; h != nil {
+		e.GET("/auth/login", echo.WrapHandler(h.Login))
+		e.GET("/auth/callback", echo.WrapHandler(h.Callback))
+		e.POST("/auth/logout", echo.WrapHandler(h.Logout))
+	}
+
+	if s.cfg.UI != nil {
+		e.GET("/*", echo.WrapHandler(s.cfg.UI))
+		e.HEAD("/*", echo.WrapHandler(s.cfg.UI))
+	}
+
+	v1 := e.Group("/api/v1", s.authenticate)
+	v1.GET("/me", s.me)
+	v1.GET("/catalog", s.listTemplates)
+	v1.GET("/catalog/:template", s.getTemplate)
+	v1.GET("/services", s.listServices)
+	v1.POST("/services", s.createService)
+	v1.GET("/services/:service", s.getService)
+	v1.PUT("/services/:service/inputs", s.updateInputs)
+	v1.DELETE("/services/:service", s.deleteService)
+	v1.POST("/services/:service/plan", s.run(engine.OpPlan))
+	v1.POST("/services/:service/apply", s.run(engine.OpApply))
+	v1.POST("/services/:service/destroy", s.run(engine.OpDestroy))
+	v1.GET("/services/:service/jobs", s.listJobs)
+	v1.GET("/services/:service/jobs/:job", s.getJob)
+	v1.GET("/services/:service/jobs/:job/events", s.jobEvents)
+	v1.POST("/services/:service/jobs/:job/cancel", s.cancelJob)
+	v1.GET("/services/:service/drift", s.getDrift)
+	v1.POST("/services/:service/drift", s.run(engine.OpDrift))
+	v1.GET("/events", s.tenantEvents)
+	return e
+}

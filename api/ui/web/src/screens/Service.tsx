@@ -1,0 +1,417 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { announce } from '../components/Announcer';
+import { Badge } from '../components/Badge';
+import { ConfirmDialog } from '../components/ConfirmDialog';
+import { DriftView, OutputsView } from '../components/JobParts';
+import { Link } from '../components/Link';
+import { Loading, Notice } from '../components/Notice';
+import { api, type JobAction } from '../lib/api';
+import { ApiError, describe } from '../lib/errors';
+import { setFlash, takeFlash, type Flash } from '../lib/flash';
+import {
+  driftBadge,
+  finalSentence,
+  formatDuration,
+  formatTime,
+  intentBadge,
+  jobStateBadge,
+  operationName,
+  providerLabel,
+  serviceBusy,
+} from '../lib/format';
+import { subscribeLive } from '../lib/live';
+import { navigate, paths } from '../lib/router';
+import { useTitle } from '../lib/title';
+import { useJobFollow } from '../lib/useJobFollow';
+import type { DriftReport, Job, Me, Service, Template } from '../lib/types';
+import { isFinal } from '../lib/types';
+
+const MASK = '********';
+
+export function ServiceScreen({ id }: { id: string; me: Me }) {
+  const [svc, setSvc] = useState<Service | null>(null);
+  const [gone, setGone] = useState(false);
+  const [loadError, setLoadError] = useState('');
+  const [tpl, setTpl] = useState<Template | null>(null);
+  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [drift, setDrift] = useState<DriftReport | null>(null);
+  const [outJob, setOutJob] = useState<Job | null>(null);
+  const [notice, setNotice] = useState<Flash | null>(takeFlash);
+  const [working, setWorking] = useState('');
+  const [confirm, setConfirm] = useState<'destroy' | 'delete' | null>(null);
+  const [alsoDestroy, setAlsoDestroy] = useState(true);
+  const [followId, setFollowId] = useState<string | null>(null);
+  useTitle(svc ? svc.name : 'Service');
+
+  const loadService = async () => {
+    try {
+      const s = await api.service(id);
+      setSvc(s);
+      setLoadError('');
+      const lj = s.status.last_job;
+      // Follow a running job right here, so its end refreshes the page even without the tenant stream.
+      if (lj && !isFinal(lj.state)) setFollowId(lj.id);
+      return s;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) setGone(true);
+      else setLoadError(describe(err));
+      return null;
+    }
+  };
+
+  const loadJobs = async () => {
+    try {
+      const list = await api.jobs(id);
+      setJobs(list);
+      const lastApply = list.find((j) => j.operation === 'apply' && j.state === 'succeeded');
+      const lastDestroy = list.find((j) => j.operation === 'destroy' && j.state === 'succeeded');
+      // Outputs are those of the last successful apply, unless a destroy came after it.
+      if (lastApply && !(lastDestroy && lastDestroy.created_at > lastApply.created_at)) {
+        setOutJob(await api.job(id, lastApply.id));
+      } else setOutJob(null);
+    } catch {
+      // The page still works without the history.
+    }
+  };
+
+  const loadDrift = async () => {
+    try {
+      setDrift(await api.drift(id));
+    } catch {
+      setDrift(null);
+    }
+  };
+
+  const loadAll = async () => {
+    const s = await loadService();
+    if (!s) return;
+    await Promise.all([loadJobs(), loadDrift()]);
+  };
+
+  useEffect(() => {
+    void (async () => {
+      const s = await loadService();
+      if (!s) return;
+      api.template(s.template).then(setTpl, () => setTpl(null));
+      await Promise.all([loadJobs(), loadDrift()]);
+    })();
+    return subscribeLive({
+      onStatus: (ev) => {
+        if (ev.service !== id) return;
+        void loadService();
+        void loadJobs();
+        if (ev.kind === 'drift' || ev.kind === 'job') void loadDrift();
+      },
+      onResync: () => void loadAll(),
+    });
+  }, [id]);
+
+  const follow = useJobFollow(id, followId, () => {
+    void loadAll();
+  });
+  const followed = jobs?.find((j) => j.id === followId);
+  const followState = follow.log.state ?? followed?.state;
+  const lastFollowAnnounce = useRef('');
+  useEffect(() => {
+    if (!followId || !followState || !isFinal(followState)) return;
+    const key = followId + followState;
+    if (lastFollowAnnounce.current === key) return;
+    lastFollowAnnounce.current = key;
+    announce(finalSentence(followed?.operation ?? 'drift', followState));
+  }, [followId, followState]);
+
+  const start = async (action: JobAction, stay = false) => {
+    setNotice(null);
+    setWorking(action);
+    try {
+      const job = await api.startJob(id, action);
+      if (stay) {
+        setFollowId(job.id);
+        setJobs((cur) => [job, ...(cur ?? []).filter((j) => j.id !== job.id)]);
+        setSvc((s) => (s ? { ...s, status: { ...s.status, busy: true, last_job: { id: job.id, operation: job.operation, state: job.state } } } : s));
+        announce(`${operationName(action)} started.`);
+      } else {
+        navigate(paths.job(id, job.id));
+        return;
+      }
+    } catch (err) {
+      setNotice({ tone: 'error', text: describe(err) });
+    }
+    setWorking('');
+  };
+
+  const destroy = async () => {
+    setConfirm(null);
+    await start('destroy');
+  };
+
+  const remove = async () => {
+    setWorking('delete');
+    setNotice(null);
+    try {
+      const job = await api.deleteService(id, deployed && alsoDestroy);
+      setConfirm(null);
+      if (job) {
+        setFlash({ tone: 'info', text: 'The service is being destroyed; it disappears from your list once that succeeds.' });
+        navigate(paths.job(id, job.id));
+      } else {
+        setFlash({ tone: 'success', text: `“${svc?.name ?? id}” was deleted.` });
+        navigate(paths.services());
+      }
+    } catch (err) {
+      setConfirm(null);
+      setNotice({ tone: 'error', text: describe(err) });
+      setWorking('');
+    }
+  };
+
+  if (gone) {
+    return (
+      <section class="stack">
+        <h1 tabIndex={-1}>Service not found</h1>
+        <p>This service does not exist any more (it may have been deleted), or it belongs to someone else.</p>
+        <p>
+          <Link href={paths.services()}>Back to my services</Link>
+        </p>
+      </section>
+    );
+  }
+  if (!svc) {
+    return (
+      <section class="stack">
+        <h1 tabIndex={-1}>Service</h1>
+        {loadError ? <Notice tone="error">{loadError}</Notice> : <Loading what="the service" />}
+      </section>
+    );
+  }
+
+  const busy = serviceBusy(svc) || (!!followId && !follow.ended && !isFinal(followState));
+  const deployed = svc.status.intent === 'applied' || !!svc.status.needs_recovery;
+  // A destroyed service can still be checked: resources left behind show as orphaned.
+  const everDeployed = deployed || svc.status.intent === 'destroyed';
+  const driftStatus = drift?.status ?? svc.status.drift;
+  const needsRepair = deployed && (driftStatus === 'drifted' || driftStatus === 'missing');
+  const last = svc.status.last_job;
+  const dis = busy || !!working;
+
+  return (
+    <section class="stack" aria-labelledby="svc-title">
+      <p class="crumbs">
+        <Link href={paths.services()}>My services</Link> <span aria-hidden="true">›</span> {svc.name}
+      </p>
+      <div class="page-head">
+        <h1 id="svc-title" tabIndex={-1}>
+          {svc.name}
+        </h1>
+        <p class="muted">
+          {tpl ? tpl.name : svc.template}
+          {svc.template_version ? ` ${svc.template_version}` : ''} · {providerLabel(svc.provider)} · created{' '}
+          {formatTime(svc.created_at)}
+        </p>
+        <div class="badges" data-testid="service-status">
+          <Badge badge={intentBadge(svc.status.intent)} label="Deployment" testid="intent-badge" />
+          <Badge badge={driftBadge(driftStatus)} label="Drift" testid="drift-badge" />
+          {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
+          {svc.status.health ? (
+            <Badge
+              badge={{
+                tone: svc.status.health === 'healthy' ? 'ok' : svc.status.health === 'unhealthy' ? 'bad' : 'neutral',
+                text: svc.status.health === 'healthy' ? 'Healthy' : svc.status.health === 'unhealthy' ? 'Unhealthy' : 'Health unknown',
+                hint: '',
+              }}
+              label="Health"
+            />
+          ) : null}
+        </div>
+      </div>
+
+      {notice ? <Notice tone={notice.tone} testid="service-notice">{notice.text}</Notice> : null}
+      {svc.status.needs_recovery ? (
+        <Notice tone="error" title="This service needs recovery">
+          OpenTofu could not save what it deployed. Ask your administrator to recover it before you change anything.
+        </Notice>
+      ) : null}
+      {needsRepair ? (
+        <Notice tone="warn" title={driftStatus === 'missing' ? 'Parts of this service are missing' : 'This service was changed outside SpawnIt'}>
+          {driftBadge(driftStatus).hint}
+        </Notice>
+      ) : null}
+
+      {busy && (followId || last) ? (
+        <div class="banner banner--info" data-testid="running-job">
+          <div class="banner__row">
+            <span class="spinner" aria-hidden="true" />
+            <p class="banner__text">
+              {operationName(followed?.operation ?? last?.operation ?? 'apply')} is running.{' '}
+              <Link href={paths.job(id, followId ?? last!.id)}>Watch it live</Link>
+            </p>
+          </div>
+        </div>
+      ) : null}
+
+      <section class="panel" aria-labelledby="actions-title">
+        <h2 id="actions-title">Actions</h2>
+        {busy ? <p class="muted">Actions are available again when the running job has finished.</p> : null}
+        <div class="actions actions--wrap" data-testid="service-actions">
+          {needsRepair ? (
+            <button type="button" class="button button--primary" disabled={dis} onClick={() => void start('apply')} data-testid="remediate">
+              Repair (apply again)
+            </button>
+          ) : null}
+          <button type="button" class="button" disabled={dis} onClick={() => void start('plan')} data-testid="action-plan">
+            Review plan
+          </button>
+          <button type="button" class={`button${needsRepair ? '' : ' button--primary'}`} disabled={dis} onClick={() => void start('apply')} data-testid="action-apply">
+            {deployed ? 'Apply' : 'Deploy (apply)'}
+          </button>
+          <button type="button" class="button" disabled={dis || !everDeployed} onClick={() => void start('drift', true)} data-testid="action-drift">
+            {working === 'drift' ? 'Starting…' : 'Check drift'}
+          </button>
+          <button type="button" class="button button--danger-outline" disabled={dis || !deployed} onClick={() => setConfirm('destroy')} data-testid="action-destroy">
+            Destroy
+          </button>
+          <button type="button" class="button button--danger-outline" disabled={dis} onClick={() => setConfirm('delete')} data-testid="action-delete">
+            Delete
+          </button>
+        </div>
+        {!everDeployed ? (
+          <p class="help">Check drift and Destroy become available once the service is deployed.</p>
+        ) : !deployed ? (
+          <p class="help">Destroy becomes available once the service is deployed again.</p>
+        ) : null}
+      </section>
+
+      <div class="grid2">
+        <section class="panel" aria-labelledby="out-title">
+          <h2 id="out-title">Endpoints and outputs</h2>
+          {outJob?.outputs ? (
+            <OutputsView key={outJob.id} outputs={outJob.outputs} reveal={async () => (await api.job(id, outJob.id, true)).outputs ?? {}} />
+          ) : (
+            <p class="muted">{deployed ? 'No outputs recorded.' : 'Deploy the service to see its addresses here.'}</p>
+          )}
+        </section>
+
+        <section class="panel" aria-labelledby="drift-title">
+          <h2 id="drift-title">Drift</h2>
+          {drift ? <DriftView report={drift} /> : <p class="muted">No drift check yet.</p>}
+        </section>
+      </div>
+
+      <section class="panel" aria-labelledby="inputs-title">
+        <h2 id="inputs-title">Settings</h2>
+        <InputsView svc={svc} tpl={tpl} />
+        {svc.expires_at ? <p class="muted">Expires {formatTime(svc.expires_at)}.</p> : null}
+      </section>
+
+      <section class="panel" aria-labelledby="jobs-title">
+        <h2 id="jobs-title">History</h2>
+        {jobs === null ? <Loading what="the history" /> : jobs.length === 0 ? <p class="muted">No jobs yet.</p> : <JobTable service={id} jobs={jobs} />}
+      </section>
+
+      <ConfirmDialog
+        open={confirm === 'destroy'}
+        title={`Destroy “${svc.name}”?`}
+        confirmLabel="Destroy"
+        danger
+        busy={!!working}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void destroy()}
+      >
+        <p>Everything this service deployed is removed, including its data. Its settings are kept, so you can deploy it again later.</p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={confirm === 'delete'}
+        title={`Delete “${svc.name}”?`}
+        confirmLabel={deployed && alsoDestroy ? 'Destroy and delete' : 'Delete'}
+        danger
+        busy={working === 'delete'}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void remove()}
+      >
+        <p>The service and its settings are removed from SpawnIt.</p>
+        {deployed ? (
+          <>
+            <div class="check">
+              <input id="also-destroy" type="checkbox" checked={alsoDestroy} onChange={(e) => setAlsoDestroy(e.currentTarget.checked)} />
+              <label for="also-destroy">Also destroy its infrastructure (containers, volumes and data)</label>
+            </div>
+            {!alsoDestroy ? (
+              <p class="help">The service is still deployed: SpawnIt refuses to forget it while its infrastructure exists.</p>
+            ) : null}
+          </>
+        ) : null}
+      </ConfirmDialog>
+    </section>
+  );
+}
+
+function InputsView({ svc, tpl }: { svc: Service; tpl: Template | null }) {
+  const fields = tpl?.inputs ?? [];
+  const known = new Map(fields.map((f) => [f.name, f]));
+  const names = [...fields.map((f) => f.name).filter((n) => n in svc.inputs), ...Object.keys(svc.inputs).filter((n) => !known.has(n)).sort()];
+  if (names.length === 0) return <p class="muted">This service has no settings.</p>;
+  return (
+    <dl class="kv" data-testid="inputs">
+      {names.map((n) => {
+        const f = known.get(n);
+        const v = svc.inputs[n];
+        const secret = v === MASK || f?.type === 'secret' || f?.sensitive;
+        return (
+          <div class="kv__row" key={n}>
+            <dt>{f?.label ?? n}</dt>
+            <dd>
+              {secret ? (
+                v === '' || v === undefined || v === null ? (
+                  <span class="muted">not set</span>
+                ) : (
+                  <span class="masked">
+                    <span aria-hidden="true">••••••••</span>
+                    <span class="visually-hidden">hidden</span>
+                  </span>
+                )
+              ) : typeof v === 'boolean' ? (
+                v ? 'Yes' : 'No'
+              ) : v === null || v === undefined || v === '' ? (
+                <span class="muted">not set</span>
+              ) : (
+                <code class="value">{String(v)}</code>
+              )}
+            </dd>
+          </div>
+        );
+      })}
+    </dl>
+  );
+}
+
+function JobTable({ service, jobs }: { service: string; jobs: Job[] }) {
+  return (
+    <div class="table-wrap" role="region" aria-label="Job history" tabIndex={0}>
+      <table class="table" data-testid="jobs">
+        <caption class="visually-hidden">Jobs of this service, newest first</caption>
+        <thead>
+          <tr>
+            <th scope="col">Job</th>
+            <th scope="col">Result</th>
+            <th scope="col">Started</th>
+            <th scope="col">Duration</th>
+          </tr>
+        </thead>
+        <tbody>
+          {jobs.map((j) => (
+            <tr key={j.id}>
+              <th scope="row">
+                <Link href={paths.job(service, j.id)}>{operationName(j.operation)}</Link>
+              </th>
+              <td>
+                <Badge badge={jobStateBadge(j.state)} />
+              </td>
+              <td>{formatTime(j.started_at ?? j.created_at)}</td>
+              <td>{formatDuration(j.started_at, j.ended_at)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}

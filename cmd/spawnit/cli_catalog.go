@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+)
+
+func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
+	fs, g := env.flagSet("catalog [-o json]", "List the templates you can deploy and the providers each can deploy to.")
+	if _, err := parseCLI(fs, g, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := env.session(g)
+	if err != nil {
+		return err
+	}
+	templates, err := s.c.Catalog(ctx)
+	if err != nil {
+		return s.explain(err, nil)
+	}
+	if s.json {
+		return s.printJSON(map[string]any{"templates": templates})
+	}
+	if len(templates) == 0 {
+		s.printf("The catalog is empty.\n")
+		return nil
+	}
+	rows := make([][]string, len(templates))
+	for i, t := range templates {
+		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), cliShorten(t.Description, 60)}
+	}
+	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "PROVIDERS", "DESCRIPTION"}, rows)
+}
+
+// cliShorten keeps a table row on one line; -o json has the full text.
+func cliShorten(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:n-1])) + "…"
+}

@@ -1,0 +1,225 @@
+package main
+
+// services, create and delete: the configuration side of services.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/apiv1"
+)
+
+func runServices(ctx context.Context, env *cliEnv, args []string) error {
+	fs, g := env.flagSet("services [-o json]", "List your services with their deployment, drift and last job.")
+	if _, err := parseCLI(fs, g, args, 0, 0); err != nil {
+		return err
+	}
+	s, err := env.session(g)
+	if err != nil {
+		return err
+	}
+	services, err := s.c.Services(ctx)
+	if err != nil {
+		return s.explain(err, nil)
+	}
+	if s.json {
+		return s.printJSON(map[string]any{"services": services})
+	}
+	if len(services) == 0 {
+		s.printf("No services yet. Create one from the catalog: spawnit catalog, then spawnit create.\n")
+		return nil
+	}
+	rows := make([][]string, len(services))
+	for i, svc := range services {
+		last := ""
+		if j := svc.Status.LastJob; j != nil {
+			last = fmt.Sprintf("%s %s (%s)", j.Operation, j.State, j.ID)
+		}
+		rows[i] = []string{svc.ID, svc.Name, svc.Template, svc.Provider, deploymentWord(svc.Status),
+			strings.ReplaceAll(string(svc.Status.Drift), "_", " "), last}
+	}
+	return s.table([]string{"SERVICE", "NAME", "TEMPLATE", "PROVIDER", "STATUS", "DRIFT", "LAST JOB"}, rows)
+}
+
+// deployment sums up a service's state in a word or two.
+func deploymentWord(st apiv1.ServiceStatus) string {
+	switch {
+	case st.NeedsRecovery:
+		return "needs recovery"
+	case st.Busy:
+		return "busy"
+	case st.Intent == engine.IntentApplied:
+		return "deployed"
+	case st.Intent == engine.IntentDestroyed:
+		return "destroyed"
+	}
+	return "not deployed"
+}
+
+// setFlags collects repeated --set key=value flags in order.
+type setFlags []setFlag
+
+type setFlag struct{ key, value string }
+
+func (kv *setFlags) String() string { return "" }
+
+// Set splits at the first '=' only and keeps the value byte for byte: "${...}",
+// quotes, spaces and newlines are the user's data, never interpreted.
+func (kv *setFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", s)
+	}
+	*kv = append(*kv, setFlag{k, v})
+	return nil
+}
+
+func runCreate(ctx context.Context, env *cliEnv, args []string) error {
+	fs, g := env.flagSet("create <template> --name <name> [--provider <provider>] [--set key=value ...] [--inputs-file <file>]",
+		"Create a service from a catalog template. It records the configuration only: deploy it\n"+
+			"with apply. A --set value is a string unless the template declares the input a number,\n"+
+			"integer, port or boolean; it is sent exactly as typed (no ${...} evaluation, no quote removal).")
+	name := fs.String("name", "", "the service's `name` (required)")
+	provider := fs.String("provider", "", "where to deploy, for example docker (default: the server's choice)")
+	var sets setFlags
+	fs.Var(&sets, "set", "set the input `key=value` (repeat for several inputs; wins over --inputs-file)")
+	inputsFile := fs.String("inputs-file", "", "read inputs from the JSON object in `file` (- for standard input)")
+	pos, err := parseCLI(fs, g, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		fs.Usage()
+		return usageError{"create needs --name"}
+	}
+	s, err := env.session(g)
+	if err != nil {
+		return err
+	}
+	template := pos[0]
+	inputs := map[string]any{}
+	if *inputsFile != "" {
+		if inputs, err = readInputsFile(env.stdin, *inputsFile); err != nil {
+			return err
+		}
+	}
+	if len(sets) > 0 {
+		tpl, err := s.c.Template(ctx, template)
+		if err != nil {
+			return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
+		}
+		for _, kv := range sets {
+			inputs[kv.key] = coerceSetValue(tpl, kv.key, kv.value)
+		}
+	}
+	svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: *provider, Name: *name, Inputs: inputs})
+	if err != nil {
+		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
+	}
+	if s.json {
+		return s.printJSON(svc)
+	}
+	s.printf("Created service %s (%s) from template %s on %s.\nDeploy it with: spawnit apply %s\n",
+		svc.ID, cliClean(svc.Name), svc.Template, svc.Provider, svc.ID)
+	return nil
+}
+
+// readInputsFile reads a JSON object of inputs, keeping numbers exact (json.Number) so a
+// large integer is not rounded through float64 on its way to the server.
+func readInputsFile(stdin io.Reader, path string) (map[string]any, error) {
+	var data []byte
+	var err error
+	if path == "-" {
+		data, err = io.ReadAll(stdin)
+	} else {
+		data, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the inputs file: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var inputs map[string]any
+	if err := dec.Decode(&inputs); err != nil || inputs == nil {
+		if err == nil {
+			err = errors.New("it is null")
+		}
+		return nil, fmt.Errorf("the inputs file %s must hold a JSON object of input names to values: %v", path, err)
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("the inputs file %s has something after its JSON object", path)
+	}
+	return inputs, nil
+}
+
+// jsonNumberRE is the JSON number grammar (RFC 8259): what may go on the wire as a number.
+var jsonNumberRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// coerceSetValue gives a --set value the JSON type the template's field expects. A
+// value that does not parse, or an input the template does not have, stays a string:
+// the server validates every input and reports all the bad ones at once, in its words.
+func coerceSetValue(tpl *apiv1.Template, key, value string) any {
+	f, ok := tpl.Field(key)
+	if !ok {
+		return value
+	}
+	switch f.Type {
+	case catalog.TypeNumber, catalog.TypeInteger, catalog.TypePort:
+		if jsonNumberRE.MatchString(value) {
+			return json.Number(value)
+		}
+	case catalog.TypeBoolean:
+		if b, err := strconv.ParseBool(value); err == nil {
+			return b
+		}
+	}
+	return value
+}
+
+func runDelete(ctx context.Context, env *cliEnv, args []string) error {
+	fs, g := env.flagSet("delete <service> [--destroy [--no-follow]]",
+		"Delete a service's configuration. A deployed service is refused unless --destroy is\n"+
+			"given: its infrastructure is then destroyed first, and the service deleted when that succeeds.")
+	destroy := fs.Bool("destroy", false, "destroy the service's infrastructure, then delete it")
+	noFollow := fs.Bool("no-follow", false, "with --destroy, return once the destroy job has started")
+	pos, err := parseCLI(fs, g, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	s, err := env.session(g)
+	if err != nil {
+		return err
+	}
+	svc := pos[0]
+	job, err := s.c.DeleteService(ctx, svc, *destroy)
+	if err != nil {
+		return s.explain(err, map[string]string{
+			apiv1.CodeResourcesExist: fmt.Sprintf("Destroy its infrastructure and delete it in one go with: spawnit delete %s --destroy", svc),
+			apiv1.CodeBusy:           fmt.Sprintf("Wait for its job to end (spawnit logs %s -f) or cancel it, then try again.", svc),
+		})
+	}
+	if job == nil {
+		if s.json {
+			return s.printJSON(map[string]any{"service": svc, "deleted": true})
+		}
+		s.printf("Deleted service %s.\n", svc)
+		return nil
+	}
+	if err := s.watch(ctx, svc, job, !*noFollow); err != nil {
+		return err
+	}
+	if !*noFollow && !s.json {
+		s.printf("Service %s is deleted.\n", svc)
+	}
+	return nil
+}

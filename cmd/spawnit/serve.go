@@ -1,0 +1,442 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spawnit/spawnit/api"
+	"github.com/spawnit/spawnit/api/authn"
+	"github.com/spawnit/spawnit/api/ui"
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/platform"
+	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/store/s3store"
+	"github.com/spawnit/spawnit/pkg/supervisor"
+)
+
+func init() {
+	register(&command{name: "serve", summary: "run the SpawnIt server (API, jobs, catalog)", run: runServe})
+}
+
+// serveConfig is spawnit serve's configuration: flags, each defaulting to its
+// SPAWNIT_* environment variable (a flag on the command line wins).
+type serveConfig struct {
+	listen         string
+	dataDir        string
+	tofu           string
+	providerMirror string
+	s3             s3Config
+	oidc           oidcConfig
+	maxParallel    int
+	driftInterval  time.Duration
+	jobTimeout     time.Duration
+	shutdownGrace  time.Duration
+	logLevel       string
+}
+
+type s3Config struct {
+	endpoint, bucket, accessKey, secretKey, region string
+	pathStyle, tls                                 bool
+}
+
+type oidcConfig struct {
+	issuer, audience, clientID, clientSecret, redirectURL, tenantClaim string
+}
+
+// envName is the environment variable of a flag: --s3-secret-key → SPAWNIT_S3_SECRET_KEY.
+func envName(flagName string) string {
+	return "SPAWNIT_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServeFlags reads the flags, after setting each from its environment variable.
+// Secrets (S3 secret key, OIDC client secret) are best given in the environment:
+// command lines are visible to every user of the machine.
+func parseServeFlags(args []string, lookupEnv func(string) (string, bool), output io.Writer) (*serveConfig, error) {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(output)
+	fs.StringVar(&c.listen, "listen", "127.0.0.1:8080", "address to listen on (host:port)")
+	fs.StringVar(&c.dataDir, "data-dir", ".data", "directory for workdirs, the plugin cache and (without S3) the store and state")
+	fs.StringVar(&c.tofu, "tofu", "", "tofu binary (default: tofu on PATH, else .tools/bin/tofu)")
+	fs.StringVar(&c.providerMirror, "provider-mirror", "", "provider filesystem mirror (default: .tools/providers when it exists)")
+	fs.StringVar(&c.s3.endpoint, "s3-endpoint", "", "S3 endpoint (host:port or URL); when set, the store and OpenTofu state live in the bucket")
+	fs.StringVar(&c.s3.bucket, "s3-bucket", "spawnit", "S3 bucket")
+	fs.StringVar(&c.s3.accessKey, "s3-access-key", "", "S3 access key")
+	fs.StringVar(&c.s3.secretKey, "s3-secret-key", "", "S3 secret key (prefer the environment variable)")
+	fs.StringVar(&c.s3.region, "s3-region", "us-east-1", "S3 region")
+	fs.BoolVar(&c.s3.pathStyle, "s3-path-style", true, "address the bucket path-style (MinIO, versitygw)")
+	fs.BoolVar(&c.s3.tls, "s3-tls", false, "use HTTPS for a host:port endpoint")
+	fs.StringVar(&c.oidc.issuer, "oidc-issuer", "", "OIDC issuer URL; without one the server is single-user on loopback")
+	fs.StringVar(&c.oidc.audience, "oidc-audience", "", "audience required in bearer tokens (default: the client id)")
+	fs.StringVar(&c.oidc.clientID, "oidc-client-id", "", "OIDC client id of the browser sign-in")
+	fs.StringVar(&c.oidc.clientSecret, "oidc-client-secret", "", "OIDC client secret (prefer the environment variable)")
+	fs.StringVar(&c.oidc.redirectURL, "oidc-redirect-url", "", "this server's /auth/callback URL as the issuer knows it")
+	fs.StringVar(&c.oidc.tenantClaim, "oidc-tenant-claim", "", "token claim naming the tenant (default: a sanitised sub)")
+	fs.IntVar(&c.maxParallel, "max-parallel", 4, "jobs running at once across services")
+	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
+	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running jobs get to stop before tofu is killed")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envName(f.Name)
+		f.Usage += " [$" + name + "]"
+		if v, ok := lookupEnv(name); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = usageError{fmt.Sprintf("environment variable %s: invalid value", name)}
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected arguments: %q", fs.Args())}
+	}
+	if _, err := parseLogLevel(c.logLevel); err != nil {
+		return nil, usageError{err.Error()}
+	}
+	if c.maxParallel < 1 {
+		return nil, usageError{"--max-parallel must be at least 1"}
+	}
+	if c.driftInterval < 0 {
+		return nil, usageError{"--drift-interval must not be negative"}
+	}
+	if c.jobTimeout <= 0 || c.shutdownGrace <= 0 {
+		return nil, usageError{"--job-timeout and --shutdown-grace must be positive"}
+	}
+	return &c, nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	cfg, err := parseServeFlags(args, os.LookupEnv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	level, _ := parseLogLevel(cfg.logLevel)
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	a, err := newApp(ctx, cfg, log, os.Stdout)
+	if err != nil {
+		return err
+	}
+	return a.serve(ctx)
+}
+
+// app is a configured server, listening but not yet serving.
+type app struct {
+	cfg      *serveConfig
+	log      *slog.Logger
+	out      io.Writer
+	store    store.Store
+	closers  []func() error
+	engine   *engine.Engine
+	platform *platform.Platform
+	api      *api.Server
+	listener net.Listener
+}
+
+const singleUserNotice = "single-user mode: no OIDC issuer configured; listening on loopback only"
+
+// newApp checks the configuration, opens the store, seeds the catalog, recovers jobs
+// interrupted by a previous process and listens. Nothing starts jobs yet.
+func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writer) (a *app, err error) {
+	singleUser := cfg.oidc.issuer == ""
+	if singleUser {
+		fmt.Fprintln(out, singleUserNotice)
+		if !loopbackListen(cfg.listen) {
+			return nil, fmt.Errorf("refusing to listen on %q in single-user mode: use a loopback address such as 127.0.0.1:8080, or configure --oidc-issuer", cfg.listen)
+		}
+	}
+	a = &app{cfg: cfg, log: log, out: out}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+
+	dataDir, err := filepath.Abs(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	fmt.Fprintf(out, "data directory: %s\n", dataDir)
+	tofu, err := findTofu(cfg.tofu)
+	if err != nil {
+		return nil, err
+	}
+	mirror := cfg.providerMirror
+	if mirror == "" {
+		if st, err := os.Stat(filepath.Join(".tools", "providers")); err == nil && st.IsDir() {
+			mirror, _ = filepath.Abs(filepath.Join(".tools", "providers"))
+		}
+	}
+
+	var backend engine.Backend
+	if cfg.s3.endpoint != "" {
+		hostport, tls, err := splitEndpoint(cfg.s3.endpoint, cfg.s3.tls)
+		if err != nil {
+			return nil, err
+		}
+		s3cfg := s3store.Config{Endpoint: hostport, Bucket: cfg.s3.bucket, AccessKey: cfg.s3.accessKey,
+			SecretKey: cfg.s3.secretKey, Region: cfg.s3.region, UseTLS: tls, PathStyle: cfg.s3.pathStyle}
+		log.Info("store: S3", "config", s3cfg) // s3store.Config hides its secret key
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		st, err := s3store.New(sctx, s3cfg)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("S3 store: %w", err)
+		}
+		a.store = st
+		scheme := "http://"
+		if tls {
+			scheme = "https://"
+		}
+		backend.S3 = &engine.S3Backend{Bucket: cfg.s3.bucket, Region: cfg.s3.region, Endpoint: scheme + hostport,
+			PathStyle: cfg.s3.pathStyle, AccessKey: cfg.s3.accessKey, SecretKey: cfg.s3.secretKey}
+	} else {
+		// The state root defaults to the same directory, so state sits beside each
+		// service's configuration, as it would in the bucket.
+		st, err := store.NewFS(filepath.Join(dataDir, "store"))
+		if err != nil {
+			return nil, err
+		}
+		a.store = st
+		a.closers = append(a.closers, st.Close)
+		log.Info("store: local files", "root", filepath.Join(dataDir, "store"))
+	}
+
+	cat := catalog.New(a.store, log)
+	if err := cat.Seed(ctx); err != nil {
+		return nil, fmt.Errorf("seed the catalog: %w", err)
+	}
+	a.engine, err = engine.New(engine.Config{
+		TofuPath:       tofu,
+		DataDir:        dataDir,
+		ProviderMirror: mirror,
+		Backend:        backend,
+		Source:         catalog.NewServiceSource(cat),
+		Store:          a.store,
+		MaxParallel:    cfg.maxParallel,
+		JobTimeout:     cfg.jobTimeout,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	metrics := api.NewMetrics()
+	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Logger: log, Observer: metrics})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := a.platform.Start(ctx); err != nil {
+		return nil, err
+	}
+
+	var auth authn.Authenticator = api.NewSingleUser()
+	var handlers *api.AuthHandlers
+	if !singleUser {
+		if auth, handlers, err = newOIDCAuthenticator(ctx, cfg.oidc, log); err != nil {
+			return nil, fmt.Errorf("OIDC: %w", err)
+		}
+	}
+	a.api, err = api.New(api.Config{
+		Platform:     a.platform,
+		Auth:         auth,
+		SingleUser:   singleUser,
+		AuthHandlers: handlers,
+		UI:           ui.Handler(),
+		Logger:       log,
+		Metrics:      metrics,
+		Ready:        []api.ReadyCheck{api.StoreCheck(a.store), api.TofuCheck(tofu)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.listener, err = net.Listen("tcp", cfg.listen); err != nil {
+		return nil, err
+	}
+	log.Info("spawnit ready", "version", versionString(), "listen", a.listener.Addr().String(), "data_dir", dataDir,
+		"tofu", tofu, "provider_mirror", mirror, "single_user", singleUser, "max_parallel", cfg.maxParallel,
+		"drift_interval", cfg.driftInterval)
+	fmt.Fprintf(out, "listening on http://%s\n", a.listener.Addr())
+	return a, nil
+}
+
+// serve answers requests until ctx ends (SIGINT or SIGTERM), then shuts down: no new
+// jobs, running ones interrupted and given the grace period, streams closed, every
+// job's final state recorded.
+func (a *app) serve(ctx context.Context) error {
+	defer a.close()
+	srv := &http.Server{
+		Handler:           a.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second, // event streams lift it for themselves
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(a.listener) }()
+	// Background work stops before the platform shuts down, so it starts no job then.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	var background sync.WaitGroup
+	background.Go(func() { a.sweepIdempotencyKeys(bgCtx) })
+	if a.cfg.driftInterval > 0 {
+		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Logger: a.log}, supervised{a.platform})
+		background.Go(func() { _ = sup.Run(bgCtx) })
+	}
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down: no new jobs; running jobs get the grace period", "grace", a.cfg.shutdownGrace)
+	a.api.Drain()
+	stopBackground()
+	background.Wait()
+	grace, cancel := context.WithTimeout(context.Background(), a.cfg.shutdownGrace)
+	defer cancel()
+	if err := a.platform.Shutdown(grace); err != nil {
+		a.log.Warn("jobs did not stop within the grace period and were killed", "err", err)
+	}
+	a.api.CloseStreams()
+	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hcancel()
+	if err := srv.Shutdown(hctx); err != nil {
+		a.log.Warn("HTTP connections still open at exit were closed", "err", err)
+		_ = srv.Close()
+	}
+	a.log.Info("stopped")
+	return nil
+}
+
+// supervised is the platform as the drift supervisor sees it.
+type supervised struct{ p *platform.Platform }
+
+var _ supervisor.Platform = supervised{}
+
+func (s supervised) Targets(ctx context.Context) ([]supervisor.Target, error) {
+	ws, err := s.p.WatchedServices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]supervisor.Target, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, supervisor.Target{Ref: w.Ref, Provider: w.Provider, Intent: w.Intent, Expires: w.Expires})
+	}
+	return out, nil
+}
+
+func (s supervised) Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
+	return s.p.CheckDriftNow(ctx, ref)
+}
+
+func (s supervised) Record(ctx context.Context, ref engine.ServiceRef, r engine.DriftReport) error {
+	return s.p.RecordDrift(ctx, ref, r)
+}
+
+func (s supervised) Expire(ctx context.Context, ref engine.ServiceRef) error {
+	return s.p.Expire(ctx, ref)
+}
+
+func (a *app) sweepIdempotencyKeys(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.platform.SweepIdempotencyKeys(ctx); err != nil {
+				a.log.Warn("sweeping expired idempotency keys", "err", err)
+			} else if n > 0 {
+				a.log.Info("expired idempotency keys removed", "count", n)
+			}
+		}
+	}
+}
+
+func (a *app) close() {
+	if a.listener != nil {
+		_ = a.listener.Close()
+	}
+	for _, c := range a.closers {
+		_ = c()
+	}
+}
+
+// loopbackListen reports whether a listen address is on loopback only. An empty host
+// ("":8080) listens on every interface.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func findTofu(flagValue string) (string, error) {
+	if flagValue != "" {
+		if _, err := os.Stat(flagValue); err != nil {
+			return "", fmt.Errorf("--tofu %s: %w", flagValue, err)
+		}
+		return filepath.Abs(flagValue)
+	}
+	if p, err := exec.LookPath("tofu"); err == nil {
+		return filepath.Abs(p)
+	}
+	local := filepath.Join(".tools", "bin", "tofu")
+	if _, err := os.Stat(local); err == nil {
+		return filepath.Abs(local)
+	}
+	return "", errors.New("tofu not found on PATH nor at .tools/bin/tofu: run `go tool task tools` or pass --tofu")
+}
+
+// splitEndpoint accepts host:port or an http(s) URL; a URL's scheme decides TLS.
+func splitEndpoint(endpoint string, tls bool) (hostport string, useTLS bool, err error) {
+	if !strings.Contains(endpoint, "://") {
+		return strings.TrimSuffix(endpoint, "/"), tls, nil
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") || (u.Scheme != "http" && u.Scheme != "https") {
+		return "", false, usageError{fmt.Sprintf("--s3-endpoint %q: want host:port or http(s)://host:port", endpoint)}
+	}
+	return u.Host, u.Scheme == "https", nil
+}

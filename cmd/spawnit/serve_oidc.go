@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/spawnit/spawnit/api"
+	"github.com/spawnit/spawnit/api/auth"
+	"github.com/spawnit/spawnit/api/authn"
+)
+
+// newOIDCAuthenticator connects to the configured OIDC issuer and returns the
+// Authenticator with its browser sign-in handlers. Cookies are Secure when the
+// redirect URL is https (the browser reaches the server over TLS).
+func newOIDCAuthenticator(ctx context.Context, c oidcConfig, log *slog.Logger) (authn.Authenticator, *api.AuthHandlers, error) {
+	o, err := auth.New(ctx, auth.Config{
+		Issuer:       c.issuer,
+		Audience:     c.audience,
+		ClientID:     c.clientID,
+		ClientSecret: c.clientSecret,
+		RedirectURL:  c.redirectURL,
+		TenantClaim:  c.tenantClaim,
+		CookieSecure: strings.HasPrefix(c.redirectURL, "https://"),
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	login, callback, logout := o.Handlers()
+	return o, &api.AuthHandlers{Login: login, Callback: callback, Logout: logout}, nil
+}

@@ -1,0 +1,126 @@
+package platform
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// AuditPrefix is where audit entries live: audit/<yyyy-mm-dd>/<timestamp>-<random>.json,
+// one object per entry, never rewritten.
+const AuditPrefix = "audit/"
+
+// Audit actions.
+const (
+	ActionServiceCreate  = "service.create"
+	ActionServiceUpdate  = "service.update"
+	ActionServiceDelete  = "service.delete"
+	ActionJobSubmit      = "job.submit"
+	ActionJobCancel      = "job.cancel"
+	ActionOutputsReveal  = "job.reveal_outputs"
+	ActionServiceDeleted = "service.deleted" // the configuration removed after a destroy job
+)
+
+// Audit results.
+const (
+	ResultOK       = "ok"
+	ResultAccepted = "accepted" // a job was created; its own record tells how it ended
+	ResultFailed   = "failed"
+)
+
+// AuditEntry records one state-changing action. It holds identifiers and outcomes
+// only: never input values, outputs or error messages (which may quote a value).
+type AuditEntry struct {
+	Time      time.Time        `json:"time"`
+	Tenant    string           `json:"tenant"`
+	Subject   string           `json:"subject"`
+	RequestID string           `json:"request_id,omitempty"`
+	Action    string           `json:"action"`
+	Service   string           `json:"service,omitempty"`
+	Job       string           `json:"job,omitempty"`
+	Operation engine.Operation `json:"operation,omitempty"`
+	Template  string           `json:"template,omitempty"`
+	// Inputs names the input fields a create or update sent (names, not values).
+	Inputs []string `json:"inputs,omitempty"`
+	Result string   `json:"result"`
+	// Error is the error's kind (see ErrorKind), when the action failed.
+	Error string `json:"error,omitempty"`
+}
+
+// audit appends an entry. A failure to write it is logged, not returned: the action it
+// describes has already happened and cannot be undone because its record failed.
+func (p *Platform) audit(ctx context.Context, a Actor, e AuditEntry, err error) {
+	e.Time = p.now()
+	e.Tenant, e.Subject, e.RequestID = a.Tenant, a.Subject, a.RequestID
+	if engine.ValidateID(e.Service) != nil {
+		e.Service = "" // never echo a hostile id into the log
+	}
+	if e.Result == "" {
+		e.Result = ResultOK
+	}
+	if err != nil {
+		e.Result, e.Error = ResultFailed, ErrorKind(err)
+	}
+	b, merr := json.Marshal(e)
+	if merr != nil {
+		p.log.Error("platform: encode audit entry", "err", merr)
+		return
+	}
+	// The entry is written even when the request that caused it was cancelled.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	key := auditKey(e.Time)
+	if _, werr := p.st.Put(ctx, key, b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); werr != nil {
+		p.log.Error("platform: could not write audit entry", "action", e.Action, "tenant", e.Tenant, "err", werr)
+	}
+}
+
+func auditKey(t time.Time) string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return AuditPrefix + t.Format("2006-01-02") + "/" + t.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".json"
+}
+
+// ErrorKind names an error's class in a stable word, for audit entries and logs where
+// the message itself could carry user data.
+func ErrorKind(err error) string {
+	var ve *catalog.ValidationError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &ve), errors.Is(err, engine.ErrInvalidInput):
+		return "invalid_input"
+	case errors.Is(err, engine.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, ErrBusy):
+		return "busy"
+	case errors.Is(err, ErrResourcesExist):
+		return "resources_exist"
+	case errors.Is(err, ErrIdempotencyMismatch):
+		return "idempotency_mismatch"
+	case errors.Is(err, engine.ErrLocked):
+		return "locked"
+	case errors.Is(err, engine.ErrNeedsRecovery):
+		return "needs_recovery"
+	case errors.Is(err, engine.ErrCoolOff):
+		return "cool_off"
+	case errors.Is(err, engine.ErrJobFinished):
+		return "job_finished"
+	case errors.Is(err, engine.ErrClosed):
+		return "shutting_down"
+	case errors.Is(err, store.ErrPreconditionFailed):
+		return "conflict"
+	case errors.Is(err, store.ErrUnavailable):
+		return "unavailable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "cancelled"
+	}
+	return "internal"
+}

@@ -1,0 +1,177 @@
+// Package platform is SpawnIt's domain layer: the operations a user (through the HTTP
+// API) or a supervisor performs on a tenant's services. It composes the catalog (what a
+// service is), the engine (jobs that run OpenTofu) and the store (what must survive a
+// restart: drift reports, idempotency keys, the audit log), and enforces the rules that
+// belong to neither: tenant scoping, "no delete while busy or deployed", idempotent job
+// creation, auditing and status notifications. It knows nothing about HTTP.
+package platform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Errors of this package; the engine's, catalog's and store's sentinels pass through
+// wrapped, so callers test every error with errors.Is.
+var (
+	// ErrBusy: the service has a job running or queued, so it cannot be deleted now.
+	ErrBusy = errors.New("service has a job running or queued")
+	// ErrResourcesExist: the service is deployed; destroy it before deleting it.
+	ErrResourcesExist = errors.New("service is deployed: destroy it first, or delete it with destroy")
+	// ErrStale: the caller's If-Match is not the configuration's current ETag. It wraps
+	// store.ErrPreconditionFailed. A write that loses a race after the check returns
+	// catalog.ErrConflict instead.
+	ErrStale = fmt.Errorf("the configuration changed since it was read: %w", store.ErrPreconditionFailed)
+	// ErrIdempotencyMismatch: an idempotency key was already used for another operation.
+	ErrIdempotencyMismatch = errors.New("idempotency key already used for another operation")
+)
+
+// Actor is who performs an action: the verified caller's tenant and subject, and the
+// request that carried it (for the audit log).
+type Actor struct {
+	Tenant    string
+	Subject   string
+	RequestID string
+}
+
+// Observer is told about job ends and drift results, for metrics. Its methods must
+// return quickly.
+type Observer interface {
+	JobEnded(info engine.JobInfo)
+	DriftChecked(report engine.DriftReport)
+}
+
+// Config wires a Platform. Store, Catalog and Engine are required; the engine must keep
+// its records in the same store.
+type Config struct {
+	Store   store.Store
+	Catalog *catalog.Catalog
+	Engine  *engine.Engine
+	// Logger receives the platform's own logs; nil means silent.
+	Logger *slog.Logger
+	// Observer, when set, is told when jobs end and drift checks complete.
+	Observer Observer
+	// IdempotencyTTL is how long an Idempotency-Key keeps pointing at its job (24h).
+	IdempotencyTTL time.Duration
+	// SubscriberBuffer bounds each status subscriber's queue (64); a subscriber that
+	// falls that far behind is dropped.
+	SubscriberBuffer int
+}
+
+// Platform performs tenant-scoped operations on services. Safe for concurrent use.
+type Platform struct {
+	st      store.Store
+	cat     *catalog.Catalog
+	eng     *engine.Engine
+	log     *slog.Logger
+	obs     Observer
+	broker  *Broker
+	idemTTL time.Duration
+	now     func() time.Time
+
+	// serviceMu serialises, per service, the check-then-act sequences of delete and job
+	// submission, so "refuse to delete while busy" cannot race a new job in this process.
+	serviceMu [64]sync.Mutex
+
+	mu      sync.Mutex
+	closed  bool
+	watches sync.WaitGroup
+}
+
+// New returns a Platform. Call Start before serving requests.
+func New(cfg Config) (*Platform, error) {
+	if cfg.Store == nil || cfg.Catalog == nil || cfg.Engine == nil {
+		return nil, fmt.Errorf("%w: platform needs a store, a catalog and an engine", engine.ErrInvalidInput)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.IdempotencyTTL <= 0 {
+		cfg.IdempotencyTTL = 24 * time.Hour
+	}
+	if cfg.SubscriberBuffer <= 0 {
+		cfg.SubscriberBuffer = 64
+	}
+	return &Platform{
+		st:      cfg.Store,
+		cat:     cfg.Catalog,
+		eng:     cfg.Engine,
+		log:     log,
+		obs:     cfg.Observer,
+		broker:  NewBroker(cfg.SubscriberBuffer),
+		idemTTL: cfg.IdempotencyTTL,
+		now:     func() time.Time { return time.Now().UTC() },
+	}, nil
+}
+
+// Start prepares the platform after a (re)start: jobs this host left queued or running
+// are marked interrupted (never re-run). It returns the jobs it marked.
+func (p *Platform) Start(ctx context.Context) ([]engine.JobInfo, error) {
+	fixed, err := p.eng.RecoverInterrupted(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("recover interrupted jobs: %w", err)
+	}
+	for _, j := range fixed {
+		p.log.Warn("job marked interrupted at start-up", "job", j.ID, "op", j.Operation, "service", j.Service.String())
+		p.broker.Publish(j.Service.Client, jobStatus(j, p.now()))
+	}
+	return fixed, nil
+}
+
+// Shutdown stops accepting jobs, lets the engine interrupt running ones (bounded by
+// ctx, then killed), waits until every job's final state is recorded (drift reports,
+// deferred deletes), and closes every status subscription.
+func (p *Platform) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	err := p.eng.Shutdown(ctx)
+	done := make(chan struct{})
+	go func() { p.watches.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		// The engine has ended every job by now; a watcher still busy is stuck on the
+		// store, and must not hold the process hostage.
+		p.log.Error("platform: job watchers did not finish after shutdown")
+	}
+	p.broker.Close()
+	return err
+}
+
+func (p *Platform) isClosed() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closed
+}
+
+// lockService serialises check-then-act sequences on one service (striped: a
+// collision only costs a little waiting).
+func (p *Platform) lockService(ref engine.ServiceRef) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(ref.String()))
+	m := &p.serviceMu[h.Sum32()%uint32(len(p.serviceMu))]
+	m.Lock()
+	return m.Unlock
+}
+
+// ref checks the actor's tenant and a service id from a request.
+func (a Actor) ref(service string) (engine.ServiceRef, error) {
+	if err := engine.ValidateID(a.Tenant); err != nil {
+		return engine.ServiceRef{}, fmt.Errorf("tenant: %w", err)
+	}
+	if err := engine.ValidateID(service); err != nil {
+		return engine.ServiceRef{}, fmt.Errorf("service: %w", err)
+	}
+	return engine.ServiceRef{Client: a.Tenant, Service: service}, nil
+}

@@ -1,0 +1,404 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// Templates lists the catalog.
+func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
+	tpls, err := p.cat.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiv1.Template, 0, len(tpls))
+	for _, t := range tpls {
+		out = append(out, apiv1.Template{Template: *t, Providers: nonNil(t.Providers)})
+	}
+	return out, nil
+}
+
+// Template returns one catalog entry.
+func (p *Platform) Template(ctx context.Context, id string) (apiv1.Template, error) {
+	if err := engine.ValidateID(id); err != nil {
+		return apiv1.Template{}, fmt.Errorf("template: %w", err)
+	}
+	t, err := p.cat.Get(ctx, id)
+	if err != nil {
+		return apiv1.Template{}, err
+	}
+	return apiv1.Template{Template: *t, Providers: nonNil(t.Providers)}, nil
+}
+
+// CreateService stores a new service's configuration (no tofu runs). Input errors come
+// back as one *catalog.ValidationError naming every bad field.
+func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateService) (svc apiv1.Service, err error) {
+	entry := AuditEntry{Action: ActionServiceCreate, Template: safeID(req.Template), Inputs: inputNames(req.Inputs)}
+	defer func() {
+		entry.Service = svc.ID
+		p.audit(ctx, a, entry, err)
+	}()
+	if err := engine.ValidateID(a.Tenant); err != nil {
+		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
+	}
+	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
+		Template: req.Template,
+		Provider: req.Provider,
+		Name:     req.Name,
+		Labels:   req.Labels,
+		Expires:  req.ExpiresAt,
+		Inputs:   req.Inputs,
+	})
+	if err != nil {
+		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at"}, "")
+	}
+	p.publishService(a.Tenant, created.Service, "created")
+	return p.view(ctx, created)
+}
+
+// ListServices lists the tenant's services with their status.
+func (p *Platform) ListServices(ctx context.Context, a Actor) ([]apiv1.Service, error) {
+	if err := engine.ValidateID(a.Tenant); err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	svcs, err := p.cat.ListServices(ctx, a.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]apiv1.Service, 0, len(svcs))
+	for _, s := range svcs {
+		v, err := p.view(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// GetService returns one service of the tenant; another tenant's is not found.
+func (p *Platform) GetService(ctx context.Context, a Actor, service string) (apiv1.Service, error) {
+	ref, err := a.ref(service)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	s, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	return p.view(ctx, s)
+}
+
+// UpdateInputs replaces the service's inputs (the whole form) if ifMatch is still the
+// configuration's ETag: ErrStale when it no longer is, catalog.ErrConflict when another
+// update won the race after the check. A job already running keeps the configuration it
+// started with.
+func (p *Platform) UpdateInputs(ctx context.Context, a Actor, service string, inputs map[string]any, ifMatch string) (svc apiv1.Service, err error) {
+	entry := AuditEntry{Action: ActionServiceUpdate, Service: service, Inputs: inputNames(inputs)}
+	defer func() { p.audit(ctx, a, entry, err) }()
+	ref, err := a.ref(service)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	ifMatch = store.NormalizeETag(strings.TrimPrefix(strings.TrimSpace(ifMatch), "W/"))
+	if ifMatch == "" || ifMatch == "*" {
+		return apiv1.Service{}, fmt.Errorf("%w: If-Match must be the service's ETag", engine.ErrInvalidInput)
+	}
+	cur, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	if cur.ETag != ifMatch {
+		return apiv1.Service{}, fmt.Errorf("service %s: %w", ref, ErrStale)
+	}
+	updated, err := p.cat.UpdateInputs(ctx, ref, inputs, ifMatch)
+	if err != nil {
+		// The catalog names input fields bare ("port"); a create names them
+		// "inputs.port". One convention for API clients.
+		return apiv1.Service{}, renameFields(err, nil, "inputs.")
+	}
+	p.publishService(a.Tenant, service, "updated")
+	return p.view(ctx, updated)
+}
+
+// DeleteService removes a service's configuration. It refuses while a job runs or waits
+// (ErrBusy) and while the service is deployed (ErrResourcesExist) unless destroy is set:
+// then it starts a destroy job, returned, and removes the configuration once that job
+// succeeds. A nil job means the configuration is gone already.
+func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, destroy bool) (job *engine.JobInfo, err error) {
+	entry := AuditEntry{Action: ActionServiceDelete, Service: service}
+	defer func() {
+		if job != nil {
+			entry.Job, entry.Operation, entry.Result = job.ID, engine.OpDestroy, ResultAccepted
+		}
+		p.audit(ctx, a, entry, err)
+	}()
+	ref, err := a.ref(service)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	unlock := p.lockService(ref)
+	defer unlock()
+	if p.eng.Busy(ref) {
+		return nil, ErrBusy
+	}
+	deployed, err := p.deployed(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if deployed {
+		if !destroy {
+			return nil, ErrResourcesExist
+		}
+		if p.isClosed() {
+			return nil, engine.ErrClosed
+		}
+		// FailIfLocked: a job submitted since the check must not find this destroy
+		// queued behind it, followed by a delete of the configuration it needs.
+		j, err := p.eng.Destroy(ctx, ref, engine.FailIfLocked(), engine.WithSecrets(secrets(svc)...))
+		if err != nil {
+			return nil, err
+		}
+		p.watch(j, a, func(info engine.JobInfo) { p.deleteAfterDestroy(a, ref, info) })
+		info := redact(j.Info())
+		return &info, nil
+	}
+	if err := p.cat.DeleteService(ctx, ref); err != nil {
+		return nil, err
+	}
+	p.publishService(a.Tenant, service, "deleted")
+	return nil, nil
+}
+
+// deleteAfterDestroy removes the configuration once its destroy job succeeded, unless
+// someone queued another job for the service meanwhile.
+func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engine.JobInfo) {
+	if info.State != engine.StateSucceeded {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	entry := AuditEntry{Action: ActionServiceDeleted, Service: ref.Service, Job: info.ID, Operation: engine.OpDestroy}
+	unlock := p.lockService(ref)
+	var err error
+	if p.eng.Busy(ref) {
+		err = ErrBusy
+	} else {
+		err = p.cat.DeleteService(ctx, ref)
+	}
+	unlock()
+	if err != nil {
+		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
+	} else {
+		p.publishService(ref.Client, ref.Service, "deleted")
+	}
+	p.audit(ctx, a, entry, err)
+}
+
+// deployed reports whether the service may have infrastructure: its intent is
+// "applied", it needs recovery, or its state (kept in the store under
+// engine.StateKey when the store also holds state) still lists managed resources,
+// which a failed first apply leaves without an "applied" intent.
+func (p *Platform) deployed(ctx context.Context, ref engine.ServiceRef) (bool, error) {
+	in, err := p.eng.Intent(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	if in.Kind == engine.IntentApplied || in.NeedsRecovery {
+		return true, nil
+	}
+	b, _, err := p.st.Get(ctx, engine.StateKey(ref))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return stateHasResources(b), nil
+}
+
+func stateHasResources(state []byte) bool {
+	var s struct {
+		Resources []struct {
+			Mode      string            `json:"mode"`
+			Instances []json.RawMessage `json:"instances"`
+		} `json:"resources"`
+	}
+	if json.Unmarshal(state, &s) != nil {
+		return true // unreadable state: assume the worst rather than orphan resources
+	}
+	for _, r := range s.Resources {
+		if r.Mode == "managed" && len(r.Instances) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// view builds the API's picture of a service: configuration with secrets masked, plus
+// intent, last drift report, busy and last job.
+func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service, error) {
+	ref := s.Ref()
+	in, err := p.eng.Intent(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	v := apiv1.Service{
+		ID:              s.Service,
+		Name:            s.Name,
+		Template:        s.Template,
+		TemplateVersion: s.TemplateVersion,
+		Provider:        s.Provider,
+		Labels:          s.Labels,
+		CreatedAt:       s.Created,
+		UpdatedAt:       s.Updated,
+		ExpiresAt:       s.Expires,
+		Inputs:          s.MaskedValues(),
+		ETag:            s.ETag,
+		Status: apiv1.ServiceStatus{
+			Intent:        in.Kind,
+			Drift:         engine.StatusNotChecked,
+			Busy:          p.eng.Busy(ref),
+			NeedsRecovery: in.NeedsRecovery,
+		},
+	}
+	if v.UpdatedAt.IsZero() {
+		v.UpdatedAt = s.Created
+	}
+	rep, err := p.lastDrift(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	if rep != nil {
+		v.Status.Drift = rep.Status
+		at := rep.CheckedAt
+		v.Status.DriftAt = &at
+	}
+	last, err := p.lastJob(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	v.Status.LastJob = last
+	return v, nil
+}
+
+// lastJob finds the service's newest job: the lock holder when one runs, else the job
+// record written last (jobs of one service run one at a time, so the newest record is
+// the last job's; records tied on time are told apart by their creation time).
+func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.JobRef, error) {
+	if h, ok := p.eng.LockHolder(ref); ok {
+		if j, ok := p.eng.Job(h.JobID); ok {
+			info := j.Info()
+			return &apiv1.JobRef{ID: info.ID, Operation: info.Operation, State: info.State}, nil
+		}
+	}
+	objs, err := p.st.List(ctx, jobsPrefix(ref))
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	newest := objs[0].Modified
+	for _, o := range objs {
+		if o.Modified.After(newest) {
+			newest = o.Modified
+		}
+	}
+	var best *engine.JobInfo
+	for _, o := range objs {
+		if o.Modified.Before(newest) {
+			continue
+		}
+		id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
+		info, _, err := p.eng.LoadJob(ctx, ref, id)
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				return nil, err
+			}
+			continue
+		}
+		if best == nil || info.CreatedAt.After(best.CreatedAt) {
+			best = &info
+		}
+	}
+	if best == nil {
+		return nil, nil
+	}
+	return &apiv1.JobRef{ID: best.ID, Operation: best.Operation, State: best.State}, nil
+}
+
+func (p *Platform) publishService(tenant, service, what string) {
+	p.broker.Publish(tenant, apiv1.StatusEvent{Kind: "service", Service: service, Message: what, Time: p.now()})
+}
+
+func jobsPrefix(ref engine.ServiceRef) string {
+	return "clients/" + ref.Client + "/" + ref.Service + "/jobs/"
+}
+
+// secrets are the service's sensitive values, which the engine masks in every event.
+func secrets(s *catalog.Service) []string { return catalog.SecretValues(s.Values, s.Sensitive) }
+
+// renameFields rewrites the field names of a validation error: renamed maps whole
+// names, prefix is put before the others. Other errors pass unchanged.
+func renameFields(err error, renamed map[string]string, prefix string) error {
+	var ve *catalog.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := &catalog.ValidationError{Fields: make([]catalog.FieldError, 0, len(ve.Fields))}
+	for _, f := range ve.Fields {
+		if n, ok := renamed[f.Field]; ok {
+			f.Field = n
+		} else if prefix != "" && f.Field != "" {
+			f.Field = prefix + f.Field
+		} else if prefix != "" {
+			f.Field = strings.TrimSuffix(prefix, ".")
+		}
+		out.Fields = append(out.Fields, f)
+	}
+	return out
+}
+
+var inputNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+
+func inputNames(inputs map[string]any) []string {
+	names := make([]string, 0, len(inputs))
+	for k := range inputs {
+		// Only what could be a variable name; anything else is data, not a name.
+		if inputNameRe.MatchString(k) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+func safeID(id string) string {
+	if engine.ValidateID(id) != nil {
+		return ""
+	}
+	return id
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
