@@ -206,6 +206,7 @@ type RunOption func(*runOptions)
 type runOptions struct {
 	failFast   bool
 	background bool
+	readiness  ReadinessFunc
 	secrets    []string
 	timeout    time.Duration
 }
@@ -223,6 +224,14 @@ func WithSecrets(values ...string) RunOption {
 // Background marks a job as the supervisor's: it never queues (ErrLocked when the
 // service is busy) and a user's job arriving while it runs cancels it and goes first.
 func Background() RunOption { return func(o *runOptions) { o.background = true; o.failFast = true } }
+
+// ReadinessFunc waits until an applied service is ready to use (a port answers, a health
+// check passes), reporting progress through progress. Its error fails the apply job; the
+// resources stay for inspection.
+type ReadinessFunc func(ctx context.Context, outputs map[string]Output, progress func(msg string)) error
+
+// WithReadiness makes an apply succeed only once ready reports the service ready.
+func WithReadiness(ready ReadinessFunc) RunOption { return func(o *runOptions) { o.readiness = ready } }
 
 // WithTimeout overrides Config.JobTimeout for this job.
 func WithTimeout(d time.Duration) RunOption { return func(o *runOptions) { o.timeout = d } }
@@ -242,6 +251,12 @@ func (e *Engine) Apply(ctx context.Context, ref ServiceRef, opts ...RunOption) (
 // Destroy removes the service's infrastructure.
 func (e *Engine) Destroy(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
 	return e.submit(ctx, ref, OpDestroy, opts)
+}
+
+// Accept records the real infrastructure as the service's new state (a refresh-only
+// apply): the way to accept drift instead of remediating it with Apply.
+func (e *Engine) Accept(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
+	return e.submit(ctx, ref, OpAccept, opts)
 }
 
 // CheckDrift compares reality with the service's intent; the job's Drift holds the report.
@@ -309,7 +324,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	if closed {
 		return nil, ErrClosed
 	}
-	if op == OpApply || op == OpDestroy {
+	if op == OpApply || op == OpDestroy || op == OpAccept {
 		in, err := e.Intent(ctx, ref)
 		if err != nil {
 			return nil, fmt.Errorf("read intent of %s: %w", ref, err)
@@ -325,6 +340,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	j.mask.add(o.secrets...)
 	j.failFast = o.failFast
 	j.background = o.background
+	j.readiness = o.readiness
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
 	preempt, err := e.locks.enqueue(j, o.failFast)
 	if err != nil {

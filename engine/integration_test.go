@@ -252,6 +252,10 @@ func TestLifecycleAndDrift(t *testing.T) {
 	if d := resourceStatus(r, "docker_container.app"); d.Status != ResourceModified || !strings.Contains(strings.Join(d.Paths, ","), "restart") {
 		t.Fatalf("container should be modified at restart: %+v", d)
 	}
+	// Accepting the drift records reality as the state: nothing drifted any more, but the
+	// stored configuration still asks for the old value, so applying it is pending.
+	h.run(h.e.Accept, ref, StateSucceeded)
+	h.drift(ref, StatusPending)
 	h.run(h.e.Apply, ref, StateSucceeded)
 	h.drift(ref, StatusInSync)
 
@@ -656,4 +660,56 @@ func TestTwoEnginesOneStore(t *testing.T) {
 		}
 		return j
 	}(), StateSucceeded)
+}
+
+// TestReadiness: an apply succeeds only once its readiness check passes, and a check
+// that never passes fails the job with its message, keeping the resources.
+func TestReadiness(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ref := ServiceRef{Client: "acme", Service: "ready"}
+	name, port := h.echoService(ref)
+	var answeredAt time.Time
+	httpReady := func(ctx context.Context, outs map[string]Output, progress func(string)) error {
+		var url string
+		if err := json.Unmarshal(outs["endpoint"].Value, &url); err != nil {
+			return err
+		}
+		for {
+			resp, err := http.Get(url)
+			if err == nil {
+				resp.Body.Close()
+				answeredAt = time.Now()
+				return nil
+			}
+			progress("not answering yet: " + err.Error())
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	j, err := h.e.Apply(context.Background(), ref, WithReadiness(httpReady))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := h.wait(j, StateSucceeded)
+	if answeredAt.IsZero() || info.EndedAt.Before(answeredAt) {
+		t.Fatal("the job succeeded before the readiness check passed")
+	}
+	never := func(ctx context.Context, outs map[string]Output, progress func(string)) error {
+		return fmt.Errorf("GET %s answered 200, want 418", outs["endpoint"].Value)
+	}
+	h.service(ref, "httpecho", map[string]any{"name": name, "port": port, "greeting": "changed"})
+	j, err = h.e.Apply(context.Background(), ref, WithReadiness(never))
+	if err != nil {
+		t.Fatal(err)
+	}
+	info = h.wait(j, StateFailed)
+	if !strings.Contains(info.Error, "not ready") || !strings.Contains(info.Error, "want 418") {
+		t.Fatalf("error %q", info.Error)
+	}
+	if out, _ := exec.Command("docker", "ps", "-q", "--filter", "name="+name).Output(); len(strings.TrimSpace(string(out))) == 0 {
+		t.Fatal("the resources of a service that is not ready must be kept")
+	}
 }

@@ -18,6 +18,8 @@ const (
 	OpApply   Operation = "apply"
 	OpDestroy Operation = "destroy"
 	OpDrift   Operation = "drift"
+	// OpAccept records reality as the new state (a refresh-only apply): drift accepted.
+	OpAccept Operation = "accept"
 	// OpOutputs reads the module outputs, sensitive values included (they stay in memory
 	// in the job's Info and are never persisted or sent as events).
 	OpOutputs Operation = "outputs"
@@ -134,6 +136,7 @@ type Job struct {
 	softCancel context.CancelFunc
 	failFast   bool
 	background bool          // a supervisor's check: yields to users' jobs
+	readiness  ReadinessFunc // after an apply: wait for the service to be ready
 	preempted  atomic.Bool   // cancelled to let a user's job run
 	granted    chan struct{} // closed when the service lock (and a slot) is granted
 	proc       procTracker

@@ -53,7 +53,7 @@ func (e *Engine) execute(j *Job) error {
 	switch j.info.Operation {
 	case OpPlan:
 		return e.plan(ctx, j, ws)
-	case OpApply:
+	case OpApply, OpAccept:
 		return e.apply(ctx, j, ws)
 	case OpDestroy:
 		return e.destroy(ctx, j, ws)
@@ -282,8 +282,12 @@ func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 
 func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
+	var opts []tfexec.ApplyOption
+	if j.info.Operation == OpAccept {
+		opts = append(opts, tfexec.RefreshOnly(true))
+	}
 	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.ApplyJSON(ctx, w)
+		return ws.tf.ApplyJSON(ctx, w, opts...)
 	})
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
@@ -296,7 +300,20 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	// The stream's outputs message carries every value but the sensitive ones; those are
 	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
 	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
-	return e.saveIntent(context.Background(), j.info.Service, Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()})
+	if err := e.saveIntent(context.Background(), j.info.Service, Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}); err != nil {
+		return err
+	}
+	if j.readiness == nil || j.info.Operation != OpApply {
+		return nil
+	}
+	j.emit(Event{Type: EventLog, Level: "info", Message: "waiting for the service to be ready"})
+	if err := j.readiness(j.softCtx, w.outputs, func(msg string) {
+		j.emit(Event{Type: EventLog, Level: "info", Message: msg})
+	}); err != nil {
+		return fmt.Errorf("the service was deployed but is not ready (its resources are kept for inspection): %w", err)
+	}
+	j.emit(Event{Type: EventLog, Level: "info", Message: "the service is ready"})
+	return nil
 }
 
 func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
