@@ -98,7 +98,7 @@ type watch struct {
 
 // Stats counts what the supervisor did, for metrics and benchmarks.
 type Stats struct {
-	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired int
+	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
 }
 
 // Supervisor schedules drift checks and expiries.
@@ -111,6 +111,7 @@ type Supervisor struct {
 	mu      sync.Mutex
 	watches map[engine.ServiceRef]*watch
 	inv     *dockerInventory
+	invAt   time.Time
 	stats   Stats
 	urgent  map[engine.ServiceRef]*time.Timer
 	wake    chan struct{}
@@ -263,9 +264,17 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	if len(due) == 0 {
 		return
 	}
-	// One Docker inventory serves every due Docker service.
+	// One Docker inventory serves every due Docker service, and is reused for a few
+	// seconds: with hundreds of services, some are due every second, and each inventory
+	// inspects every container. Events force full checks, so a slightly old inventory
+	// only delays what a sweep would notice by that much.
 	var inv *dockerInventory
-	if s.docker != nil {
+	s.mu.Lock()
+	if s.inv != nil && time.Since(s.invAt) < min(s.cfg.Interval/10, 15*time.Second) {
+		inv = s.inv
+	}
+	s.mu.Unlock()
+	if s.docker != nil && inv == nil {
 		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		var err error
 		inv, err = s.docker.inventory(ictx)
@@ -275,7 +284,8 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			inv = nil
 		} else {
 			s.mu.Lock()
-			s.inv = inv
+			s.inv, s.invAt = inv, time.Now()
+			s.stats.Inventories++
 			s.mu.Unlock()
 		}
 	}

@@ -459,6 +459,7 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
       await page.locator('[data-testid="job-banner"][data-state="failed"]').waitFor();
       const text = await page.getByTestId('job-banner').innerText();
       expect(/Apply failed: Unable to start container/.test(text), `failure banner: ${text}`);
+      expect(!/Created \d/.test(text), `a failed apply reports the plan's counts as done: ${text}`);
       const log = await page.getByTestId('job-log').innerText();
       expect(/Error: Unable to start container/.test(log), 'diagnostic not in the log');
       await shoot(page, screenshots, '08-job-failed');

@@ -1,0 +1,61 @@
+package supervisor
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// Prime checks every target now (up to Concurrency at once) and spreads their next
+// checks uniformly over one Interval: the state a long-running supervisor is in. It is
+// the "check everything" action, and what benchmarks use to measure steady state
+// without waiting an interval first. Call it before Run.
+func (s *Supervisor) Prime(ctx context.Context) error {
+	s.refreshTargets(ctx, true)
+	var inv *dockerInventory
+	if s.docker != nil {
+		if i, err := s.docker.inventory(ctx); err == nil {
+			inv = i
+			s.mu.Lock()
+			s.inv = i
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Lock()
+	var all []*watch
+	for _, w := range s.watches {
+		w.running = true
+		all = append(all, w)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, w := range all {
+		s.mu.Lock()
+		t := w.target
+		s.mu.Unlock()
+		fp := ""
+		if inv != nil {
+			fp = inv.fingerprints[t.Ref]
+		}
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-s.slots }()
+			s.check(ctx, w, t, fp, inv)
+		}()
+	}
+	wg.Wait()
+	now := time.Now()
+	s.mu.Lock()
+	for _, w := range s.watches {
+		w.next = now.Add(time.Duration(rand.Int64N(int64(s.cfg.Interval))))
+	}
+	s.mu.Unlock()
+	return nil
+}
