@@ -69,7 +69,7 @@ type harnessOptions struct {
 }
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	url     string
 	srv     *httptest.Server
 	api     *api.Server
@@ -81,7 +81,7 @@ type harness struct {
 	dataDir string
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	dataDir := o.dataDir
 	if dataDir == "" {
@@ -153,7 +153,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 }
 
 // installTemplate copies testdata/<id> into the store's templates/<id>/.
-func installTemplate(t *testing.T, st store.Store, id string) {
+func installTemplate(t testing.TB, st store.Store, id string) {
 	t.Helper()
 	root := filepath.Join("testdata", id)
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -194,14 +194,14 @@ type resp struct {
 	body   []byte
 }
 
-func (r resp) decode(t *testing.T, v any) {
+func (r resp) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.body, err)
 	}
 }
 
-func (r resp) apiError(t *testing.T) apiv1.Error {
+func (r resp) apiError(t testing.TB) apiv1.Error {
 	t.Helper()
 	var e apiv1.Error
 	r.decode(t, &e)
