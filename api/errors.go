@@ -66,6 +66,10 @@ func httpError(err error) (e *Error, internal bool) {
 		return newError(http.StatusConflict, apiv1.CodeResourcesExist, "the service is deployed: destroy it first, or delete it with ?destroy=true"), false
 	case errors.Is(err, platform.ErrIdempotencyMismatch):
 		return newError(http.StatusConflict, apiv1.CodeConflict, "this Idempotency-Key was already used for another operation"), false
+	case errors.Is(err, platform.ErrAcceptDisabled):
+		return newError(http.StatusConflict, apiv1.CodeAcceptDisabled, "the service's template does not allow accepting drift: remediate it instead"), false
+	case errors.Is(err, platform.ErrNotDeployed):
+		return newError(http.StatusConflict, apiv1.CodeNotDeployed, "the service is not deployed"), false
 	case errors.Is(err, engine.ErrLocked):
 		return newError(http.StatusConflict, apiv1.CodeLocked, "the service is locked by another job"), false
 	case errors.Is(err, engine.ErrNeedsRecovery):

@@ -101,6 +101,8 @@ type createBody struct {
 	Inputs    json.RawMessage   `json:"inputs"`
 	Labels    map[string]string `json:"labels"`
 	ExpiresAt *time.Time        `json:"expires_at"`
+
+	AutoRemediate bool `json:"auto_remediate"`
 }
 
 func (s *Server) createService(c echo.Context) error {
@@ -121,7 +123,7 @@ func (s *Server) createService(c echo.Context) error {
 	}
 	svc, err := s.p.CreateService(c.Request().Context(), s.actor(c), apiv1.CreateService{
 		Template: body.Template, Provider: body.Provider, Name: body.Name,
-		Inputs: inputs, Labels: body.Labels, ExpiresAt: body.ExpiresAt,
+		Inputs: inputs, Labels: body.Labels, ExpiresAt: body.ExpiresAt, AutoRemediate: body.AutoRemediate,
 	})
 	if err != nil {
 		return err
@@ -208,6 +210,64 @@ func (s *Server) updateInputs(c echo.Context) error {
 	return c.JSON(http.StatusOK, svc)
 }
 
+// updateBody is apiv1.UpdateService as it arrives: each field raw, so that absent
+// (unchanged) and null (expires_at: remove) differ.
+type updateBody struct {
+	ExpiresAt     json.RawMessage `json:"expires_at"`
+	AutoRemediate json.RawMessage `json:"auto_remediate"`
+}
+
+// updateService changes a service's settings (expiry, auto-remediation) without an
+// ETag: settings are independent of the inputs and of each other, each field sent
+// replaces one setting, and concurrent updates are applied one after the other. An
+// If-Match is refused (400) rather than ignored, so that nobody believes it protects
+// anything here.
+func (s *Server) updateService(c echo.Context) error {
+	id, err := serviceParam(c)
+	if err != nil {
+		return err
+	}
+	if c.Request().Header.Get(HeaderIfMatch) != "" {
+		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "PATCH takes no If-Match: the settings it names are replaced as sent")
+	}
+	raw, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
+	}
+	var body updateBody
+	if err := decodeJSON(raw, &body); err != nil {
+		return err
+	}
+	var set platform.Settings
+	switch {
+	case body.ExpiresAt == nil:
+	case string(body.ExpiresAt) == "null":
+		set.RemoveExpiry = true
+	default:
+		var t time.Time
+		if err := json.Unmarshal(body.ExpiresAt, &t); err != nil {
+			return fieldError("expires_at", catalog.CodeType, "must be an RFC 3339 time or null")
+		}
+		set.Expires = &t
+	}
+	if body.AutoRemediate != nil {
+		var b bool
+		if err := json.Unmarshal(body.AutoRemediate, &b); err != nil {
+			return fieldError("auto_remediate", catalog.CodeType, "must be true or false")
+		}
+		set.AutoRemediate = &b
+	}
+	svc, err := s.p.UpdateSettings(c.Request().Context(), s.actor(c), id, set)
+	if err != nil {
+		return err
+	}
+	setETag(c, svc.ETag)
+	return c.JSON(http.StatusOK, svc)
+}
+
 func (s *Server) deleteService(c echo.Context) error {
 	id, err := serviceParam(c)
 	if err != nil {
@@ -238,7 +298,10 @@ func jobLocation(j engine.JobInfo) string {
 // run starts an operation: 202 with the job. An Idempotency-Key makes retries return
 // the same job; ?wait=false fails with 409 locked instead of queueing behind a running
 // job. A body, when sent, must be an empty JSON object.
-func (s *Server) run(op engine.Operation) echo.HandlerFunc {
+func (s *Server) run(op engine.Operation) echo.HandlerFunc { return s.runFor(op, "") }
+
+// runFor is run with the reason recorded in the audit log (remediate: an apply).
+func (s *Server) runFor(op engine.Operation, reason string) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id, err := serviceParam(c)
 		if err != nil {
@@ -266,7 +329,7 @@ func (s *Server) run(op engine.Operation) echo.HandlerFunc {
 		if s.draining.Load() {
 			return engine.ErrClosed
 		}
-		job, err := s.p.Run(c.Request().Context(), s.actor(c), id, platform.RunRequest{Operation: op, IdempotencyKey: key, NoQueue: !wait})
+		job, err := s.p.Run(c.Request().Context(), s.actor(c), id, platform.RunRequest{Operation: op, IdempotencyKey: key, NoQueue: !wait, Reason: reason})
 		if err != nil {
 			return err
 		}

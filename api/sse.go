@@ -62,6 +62,80 @@ func (st *sseStream) event(id, name string, data []byte) error {
 	return st.write(st.buf.Bytes())
 }
 
+// queue adds an event to the pending buffer without writing it; send writes and
+// flushes everything pending in one go.
+func (st *sseStream) queue(id, name string, data []byte) {
+	if id != "" {
+		st.buf.WriteString("id: " + id + "\n")
+	}
+	st.buf.WriteString("event: " + sseField(name) + "\n")
+	st.buf.WriteString("data: ")
+	st.buf.Write(data)
+	st.buf.WriteString("\n\n")
+}
+
+func (st *sseStream) send() error {
+	if st.buf.Len() == 0 {
+		return nil
+	}
+	err := st.write(st.buf.Bytes())
+	st.buf.Reset()
+	return err
+}
+
+// maxBatch bounds how many ready events go out in one write.
+const maxBatch = 128
+
+// encodedEvents keeps each followed job's events encoded once for all its streams: with
+// a thousand subscribers on one job, encoding per stream was most of the server's work.
+// Events never change once logged, so an encoding is valid for every follower; a job's
+// entry is dropped when its last stream ends.
+var encodedEvents = struct {
+	sync.Mutex
+	jobs map[string]*encodedJob
+}{jobs: map[string]*encodedJob{}}
+
+type encodedJob struct {
+	refs int
+	mu   sync.Mutex
+	enc  map[int64][]byte
+}
+
+func acquireEncoded(job string) *encodedJob {
+	encodedEvents.Lock()
+	defer encodedEvents.Unlock()
+	e := encodedEvents.jobs[job]
+	if e == nil {
+		e = &encodedJob{enc: map[int64][]byte{}}
+		encodedEvents.jobs[job] = e
+	}
+	e.refs++
+	return e
+}
+
+func releaseEncoded(job string) {
+	encodedEvents.Lock()
+	defer encodedEvents.Unlock()
+	if e := encodedEvents.jobs[job]; e != nil {
+		if e.refs--; e.refs == 0 {
+			delete(encodedEvents.jobs, job)
+		}
+	}
+}
+
+func (e *encodedJob) encode(ev engine.Event) ([]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b, ok := e.enc[ev.Seq]; ok {
+		return b, nil
+	}
+	b, err := json.Marshal(ev)
+	if err == nil {
+		e.enc[ev.Seq] = b
+	}
+	return b, err
+}
+
 func (st *sseStream) comment(text string) error {
 	return st.write([]byte(": " + text + "\n\n"))
 }
@@ -177,11 +251,35 @@ func (s *Server) jobEvents(c echo.Context) error {
 	defer wg.Wait()
 	defer cancel()
 
+	enc := acquireEncoded(job)
+	defer releaseEncoded(job)
 	keepAlive := time.NewTimer(s.cfg.KeepAlive)
 	defer keepAlive.Stop()
 	for {
 		select {
 		case ev, ok := <-events:
+			// Take every event already waiting (up to maxBatch) and write them with one
+			// flush: a replay or a burst costs one write, not one per event.
+			for n := 0; ok; n++ {
+				data, err := enc.encode(ev)
+				if err != nil {
+					return nil
+				}
+				st.queue(strconv.FormatInt(ev.Seq, 10), string(ev.Type), data)
+				if n+1 >= maxBatch {
+					break
+				}
+				select {
+				case ev, ok = <-events:
+					continue
+				default:
+				}
+				break
+			}
+			if err := st.send(); err != nil {
+				s.streamError(streamJob, err)
+				return nil
+			}
 			if !ok {
 				if ctx.Err() != nil {
 					return nil
@@ -194,14 +292,6 @@ func (s *Server) jobEvents(c echo.Context) error {
 				if err := st.event("", apiv1.SSEEnd, data); err != nil {
 					s.streamError(streamJob, err)
 				}
-				return nil
-			}
-			data, err := json.Marshal(ev)
-			if err != nil {
-				return nil
-			}
-			if err := st.event(strconv.FormatInt(ev.Seq, 10), string(ev.Type), data); err != nil {
-				s.streamError(streamJob, err)
 				return nil
 			}
 			keepAlive.Reset(s.cfg.KeepAlive)

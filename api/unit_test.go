@@ -39,6 +39,8 @@ func TestHTTPError(t *testing.T) {
 		{wrap(platform.ErrBusy), 409, apiv1.CodeBusy, false},
 		{wrap(platform.ErrResourcesExist), 409, apiv1.CodeResourcesExist, false},
 		{wrap(platform.ErrIdempotencyMismatch), 409, apiv1.CodeConflict, false},
+		{wrap(platform.ErrAcceptDisabled), 409, apiv1.CodeAcceptDisabled, false},
+		{wrap(platform.ErrNotDeployed), 409, apiv1.CodeNotDeployed, false},
 		{wrap(catalog.ErrConflict), 409, apiv1.CodeConflict, false},
 		{wrap(platform.ErrStale), 412, apiv1.CodePreconditionFailed, false},
 		{wrap(store.ErrPreconditionFailed), 409, apiv1.CodeConflict, false},

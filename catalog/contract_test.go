@@ -153,6 +153,7 @@ func TestContractBuiltinTemplates(t *testing.T) {
 				checkCommonConventions(t, m)
 			}
 			checkOutputsAgree(t, mods)
+			checkReadiness(t, tpl, mods)
 			if aws, docker := mods["aws"], mods["docker"]; aws != nil && docker != nil {
 				checkAWSModule(t, tpl, aws, dockerPublishedPorts(t, docker))
 			}
@@ -160,6 +161,30 @@ func TestContractBuiltinTemplates(t *testing.T) {
 				checkKubernetesModule(t, tpl, k8s, dockerPublishedPorts(t, docker))
 			}
 		})
+	}
+}
+
+// checkReadiness: every built-in template declares readiness checks, and the outputs
+// they read exist in every module and are not sensitive (readiness sees only the
+// values an apply's event stream carries).
+func checkReadiness(t *testing.T, tpl *catalog.Template, mods map[string]*contractModule) {
+	t.Helper()
+	if len(tpl.Readiness) == 0 {
+		t.Errorf("template %s declares no readiness checks", tpl.ID)
+	}
+	for i, c := range tpl.Readiness {
+		if c.Output == "" {
+			continue
+		}
+		for target, m := range mods {
+			o, ok := m.inspect.Outputs[c.Output]
+			switch {
+			case !ok:
+				t.Errorf("readiness[%d] reads output %q, which the %s module lacks", i, c.Output, target)
+			case o.Sensitive:
+				t.Errorf("readiness[%d] reads output %q, which is sensitive in the %s module", i, c.Output, target)
+			}
+		}
 	}
 }
 

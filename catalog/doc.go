@@ -7,12 +7,15 @@
 // Template.Validate (every bad field reported at once in a *ValidationError) and
 // written by Template.Render as terraform.tfvars.json with encoding/json, so no value
 // is ever evaluated by OpenTofu or placed on a command line. The server's own values
-// (ReservedVariables) are added last and can never be set by a user.
+// (ReservedVariables) are added last and can never be set by a user. A template may
+// also declare readiness checks (Template.Readiness: what an apply waits for) and
+// forbid accepting drift (Template.AcceptDrift).
 //
 // Catalog loads templates from a store.Store, caches them by ETag and picks up an
 // operator's changes without a restart; Seed installs the built-in templates
 // (Builtin) without ever overwriting an operator's. CreateService, UpdateInputs
-// (If-Match) and DeleteService manage clients/<client>/<service>/, and ServiceSource
+// (If-Match), UpdateInfo (expiry, auto-remediation, labels) and DeleteService manage
+// clients/<client>/<service>/, and ServiceSource
 // hands the engine a service's module and tfvars.
 //
 // See README.md in this folder for the module conventions and how an operator adds a

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,7 +41,10 @@ type CreateRequest struct {
 	Name     string            `json:"name,omitempty"`     // the template's name when empty
 	Labels   map[string]string `json:"labels,omitempty"`
 	Expires  *time.Time        `json:"expires,omitempty"`
-	Inputs   map[string]any    `json:"inputs"`
+	// AutoRemediate lets SpawnIt re-apply the service on its own when a check finds it
+	// drifted or missing.
+	AutoRemediate bool           `json:"auto_remediate,omitempty"`
+	Inputs        map[string]any `json:"inputs"`
 }
 
 // Info is clients/<client>/<service>/info.json: what the service is. The catalog
@@ -55,6 +60,9 @@ type Info struct {
 	Created         time.Time         `json:"created"`
 	Labels          map[string]string `json:"labels,omitempty"`
 	Expires         *time.Time        `json:"expires,omitempty"`
+	// AutoRemediate: SpawnIt re-applies the service when a check finds it drifted or
+	// missing (see CreateRequest).
+	AutoRemediate bool `json:"auto_remediate,omitempty"`
 	// Sensitive names the inputs that were sensitive at creation, so they stay masked
 	// even if the template later disappears or changes.
 	Sensitive []string `json:"sensitive,omitempty"`
@@ -187,6 +195,7 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 		Created:         c.now().UTC().Truncate(time.Second),
 		Labels:          req.Labels,
 		Expires:         req.Expires,
+		AutoRemediate:   req.AutoRemediate,
 		Sensitive:       tpl.SensitiveNames(),
 	}
 	for attempt := 0; attempt < idAttempts; attempt++ {
@@ -316,6 +325,10 @@ func (c *Catalog) readInfo(ctx context.Context, ref engine.ServiceRef) (*Info, e
 	if err != nil {
 		return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
 	}
+	return parseInfo(ref, data)
+}
+
+func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
 	if len(data) > maxInfoBytes {
 		return nil, fmt.Errorf("catalog: %s: info.json larger than %d bytes", ref, maxInfoBytes)
 	}
@@ -469,4 +482,96 @@ func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) erro
 	}
 	c.log.Info("catalog: service deleted", "service", ref.String())
 	return nil
+}
+
+// infoUpdateAttempts bounds the retries of UpdateInfo after concurrent writes.
+const infoUpdateAttempts = 5
+
+// UpdateInfo changes the settings recorded in a service's info.json: mutate receives
+// the current Info and may change Expires, AutoRemediate and Labels (anything else is
+// an error: the rest describes what the service is). Writes are conditional on
+// info.json's ETag and retried when another writer went first, so concurrent updates
+// of different settings never lose each other; fields other packages added to
+// info.json are kept. mutate may run more than once. It returns the updated service.
+func (c *Catalog) UpdateInfo(ctx context.Context, ref engine.ServiceRef, mutate func(*Info) error) (*Service, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	for attempt := 0; attempt < infoUpdateAttempts; attempt++ {
+		data, obj, err := c.st.Get(ctx, serviceKey(ref, InfoFile))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
+		}
+		cur, err := parseInfo(ref, data)
+		if err != nil {
+			return nil, err
+		}
+		var raw map[string]json.RawMessage
+		if json.Unmarshal(data, &raw) != nil {
+			return nil, fmt.Errorf("catalog: %s: info.json is not a JSON object", ref)
+		}
+		next := *cur
+		next.Labels = maps.Clone(cur.Labels)
+		next.Sensitive = slices.Clone(cur.Sensitive)
+		if err := mutate(&next); err != nil {
+			return nil, err
+		}
+		if !sameIdentity(*cur, next) {
+			return nil, fmt.Errorf("%w: only the expiry, auto-remediation and labels of a service can change", engine.ErrInvalidInput)
+		}
+		var bad errs
+		checkLabels(next.Labels, &bad)
+		if err := bad.err(); err != nil {
+			return nil, err
+		}
+		out, err := mergeInfo(raw, next)
+		if err != nil {
+			return nil, err
+		}
+		_, err = c.st.Put(ctx, serviceKey(ref, InfoFile), out, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			continue // another writer went first: apply the change to its version
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: update service %s: %w", ref, err)
+		}
+		c.log.Info("catalog: service settings updated", "service", ref.String())
+		return c.GetService(ctx, ref)
+	}
+	return nil, fmt.Errorf("%w (service %s: info.json kept changing)", ErrConflict, ref)
+}
+
+// sameIdentity reports whether two Infos differ at most in the settings UpdateInfo may
+// change.
+func sameIdentity(a, b Info) bool {
+	a.Expires, a.AutoRemediate, a.Labels = nil, false, nil
+	b.Expires, b.AutoRemediate, b.Labels = nil, false, nil
+	return a.Client == b.Client && a.Service == b.Service && a.Template == b.Template &&
+		a.TemplateVersion == b.TemplateVersion && a.Provider == b.Provider && a.Name == b.Name &&
+		a.Created.Equal(b.Created) && slices.Equal(a.Sensitive, b.Sensitive)
+}
+
+// mergeInfo writes info over the raw info.json: the keys Info declares are replaced (or
+// removed, when now empty), every other key is kept as it was.
+func mergeInfo(raw map[string]json.RawMessage, info Info) ([]byte, error) {
+	t := reflect.TypeOf(info)
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			delete(raw, name)
+		}
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return nil, err
+	}
+	var known map[string]json.RawMessage
+	if err := json.Unmarshal(b, &known); err != nil {
+		return nil, err
+	}
+	maps.Copy(raw, known)
+	return json.MarshalIndent(raw, "", "  ")
 }

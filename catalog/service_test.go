@@ -44,7 +44,7 @@ func TestCreateService(t *testing.T) {
 		t.Fatalf("token not generated: %q", token)
 	}
 	wantInfo := Info{
-		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.0.0",
+		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.1.0",
 		Provider: "docker", Name: "My echo", Created: created, Labels: map[string]string{"team": "blue"},
 		Sensitive: []string{"token"},
 	}
@@ -483,5 +483,76 @@ func TestCorruptTfvarsErrorDoesNotQuoteContent(t *testing.T) {
 	st.put("clients/acme/"+svc.Service+"/terraform.tfvars.json", `{"token": Xsecret}`)
 	if _, err = c.GetService(ctx, svc.Ref()); err == nil || strings.Contains(err.Error(), "X") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestUpdateInfo: settings change, identity does not, other packages' fields survive,
+// and concurrent updates of different settings both land.
+func TestUpdateInfo(t *testing.T) {
+	c, st := seeded(t)
+	ctx := context.Background()
+	req := echoRequest("hi")
+	req.AutoRemediate = true
+	svc, err := c.CreateService(ctx, "acme", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !svc.AutoRemediate {
+		t.Fatal("auto_remediate not recorded at creation")
+	}
+	ref := svc.Ref()
+	key := serviceKey(ref, InfoFile)
+	// Another package's field in info.json.
+	raw, _ := st.data(key)
+	st.put(key, strings.Replace(raw, `"client"`, `"intent_note": {"kept": true},`+"\n"+`  "client"`, 1))
+
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	got, err := c.UpdateInfo(ctx, ref, func(i *Info) error {
+		i.Expires, i.AutoRemediate = &exp, false
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Expires == nil || !got.Expires.Equal(exp) || got.AutoRemediate || got.ETag != svc.ETag {
+		t.Fatalf("after update: expires %v auto %v etag %q (was %q)", got.Expires, got.AutoRemediate, got.ETag, svc.ETag)
+	}
+	after, _ := st.data(key)
+	if !strings.Contains(after, `"intent_note"`) || strings.Contains(after, `"auto_remediate"`) {
+		t.Fatalf("info.json after update:\n%s", after)
+	}
+	// Clearing the expiry removes the key.
+	if _, err := c.UpdateInfo(ctx, ref, func(i *Info) error { i.Expires = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := st.data(key); strings.Contains(after, `"expires"`) {
+		t.Fatalf("expiry still in info.json:\n%s", after)
+	}
+	// Identity is not a setting.
+	if _, err := c.UpdateInfo(ctx, ref, func(i *Info) error { i.Template = "postgres"; return nil }); !errors.Is(err, engine.ErrInvalidInput) {
+		t.Fatalf("template change: %v", err)
+	}
+	if _, err := c.UpdateInfo(ctx, engine.ServiceRef{Client: "acme", Service: "nope"}, func(*Info) error { return nil }); !errors.Is(err, ErrServiceNotFound) {
+		t.Fatalf("missing service: %v", err)
+	}
+
+	var wg sync.WaitGroup
+	for _, f := range []func(*Info){
+		func(i *Info) { i.AutoRemediate = true },
+		func(i *Info) { i.Labels = map[string]string{"team": "red"} },
+	} {
+		wg.Go(func() {
+			if _, err := c.UpdateInfo(ctx, ref, func(i *Info) error { f(i); return nil }); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	final, err := c.GetService(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !final.AutoRemediate || final.Labels["team"] != "red" {
+		t.Fatalf("a concurrent update was lost: %+v", final.Info)
 	}
 }

@@ -124,6 +124,12 @@ type Template struct {
 	Icon        string  `json:"icon,omitempty"`
 	Version     string  `json:"version"`
 	Inputs      []Field `json:"inputs"`
+	// Readiness lists what an apply waits for before it succeeds (see ReadinessCheck).
+	// SpawnIt runs them for the Docker target only, for now.
+	Readiness []ReadinessCheck `json:"readiness,omitempty"`
+	// AcceptDrift says whether users may accept drift (record reality as the new state)
+	// instead of remediating it; nil means true.
+	AcceptDrift *bool `json:"accept_drift,omitempty"`
 
 	// Providers lists the targets with a module under templates/<id>/modules/, sorted.
 	// It comes from the store, not from template.json.
@@ -139,6 +145,9 @@ func (t *Template) Field(name string) (*Field, bool) {
 	}
 	return nil, false
 }
+
+// AcceptsDrift reports whether drift may be accepted (AcceptDrift, default true).
+func (t *Template) AcceptsDrift() bool { return t.AcceptDrift == nil || *t.AcceptDrift }
 
 // HasProvider reports whether the template has a module for provider.
 func (t *Template) HasProvider(provider string) bool { return slices.Contains(t.Providers, provider) }
@@ -163,6 +172,11 @@ func (t *Template) Clone() *Template {
 			f.Generate = &g
 		}
 		c.Inputs[i] = f
+	}
+	c.Readiness = slices.Clone(t.Readiness)
+	if t.AcceptDrift != nil {
+		v := *t.AcceptDrift
+		c.AcceptDrift = &v
 	}
 	c.Providers = slices.Clone(t.Providers)
 	return &c
@@ -249,6 +263,14 @@ func (t *Template) check() error {
 		seen[f.Name] = true
 		for _, p := range f.check() {
 			bad("%s: %s", where, p)
+		}
+	}
+	if len(t.Readiness) > MaxReadinessChecks {
+		bad("readiness: more than %d checks", MaxReadinessChecks)
+	}
+	for i := range t.Readiness {
+		for _, p := range t.Readiness[i].check() {
+			bad("readiness[%d]: %s", i, p)
 		}
 	}
 	if len(problems) > 0 {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 var builtinIDs = []string{"gitea", "httpecho", "minecraft", "nginx-static", "postgres", "redis"}
@@ -95,6 +96,48 @@ func withInputs(inputs string) string {
 	return `{"id":"demo","name":"Demo","description":"","category":"test","version":"1","inputs":` + inputs + `}`
 }
 
+// withReadiness returns a valid template document with the given readiness array.
+func withReadiness(checks string) string {
+	return strings.Replace(validTemplateJSON, `"version"`, `"readiness":`+checks+`,"version"`, 1)
+}
+
+func TestParseTemplateReadiness(t *testing.T) {
+	tpl, err := ParseTemplate([]byte(withReadiness(`[
+		{"type":"http","output":"endpoint","path":"/health?full=1","status":204,"timeout":"90s"},
+		{"type":"tcp","output":"endpoint"},
+		{"type":"docker_health","timeout":"2m"}]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpl.Readiness) != 3 || !tpl.AcceptsDrift() {
+		t.Fatalf("readiness %+v, accepts drift %v", tpl.Readiness, tpl.AcceptsDrift())
+	}
+	h, tcp, dh := tpl.Readiness[0], tpl.Readiness[1], tpl.Readiness[2]
+	if h.TimeoutDuration() != 90*time.Second || h.WantStatus() != 204 || h.Path != "/health?full=1" {
+		t.Errorf("http check %+v timeout %s", h, h.TimeoutDuration())
+	}
+	if tcp.TimeoutDuration() != DefaultReadinessTimeout || tcp.WantStatus() != 200 {
+		t.Errorf("tcp check defaults: timeout %s", tcp.TimeoutDuration())
+	}
+	if dh.TimeoutDuration() != 2*time.Minute {
+		t.Errorf("docker_health timeout %s", dh.TimeoutDuration())
+	}
+	// A clone is deep: changing it leaves the original alone.
+	c := tpl.Clone()
+	c.Readiness[0].Path = "/changed"
+	if tpl.Readiness[0].Path != "/health?full=1" {
+		t.Error("Clone shares the readiness checks")
+	}
+
+	no, err := ParseTemplate([]byte(strings.Replace(validTemplateJSON, `"version"`, `"accept_drift":false,"version"`, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if no.AcceptsDrift() || no.Clone().AcceptsDrift() {
+		t.Error("accept_drift false is not kept")
+	}
+}
+
 func TestParseTemplateAcceptsValid(t *testing.T) {
 	tpl, err := ParseTemplate([]byte(validTemplateJSON))
 	if err != nil {
@@ -160,6 +203,20 @@ func TestParseTemplateRejects(t *testing.T) {
 		{"generate on string", withInputs(`[{"name":"a","label":"A","type":"string","generate":{}}]`), "only secret fields"},
 		{"generate too short", withInputs(`[{"name":"a","label":"A","type":"secret","generate":{"length":5}}]`), "length must be"},
 		{"required generated secret", withInputs(`[{"name":"a","label":"A","type":"secret","required":true,"generate":{}}]`), "cannot be required"},
+		{"readiness unknown type", withReadiness(`[{"type":"ping"}]`), "readiness[0]: type"},
+		{"readiness http without output", withReadiness(`[{"type":"http"}]`), "output: required"},
+		{"readiness bad output name", withReadiness(`[{"type":"tcp","output":"a b"}]`), "not an output name"},
+		{"readiness docker_health with output", withReadiness(`[{"type":"docker_health","output":"endpoint"}]`), "takes none"},
+		{"readiness tcp with status", withReadiness(`[{"type":"tcp","output":"endpoint","status":200}]`), "only http checks"},
+		{"readiness bad status", withReadiness(`[{"type":"http","output":"endpoint","status":42}]`), "not an HTTP status"},
+		{"readiness relative path", withReadiness(`[{"type":"http","output":"endpoint","path":"health"}]`), "path: must start"},
+		{"readiness absolute url path", withReadiness(`[{"type":"http","output":"endpoint","path":"//evil.test/x"}]`), "path: must start"},
+		{"readiness path with space", withReadiness(`[{"type":"http","output":"endpoint","path":"/a b"}]`), "path: must not contain"},
+		{"readiness bad timeout", withReadiness(`[{"type":"tcp","output":"endpoint","timeout":"soon"}]`), "timeout"},
+		{"readiness timeout too long", withReadiness(`[{"type":"tcp","output":"endpoint","timeout":"2h"}]`), "between 1s"},
+		{"readiness unknown key", withReadiness(`[{"type":"tcp","output":"endpoint","retries":3}]`), "unknown field"},
+		{"readiness too many", withReadiness("[" + strings.Repeat(`{"type":"docker_health"},`, MaxReadinessChecks) + `{"type":"docker_health"}]`), "more than"},
+		{"accept_drift not a bool", strings.Replace(validTemplateJSON, `"version"`, `"accept_drift":"no","version"`, 1), "template.json"},
 		{"icon with url", strings.Replace(validTemplateJSON, `"🧪"`, `"https://example.com/i.png"`, 1), "icon"},
 		{"icon svg external image", strings.Replace(validTemplateJSON, `"🧪"`, `"<svg xmlns=\"http://www.w3.org/2000/svg\"><image href=\"https://x.test/a.png\"/></svg>"`, 1), "icon"},
 		{"icon svg script", strings.Replace(validTemplateJSON, `"🧪"`, `"<svg><script>alert(1)</script></svg>"`, 1), "icon"},

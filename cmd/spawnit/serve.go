@@ -314,7 +314,7 @@ func (a *app) serve(ctx context.Context) error {
 	var background sync.WaitGroup
 	background.Go(func() { a.sweepIdempotencyKeys(bgCtx) })
 	if a.cfg.driftInterval > 0 {
-		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Logger: a.log}, supervised{a.platform})
+		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Logger: a.log}, a.platform.Supervised())
 		background.Go(func() { _ = sup.Run(bgCtx) })
 	}
 
@@ -341,35 +341,6 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return nil
-}
-
-// supervised is the platform as the drift supervisor sees it.
-type supervised struct{ p *platform.Platform }
-
-var _ supervisor.Platform = supervised{}
-
-func (s supervised) Targets(ctx context.Context) ([]supervisor.Target, error) {
-	ws, err := s.p.WatchedServices(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]supervisor.Target, 0, len(ws))
-	for _, w := range ws {
-		out = append(out, supervisor.Target{Ref: w.Ref, Provider: w.Provider, Intent: w.Intent, Expires: w.Expires})
-	}
-	return out, nil
-}
-
-func (s supervised) Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
-	return s.p.CheckDriftNow(ctx, ref)
-}
-
-func (s supervised) Record(ctx context.Context, ref engine.ServiceRef, r engine.DriftReport) error {
-	return s.p.RecordDrift(ctx, ref, r)
-}
-
-func (s supervised) Expire(ctx context.Context, ref engine.ServiceRef) error {
-	return s.p.Expire(ctx, ref)
 }
 
 func (a *app) sweepIdempotencyKeys(ctx context.Context) {

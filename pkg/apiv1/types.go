@@ -4,6 +4,7 @@
 package apiv1
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/spawnit/spawnit/catalog"
@@ -49,6 +50,8 @@ const (
 	CodePreconditionNeeded = "precondition_required"
 	CodeUnavailable        = "unavailable"
 	CodeShuttingDown       = "shutting_down"
+	CodeAcceptDisabled     = "accept_disabled"
+	CodeNotDeployed        = "not_deployed"
 	CodeInternal           = "internal"
 )
 
@@ -81,6 +84,56 @@ type CreateService struct {
 	Inputs    map[string]any    `json:"inputs"`
 	Labels    map[string]string `json:"labels,omitempty"`
 	ExpiresAt *time.Time        `json:"expires_at,omitempty"`
+	// AutoRemediate lets SpawnIt re-apply the service on its own when a drift check
+	// finds it drifted or missing.
+	AutoRemediate bool `json:"auto_remediate,omitempty"`
+}
+
+// UpdateService is the body of PATCH /api/v1/services/{service}: each field present
+// replaces the setting, an absent one leaves it unchanged.
+type UpdateService struct {
+	// ExpiresAt sets the expiry (in the future). To remove the expiry, set
+	// RemoveExpiry: the field is then sent as JSON null.
+	ExpiresAt    *time.Time `json:"-"`
+	RemoveExpiry bool       `json:"-"`
+	// AutoRemediate turns automatic remediation on or off.
+	AutoRemediate *bool `json:"-"`
+}
+
+// MarshalJSON writes only the fields to change, and expires_at null for RemoveExpiry.
+func (u UpdateService) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	switch {
+	case u.RemoveExpiry:
+		m["expires_at"] = nil
+	case u.ExpiresAt != nil:
+		m["expires_at"] = u.ExpiresAt
+	}
+	if u.AutoRemediate != nil {
+		m["auto_remediate"] = *u.AutoRemediate
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes: expires_at null sets RemoveExpiry.
+func (u *UpdateService) UnmarshalJSON(b []byte) error {
+	var m struct {
+		ExpiresAt     json.RawMessage `json:"expires_at"`
+		AutoRemediate *bool           `json:"auto_remediate"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*u = UpdateService{AutoRemediate: m.AutoRemediate}
+	switch {
+	case m.ExpiresAt == nil:
+	case string(m.ExpiresAt) == "null":
+		u.RemoveExpiry = true
+	default:
+		u.ExpiresAt = new(time.Time)
+		return json.Unmarshal(m.ExpiresAt, u.ExpiresAt)
+	}
+	return nil
 }
 
 // UpdateInputs is the body of PUT /api/v1/services/{service}/inputs.
@@ -99,6 +152,7 @@ type Service struct {
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
 	ExpiresAt       *time.Time        `json:"expires_at,omitempty"`
+	AutoRemediate   bool              `json:"auto_remediate"`
 	Inputs          map[string]any    `json:"inputs"`
 	ETag            string            `json:"etag"`
 	Status          ServiceStatus     `json:"status"`
@@ -109,12 +163,19 @@ type ServiceStatus struct {
 	// Intent is the last successful operation: "applied", "destroyed" or "" (never).
 	Intent engine.IntentKind `json:"intent"`
 	// Drift is the last drift check's status (not_checked when none).
-	Drift         engine.ServiceStatus `json:"drift"`
-	DriftAt       *time.Time           `json:"drift_checked_at,omitempty"`
-	Health        string               `json:"health,omitempty"` // healthy, unhealthy, unknown
-	Busy          bool                 `json:"busy"`
-	LastJob       *JobRef              `json:"last_job,omitempty"`
-	NeedsRecovery bool                 `json:"needs_recovery,omitempty"`
+	Drift   engine.ServiceStatus `json:"drift"`
+	DriftAt *time.Time           `json:"drift_checked_at,omitempty"`
+	// Health is the last readiness result of a deployed service: healthy, unhealthy,
+	// unknown or not_ready; empty when none was recorded (no readiness checks, or not
+	// deployed). HealthMessage says what failed.
+	Health        string     `json:"health,omitempty"`
+	HealthMessage string     `json:"health_message,omitempty"`
+	HealthAt      *time.Time `json:"health_checked_at,omitempty"`
+	Busy          bool       `json:"busy"`
+	LastJob       *JobRef    `json:"last_job,omitempty"`
+	NeedsRecovery bool       `json:"needs_recovery,omitempty"`
+	// Expired: the service's expiry has passed (SpawnIt destroys it, as a job).
+	Expired bool `json:"expired,omitempty"`
 }
 
 // JobRef points at a job.
@@ -152,10 +213,11 @@ type Drift = engine.DriftReport
 
 // StatusEvent is the data of an event on the tenant stream GET /api/v1/events.
 type StatusEvent struct {
-	Kind    string               `json:"kind"` // job, drift, service
+	Kind    string               `json:"kind"` // job, drift, health, service
 	Service string               `json:"service"`
 	Job     *JobRef              `json:"job,omitempty"`
 	Drift   engine.ServiceStatus `json:"drift,omitempty"`
+	Health  string               `json:"health,omitempty"`
 	Message string               `json:"message,omitempty"`
 	Time    time.Time            `json:"time"`
 }

@@ -490,3 +490,50 @@ func TestContextCancelStopsRetries(t *testing.T) {
 		t.Fatalf("err = %v after %s", err, time.Since(start))
 	}
 }
+
+func TestUpdateServiceAcceptRemediate(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	var paths []string
+	mux := http.NewServeMux()
+	mux.HandleFunc("PATCH /api/v1/services/{id}", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, string(b))
+		mu.Unlock()
+		w.Header().Set("ETag", `"e1"`)
+		writeJSON(w, 200, apiv1.Service{ID: r.PathValue("id"), AutoRemediate: true})
+	})
+	mux.HandleFunc("POST /api/v1/services/{id}/{op}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path+" key="+strings.Repeat("x", min(1, len(r.Header.Get("Idempotency-Key")))))
+		mu.Unlock()
+		if r.PathValue("op") == "accept" {
+			apiErr(w, 409, apiv1.CodeAcceptDisabled, "no")
+			return
+		}
+		writeJSON(w, 202, apiv1.Job{ID: "j", Operation: engine.OpApply})
+	})
+	c := newTestClient(t, mux)
+	ctx := context.Background()
+	on, exp := true, time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	svc, etag, err := c.UpdateService(ctx, "s1", apiv1.UpdateService{ExpiresAt: &exp, AutoRemediate: &on})
+	if err != nil || etag != `"e1"` || !svc.AutoRemediate {
+		t.Fatalf("%+v %q %v", svc, etag, err)
+	}
+	if _, _, err := c.UpdateService(ctx, "s1", apiv1.UpdateService{RemoveExpiry: true}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`{"auto_remediate":true,"expires_at":"2030-01-02T03:04:05Z"}`, `{"expires_at":null}`}; fmt.Sprint(bodies) != fmt.Sprint(want) {
+		t.Fatalf("bodies %q, want %q", bodies, want)
+	}
+	if _, err := c.Accept(ctx, "s1"); !HasCode(err, apiv1.CodeAcceptDisabled) {
+		t.Fatalf("accept: %v", err)
+	}
+	if j, err := c.Remediate(ctx, "s1"); err != nil || j.ID != "j" {
+		t.Fatalf("remediate: %+v %v", j, err)
+	}
+	if want := []string{"/api/v1/services/s1/accept key=x", "/api/v1/services/s1/remediate key=x"}; fmt.Sprint(paths) != fmt.Sprint(want) {
+		t.Fatalf("requests %q", paths)
+	}
+}

@@ -18,9 +18,11 @@
 //
 // # Retries
 //
-// Requests that are safe to repeat (every GET, and the job-starting POSTs, which carry
+// Requests that are safe to repeat (every GET, UpdateService, whose settings are set
+// rather than changed relative to their value, and the job-starting POSTs, which carry
 // an Idempotency-Key) are retried a few times, with backoff, after a connection failure
-// or a 502/503/504. Plan, Apply, Destroy and CheckDrift generate a fresh key per call
+// or a 502/503/504. Plan, Apply, Destroy, CheckDrift, Accept and Remediate generate a
+// fresh key per call
 // unless IdempotencyKey gives one, and keep it across their retries, so a request the
 // server received but whose answer was lost starts one job, not two.
 //

@@ -10,7 +10,8 @@ import (
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
-// RunOption adjusts a job-starting call (Plan, Apply, Destroy, CheckDrift).
+// RunOption adjusts a job-starting call (Plan, Apply, Destroy, CheckDrift, Accept,
+// Remediate).
 type RunOption func(*runConfig)
 
 type runConfig struct {
@@ -45,6 +46,20 @@ func (c *Client) Apply(ctx context.Context, service string, opts ...RunOption) (
 // Destroy starts a job removing the service's infrastructure (its configuration stays).
 func (c *Client) Destroy(ctx context.Context, service string, opts ...RunOption) (*apiv1.Job, error) {
 	return c.startJob(ctx, service, "/destroy", opts)
+}
+
+// Accept starts a job recording the real infrastructure as the service's state (a
+// refresh-only apply): drift is accepted instead of undone. It fails with code
+// apiv1.CodeAcceptDisabled when the template forbids it, apiv1.CodeNotDeployed when the
+// service is not deployed.
+func (c *Client) Accept(ctx context.Context, service string, opts ...RunOption) (*apiv1.Job, error) {
+	return c.startJob(ctx, service, "/accept", opts)
+}
+
+// Remediate starts an apply that undoes drift, recorded as a remediation in the audit
+// log.
+func (c *Client) Remediate(ctx context.Context, service string, opts ...RunOption) (*apiv1.Job, error) {
+	return c.startJob(ctx, service, "/remediate", opts)
 }
 
 // CheckDrift starts a drift check; the finished job's Drift holds the report.

@@ -152,6 +152,22 @@ func (c *Client) UpdateInputs(ctx context.Context, id string, inputs map[string]
 	return &svc, etagOf(res, &svc), nil
 }
 
+// UpdateService changes a service's settings (expiry, auto-remediation): the fields set
+// in u replace those settings, the others stay. No ETag is needed (settings do not
+// depend on each other nor on the inputs). It returns the updated service and its ETag.
+func (c *Client) UpdateService(ctx context.Context, id string, u apiv1.UpdateService) (*apiv1.Service, string, error) {
+	p, err := servicePath(id)
+	if err != nil {
+		return nil, "", err
+	}
+	var svc apiv1.Service
+	res, err := c.do(ctx, request{method: http.MethodPatch, path: p, body: u, retry: true}, &svc)
+	if err != nil {
+		return nil, "", err
+	}
+	return &svc, etagOf(res, &svc), nil
+}
+
 // etagOf prefers the ETag header, which is what If-Match must echo, and falls back to
 // the body's copy.
 func etagOf(res response, svc *apiv1.Service) string {

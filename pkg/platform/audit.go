@@ -19,13 +19,22 @@ const AuditPrefix = "audit/"
 
 // Audit actions.
 const (
-	ActionServiceCreate  = "service.create"
-	ActionServiceUpdate  = "service.update"
-	ActionServiceDelete  = "service.delete"
-	ActionJobSubmit      = "job.submit"
-	ActionJobCancel      = "job.cancel"
-	ActionOutputsReveal  = "job.reveal_outputs"
-	ActionServiceDeleted = "service.deleted" // the configuration removed after a destroy job
+	ActionServiceCreate = "service.create"
+	ActionServiceUpdate = "service.update"
+	// ActionServiceSettings: expiry or auto-remediation changed (PATCH).
+	ActionServiceSettings = "service.update_settings"
+	ActionServiceDelete   = "service.delete"
+	ActionJobSubmit       = "job.submit"
+	ActionJobCancel       = "job.cancel"
+	ActionOutputsReveal   = "job.reveal_outputs"
+	ActionServiceDeleted  = "service.deleted" // the configuration removed after a destroy job
+)
+
+// Why a job was submitted, when it is more than the operation says (AuditEntry.Reason).
+const (
+	ReasonRemediate     = "remediate"      // a user's request to undo drift (an apply)
+	ReasonAutoRemediate = "auto_remediate" // SpawnIt undoing drift on its own (an apply)
+	ReasonExpired       = "expired"        // SpawnIt destroying a service whose expiry passed
 )
 
 // Audit results.
@@ -47,6 +56,11 @@ type AuditEntry struct {
 	Job       string           `json:"job,omitempty"`
 	Operation engine.Operation `json:"operation,omitempty"`
 	Template  string           `json:"template,omitempty"`
+	// Reason says why a job was submitted, when it is more than its operation (one of
+	// the Reason* constants).
+	Reason string `json:"reason,omitempty"`
+	// Settings names the settings a service.update_settings changed.
+	Settings []string `json:"settings,omitempty"`
 	// Inputs names the input fields a create or update sent (names, not values).
 	Inputs []string `json:"inputs,omitempty"`
 	Result string   `json:"result"`
@@ -105,6 +119,12 @@ func ErrorKind(err error) string {
 		return "resources_exist"
 	case errors.Is(err, ErrIdempotencyMismatch):
 		return "idempotency_mismatch"
+	case errors.Is(err, ErrAcceptDisabled):
+		return "accept_disabled"
+	case errors.Is(err, ErrNotDeployed):
+		return "not_deployed"
+	case errors.Is(err, ErrNotDue):
+		return "not_due"
 	case errors.Is(err, engine.ErrLocked):
 		return "locked"
 	case errors.Is(err, engine.ErrNeedsRecovery):

@@ -44,6 +44,7 @@ func ValidateIdempotencyKey(key string) error {
 // that claimed the key is still creating the job.
 type idempotencyRecord struct {
 	Operation engine.Operation `json:"operation"`
+	Reason    string           `json:"reason,omitempty"`
 	JobID     string           `json:"job_id,omitempty"`
 	Created   time.Time        `json:"created"`
 }
@@ -69,7 +70,7 @@ func (p *Platform) runIdempotent(ctx context.Context, a Actor, svc *catalog.Serv
 		}
 		b, obj, err := p.st.Get(ctx, key)
 		if errors.Is(err, store.ErrNotFound) {
-			c, err := p.putClaim(ctx, key, req.Operation, store.PutOptions{IfNoneMatch: true})
+			c, err := p.putClaim(ctx, key, req, store.PutOptions{IfNoneMatch: true})
 			if errors.Is(err, store.ErrPreconditionFailed) {
 				continue // another request claimed it first
 			}
@@ -85,7 +86,7 @@ func (p *Platform) runIdempotent(ctx context.Context, a Actor, svc *catalog.Serv
 		corrupt := json.Unmarshal(b, &rec) != nil
 		age := p.now().Sub(rec.Created)
 		if corrupt || age > p.idemTTL || (rec.JobID == "" && age > claimTimeout) {
-			c, err := p.putClaim(ctx, key, req.Operation, store.PutOptions{IfMatch: obj.ETag})
+			c, err := p.putClaim(ctx, key, req, store.PutOptions{IfMatch: obj.ETag})
 			if errors.Is(err, store.ErrPreconditionFailed) {
 				continue
 			}
@@ -94,7 +95,7 @@ func (p *Platform) runIdempotent(ctx context.Context, a Actor, svc *catalog.Serv
 			}
 			return p.fulfil(ctx, a, svc, req, key, c)
 		}
-		if rec.Operation != req.Operation {
+		if rec.Operation != req.Operation || rec.Reason != req.Reason {
 			return engine.JobInfo{}, fmt.Errorf("%w (%s)", ErrIdempotencyMismatch, rec.Operation)
 		}
 		if rec.JobID != "" {
@@ -119,8 +120,8 @@ type claim struct {
 	etag string
 }
 
-func (p *Platform) putClaim(ctx context.Context, key string, op engine.Operation, opts store.PutOptions) (claim, error) {
-	rec := idempotencyRecord{Operation: op, Created: p.now()}
+func (p *Platform) putClaim(ctx context.Context, key string, req RunRequest, opts store.PutOptions) (claim, error) {
+	rec := idempotencyRecord{Operation: req.Operation, Reason: req.Reason, Created: p.now()}
 	b, _ := json.Marshal(rec)
 	opts.ContentType = "application/json"
 	obj, err := p.st.Put(ctx, key, b, opts)

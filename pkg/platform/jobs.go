@@ -23,17 +23,23 @@ type RunRequest struct {
 	// NoQueue fails with engine.ErrLocked when the service is busy, instead of queueing
 	// behind the job that holds it.
 	NoQueue bool
+	// Reason is recorded in the audit entry when the operation alone does not say why
+	// (ReasonRemediate for an apply that undoes drift).
+	Reason string
 }
 
-// Run starts a plan, apply, destroy or drift check of a service and returns the new job
-// (queued or running). The service's secret values are masked in the job's events.
+// Run starts a plan, apply, destroy, drift check or accept of a service and returns the
+// new job (queued or running). The service's secret values are masked in the job's
+// events. An apply waits for the template's readiness checks (Docker target) before
+// it succeeds. Accepting drift (a refresh-only apply) needs a deployed service
+// (ErrNotDeployed) whose template allows it (ErrAcceptDisabled).
 func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequest) (engine.JobInfo, error) {
 	ref, err := a.ref(service)
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
 	switch req.Operation {
-	case engine.OpPlan, engine.OpApply, engine.OpDestroy, engine.OpDrift:
+	case engine.OpPlan, engine.OpApply, engine.OpDestroy, engine.OpDrift, engine.OpAccept:
 	default:
 		return engine.JobInfo{}, fmt.Errorf("%w: operation %q", engine.ErrInvalidInput, req.Operation)
 	}
@@ -49,6 +55,12 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
+	if req.Operation == engine.OpAccept {
+		if err := p.checkAccept(ctx, svc); err != nil {
+			p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
+			return engine.JobInfo{}, err
+		}
+	}
 	if req.IdempotencyKey != "" {
 		return p.runIdempotent(ctx, a, svc, req)
 	}
@@ -62,7 +74,7 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 // submit starts the job, audits the attempt and watches the job to its end.
 func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, req RunRequest) (j *engine.Job, err error) {
 	ref := svc.Ref()
-	entry := AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Result: ResultAccepted}
+	entry := AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason, Result: ResultAccepted}
 	defer func() {
 		if j != nil {
 			entry.Job = j.ID()
@@ -82,11 +94,16 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 	case engine.OpPlan:
 		j, err = p.eng.Plan(ctx, ref, opts...)
 	case engine.OpApply:
+		if ready := p.readinessFor(ctx, svc); ready != nil {
+			opts = append(opts, engine.WithReadiness(ready))
+		}
 		j, err = p.eng.Apply(ctx, ref, opts...)
 	case engine.OpDestroy:
 		j, err = p.eng.Destroy(ctx, ref, opts...)
 	case engine.OpDrift:
 		j, err = p.eng.CheckDrift(ctx, ref, opts...)
+	case engine.OpAccept:
+		j, err = p.eng.Accept(ctx, ref, opts...)
 	}
 	if err != nil {
 		return nil, err
@@ -125,11 +142,42 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 			}
 			cancel()
 		}
+		if info.Operation == engine.OpDestroy && info.State == engine.StateSucceeded {
+			// Nothing is deployed any more: a health result would describe the past.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := p.st.Delete(ctx, healthKey(info.Service)); err != nil {
+				p.log.Warn("platform: could not remove health record", "service", info.Service.String(), "err", err)
+			}
+			cancel()
+		}
 		if after != nil {
 			after(info)
 		}
 	}()
 	return done
+}
+
+// checkAccept refuses to accept drift of a service that is not deployed (accepting
+// would record it as applied) or whose template forbids it. A template that is gone
+// no longer forbids anything.
+func (p *Platform) checkAccept(ctx context.Context, svc *catalog.Service) error {
+	in, err := p.eng.Intent(ctx, svc.Ref())
+	if err != nil {
+		return err
+	}
+	if in.Kind != engine.IntentApplied {
+		return ErrNotDeployed
+	}
+	tpl, err := p.cat.Get(ctx, svc.Template)
+	switch {
+	case errors.Is(err, catalog.ErrTemplateNotFound), errors.Is(err, catalog.ErrInvalidTemplate):
+		return nil
+	case err != nil:
+		return err
+	case !tpl.AcceptsDrift():
+		return ErrAcceptDisabled
+	}
+	return nil
 }
 
 // ListJobs lists a service's jobs, newest first, sensitive output values removed. A

@@ -33,6 +33,14 @@ var (
 	ErrStale = fmt.Errorf("the configuration changed since it was read: %w", store.ErrPreconditionFailed)
 	// ErrIdempotencyMismatch: an idempotency key was already used for another operation.
 	ErrIdempotencyMismatch = errors.New("idempotency key already used for another operation")
+	// ErrAcceptDisabled: the service's template sets "accept_drift": false; remediate
+	// (apply) instead.
+	ErrAcceptDisabled = errors.New("the service's template does not allow accepting drift: remediate it instead")
+	// ErrNotDeployed: the operation needs a deployed service (accepting drift).
+	ErrNotDeployed = errors.New("the service is not deployed")
+	// ErrNotDue: what the supervisor asked for no longer applies (the expiry was moved
+	// or removed, auto-remediation was turned off, the service is no longer drifted).
+	ErrNotDue = errors.New("no longer due")
 )
 
 // Actor is who performs an action: the verified caller's tenant and subject, and the
@@ -75,6 +83,7 @@ type Platform struct {
 	log     *slog.Logger
 	obs     Observer
 	broker  *Broker
+	docker  *dockerAPI
 	idemTTL time.Duration
 	now     func() time.Time
 
@@ -109,6 +118,7 @@ func New(cfg Config) (*Platform, error) {
 		log:     log,
 		obs:     cfg.Observer,
 		broker:  NewBroker(cfg.SubscriberBuffer),
+		docker:  newDockerAPI(),
 		idemTTL: cfg.IdempotencyTTL,
 		now:     func() time.Time { return time.Now().UTC() },
 	}, nil

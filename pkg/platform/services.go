@@ -53,12 +53,13 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
-		Template: req.Template,
-		Provider: req.Provider,
-		Name:     req.Name,
-		Labels:   req.Labels,
-		Expires:  req.ExpiresAt,
-		Inputs:   req.Inputs,
+		Template:      req.Template,
+		Provider:      req.Provider,
+		Name:          req.Name,
+		Labels:        req.Labels,
+		Expires:       req.ExpiresAt,
+		AutoRemediate: req.AutoRemediate,
+		Inputs:        req.Inputs,
 	})
 	if err != nil {
 		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at"}, "")
@@ -127,6 +128,63 @@ func (p *Platform) UpdateInputs(ctx context.Context, a Actor, service string, in
 		// The catalog names input fields bare ("port"); a create names them
 		// "inputs.port". One convention for API clients.
 		return apiv1.Service{}, renameFields(err, nil, "inputs.")
+	}
+	p.publishService(a.Tenant, service, "updated")
+	return p.view(ctx, updated)
+}
+
+// Settings are the parts of a service a user may change after creation besides its
+// inputs. A nil field is left unchanged.
+type Settings struct {
+	// Expires sets the expiry (which must be in the future); RemoveExpiry removes it.
+	Expires      *time.Time
+	RemoveExpiry bool
+	// AutoRemediate turns automatic remediation on or off.
+	AutoRemediate *bool
+}
+
+// UpdateSettings changes a service's expiry and auto-remediation. Settings are
+// independent of the inputs and of each other, so no ETag is needed: concurrent
+// updates are applied one after the other, none lost, and the last one sets each
+// setting it names. An expiry moved into the future saves the service from a pending
+// expiry; a past one is refused (to destroy now, destroy).
+func (p *Platform) UpdateSettings(ctx context.Context, a Actor, service string, set Settings) (svc apiv1.Service, err error) {
+	entry := AuditEntry{Action: ActionServiceSettings, Service: service}
+	if set.Expires != nil || set.RemoveExpiry {
+		entry.Settings = append(entry.Settings, "expires_at")
+	}
+	if set.AutoRemediate != nil {
+		entry.Settings = append(entry.Settings, "auto_remediate")
+	}
+	defer func() { p.audit(ctx, a, entry, err) }()
+	ref, err := a.ref(service)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	if set.Expires != nil && set.RemoveExpiry {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "expires_at", Code: catalog.CodeInvalid, Reason: "set an expiry or remove it, not both"}}}
+	}
+	if set.Expires != nil && !set.Expires.After(p.now()) {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "expires_at", Code: catalog.CodeRange, Reason: "must be in the future"}}}
+	}
+	if len(entry.Settings) == 0 {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "", Code: catalog.CodeRequired, Reason: "name at least one setting: expires_at, auto_remediate"}}}
+	}
+	updated, err := p.cat.UpdateInfo(ctx, ref, func(i *catalog.Info) error {
+		switch {
+		case set.RemoveExpiry:
+			i.Expires = nil
+		case set.Expires != nil:
+			t := set.Expires.UTC()
+			i.Expires = &t
+		}
+		if set.AutoRemediate != nil {
+			i.AutoRemediate = *set.AutoRemediate
+		}
+		return nil
+	})
+	if err != nil {
+		return apiv1.Service{}, err
 	}
 	p.publishService(a.Tenant, service, "updated")
 	return p.view(ctx, updated)
@@ -268,6 +326,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		CreatedAt:       s.Created,
 		UpdatedAt:       s.Updated,
 		ExpiresAt:       s.Expires,
+		AutoRemediate:   s.AutoRemediate,
 		Inputs:          s.MaskedValues(),
 		ETag:            s.ETag,
 		Status: apiv1.ServiceStatus{
@@ -275,6 +334,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 			Drift:         engine.StatusNotChecked,
 			Busy:          p.eng.Busy(ref),
 			NeedsRecovery: in.NeedsRecovery,
+			Expired:       s.Expires != nil && !p.now().Before(*s.Expires),
 		},
 	}
 	if v.UpdatedAt.IsZero() {
@@ -288,6 +348,16 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		v.Status.Drift = rep.Status
 		at := rep.CheckedAt
 		v.Status.DriftAt = &at
+	}
+	if in.Kind == engine.IntentApplied {
+		h, err := p.lastHealth(ctx, ref)
+		if err != nil {
+			return apiv1.Service{}, err
+		}
+		if h != nil {
+			at := h.CheckedAt
+			v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = h.Status, h.Message, &at
+		}
 	}
 	last, err := p.lastJob(ctx, ref)
 	if err != nil {

@@ -21,7 +21,11 @@ type Watched struct {
 	Ref      engine.ServiceRef
 	Provider string
 	Intent   engine.IntentKind
-	Expires  *time.Time
+	// IntentJob is the job that set the intent: it changes with every successful apply,
+	// accept or destroy, after which the service deserves a fresh check.
+	IntentJob     string
+	Expires       *time.Time
+	AutoRemediate bool
 }
 
 // SystemSubject is the audit subject of actions SpawnIt takes on its own.
@@ -60,7 +64,8 @@ func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
 			}
 			continue // deleted since the listing, or unreadable (the catalog logs it)
 		}
-		out = append(out, Watched{Ref: ref, Provider: svc.Provider, Intent: in.Kind, Expires: svc.Expires})
+		out = append(out, Watched{Ref: ref, Provider: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
+			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate})
 	}
 	return out, nil
 }
@@ -104,9 +109,89 @@ func (p *Platform) RecordDrift(ctx context.Context, ref engine.ServiceRef, repor
 	return p.recordDrift(ctx, ref, report)
 }
 
-// Expire starts the destroy of a service whose expiry passed, audited under
-// SystemSubject. The configuration is kept, so its owner sees what expired.
+// Expire starts the destroy of a service whose expiry passed, as a job audited under
+// SystemSubject with reason "expired". The configuration is kept, so its owner sees
+// what expired (its last job, Status.Expired). The expiry is read again first: one
+// moved or removed since the supervisor's listing gives ErrNotDue, as does a service
+// that is no longer deployed.
 func (p *Platform) Expire(ctx context.Context, ref engine.ServiceRef) error {
-	_, err := p.Run(ctx, Actor{Tenant: ref.Client, Subject: SystemSubject}, ref.Service, RunRequest{Operation: engine.OpDestroy, NoQueue: true})
+	if err := ref.Validate(); err != nil {
+		return err
+	}
+	svc, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if svc.Expires == nil || p.now().Before(*svc.Expires) {
+		return fmt.Errorf("expiry of %s: %w", ref, ErrNotDue)
+	}
+	in, err := p.eng.Intent(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if in.Kind != engine.IntentApplied {
+		return fmt.Errorf("expiry of %s (not deployed): %w", ref, ErrNotDue)
+	}
+	if p.eng.Busy(ref) {
+		// A job holds the service (the destroy asked for last time, perhaps): retry
+		// later, without an audit entry for every try.
+		return fmt.Errorf("expiry of %s: %w", ref, engine.ErrLocked)
+	}
+	p.log.Info("platform: service expired; destroying it", "service", ref.String(), "expires", svc.Expires)
+	_, err = p.Run(ctx, Actor{Tenant: ref.Client, Subject: SystemSubject}, ref.Service,
+		RunRequest{Operation: engine.OpDestroy, NoQueue: true, Reason: ReasonExpired})
 	return err
+}
+
+// AutoRemediate starts an apply of a deployed service that a check found drifted or
+// missing and whose owner turned auto-remediation on, as a job audited under
+// SystemSubject with reason "auto_remediate". The setting, the intent and the last
+// report are read again first: ErrNotDue when one of them no longer calls for it. It
+// never queues (engine.ErrLocked when the service is busy). The returned channel is
+// closed when the job has ended.
+func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (<-chan struct{}, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	svc, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !svc.AutoRemediate {
+		return nil, fmt.Errorf("auto-remediation of %s (turned off): %w", ref, ErrNotDue)
+	}
+	in, err := p.eng.Intent(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := p.lastDrift(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if in.Kind != engine.IntentApplied || rep == nil || (rep.Status != engine.StatusDrifted && rep.Status != engine.StatusMissing) {
+		return nil, fmt.Errorf("auto-remediation of %s (not drifted): %w", ref, ErrNotDue)
+	}
+	if p.eng.Busy(ref) {
+		return nil, fmt.Errorf("auto-remediation of %s: %w", ref, engine.ErrLocked)
+	}
+	p.log.Info("platform: remediating drift on its own", "service", ref.String(), "drift", rep.Status)
+	info, err := p.Run(ctx, Actor{Tenant: ref.Client, Subject: SystemSubject}, ref.Service,
+		RunRequest{Operation: engine.OpApply, NoQueue: true, Reason: ReasonAutoRemediate})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	j, ok := p.eng.Job(info.ID)
+	if !ok {
+		close(done) // already ended and forgotten
+		return done, nil
+	}
+	go func() {
+		defer close(done)
+		select {
+		case <-j.Done():
+		case <-ctx.Done():
+		}
+	}()
+	return done, nil
 }

@@ -24,27 +24,6 @@ import (
 	"github.com/spawnit/spawnit/pkg/supervisor"
 )
 
-// adapter is the platform as the supervisor sees it (as `spawnit serve` wires it).
-type adapter struct{ p *platform.Platform }
-
-func (a adapter) Targets(ctx context.Context) ([]supervisor.Target, error) {
-	ws, err := a.p.WatchedServices(ctx)
-	var out []supervisor.Target
-	for _, w := range ws {
-		out = append(out, supervisor.Target{Ref: w.Ref, Provider: w.Provider, Intent: w.Intent, Expires: w.Expires})
-	}
-	return out, err
-}
-func (a adapter) Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
-	return a.p.CheckDriftNow(ctx, ref)
-}
-func (a adapter) Record(ctx context.Context, ref engine.ServiceRef, r engine.DriftReport) error {
-	return a.p.RecordDrift(ctx, ref, r)
-}
-func (a adapter) Expire(ctx context.Context, ref engine.ServiceRef) error {
-	return a.p.Expire(ctx, ref)
-}
-
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -176,7 +155,7 @@ func BenchmarkSupervisor(b *testing.B) {
 
 	for b.Loop() {
 		// Steady state: every service checked once, next checks spread over 5 minutes.
-		sup := supervisor.New(supervisor.Config{Interval: 5 * time.Minute, DockerEvents: true, Concurrency: 2}, adapter{p})
+		sup := supervisor.New(supervisor.Config{Interval: 5 * time.Minute, DockerEvents: true, Concurrency: 2}, p.Supervised())
 		if err := sup.Prime(ctx); err != nil {
 			b.Fatal(err)
 		}
@@ -237,7 +216,7 @@ func BenchmarkSupervisor(b *testing.B) {
 
 		// Without events: the sweep alone, at a 20 s interval so the benchmark ends.
 		sweep := 20 * time.Second
-		sup2 := supervisor.New(supervisor.Config{Interval: sweep, DockerEvents: false, Concurrency: 2}, adapter{p})
+		sup2 := supervisor.New(supervisor.Config{Interval: sweep, DockerEvents: false, Concurrency: 2}, p.Supervised())
 		if err := sup2.Prime(ctx); err != nil {
 			b.Fatal(err)
 		}

@@ -15,6 +15,12 @@
 //     when it differs, or when DeepInterval has passed since the last full check.
 //
 // Other targets get a full check every Interval.
+//
+// After each full check of a deployed Docker service the supervisor refreshes its health
+// (the template's readiness probes, tried once). A service whose owner turned
+// auto-remediation on is re-applied when a check finds it drifted or missing, at most
+// once per RemediateEvery. A service whose expiry passed is destroyed on time (the
+// expiry wakes the supervisor), not at its next check.
 package supervisor
 
 import (
@@ -35,8 +41,16 @@ type Target struct {
 	Ref      engine.ServiceRef
 	Provider string
 	Intent   engine.IntentKind
-	Expires  *time.Time
+	// IntentJob is the job that set the intent; a new one (an apply, accept or destroy
+	// that succeeded) makes the service due for a check.
+	IntentJob     string
+	Expires       *time.Time
+	AutoRemediate bool
 }
+
+// ErrNotDue is what Expire and Remediate return (wrapped) when what the supervisor saw
+// no longer holds (the expiry moved, auto-remediation was turned off): not a failure.
+var ErrNotDue = errors.New("supervisor: no longer due")
 
 // Platform is what the supervisor needs from the rest of SpawnIt.
 type Platform interface {
@@ -49,6 +63,12 @@ type Platform interface {
 	Record(ctx context.Context, ref engine.ServiceRef, report engine.DriftReport) error
 	// Expire destroys a service whose expiry passed, as a logged, audited job.
 	Expire(ctx context.Context, ref engine.ServiceRef) error
+	// Health refreshes a deployed service's recorded health with quick probes.
+	Health(ctx context.Context, ref engine.ServiceRef) error
+	// Remediate starts an apply of a drifted or missing service whose owner turned
+	// auto-remediation on, as a logged, audited job that never queues (engine.ErrLocked
+	// when busy). The channel is closed when that job has ended.
+	Remediate(ctx context.Context, ref engine.ServiceRef) (<-chan struct{}, error)
 }
 
 // Config tunes the supervisor. Zero values take the defaults in brackets.
@@ -60,8 +80,11 @@ type Config struct {
 	BusyRetry    time.Duration // retry after a service was busy [30s]
 	MaxBackoff   time.Duration // longest wait after repeated failures [30m]
 	Refresh      time.Duration // how often the list of targets is re-read [30s]
-	DockerEvents bool          // follow Docker events (else periodic sweeps only)
-	Logger       *slog.Logger
+	// RemediateEvery is the least time between two automatic remediations of one
+	// service [Interval].
+	RemediateEvery time.Duration
+	DockerEvents   bool // follow Docker events (else periodic sweeps only)
+	Logger         *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -76,6 +99,7 @@ func (c *Config) defaults() {
 	def(&c.BusyRetry, 30*time.Second)
 	def(&c.MaxBackoff, 30*time.Minute)
 	def(&c.Refresh, 30*time.Second)
+	def(&c.RemediateEvery, c.Interval)
 	if c.Concurrency <= 0 {
 		c.Concurrency = 2
 	}
@@ -94,11 +118,34 @@ type watch struct {
 	fullAt      time.Time
 	status      engine.ServiceStatus
 	expiring    bool
+	remediated  time.Time // last automatic remediation submitted
+	expireAfter time.Time // retry an expiry that failed no sooner
+}
+
+// remediable reports whether the last check found drift that auto-remediation would
+// undo: such a service gets full checks even when Docker shows no change, since the
+// check is what remediates it.
+func (w *watch) remediable() bool {
+	return (w.status == engine.StatusDrifted || w.status == engine.StatusMissing) && w.target.AutoRemediate
+}
+
+// expiryDue returns when the service must be destroyed, if it has an expiry, is
+// deployed and no expiry is in progress.
+func (w *watch) expiryDue() (time.Time, bool) {
+	t := w.target
+	if t.Expires == nil || t.Intent != engine.IntentApplied || w.expiring {
+		return time.Time{}, false
+	}
+	if w.expireAfter.After(*t.Expires) {
+		return w.expireAfter, true
+	}
+	return *t.Expires, true
 }
 
 // Stats counts what the supervisor did, for metrics and benchmarks.
 type Stats struct {
 	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
+	HealthProbes, Remediations                                                          int
 }
 
 // Supervisor schedules drift checks and expiries.
@@ -202,7 +249,11 @@ func (s *Supervisor) untilNext() time.Duration {
 		if w.running {
 			continue
 		}
-		if d := w.next.Sub(now); d < wait {
+		next := w.next
+		if at, ok := w.expiryDue(); ok && at.Before(next) {
+			next = at
+		}
+		if d := next.Sub(now); d < wait {
 			wait = d
 		}
 	}
@@ -229,9 +280,16 @@ func (s *Supervisor) refreshTargets(ctx context.Context, start bool) {
 	for _, t := range targets {
 		seen[t.Ref] = true
 		if w, ok := s.watches[t.Ref]; ok {
-			if w.target.Intent != t.Intent {
-				w.next = now // intent changed (apply or destroy finished): check soon
+			if w.target.Intent != t.Intent || w.target.IntentJob != t.IntentJob {
+				// An apply, accept or destroy finished: check soon, and expire again
+				// only if the new intent calls for it.
+				w.next = now
 				w.fingerprint = ""
+				w.expiring = false
+			}
+			drifted := w.status == engine.StatusDrifted || w.status == engine.StatusMissing
+			if t.AutoRemediate && !w.target.AutoRemediate && drifted {
+				w.next = now // auto-remediation just turned on for a drifted service
 			}
 			w.target = t
 			continue
@@ -256,7 +314,8 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	s.mu.Lock()
 	var due []*watch
 	for _, w := range s.watches {
-		if !w.running && !now.Before(w.next) {
+		at, expiring := w.expiryDue()
+		if !w.running && (!now.Before(w.next) || (expiring && !now.Before(at))) {
 			due = append(due, w)
 		}
 	}
@@ -292,14 +351,14 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	for _, w := range due {
 		s.mu.Lock()
 		t := w.target
-		if t.Expires != nil && now.After(*t.Expires) && t.Intent == engine.IntentApplied && !w.expiring {
+		if at, ok := w.expiryDue(); ok && !now.Before(at) {
 			w.expiring, w.running = true, true
 			s.mu.Unlock()
 			s.start(ctx, func() { s.expire(ctx, w, t.Ref) })
 			continue
 		}
 		if t.Provider == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
-			inv.fingerprints[t.Ref] == w.fingerprint {
+			inv.fingerprints[t.Ref] == w.fingerprint && !w.remediable() {
 			// Nothing Docker shows changed since the last full check.
 			w.next = now.Add(s.jittered(s.cfg.Interval))
 			s.stats.SkippedByFingerprint++
@@ -333,9 +392,31 @@ func (s *Supervisor) start(ctx context.Context, f func()) {
 func (s *Supervisor) check(ctx context.Context, w *watch, t Target, fp string, inv *dockerInventory) {
 	ref := t.Ref
 	report, err := s.p.Check(ctx, ref)
+	if err == nil && report != nil && t.Intent == engine.IntentApplied && t.Provider == "docker" {
+		// Health rides on full checks: a few quick probes, Docker target only.
+		herr := s.p.Health(ctx, ref)
+		s.mu.Lock()
+		s.stats.HealthProbes++
+		s.mu.Unlock()
+		if herr != nil && ctx.Err() == nil {
+			s.log.Warn("supervisor: health probe failed", "service", ref.String(), "err", herr)
+		}
+	}
+	remediate := s.recordCheck(ctx, w, t, fp, inv, report, err)
+	if remediate {
+		s.remediate(ctx, w, ref)
+	}
+	s.mu.Lock()
+	w.running = false
+	s.mu.Unlock()
+}
+
+// recordCheck schedules the next check after one ended, and says whether the service
+// is to be remediated now.
+func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Target, fp string, inv *dockerInventory, report *engine.DriftReport, err error) (remediate bool) {
+	ref := t.Ref
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w.running = false
 	now := time.Now()
 	switch {
 	case errors.Is(err, engine.ErrLocked):
@@ -372,6 +453,45 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Target, fp string, i
 				}()
 			}
 		}
+		if t.AutoRemediate && t.Intent == engine.IntentApplied && (report.Status == engine.StatusDrifted || report.Status == engine.StatusMissing) {
+			if w.remediated.IsZero() || now.Sub(w.remediated) >= s.cfg.RemediateEvery {
+				w.remediated = now
+				return true
+			}
+			s.log.Info("supervisor: drift left alone for now: remediated recently", "service", ref.String(),
+				"drift", report.Status, "last_remediation", w.remediated)
+		}
+	}
+	return false
+}
+
+// remediate asks the platform to re-apply the service; once that job has ended, the
+// service is checked again.
+func (s *Supervisor) remediate(ctx context.Context, w *watch, ref engine.ServiceRef) {
+	done, err := s.p.Remediate(ctx, ref)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case errors.Is(err, ErrNotDue):
+		w.remediated = time.Time{} // nothing started: the next check may remediate
+	case errors.Is(err, engine.ErrLocked):
+		s.stats.Busy++
+		w.remediated = time.Time{}
+	case err != nil:
+		s.stats.Failures++
+		s.log.Warn("supervisor: auto-remediation could not start", "service", ref.String(), "err", err)
+	default:
+		s.stats.Remediations++
+		s.log.Info("supervisor: auto-remediation started", "service", ref.String())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			select {
+			case <-done:
+				s.CheckSoon(ref)
+			case <-ctx.Done():
+			}
+		}()
 	}
 }
 
@@ -380,15 +500,31 @@ func (s *Supervisor) expire(ctx context.Context, w *watch, ref engine.ServiceRef
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	w.running = false
-	if err != nil {
+	now := time.Now()
+	switch {
+	case err == nil:
+		s.stats.Expired++
+		w.next = now.Add(s.jittered(s.cfg.Interval))
+		// The destroy runs. Once it succeeds the new intent ends the expiry; should it
+		// fail, the service is still deployed and expired: try again an interval later
+		// (the platform reads the intent again first, so a success is never repeated).
+		w.expiring = false
+		w.expireAfter = now.Add(s.jittered(s.cfg.Interval))
+	case errors.Is(err, ErrNotDue):
+		// The expiry moved or went away since the last listing: forget the old one
+		// until the next refresh brings the new one.
+		w.expiring = false
+		w.target.Expires = nil
+	case errors.Is(err, engine.ErrLocked):
+		s.stats.Busy++
+		w.expiring = false
+		w.expireAfter = now.Add(s.jittered(s.cfg.BusyRetry))
+	default:
 		w.expiring = false
 		w.failures++
-		w.next = time.Now().Add(s.jittered(min(s.cfg.BusyRetry<<min(w.failures, 16), s.cfg.MaxBackoff)))
+		w.expireAfter = now.Add(s.jittered(min(s.cfg.BusyRetry<<min(w.failures, 16), s.cfg.MaxBackoff)))
 		s.log.Warn("supervisor: expiry destroy failed", "service", ref.String(), "err", err)
-		return
 	}
-	s.stats.Expired++
-	w.next = time.Now().Add(s.jittered(s.cfg.Interval))
 }
 
 // followDocker follows Docker events, reconnecting with a pause when the stream drops.
