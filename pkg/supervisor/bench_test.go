@@ -2,6 +2,7 @@ package supervisor_test
 
 import (
 	"context"
+	"net"
 	"fmt"
 	"os"
 	"os/exec"
@@ -63,6 +64,23 @@ func rssMiB() float64 {
 	return 0
 }
 
+// nextPort hands out distinct ports below the kernel's ephemeral range (32768+), so that
+// no port given to one of the many services is taken by a client connection meanwhile.
+var portCursor = 20000 + int(time.Now().UnixNano()%5000)
+
+func nextPort(b *testing.B) int {
+	for ; portCursor < 32000; portCursor++ {
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(portCursor))
+		if err == nil {
+			l.Close()
+			portCursor++
+			return portCursor - 1
+		}
+	}
+	b.Fatal("no free port below 32000")
+	return 0
+}
+
 func percentile(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)
 	slices.Sort(s)
@@ -118,7 +136,7 @@ func BenchmarkSupervisor(b *testing.B) {
 	var ids []string
 	var jobs []string
 	for i := range n {
-		port, _ := strconv.Atoi(testservers.FreePort(b))
+		port := nextPort(b)
 		svc, err := p.CreateService(ctx, actor, apiv1.CreateService{Template: "httpecho", Name: fmt.Sprintf("bench %d", i), Inputs: map[string]any{"port": port}})
 		if err != nil {
 			b.Fatal(err)
