@@ -63,6 +63,8 @@ type harnessOptions struct {
 	serverTimeout time.Duration
 	// logger receives the server's logs (silent when nil).
 	logger *slog.Logger
+	// ui, when set, is the server's UI handler (answering unclaimed GETs).
+	ui http.Handler
 	// dataDir, when set, is reused: a second server over the same data, as after a
 	// restart.
 	dataDir string
@@ -126,7 +128,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	srv, err := api.New(api.Config{
-		Platform: p, Auth: testAuth{}, Metrics: metrics, Logger: o.logger,
+		Platform: p, Auth: testAuth{}, Metrics: metrics, Logger: o.logger, UI: o.ui,
 		KeepAlive: o.keepAlive, StreamWriteTimeout: o.writeTimeout,
 		Ready: []api.ReadyCheck{api.StoreCheck(st), api.TofuCheck(cfg.TofuPath)},
 	})

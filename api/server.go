@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/platform"
 )
 
@@ -130,6 +131,10 @@ func (s *Server) routes() *echo.Echo {
 		e.POST("/auth/logout", echo.WrapHandler(h.Logout))
 	}
 
+	// Unknown API paths answer the API's JSON error, never the UI's page.
+	e.Any("/api/*", func(echo.Context) error {
+		return newError(http.StatusNotFound, apiv1.CodeNotFound, "no such API route")
+	})
 	if s.cfg.UI != nil {
 		e.GET("/*", echo.WrapHandler(s.cfg.UI))
 		e.HEAD("/*", echo.WrapHandler(s.cfg.UI))
