@@ -59,6 +59,11 @@ type Intent struct {
 	// Survivors lists resources that still existed right after a successful destroy by
 	// design (an image kept locally, say); they are not orphans.
 	Survivors []string `json:"survivors,omitempty"`
+	// StateLineage and StateSerial identify the state the last successful operation
+	// left. An operation that changes state refuses to run on a stored state that is
+	// missing, unreadable, of another lineage or older (checkState).
+	StateLineage string `json:"state_lineage,omitempty"`
+	StateSerial  int64  `json:"state_serial,omitempty"`
 }
 
 // ResourceDrift is one resource's result.

@@ -96,6 +96,11 @@ type Engine struct {
 	finished   []string // ids of finished jobs kept in memory, oldest first
 	workspaces map[ServiceRef]*workspace
 	closed     bool
+	// stop is closed by Shutdown: background retries (retryLater) give up.
+	stop chan struct{}
+	// instance tells this Engine's leases from those of other processes (and of other
+	// engines in this process), so one left by its own finished job can be taken over.
+	instance string
 	// initMu serialises `tofu init` when providers come through the shared plugin cache:
 	// concurrent inits filling one cache were seen to fail ("installed provider plugins
 	// are not consistent with the packages selected in the dependency lock file"). Init
@@ -193,6 +198,8 @@ func New(cfg Config) (*Engine, error) {
 		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
 		jobs:          map[string]*Job{},
 		workspaces:    map[ServiceRef]*workspace{},
+		stop:          make(chan struct{}),
+		instance:      uuid.NewString(),
 	}
 	if err := e.writeCLIConfig(); err != nil {
 		return nil, fmt.Errorf("write tofu CLI config: %w", err)
@@ -324,13 +331,9 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	if closed {
 		return nil, ErrClosed
 	}
-	if op == OpApply || op == OpDestroy || op == OpAccept {
-		in, err := e.Intent(ctx, ref)
-		if err != nil {
-			return nil, fmt.Errorf("read intent of %s: %w", ref, err)
-		}
-		if in.NeedsRecovery {
-			return nil, fmt.Errorf("%w (%s)", ErrNeedsRecovery, in.RecoveryNote)
+	if changesState(op) {
+		if err := e.checkRecovery(ctx, ref); err != nil {
+			return nil, err
 		}
 	}
 	j := newJob(JobInfo{
@@ -440,6 +443,9 @@ func (e *Engine) Cancel(id string, force bool) error {
 // context's deadline, then kills what is left; every job ends in a recorded final state.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
+	if !e.closed {
+		close(e.stop)
+	}
 	e.closed = true
 	jobs := make([]*Job, 0, len(e.jobs))
 	for _, j := range e.jobs {
@@ -492,11 +498,21 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 	slot, leased := false, false
 	end := func(state JobState, msg string) {
 		j.finish(state, msg)
-		if err := e.saveJob(context.Background(), j); err != nil {
-			e.log.Error("could not save job record", "job", j.ID(), "err", err)
+		// What the store cannot take now (it is down) is written later, in order. An
+		// errored state not stored yet comes first: until it is, and the service is
+		// marked as needing recovery, the final record and the lease's release wait, so
+		// no process takes the service and runs tofu on the state tofu could not save.
+		saved, released := false, !leased
+		if !j.erroredPending.Load() {
+			saved = e.saveJob(context.Background(), j) == nil
 		}
-		if leased {
-			e.releaseLease(j)
+		if leased && !j.erroredPending.Load() {
+			released = e.releaseLease(context.Background(), j) == nil
+		}
+		if !saved || !released || j.erroredPending.Load() {
+			e.log.Error("the store did not take the end of a job: retrying in the background", "job", j.ID(),
+				"record_saved", saved, "lease_released", released, "errored_state_kept", !j.erroredPending.Load())
+			e.finishLater(j, saved, released)
 		}
 		if slot {
 			e.locks.releaseSlot()
@@ -571,4 +587,61 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 	}
 	info := j.Info()
 	e.log.Info("job finished", "job", j.ID(), "op", info.Operation, "service", ref.String(), "state", info.State, "duration", info.Duration())
+}
+
+// changesState reports whether an operation may write the service's state.
+func changesState(op Operation) bool { return op == OpApply || op == OpDestroy || op == OpAccept }
+
+// retryLater runs f in the background until it succeeds, with a growing pause between
+// tries, giving up when the engine shuts down. It is for what a job could not write
+// while the store was down: its final record, its lease, its errored state.
+func (e *Engine) retryLater(what string, f func(ctx context.Context) error) {
+	go func() {
+		pause := time.Second
+		for try := 1; ; try++ {
+			select {
+			case <-e.stop:
+				e.log.Error("gave up at shutdown", "what", what, "tries", try-1)
+				return
+			case <-time.After(pause):
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			err := f(ctx)
+			cancel()
+			if err == nil {
+				e.log.Info("written after the store came back", "what", what, "tries", try)
+				return
+			}
+			pause = min(2*pause, 10*time.Second)
+		}
+	}()
+}
+
+// finishLater writes, once the store takes it, what the end of job j could not: its
+// errored state (and the service's needs-recovery mark), its final record, and the
+// release of its lease, in that order.
+func (e *Engine) finishLater(j *Job, saved, released bool) {
+	ref := j.info.Service
+	dir := filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service)
+	e.retryLater("end of job "+j.ID(), func(ctx context.Context) error {
+		if j.erroredPending.Load() {
+			if _, err := e.keepErrored(ctx, ref, dir); err != nil {
+				return err
+			}
+			j.erroredPending.Store(false)
+		}
+		if !saved {
+			if err := e.saveJob(ctx, j); err != nil {
+				return err
+			}
+			saved = true
+		}
+		if !released {
+			if err := e.releaseLease(ctx, j); err != nil {
+				return err
+			}
+			released = true
+		}
+		return nil
+	})
 }

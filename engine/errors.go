@@ -18,9 +18,10 @@ var (
 	ErrJobFinished = errors.New("job already finished")
 	// ErrCoolOff: a forced cancel came before the cool-off after the first cancel.
 	ErrCoolOff = errors.New("forced cancel is allowed only after the cool-off")
-	// ErrNeedsRecovery: tofu could not save state (errored.tfstate); an operator must
-	// resolve it before the service accepts another apply.
-	ErrNeedsRecovery = errors.New("service needs recovery: tofu could not save its state")
+	// ErrNeedsRecovery: tofu could not save state (errored.tfstate), or the stored state
+	// is not the one SpawnIt last saved (missing, corrupt, another lineage, an older
+	// serial); an operator must resolve it before the service accepts another apply.
+	ErrNeedsRecovery = errors.New("service needs recovery")
 )
 
 func errorsIsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

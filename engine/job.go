@@ -141,6 +141,9 @@ type Job struct {
 	granted    chan struct{} // closed when the service lock (and a slot) is granted
 	proc       procTracker
 	onCancel   func(force bool)
+
+	// erroredPending: tofu left errored.tfstate and the store did not take it yet.
+	erroredPending atomic.Bool
 }
 
 func newJob(info JobInfo) *Job {

@@ -30,6 +30,16 @@ func (e *Engine) execute(j *Job) error {
 	if err != nil {
 		return err
 	}
+	// Checked again when the job starts: a job queued behind one that left errored state
+	// was accepted before the service needed recovery.
+	if changesState(j.info.Operation) {
+		if err := e.checkRecovery(j.softCtx, ref); err != nil {
+			return err
+		}
+		if err := e.checkState(j.softCtx, ref); err != nil {
+			return err
+		}
+	}
 	files, err := e.cfg.Source.Files(j.softCtx, ref)
 	if err != nil {
 		return fmt.Errorf("read service files: %w", err)
@@ -300,7 +310,7 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	// The stream's outputs message carries every value but the sensitive ones; those are
 	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
 	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
-	if err := e.saveIntent(context.Background(), j.info.Service, Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}); err != nil {
+	if err := e.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
 		return err
 	}
 	if j.readiness == nil || j.info.Operation != OpApply {
@@ -387,7 +397,7 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 			intent.Survivors = append(intent.Survivors, s.Address)
 		}
 	}
-	return e.saveIntent(context.Background(), ref, intent)
+	return e.saveIntent(context.Background(), ref, e.markState(intent, j))
 }
 
 func hasResources(state string) bool {
@@ -398,25 +408,154 @@ func hasResources(state string) bool {
 }
 
 // keepErroredState moves errored.tfstate (written by tofu when it could not save state)
-// into the store beside the state and marks the service as needing recovery.
+// into the store beside the state and marks the service as needing recovery. When the
+// store does not take it (it is down: the likely reason tofu could not save), the file
+// stays in the workdir, the job's end retries (finishLater), and applies are refused
+// meanwhile (checkRecovery finds the file).
 func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
-	p := filepath.Join(ws.dir, erroredStateFile)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	ref := j.info.Service
-	if _, err := e.cfg.Store.Put(context.Background(), erroredKey(ref), b, store.PutOptions{}); err != nil {
-		return fmt.Errorf("tofu could not save state, and keeping errored.tfstate failed too (left in %s): %w", ws.dir, err)
-	}
-	_ = os.Remove(p)
-	in, _ := e.Intent(context.Background(), ref)
-	in.NeedsRecovery = true
-	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref)
-	if err := e.saveIntent(context.Background(), ref, in); err != nil {
-		return err
+	found, err := e.keepErrored(ctx, ref, ws.dir)
+	switch {
+	case !found:
+		return nil
+	case err != nil:
+		j.erroredPending.Store(true)
+		return fmt.Errorf("%w: tofu could not save state, and keeping errored.tfstate failed too (left in %s; SpawnIt retries in the background): %w", ErrNeedsRecovery, ws.dir, err)
 	}
 	return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
+}
+
+// keepErrored stores the errored.tfstate found in dir, the service's workdir, beside the
+// state, marks the service as needing recovery, and only then removes the file. found
+// says whether there was one.
+func (e *Engine) keepErrored(ctx context.Context, ref ServiceRef, dir string) (found bool, err error) {
+	p := filepath.Join(dir, erroredStateFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return false, nil
+	}
+	if _, err := e.cfg.Store.Put(ctx, erroredKey(ref), b, store.PutOptions{}); err != nil {
+		return true, err
+	}
+	in, err := e.Intent(ctx, ref)
+	if err != nil {
+		return true, err
+	}
+	in.NeedsRecovery = true
+	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref) +
+		" (push it, and remove " + StateKey(ref) + ".tflock if tofu could not release its lock either)"
+	if err := e.saveIntent(ctx, ref, in); err != nil {
+		return true, err
+	}
+	_ = os.Remove(p)
+	return true, nil
+}
+
+// checkRecovery refuses an operation that changes state on a service needing recovery:
+// one marked so, or one whose workdir still holds an errored.tfstate the store did not
+// take yet (it is kept now if the store takes it).
+func (e *Engine) checkRecovery(ctx context.Context, ref ServiceRef) error {
+	found, err := e.keepErrored(ctx, ref, filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service))
+	if found {
+		if err != nil {
+			return fmt.Errorf("%w: tofu could not save state and its errored.tfstate is still in the workdir (the store did not take it: %w)", ErrNeedsRecovery, err)
+		}
+		return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
+	}
+	in, err := e.Intent(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("read intent of %s: %w", ref, err)
+	}
+	if in.NeedsRecovery {
+		return fmt.Errorf("%w (%s)", ErrNeedsRecovery, in.RecoveryNote)
+	}
+	return nil
+}
+
+// stateMark identifies a state: what checkState compares.
+type stateMark struct {
+	Lineage string `json:"lineage"`
+	Serial  int64  `json:"serial"`
+}
+
+var errCorruptState = errors.New("not a valid state")
+
+// readStateMark reads the lineage and serial of the service's stored state: in the
+// engine's Store with the S3 backend (the server keeps both in one bucket; with another
+// store the state is not found and nothing is checked), in the local state file
+// otherwise.
+func (e *Engine) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
+	var b []byte
+	if e.cfg.Backend.S3 != nil {
+		b, _, err = e.cfg.Store.Get(ctx, StateKey(ref))
+	} else {
+		b, err = os.ReadFile(e.localStatePath(ref))
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return stateMark{}, false, nil
+	}
+	if err != nil {
+		return stateMark{}, false, err
+	}
+	if json.Unmarshal(b, &m) != nil || m.Lineage == "" {
+		return stateMark{}, true, errCorruptState
+	}
+	return m, true, nil
+}
+
+// markState records in an intent which state the successful job j left.
+func (e *Engine) markState(in Intent, j *Job) Intent {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m, found, err := e.readStateMark(ctx, j.info.Service)
+	if err != nil || !found {
+		if err != nil {
+			j.emit(Event{Type: EventLog, Level: "warn", Message: "could not read the state just saved, so the next operation cannot check it: " + err.Error()})
+		}
+		return in
+	}
+	in.StateLineage, in.StateSerial = m.Lineage, m.Serial
+	return in
+}
+
+// checkState refuses to run tofu on a stored state that is not the one the service's
+// last successful operation left: missing, unreadable, of another lineage or with a
+// lower serial (an older copy put back, another service's state). tofu would take it
+// as it is, act on the wrong picture of reality and overwrite it. The stored state is
+// left untouched and the service marked as needing recovery, with what was found.
+func (e *Engine) checkState(ctx context.Context, ref ServiceRef) error {
+	in, err := e.Intent(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("read intent of %s: %w", ref, err)
+	}
+	if in.StateLineage == "" {
+		return nil // never recorded (no successful operation yet, or an older SpawnIt)
+	}
+	m, found, err := e.readStateMark(ctx, ref)
+	var problem string
+	switch {
+	case errors.Is(err, errCorruptState):
+		problem = "the stored state is not a valid OpenTofu state"
+	case err != nil:
+		return fmt.Errorf("read the stored state: %w", err)
+	case !found:
+		problem = "the stored state is missing"
+	case m.Lineage != in.StateLineage:
+		problem = fmt.Sprintf("the stored state has lineage %s", m.Lineage)
+	case m.Serial < in.StateSerial:
+		problem = fmt.Sprintf("the stored state has serial %d, older than the last one saved", m.Serial)
+	default:
+		return nil
+	}
+	note := fmt.Sprintf("%s; the last successful operation (job %s) left lineage %s, serial %d. tofu was not run and the stored state is untouched",
+		problem, in.JobID, in.StateLineage, in.StateSerial)
+	in.NeedsRecovery, in.RecoveryNote = true, note
+	if err := e.saveIntent(ctx, ref, in); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %s", ErrNeedsRecovery, note)
 }
 
 func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,8 @@ type lease struct {
 	LockHolder
 	Operation Operation `json:"operation"`
 	Expires   time.Time `json:"expires"`
+	// Instance is the Engine that wrote it (random per Engine).
+	Instance string `json:"instance,omitempty"`
 }
 
 // ErrLeaseHeld: another process runs an operation on the service.
@@ -53,7 +56,7 @@ var ErrLeaseHeld = errors.New("another SpawnIt process is running an operation o
 func (e *Engine) acquireLease(ctx context.Context, j *Job, ttl time.Duration) error {
 	ref := j.info.Service
 	l := lease{LockHolder: LockHolder{JobID: j.ID(), Host: e.cfg.Host, PID: os.Getpid(), Since: timeNow()},
-		Operation: j.info.Operation, Expires: timeNow().Add(ttl)}
+		Operation: j.info.Operation, Expires: timeNow().Add(ttl), Instance: e.instance}
 	b, _ := json.Marshal(l)
 	_, err := e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 	if err == nil || !errors.Is(err, store.ErrPreconditionFailed) {
@@ -68,27 +71,60 @@ func (e *Engine) acquireLease(ctx context.Context, j *Job, ttl time.Duration) er
 		return gerr
 	}
 	var held lease
-	if json.Unmarshal(cur, &held) == nil && timeNow().Before(held.Expires) {
+	valid := json.Unmarshal(cur, &held) == nil
+	switch {
+	case valid && e.leaseStale(ctx, ref, held):
+		// Left by a job that has ended: its release failed, or its acquisition timed out
+		// after the store had written it (the answer was lost).
+		j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over the lease left by job %s, which has ended", held.JobID)})
+	case valid && timeNow().Before(held.Expires):
 		return fmt.Errorf("%w (job %s on %s, pid %d, since %s)", ErrLeaseHeld, held.JobID, held.Host, held.PID, held.Since.Format(time.RFC3339))
+	default:
+		// Expired (its holder died): take it over, conditionally, so only one taker wins.
+		j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over an expired lease of job %s on %s", held.JobID, held.Host)})
 	}
-	// Expired (its holder died): take it over, conditionally, so only one taker wins.
-	j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over an expired lease of job %s on %s", held.JobID, held.Host)})
 	_, err = e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
 	return err
 }
 
-// releaseLease deletes the lease if it is still this job's.
-func (e *Engine) releaseLease(j *Job) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// leaseStale reports whether a lease was left by a job that has ended: one of this
+// engine's that is final (or forgotten), or any whose record in the store is final (a
+// job's final record is saved before its lease is released, so a final record next to
+// the lease means the release is what failed).
+func (e *Engine) leaseStale(ctx context.Context, ref ServiceRef, held lease) bool {
+	if _, err := parseJobID(held.JobID); err != nil {
+		return false
+	}
+	if held.Instance == e.instance {
+		// A job whose errored state is not stored yet keeps its lease until it is
+		// (finishLater), so no process runs tofu on the state it could not save.
+		j, ok := e.Job(held.JobID)
+		if !ok || j.Info().State.Final() && !j.erroredPending.Load() {
+			return true
+		}
+	}
+	b, _, err := e.cfg.Store.Get(ctx, jobKey(ref, held.JobID))
+	var rec jobRecord
+	return err == nil && json.Unmarshal(b, &rec) == nil && rec.ID == held.JobID && rec.State.Final()
+}
+
+// releaseLease deletes the lease if it is still this job's. An error means the store
+// could not tell or could not delete it.
+func (e *Engine) releaseLease(ctx context.Context, j *Job) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cur, _, err := e.cfg.Store.Get(ctx, leaseKey(j.info.Service))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return
+		return err
 	}
 	var held lease
 	if json.Unmarshal(cur, &held) == nil && held.JobID == j.ID() {
-		_ = e.cfg.Store.Delete(ctx, leaseKey(j.info.Service))
+		return e.cfg.Store.Delete(ctx, leaseKey(j.info.Service))
 	}
+	return nil
 }
 
 // Lease reports the cross-process lease of a service, if one is held (possibly by a
@@ -207,22 +243,31 @@ func (e *Engine) saveIntent(ctx context.Context, ref ServiceRef, in Intent) erro
 }
 
 // ClearRecovery is the operator's acknowledgement that a service whose state could not
-// be saved was repaired (for example by pushing the kept errored.tfstate): applies are
-// accepted again.
+// be saved was repaired (for example by pushing the kept errored.tfstate), or that its
+// stored state is right as it is: applies are accepted again, on the state now stored.
 func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 	in, err := e.Intent(ctx, ref)
 	if err != nil {
 		return err
 	}
 	in.NeedsRecovery, in.RecoveryNote = false, ""
+	in.StateLineage, in.StateSerial = "", 0
 	return e.saveIntent(ctx, ref, in)
 }
 
 // RecoverInterrupted marks jobs that this host left queued or running (the process died)
 // as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
-// anything. Locks are in-process, so a dead process's locks are already gone; tofu's
-// own S3 lockfile, if one was left, is reported by the next run's diagnostics.
+// anything. In-process locks died with the process; the lease of an interrupted job is
+// deleted, and so is the S3 lockfile its tofu left (one created after the job started,
+// while it held the lease), so the next operation finds the service free.
+//
+// It first kills what the dead process left running in the workdirs: tofu dies with
+// the server, but its providers and provisioner commands outlive it.
 func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
+	if killed := killOrphans(e.cfg.WorkDir); len(killed) > 0 {
+		e.log.Warn("killed processes a previous SpawnIt process left running in its workdirs", "processes", killed)
+	}
+	e.keepLeftErrored(ctx)
 	objs, err := e.cfg.Store.List(ctx, "clients/")
 	if err != nil {
 		return nil, err
@@ -243,6 +288,9 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		if rec.Host != e.cfg.Host {
 			continue // another replica's job: it recovers its own
 		}
+		if rec.PID != os.Getpid() && siblingAlive(rec.PID) {
+			continue // another SpawnIt process on this host runs it
+		}
 		if _, live := e.Job(rec.ID); live {
 			continue
 		}
@@ -250,20 +298,74 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		rec.State = StateInterrupted
 		rec.EndedAt = &now
 		rec.Error = "the SpawnIt process running this job stopped before it finished"
+		// Its lease, if it still holds one, is stale: the service is freed now rather than
+		// at expiry, and so is the state lock its killed tofu left.
+		leased := false
+		if lb, _, err := e.cfg.Store.Get(ctx, leaseKey(rec.Service)); err == nil {
+			var l lease
+			leased = json.Unmarshal(lb, &l) == nil && l.JobID == rec.ID
+		}
+		if leased {
+			if msg := e.releaseDeadLock(ctx, rec.JobInfo); msg != "" {
+				e.log.Warn(msg, "job", rec.ID, "service", rec.Service.String())
+				rec.LastSeq++
+				rec.Events = append(rec.Events, Event{Seq: rec.LastSeq, Time: now, Type: EventLog, Level: "warn", Message: msg})
+			}
+		}
 		rec.LastSeq++
 		rec.Events = append(rec.Events, Event{Seq: rec.LastSeq, Time: now, Type: EventJobState, State: StateInterrupted, Level: "error", Message: "job interrupted: " + rec.Error})
 		nb, _ := json.Marshal(rec)
 		if _, err := e.cfg.Store.Put(ctx, o.Key, nb, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"}); err != nil {
 			continue
 		}
-		// Its lease, if it took one, is stale: free the service now rather than at expiry.
-		if lb, _, err := e.cfg.Store.Get(ctx, leaseKey(rec.Service)); err == nil {
-			var l lease
-			if json.Unmarshal(lb, &l) == nil && l.JobID == rec.ID {
-				_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
-			}
+		if leased {
+			_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
 		}
 		fixed = append(fixed, rec.JobInfo)
 	}
 	return fixed, nil
+}
+
+// releaseDeadLock removes the S3 lockfile the tofu of an interrupted job left when its
+// process died, and says so. The caller checked that the job still held the service's
+// lease, so no other process could have run tofu on the service since it started; only
+// a lock created after the job started is removed, as releaseStaleLock does for a tofu
+// killed under a live engine. Like that one, it needs the engine's Store to be the
+// state bucket; elsewhere it finds no lock and does nothing.
+func (e *Engine) releaseDeadLock(ctx context.Context, rec JobInfo) string {
+	if e.cfg.Backend.S3 == nil || rec.StartedAt == nil || rec.Operation == OpDrift || rec.Operation == OpOutputs {
+		return ""
+	}
+	key := StateKey(rec.Service) + ".tflock"
+	b, _, err := e.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return ""
+	}
+	var li lockInfo
+	if json.Unmarshal(b, &li) != nil || li.ID == "" || li.Created.Before(rec.StartedAt.Add(-time.Second)) {
+		return ""
+	}
+	if err := e.cfg.Store.Delete(ctx, key); err != nil {
+		return ""
+	}
+	return "released the state lock (" + li.ID + ", " + li.Who + ") left by this job's tofu when its SpawnIt process died"
+}
+
+// keepLeftErrored stores the errored.tfstate files that a previous process left in the
+// workdirs because the store was down, now or, failing that, in the background.
+func (e *Engine) keepLeftErrored(ctx context.Context) {
+	matches, _ := filepath.Glob(filepath.Join(e.cfg.WorkDir, "*", "*", erroredStateFile))
+	for _, p := range matches {
+		dir := filepath.Dir(p)
+		ref := ServiceRef{Client: filepath.Base(filepath.Dir(dir)), Service: filepath.Base(dir)}
+		if ref.Validate() != nil {
+			continue
+		}
+		keep := func(ctx context.Context) error { _, err := e.keepErrored(ctx, ref, dir); return err }
+		if err := keep(ctx); err != nil {
+			e.retryLater("errored state of "+ref.String(), keep)
+			continue
+		}
+		e.log.Warn("kept the errored.tfstate a previous process left in a workdir; the service needs recovery", "service", ref.String())
+	}
 }
