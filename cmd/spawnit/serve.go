@@ -45,6 +45,7 @@ type serveConfig struct {
 	driftInterval  time.Duration
 	jobTimeout     time.Duration
 	shutdownGrace  time.Duration
+	killGrace      time.Duration
 	logLevel       string
 }
 
@@ -90,6 +91,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running jobs get to stop before tofu is killed")
+	fs.DurationVar(&c.killGrace, "kill-grace", 30*time.Second, "after a job times out and tofu is interrupted, how long it gets before its process group is killed")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -122,7 +124,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	if c.driftInterval < 0 {
 		return nil, usageError{"--drift-interval must not be negative"}
 	}
-	if c.jobTimeout <= 0 || c.shutdownGrace <= 0 {
+	if c.jobTimeout <= 0 || c.shutdownGrace <= 0 || c.killGrace <= 0 {
 		return nil, usageError{"--job-timeout and --shutdown-grace must be positive"}
 	}
 	return &c, nil
@@ -208,7 +210,10 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 			return nil, err
 		}
 		s3cfg := s3store.Config{Endpoint: hostport, Bucket: cfg.s3.bucket, AccessKey: cfg.s3.accessKey,
-			SecretKey: cfg.s3.secretKey, Region: cfg.s3.region, UseTLS: tls, PathStyle: cfg.s3.pathStyle}
+			SecretKey: cfg.s3.secretKey, Region: cfg.s3.region, UseTLS: tls, PathStyle: cfg.s3.pathStyle,
+			// A few quick retries: a store that is down must turn into a clear 503 in
+			// seconds, not after minio-go's ten attempts.
+			MaxRetries: 3}
 		log.Info("store: S3", "config", s3cfg) // s3store.Config hides its secret key
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		st, err := s3store.New(sctx, s3cfg)
@@ -248,6 +253,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		Store:          a.store,
 		MaxParallel:    cfg.maxParallel,
 		JobTimeout:     cfg.jobTimeout,
+		KillGrace:      cfg.killGrace,
 		Logger:         log,
 	})
 	if err != nil {
