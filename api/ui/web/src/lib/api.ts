@@ -123,7 +123,13 @@ export function idempotencyKey(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-export type JobAction = 'plan' | 'apply' | 'destroy' | 'drift';
+export type JobAction = 'plan' | 'apply' | 'destroy' | 'drift' | 'accept' | 'remediate';
+
+/** The body of PATCH /api/v1/services/{service}: absent fields stay unchanged, expires_at null removes the expiry. */
+export interface ServiceSettings {
+  expires_at?: string | null;
+  auto_remediate?: boolean;
+}
 
 export const api = {
   me: (signal?: AbortSignal) => get<Me>('/api/v1/me', { signal, quiet401: true }),
@@ -138,6 +144,8 @@ export const api = {
     inputs: Record<string, unknown>;
     expires_at?: string;
   }) => (await request<Service>('POST', '/api/v1/services', { body })).data,
+  /** Settings (expiry, auto-remediation): no If-Match, each field sent replaces one setting. */
+  updateSettings: async (id: string, body: ServiceSettings) => (await request<Service>('PATCH', svc(id), { body })).data,
   deleteService: async (id: string, destroy: boolean): Promise<Job | null> => {
     const r = await request<Job | undefined>('DELETE', svc(id), { query: destroy ? { destroy: true } : undefined });
     return r.status === 202 && r.data ? r.data : null;

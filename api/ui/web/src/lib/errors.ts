@@ -122,6 +122,10 @@ export function describeCode(code: string, status: number, serverMessage = ''): 
       return 'This service is still deployed. Destroy it first, or delete it with “also destroy its infrastructure” ticked.';
     case 'needs_recovery':
       return 'This service needs recovery: OpenTofu could not save what it deployed. Ask your administrator to recover it before you change anything.';
+    case 'accept_disabled':
+      return 'This service’s template does not allow keeping changes made outside SpawnIt. Repair it instead, to apply the configuration again.';
+    case 'not_deployed':
+      return 'This service is not deployed, so there are no changes to keep. Deploy it first.';
     case 'cool_off':
       return 'The job is still stopping on its own. Force stop becomes possible a few seconds after the first cancel; try again shortly.';
     case 'job_finished':

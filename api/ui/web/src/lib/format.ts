@@ -35,6 +35,30 @@ export function intentBadge(i: IntentKind | undefined): Badge {
   }
 }
 
+/** healthBadge words Service.status.health (the last readiness result); null when absent. */
+export function healthBadge(h: string | undefined, message?: string): Badge | null {
+  if (!h) return null;
+  const why = message ? ` ${message.trim().replace(/([^.!?])$/, '$1.')}` : '';
+  switch (h) {
+    case 'healthy':
+      return { tone: 'ok', text: 'Healthy', hint: 'The readiness checks passed.' };
+    case 'not_ready':
+      return { tone: 'bad', text: 'Not ready', hint: 'The readiness checks of the last apply failed.' + why };
+    case 'unhealthy':
+      return { tone: 'bad', text: 'Unhealthy', hint: 'A readiness check failed when SpawnIt checked again.' + why };
+    case 'unknown':
+      return { tone: 'neutral', text: 'Health unknown', hint: 'The readiness checks could not run.' + why };
+    default:
+      return { tone: 'neutral', text: h, hint: message ?? '' };
+  }
+}
+
+export const EXPIRED_BADGE: Badge = {
+  tone: 'special',
+  text: 'Expired',
+  hint: 'Its expiry passed, so SpawnIt destroyed it. Its configuration is kept.',
+};
+
 export function jobStateBadge(s: JobState | undefined): Badge {
   switch (s) {
     case 'queued':
@@ -61,6 +85,7 @@ export const OPERATION_NAME: Record<Operation, string> = {
   apply: 'Apply',
   destroy: 'Destroy',
   drift: 'Drift check',
+  accept: 'Keep changes',
   outputs: 'Outputs',
 };
 
@@ -82,6 +107,8 @@ export function finalSentence(op: Operation | string, state: JobState, error?: s
           return 'The plan is ready. Review it below.';
         case 'drift':
           return 'The drift check is done.';
+        case 'accept':
+          return 'Changes kept: SpawnIt now records what runs as this service’s state.';
         default:
           return `${what} succeeded.`;
       }

@@ -51,6 +51,8 @@ export interface Template {
   version: string;
   inputs: Field[];
   providers: string[];
+  /** false: drift cannot be accepted (POST .../accept answers 409 accept_disabled). */
+  accept_drift?: boolean;
 }
 
 export type IntentKind = '' | 'applied' | 'destroyed';
@@ -70,7 +72,7 @@ export type JobState =
   | 'failed'
   | 'cancelled'
   | 'interrupted';
-export type Operation = 'plan' | 'apply' | 'destroy' | 'drift' | 'outputs';
+export type Operation = 'plan' | 'apply' | 'destroy' | 'drift' | 'accept' | 'outputs';
 
 export interface JobRef {
   id: string;
@@ -82,11 +84,18 @@ export interface ServiceStatus {
   intent: IntentKind;
   drift: DriftStatus;
   drift_checked_at?: string;
-  health?: string;
+  /** healthy, not_ready, unhealthy or unknown; absent without readiness checks or when not deployed. */
+  health?: HealthStatus | string;
+  health_message?: string;
+  health_checked_at?: string;
   busy: boolean;
   last_job?: JobRef;
   needs_recovery?: boolean;
+  /** The expiry passed: SpawnIt destroyed (or is destroying) the service. */
+  expired?: boolean;
 }
+
+export type HealthStatus = 'healthy' | 'not_ready' | 'unhealthy' | 'unknown';
 
 export interface Service {
   id: string;
@@ -98,6 +107,7 @@ export interface Service {
   created_at: string;
   updated_at: string;
   expires_at?: string;
+  auto_remediate?: boolean;
   inputs: Record<string, unknown>;
   etag: string;
   status: ServiceStatus;
@@ -236,10 +246,11 @@ export interface JobEvent {
 }
 
 export interface StatusEvent {
-  kind: 'job' | 'drift' | 'service' | string;
+  kind: 'job' | 'drift' | 'health' | 'service' | string;
   service: string;
   job?: JobRef;
   drift?: DriftStatus;
+  health?: string;
   message?: string;
   time: string;
 }

@@ -7,12 +7,15 @@ import { Link } from '../components/Link';
 import { Loading, Notice } from '../components/Notice';
 import { api, type JobAction } from '../lib/api';
 import { ApiError, describe } from '../lib/errors';
+import { mapFieldErrors, FORM_EXPIRES_KEY } from '../lib/form';
 import { setFlash, takeFlash, type Flash } from '../lib/flash';
 import {
   driftBadge,
+  EXPIRED_BADGE,
   finalSentence,
   formatDuration,
   formatTime,
+  healthBadge,
   intentBadge,
   jobStateBadge,
   operationName,
@@ -20,6 +23,7 @@ import {
   serviceBusy,
 } from '../lib/format';
 import { subscribeLive } from '../lib/live';
+import { savedSentence, settingsBody, settingsForm, type SettingsForm } from '../lib/settings';
 import { navigate, paths } from '../lib/router';
 import { useTitle } from '../lib/title';
 import { useJobFollow } from '../lib/useJobFollow';
@@ -193,6 +197,8 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   const needsRepair = deployed && (driftStatus === 'drifted' || driftStatus === 'missing');
   const last = svc.status.last_job;
   const dis = busy || !!working;
+  const health = healthBadge(svc.status.health, svc.status.health_message);
+  const canAccept = tpl?.accept_drift !== false;
 
   return (
     <section class="stack" aria-labelledby="svc-title">
@@ -212,17 +218,15 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
           <Badge badge={intentBadge(svc.status.intent)} label="Deployment" testid="intent-badge" />
           <Badge badge={driftBadge(driftStatus)} label="Drift" testid="drift-badge" />
           {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
-          {svc.status.health ? (
-            <Badge
-              badge={{
-                tone: svc.status.health === 'healthy' ? 'ok' : svc.status.health === 'unhealthy' ? 'bad' : 'neutral',
-                text: svc.status.health === 'healthy' ? 'Healthy' : svc.status.health === 'unhealthy' ? 'Unhealthy' : 'Health unknown',
-                hint: '',
-              }}
-              label="Health"
-            />
-          ) : null}
+          {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
+          {svc.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
         </div>
+        {health && svc.status.health !== 'healthy' && svc.status.health_message ? (
+          <p class="muted" data-testid="health-message">
+            Health: {svc.status.health_message}
+            {svc.status.health_checked_at ? ` (checked ${formatTime(svc.status.health_checked_at)})` : ''}
+          </p>
+        ) : null}
       </div>
 
       {notice ? <Notice tone={notice.tone} testid="service-notice">{notice.text}</Notice> : null}
@@ -231,9 +235,21 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
           OpenTofu could not save what it deployed. Ask your administrator to recover it before you change anything.
         </Notice>
       ) : null}
+      {svc.status.expired ? (
+        <Notice tone="info" title="This service expired" testid="expired-notice">
+          Its expiry passed, so SpawnIt destroyed it; its configuration is kept. Applying it again deploys it again
+          {svc.expires_at ? ', and it expires again unless you move or remove the expiry in Settings below' : ''}.
+        </Notice>
+      ) : null}
       {needsRepair ? (
         <Notice tone="warn" title={driftStatus === 'missing' ? 'Parts of this service are missing' : 'This service was changed outside SpawnIt'}>
-          {driftBadge(driftStatus).hint}
+          <p>{driftBadge(driftStatus).hint}</p>
+          <p>
+            Repair applies the configuration again and undoes the changes.
+            {canAccept
+              ? ' Keep the changes records what runs now as the service’s state; the configuration then differs from it until you apply again.'
+              : ' This service’s template does not allow keeping the changes.'}
+          </p>
         </Notice>
       ) : null}
 
@@ -254,8 +270,13 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         {busy ? <p class="muted">Actions are available again when the running job has finished.</p> : null}
         <div class="actions actions--wrap" data-testid="service-actions">
           {needsRepair ? (
-            <button type="button" class="button button--primary" disabled={dis} onClick={() => void start('apply')} data-testid="remediate">
-              Repair (apply again)
+            <button type="button" class="button button--primary" disabled={dis} onClick={() => void start('remediate')} data-testid="remediate">
+              {working === 'remediate' ? 'Starting…' : 'Repair (apply the configuration again)'}
+            </button>
+          ) : null}
+          {needsRepair && canAccept ? (
+            <button type="button" class="button" disabled={dis} onClick={() => void start('accept')} data-testid="accept">
+              {working === 'accept' ? 'Starting…' : 'Keep the changes (accept)'}
             </button>
           ) : null}
           <button type="button" class="button" disabled={dis} onClick={() => void start('plan')} data-testid="action-plan">
@@ -298,10 +319,11 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
       </div>
 
       <section class="panel" aria-labelledby="inputs-title">
-        <h2 id="inputs-title">Settings</h2>
+        <h2 id="inputs-title">Configuration</h2>
         <InputsView svc={svc} tpl={tpl} />
-        {svc.expires_at ? <p class="muted">Expires {formatTime(svc.expires_at)}.</p> : null}
       </section>
+
+      <SettingsPanel svc={svc} onSaved={setSvc} />
 
       <section class="panel" aria-labelledby="jobs-title">
         <h2 id="jobs-title">History</h2>
@@ -345,11 +367,134 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   );
 }
 
+/** Service settings (expiry, automatic repair), saved with PATCH; independent of the inputs, no If-Match. */
+function SettingsPanel({ svc, onSaved }: { svc: Service; onSaved: (s: Service) => void }) {
+  const [form, setForm] = useState<SettingsForm>(() => settingsForm(svc));
+  const [dirty, setDirty] = useState(false);
+  const [saving, setSaving] = useState(false);
+  const [fieldError, setFieldError] = useState('');
+  const [result, setResult] = useState<Flash | null>(null);
+
+  // Follow changes made elsewhere (another tab, the tenant stream) unless the user is editing.
+  useEffect(() => {
+    if (!dirty) setForm(settingsForm(svc));
+  }, [svc.expires_at, svc.auto_remediate]);
+
+  const edit = (patch: Partial<SettingsForm>) => {
+    setForm((f) => ({ ...f, ...patch }));
+    setDirty(true);
+    setResult(null);
+    if ('expires' in patch) setFieldError('');
+  };
+
+  const save = async (e: Event) => {
+    e.preventDefault();
+    setResult(null);
+    const b = settingsBody(svc, form);
+    if (!b.ok) {
+      setFieldError(b.error);
+      document.getElementById('settings-expires')?.focus();
+      return;
+    }
+    setFieldError('');
+    if (!b.changed) {
+      setDirty(false);
+      setResult({ tone: 'info', text: 'Nothing to save: the settings are unchanged.' });
+      return;
+    }
+    setSaving(true);
+    try {
+      const updated = await api.updateSettings(svc.id, b.body);
+      setDirty(false);
+      setForm(settingsForm(updated));
+      onSaved(updated);
+      const text = savedSentence(b.body, updated, formatTime);
+      setResult({ tone: 'success', text });
+      announce(text);
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'validation_failed' && err.fields.length > 0) {
+        const mapped = mapFieldErrors([], err.fields);
+        const onExpiry = mapped.fields[FORM_EXPIRES_KEY];
+        if (onExpiry) {
+          setFieldError(onExpiry);
+          document.getElementById('settings-expires')?.focus();
+        }
+        const rest = [...mapped.general];
+        if (rest.length > 0 || !onExpiry) setResult({ tone: 'error', text: rest.join(' ') || describe(err) });
+      } else if (err instanceof ApiError && err.status === 400 && /expir/i.test(err.serverMessage)) {
+        setFieldError('Choose a time in the future.');
+        document.getElementById('settings-expires')?.focus();
+      } else {
+        setResult({ tone: 'error', text: `The settings were not saved. ${describe(err)}` });
+      }
+    }
+    setSaving(false);
+  };
+
+  const describedBy = ['settings-expires-help', fieldError ? 'settings-expires-error' : ''].filter(Boolean).join(' ');
+  return (
+    <section class="panel" aria-labelledby="settings-title">
+      <h2 id="settings-title">Settings</h2>
+      <form class="stack" onSubmit={(e) => void save(e)} noValidate data-testid="service-settings">
+        <div class={`field${fieldError ? ' field--invalid' : ''}`}>
+          <label for="settings-expires">Expires</label>
+          <p class="help" id="settings-expires-help">
+            {svc.expires_at
+              ? `Currently ${svc.status.expired ? 'expired' : 'expires'} ${formatTime(svc.expires_at)}. `
+              : 'Currently never expires. '}
+            When it expires, SpawnIt destroys the service and keeps its configuration. Leave empty to keep it.
+          </p>
+          <div class="actions actions--wrap">
+            <input
+              id="settings-expires"
+              type="datetime-local"
+              value={form.expires}
+              aria-invalid={fieldError ? 'true' : undefined}
+              aria-describedby={describedBy}
+              disabled={saving}
+              onInput={(e) => edit({ expires: e.currentTarget.value })}
+            />
+            <button type="button" class="button" disabled={saving || form.expires === ''} onClick={() => edit({ expires: '' })} data-testid="remove-expiry">
+              Remove expiry
+            </button>
+          </div>
+          {fieldError ? (
+            <p class="field-error" id="settings-expires-error" data-testid="error-settings-expires">
+              <span aria-hidden="true">⚠ </span>
+              {fieldError}
+            </p>
+          ) : null}
+        </div>
+        <div class="check">
+          <input
+            id="settings-auto-remediate"
+            type="checkbox"
+            checked={form.autoRemediate}
+            aria-describedby="settings-auto-remediate-help"
+            disabled={saving}
+            onChange={(e) => edit({ autoRemediate: e.currentTarget.checked })}
+          />
+          <label for="settings-auto-remediate">Repair drift automatically</label>
+        </div>
+        <p class="help" id="settings-auto-remediate-help">
+          When a drift check finds the service changed or missing, SpawnIt applies the configuration again on its own.
+        </p>
+        {result ? <Notice tone={result.tone} testid="settings-notice">{result.text}</Notice> : null}
+        <div class="actions">
+          <button type="submit" class="button button--primary" disabled={saving} data-testid="save-settings">
+            {saving ? 'Saving…' : 'Save settings'}
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
 function InputsView({ svc, tpl }: { svc: Service; tpl: Template | null }) {
   const fields = tpl?.inputs ?? [];
   const known = new Map(fields.map((f) => [f.name, f]));
   const names = [...fields.map((f) => f.name).filter((n) => n in svc.inputs), ...Object.keys(svc.inputs).filter((n) => !known.has(n)).sort()];
-  if (names.length === 0) return <p class="muted">This service has no settings.</p>;
+  if (names.length === 0) return <p class="muted">This service has no inputs.</p>;
   return (
     <dl class="kv" data-testid="inputs">
       {names.map((n) => {

@@ -5,7 +5,7 @@ import { Loading, Notice } from '../components/Notice';
 import { api } from '../lib/api';
 import { ApiError, describe } from '../lib/errors';
 import { takeFlash } from '../lib/flash';
-import { driftBadge, formatTime, intentBadge, jobStateBadge, operationName, serviceBusy } from '../lib/format';
+import { driftBadge, EXPIRED_BADGE, formatTime, healthBadge, intentBadge, jobStateBadge, operationName, serviceBusy } from '../lib/format';
 import { subscribeLive } from '../lib/live';
 import { paths } from '../lib/router';
 import { useTitle } from '../lib/title';
@@ -94,6 +94,7 @@ export function ServicesScreen() {
 function ServiceRow({ s }: { s: Service }) {
   const busy = serviceBusy(s);
   const last = s.status.last_job;
+  const health = healthBadge(s.status.health, s.status.health_message);
   return (
     <li class="svc" data-service={s.id}>
       <div class="svc__main">
@@ -109,6 +110,8 @@ function ServiceRow({ s }: { s: Service }) {
         <Badge badge={intentBadge(s.status.intent)} label="Deployment" testid="intent-badge" />
         <Badge badge={driftBadge(s.status.drift)} label="Drift" testid="drift-badge" />
         {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
+        {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
+        {s.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
         {s.status.needs_recovery ? (
           <Badge badge={{ tone: 'bad', text: 'Needs recovery', hint: 'OpenTofu could not save its state.' }} label="Attention" />
         ) : null}

@@ -5,6 +5,7 @@ const CODES = [
   'validation_failed', 'bad_request', 'unauthenticated', 'csrf_failed', 'not_found', 'locked', 'conflict', 'busy',
   'resources_exist', 'needs_recovery', 'cool_off', 'job_finished', 'precondition_failed', 'too_large',
   'unsupported_media_type', 'precondition_required', 'unavailable', 'shutting_down', 'internal',
+  'accept_disabled', 'not_deployed',
 ];
 
 describe('error messages', () => {
@@ -44,6 +45,16 @@ describe('error messages', () => {
     expect(presentable('<b>hi</b>')).toBe('');
     expect(presentable('job is gone')).toBe('Job is gone.');
     expect(describeCode('new_code', 409, 'a new thing happened')).toBe('A new thing happened.');
+  });
+
+  it('words the drift codes of accept and remediate', () => {
+    const disabled = errorFromResponse(409, { error: { code: 'accept_disabled', message: 'template "x" does not allow accepting drift' } });
+    expect(disabled.message).toBe(
+      'This service’s template does not allow keeping changes made outside SpawnIt. Repair it instead, to apply the configuration again.',
+    );
+    const notDeployed = errorFromResponse(409, { error: { code: 'not_deployed', message: 'service is not applied' } });
+    expect(notDeployed.message).toBe('This service is not deployed, so there are no changes to keep. Deploy it first.');
+    expect(describeErr(notDeployed)).toBe(notDeployed.message);
   });
 
   it('describes anything thrown', () => {
