@@ -399,3 +399,16 @@ func (s *Server) getDrift(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, rep)
 }
+
+// recoverService clears a service's "needs recovery" mark once an operator repaired it.
+func (s *Server) recoverService(c echo.Context) error {
+	id, err := serviceParam(c)
+	if err != nil {
+		return err
+	}
+	svc, err := s.p.Recover(c.Request().Context(), s.actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, svc)
+}

@@ -149,6 +149,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/services/:service", s.getService)
 	v1.PUT("/services/:service/inputs", s.updateInputs)
 	v1.PATCH("/services/:service", s.updateService)
+	v1.POST("/services/:service/recover", s.recoverService)
 	v1.DELETE("/services/:service", s.deleteService)
 	v1.POST("/services/:service/plan", s.run(engine.OpPlan))
 	v1.POST("/services/:service/apply", s.run(engine.OpApply))

@@ -200,3 +200,16 @@ func (c *Client) DeleteService(ctx context.Context, id string, destroy bool) (*a
 	}
 	return &job, nil
 }
+
+// Recover clears a service's needs_recovery mark once its state was repaired.
+func (c *Client) Recover(ctx context.Context, id string) (*apiv1.Service, error) {
+	p, err := servicePath(id)
+	if err != nil {
+		return nil, err
+	}
+	var svc apiv1.Service
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: p + "/recover"}, &svc); err != nil {
+		return nil, err
+	}
+	return &svc, nil
+}

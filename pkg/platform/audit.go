@@ -23,6 +23,7 @@ const (
 	ActionServiceUpdate = "service.update"
 	// ActionServiceSettings: expiry or auto-remediation changed (PATCH).
 	ActionServiceSettings = "service.update_settings"
+	ActionServiceRecover  = "service.recover"
 	ActionServiceDelete   = "service.delete"
 	ActionJobSubmit       = "job.submit"
 	ActionJobCancel       = "job.cancel"

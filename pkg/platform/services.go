@@ -472,3 +472,26 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// Recover is an operator's statement that a service marked "needs recovery" (tofu could
+// not save its state, or the stored state no longer matches what SpawnIt last wrote) was
+// repaired: jobs that change state are accepted again. Refused while a job runs.
+func (p *Platform) Recover(ctx context.Context, a Actor, service string) (svc apiv1.Service, err error) {
+	entry := AuditEntry{Action: ActionServiceRecover, Service: service}
+	defer func() { p.audit(ctx, a, entry, err) }()
+	ref, err := a.ref(service)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	s, err := p.cat.GetService(ctx, ref)
+	if err != nil {
+		return apiv1.Service{}, err
+	}
+	if p.eng.Busy(ref) {
+		return apiv1.Service{}, ErrBusy
+	}
+	if err := p.eng.ClearRecovery(ctx, ref); err != nil {
+		return apiv1.Service{}, err
+	}
+	return p.view(ctx, s)
+}

@@ -2,8 +2,8 @@ package supervisor_test
 
 import (
 	"context"
-	"net"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
