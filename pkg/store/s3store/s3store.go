@@ -39,6 +39,9 @@ import (
 // DefaultRegion is used when Config.Region is empty.
 const DefaultRegion = "us-east-1"
 
+// ResponseHeaderTimeout bounds the wait for an S3 answer once a request is sent.
+const ResponseHeaderTimeout = 20 * time.Second
+
 // Config locates the bucket. Its String and LogValue methods hide the secret key, so
 // printing or logging a Config never leaks it.
 type Config struct {
@@ -119,7 +122,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.PathStyle {
 		lookup = minio.BucketLookupPath
 	}
+	tr, err := minio.DefaultTransport(cfg.UseTLS)
+	if err != nil {
+		return nil, fmt.Errorf("s3store: transport: %w", err)
+	}
+	// A server that accepts requests but never answers (a blackholed or wedged S3) must
+	// turn into ErrUnavailable, not a request hanging for minutes.
+	tr.ResponseHeaderTimeout = ResponseHeaderTimeout
 	core, err := minio.NewCore(cfg.Endpoint, &minio.Options{
+		Transport:    tr,
 		Creds:        credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
 		Secure:       cfg.UseTLS,
 		Region:       region,
