@@ -63,6 +63,8 @@ type harnessOptions struct {
 	serverTimeout time.Duration
 	// logger receives the server's logs (silent when nil).
 	logger *slog.Logger
+	// wrapStore, when set, wraps the store the platform uses (to inject faults).
+	wrapStore func(store.Store) store.Store
 	// ui, when set, is the server's UI handler (answering unclaimed GETs).
 	ui http.Handler
 	// dataDir, when set, is reused: a second server over the same data, as after a
@@ -117,7 +119,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	metrics := api.NewMetrics()
-	p, err := platform.New(platform.Config{Store: st, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger})
+	var pst store.Store = st
+	if o.wrapStore != nil {
+		pst = o.wrapStore(st)
+	}
+	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger})
 	if err != nil {
 		t.Fatal(err)
 	}

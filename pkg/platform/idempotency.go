@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ type idempotencyRecord struct {
 	Reason    string           `json:"reason,omitempty"`
 	JobID     string           `json:"job_id,omitempty"`
 	Created   time.Time        `json:"created"`
+	// Nonce identifies the request that wrote the claim, so that a request whose write
+	// landed but whose answer was lost can recognise the claim as its own.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // idempotencyKey stores the key's hash, never the key: it is the client's value, of any
@@ -121,14 +125,26 @@ type claim struct {
 }
 
 func (p *Platform) putClaim(ctx context.Context, key string, req RunRequest, opts store.PutOptions) (claim, error) {
-	rec := idempotencyRecord{Operation: req.Operation, Reason: req.Reason, Created: p.now()}
+	rec := idempotencyRecord{Operation: req.Operation, Reason: req.Reason, Created: p.now(), Nonce: uuid.NewString()}
 	b, _ := json.Marshal(rec)
 	opts.ContentType = "application/json"
 	obj, err := p.st.Put(ctx, key, b, opts)
-	if err != nil {
+	if err == nil {
+		return claim{rec: rec, etag: obj.ETag}, nil
+	}
+	if errors.Is(err, store.ErrPreconditionFailed) {
 		return claim{}, err
 	}
-	return claim{rec: rec, etag: obj.ETag}, nil
+	// The write may have landed with its answer lost (a slow or flaky store): if the
+	// record now there is ours, the claim is this request's and it goes on; otherwise
+	// the key would stay claimed by nobody until claimTimeout.
+	if cur, cobj, gerr := p.st.Get(ctx, key); gerr == nil {
+		var got idempotencyRecord
+		if json.Unmarshal(cur, &got) == nil && got.Nonce == rec.Nonce {
+			return claim{rec: rec, etag: cobj.ETag}, nil
+		}
+	}
+	return claim{}, err
 }
 
 // fulfil submits the job for a claimed key and records its id; a failed submission
