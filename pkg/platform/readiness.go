@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 )
 
 // Readiness checks (catalog.ReadinessCheck) run after an apply of a Docker service: the
@@ -325,29 +325,18 @@ func maskAll(s string, secrets []string) string {
 	return s
 }
 
-// dockerAPI is the one call readiness needs from the Docker Engine API (inspect a
-// container), over its unix socket.
+// dockerAPI is the one call readiness needs from the Docker engine: inspect a container.
 type dockerAPI struct {
-	http *http.Client
-	err  error // why Docker cannot be used (a DOCKER_HOST that is not a unix socket)
+	api *dockerapi.Client
+	err error // why Docker cannot be used (a DOCKER_HOST that is not a unix socket)
 }
 
 func newDockerAPI() *dockerAPI {
-	sock := "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		if !strings.HasPrefix(h, "unix://") {
-			return &dockerAPI{err: fmt.Errorf("DOCKER_HOST %q: docker_health checks support unix:// sockets only", h)}
-		}
-		sock = strings.TrimPrefix(h, "unix://")
+	api, err := dockerapi.New()
+	if err != nil {
+		return &dockerAPI{err: fmt.Errorf("docker_health checks: %w", err)}
 	}
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
-		},
-		MaxIdleConns: 2,
-	}
-	return &dockerAPI{http: &http.Client{Transport: tr}}
+	return &dockerAPI{api: api}
 }
 
 type containerState struct {
@@ -373,24 +362,15 @@ func (d *dockerAPI) tryHealth(ctx context.Context, name string) probeResult {
 	}
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/"+url.PathEscape(name)+"/json", nil)
-	if err != nil {
-		return probeResult{fatal: true, unknown: true, detail: err.Error()}
-	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return probeResult{unknown: true, detail: "docker unreachable: " + netDetail(ctx, err)}
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return probeResult{detail: "no such container"}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return probeResult{unknown: true, detail: "docker inspect: " + resp.Status}
-	}
 	var st containerState
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(&st); err != nil {
-		return probeResult{unknown: true, detail: "docker inspect: unreadable answer"}
+	err := d.api.Get(ctx, "/containers/"+url.PathEscape(name)+"/json", nil, &st)
+	switch {
+	case errors.Is(err, dockerapi.ErrNotFound):
+		return probeResult{detail: "no such container"}
+	case err != nil && ctx.Err() == nil && !isDial(err):
+		return probeResult{unknown: true, detail: "docker inspect: " + err.Error()}
+	case err != nil:
+		return probeResult{unknown: true, detail: "docker unreachable: " + netDetail(ctx, err)}
 	}
 	h := st.State.Health
 	switch {
@@ -408,4 +388,10 @@ func (d *dockerAPI) tryHealth(ctx context.Context, name string) probeResult {
 		return probeResult{detail: fmt.Sprintf("container %s (exit code %d)", st.State.Status, st.State.ExitCode)}
 	}
 	return probeResult{detail: "health " + h.Status}
+}
+
+// isDial reports whether err is a failure to reach the engine at all.
+func isDial(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op)
 }

@@ -8,16 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 )
 
 // Labels every catalog Docker module puts on its containers and volumes.
@@ -26,57 +23,22 @@ const (
 	LabelService = "spawnit.service"
 )
 
-// docker is a minimal client of the Docker Engine API over its unix socket: the three
-// calls the supervisor needs (events, list, inspect), without the Docker SDK's weight.
+// docker is the Docker engine as the supervisor uses it: events, and a labelled
+// inventory.
 type docker struct {
-	http *http.Client
+	api *dockerapi.Client
 }
 
-// newDocker connects to DOCKER_HOST (unix:// only) or /var/run/docker.sock.
 func newDocker() (*docker, error) {
-	sock := "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		if !strings.HasPrefix(h, "unix://") {
-			return nil, fmt.Errorf("DOCKER_HOST %q: only unix:// sockets are supported for Docker events", h)
-		}
-		sock = strings.TrimPrefix(h, "unix://")
+	api, err := dockerapi.New()
+	if err != nil {
+		return nil, err
 	}
-	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}}
-	return &docker{http: &http.Client{Transport: tr}}, nil
+	return &docker{api: api}, nil
 }
 
 func (d *docker) get(ctx context.Context, path string, q url.Values, v any) error {
-	u := "http://docker" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("docker %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return errNoSuchObject
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("docker %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}
-
-var errNoSuchObject = errors.New("docker: no such object")
-
-func labelFilter(label string) url.Values {
-	f, _ := json.Marshal(map[string][]string{"label": {label}})
-	return url.Values{"filters": {string(f)}}
+	return d.api.Get(ctx, path, q, v)
 }
 
 // dockerEvent is the part of a Docker event the supervisor reads.
@@ -94,19 +56,12 @@ type dockerEvent struct {
 // the connection drops (the caller reconnects).
 func (d *docker) events(ctx context.Context, fn func(dockerEvent)) error {
 	f, _ := json.Marshal(map[string][]string{"type": {"container", "volume", "network"}})
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/events?"+url.Values{"filters": {string(f)}}.Encode(), nil)
+	body, err := d.api.Open(ctx, "/events", url.Values{"filters": {string(f)}})
 	if err != nil {
 		return err
 	}
-	resp, err := d.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("docker events: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("docker events: %s", resp.Status)
-	}
-	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	defer body.Close()
+	dec := json.NewDecoder(bufio.NewReader(body))
 	for {
 		var ev dockerEvent
 		if err := dec.Decode(&ev); err != nil {
@@ -176,7 +131,7 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 	inv := &dockerInventory{fingerprints: map[engine.ServiceRef]string{}, owners: map[string]engine.ServiceRef{}}
 	parts := map[engine.ServiceRef][]string{}
 	var containers []containerSummary
-	q := labelFilter(LabelService)
+	q := dockerapi.LabelFilter(LabelService)
 	q.Set("all", "1")
 	if err := d.get(ctx, "/containers/json", q, &containers); err != nil {
 		return nil, err
@@ -188,7 +143,7 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 		}
 		var ci containerInspect
 		if err := d.get(ctx, "/containers/"+c.ID+"/json", nil, &ci); err != nil {
-			if errors.Is(err, errNoSuchObject) {
+			if errors.Is(err, dockerapi.ErrNotFound) {
 				continue // removed meanwhile; an event follows
 			}
 			return nil, err
@@ -201,7 +156,7 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 		}
 	}
 	var vols volumeList
-	if err := d.get(ctx, "/volumes", labelFilter(LabelService), &vols); err != nil {
+	if err := d.get(ctx, "/volumes", dockerapi.LabelFilter(LabelService), &vols); err != nil {
 		return nil, err
 	}
 	for _, v := range vols.Volumes {
