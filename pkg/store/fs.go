@@ -69,6 +69,47 @@ var errNotRegular = errors.New("not a regular file")
 type FS struct {
 	root    *os.Root
 	stripes [lockStripes]sync.Mutex
+	etags   etagCache
+}
+
+// etagCache remembers content hashes by file identity (path, size, modification and
+// change times, inode), so that List and Stat hash a file only when it changed: listing
+// a tenant's objects used to read every byte of every job record.
+type etagCache struct {
+	mu sync.Mutex
+	m  map[fileIdentity]string
+}
+
+type fileIdentity struct {
+	key          string
+	size         int64
+	mtime, ctime int64
+	ino          uint64
+}
+
+// maxETags bounds the cache; it starts over when full (entries of replaced files are
+// never looked up again).
+const maxETags = 1 << 16
+
+func identityOf(key string, fi fs.FileInfo) fileIdentity {
+	ctime, ino := fileChange(fi)
+	return fileIdentity{key: key, size: fi.Size(), mtime: fi.ModTime().UnixNano(), ctime: ctime, ino: ino}
+}
+
+func (c *etagCache) get(id fileIdentity) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[id]
+	return e, ok
+}
+
+func (c *etagCache) put(id fileIdentity, etag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxETags {
+		c.m = map[fileIdentity]string{}
+	}
+	c.m[id] = etag
 }
 
 var _ Store = (*FS)(nil)
@@ -381,6 +422,12 @@ func (s *FS) openObject(key string) (*os.File, fs.FileInfo, error) {
 }
 
 func (s *FS) stat(key string) (Object, error) {
+	fi, err := s.root.Lstat(key)
+	if err == nil && fi.Mode().IsRegular() {
+		if etag, ok := s.etags.get(identityOf(key, fi)); ok {
+			return Object{Key: key, ETag: etag, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
+		}
+	}
 	f, fi, err := s.openObject(key)
 	if err != nil {
 		return Object{}, err
@@ -391,7 +438,11 @@ func (s *FS) stat(key string) (Object, error) {
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, ETag: hex.EncodeToString(h.Sum(nil)), Size: n, Modified: fi.ModTime().UTC()}, nil
+	etag := hex.EncodeToString(h.Sum(nil))
+	if n == fi.Size() {
+		s.etags.put(identityOf(key, fi), etag)
+	}
+	return Object{Key: key, ETag: etag, Size: n, Modified: fi.ModTime().UTC()}, nil
 }
 
 // lock takes key's stripe lock and returns its release.
