@@ -94,7 +94,7 @@ type Engine struct {
 	mu         sync.Mutex
 	jobs       map[string]*Job
 	finished   []string // ids of finished jobs kept in memory, oldest first
-	workspaces map[ServiceRef]*workspace
+	workspaces map[workspaceKey]*workspace
 	closed     bool
 	// stop is closed by Shutdown: background retries (retryLater) give up.
 	stop chan struct{}
@@ -197,7 +197,7 @@ func New(cfg Config) (*Engine, error) {
 		locks:         newLocker(cfg.MaxParallel, cfg.Host, os.Getpid()),
 		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
 		jobs:          map[string]*Job{},
-		workspaces:    map[ServiceRef]*workspace{},
+		workspaces:    map[workspaceKey]*workspace{},
 		stop:          make(chan struct{}),
 		instance:      uuid.NewString(),
 	}

@@ -601,21 +601,16 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	if err != nil {
 		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
 	}
-	dir, err := e.ensureDir(filepath.Join(e.cfg.WorkDir, ref.Client, ".orphans-"+ref.Service))
+	ws, err := e.orphanWorkspace(ref)
 	if err != nil {
 		return nil, err
 	}
-	statePath := filepath.Join(dir, "spawnit_snapshot.tfstate")
+	statePath := filepath.Join(ws.dir, "spawnit_snapshot.tfstate")
 	files, err := e.cfg.Source.Files(j.softCtx, ref)
 	if err != nil {
 		return nil, err
 	}
 	backend, _ := json.Marshal(map[string]any{"terraform": map[string]any{"backend": map[string]any{"local": map[string]any{"path": statePath}}}})
-	tf, err := e.newTerraform(dir)
-	if err != nil {
-		return nil, err
-	}
-	ws := &workspace{ref: ref, dir: dir, tf: tf}
 	needInit, hash, err := ws.sync(files, backend, e.cliConfig)
 	if err != nil {
 		return nil, err

@@ -35,13 +35,26 @@ type workspace struct {
 }
 
 func (e *Engine) workspaceFor(ref ServiceRef) (*workspace, error) {
+	return e.workspaceIn(ref, ref.Service)
+}
+
+// orphanWorkspace is the service's scratch workdir for refreshing its pre-destroy state
+// (ids cannot start with '.', so it never collides with a service's).
+func (e *Engine) orphanWorkspace(ref ServiceRef) (*workspace, error) {
+	return e.workspaceIn(ref, ".orphans-"+ref.Service)
+}
+
+// workspaceIn returns the cached workspace of <WorkDir>/<client>/<name>, creating it
+// (and its *tfexec.Terraform, which runs `tofu version` once) on first use.
+func (e *Engine) workspaceIn(ref ServiceRef, name string) (*workspace, error) {
+	key := workspaceKey{ref.Client, name}
 	e.mu.Lock()
-	ws := e.workspaces[ref]
+	ws := e.workspaces[key]
 	e.mu.Unlock()
 	if ws != nil {
 		return ws, nil
 	}
-	dir, err := e.ensureDir(filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service))
+	dir, err := e.ensureDir(filepath.Join(e.cfg.WorkDir, ref.Client, name))
 	if err != nil {
 		return nil, err
 	}
@@ -51,14 +64,16 @@ func (e *Engine) workspaceFor(ref ServiceRef) (*workspace, error) {
 	}
 	ws = &workspace{ref: ref, dir: dir, tf: tf}
 	e.mu.Lock()
-	if existing := e.workspaces[ref]; existing != nil {
+	if existing := e.workspaces[key]; existing != nil {
 		ws = existing
 	} else {
-		e.workspaces[ref] = ws
+		e.workspaces[key] = ws
 	}
 	e.mu.Unlock()
 	return ws, nil
 }
+
+type workspaceKey struct{ client, dir string }
 
 // ensureDir creates dir and returns its absolute path with symlinks resolved, which is
 // what /proc/<pid>/cwd shows for a process started there.
