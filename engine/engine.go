@@ -230,6 +230,8 @@ func WithSecrets(values ...string) RunOption {
 
 // Background marks a job as the supervisor's: it never queues (ErrLocked when the
 // service is busy) and a user's job arriving while it runs cancels it and goes first.
+// Its record is not added to the service's job history (ListJobs): the store keeps the
+// latest background job of each service only, so periodic checks take bounded space.
 func Background() RunOption { return func(o *runOptions) { o.background = true; o.failFast = true } }
 
 // ReadinessFunc waits until an applied service is ready to use (a port answers, a health
@@ -338,7 +340,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	}
 	j := newJob(JobInfo{
 		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
-		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(),
+		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
 	})
 	j.mask.add(o.secrets...)
 	j.failFast = o.failFast

@@ -604,6 +604,30 @@ func TestUserJobPreemptsCheck(t *testing.T) {
 		t.Fatalf("the apply waited %s for the check to stop", wait)
 	}
 	t.Logf("apply waited %s for the check to stop", ai.StartedAt.Sub(ai.CreatedAt).Round(time.Millisecond))
+
+	// Background checks are not the service's job history: the store keeps the latest.
+	again, err := h.e.CheckDrift(context.Background(), ref, Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.wait(again, StateSucceeded)
+	jobs, err := h.e.ListJobs(context.Background(), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(jobs) != 1 || jobs[0].ID != apply.ID() {
+		t.Fatalf("job history %+v, want the apply only", jobs)
+	}
+	h.e.mu.Lock() // as if both had left memory: the store answers
+	delete(h.e.jobs, again.ID())
+	delete(h.e.jobs, check.ID())
+	h.e.mu.Unlock()
+	if info, _, err := h.e.LoadJob(context.Background(), ref, again.ID()); err != nil || !info.Background || info.State != StateSucceeded {
+		t.Fatalf("latest check: %+v, %v", info, err)
+	}
+	if _, _, err := h.e.LoadJob(context.Background(), ref, check.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an older check's record must be replaced by the latest: %v", err)
+	}
 }
 
 func s3Records(t testing.TB) func(c *Config) {

@@ -91,6 +91,9 @@ type JobInfo struct {
 	// CancelRequestedAt is set by the first cancel; a forced cancel is allowed a cool-off later.
 	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
 	Error             string     `json:"error,omitempty"`
+	// Background: a supervisor's check (see Background). Its record is not part of the
+	// service's job history: only the latest one is kept.
+	Background bool `json:"background,omitempty"`
 	// Holder is the process that ran (or runs) the job.
 	Host string `json:"host"`
 	PID  int    `json:"pid"`

@@ -37,6 +37,17 @@ func erroredKey(ref ServiceRef) string        { return servicePrefix(ref) + "err
 
 func leaseKey(ref ServiceRef) string { return servicePrefix(ref) + "lease.json" }
 
+// checkKey holds the record of the service's latest background job (one slot, so
+// periodic checks do not grow the store).
+func checkKey(ref ServiceRef) string { return servicePrefix(ref) + "check.json" }
+
+func recordKey(info JobInfo) string {
+	if info.Background {
+		return checkKey(info.Service)
+	}
+	return jobKey(info.Service, info.ID)
+}
+
 // lease is the cross-process half of the service lock: every process sharing a store
 // writes it with a conditional create before running an operation that changes state,
 // so two SpawnIt processes never run tofu on one service at once, and a lockfile left by
@@ -153,7 +164,7 @@ func (e *Engine) saveJob(ctx context.Context, j *Job) error {
 	if err != nil {
 		return err
 	}
-	if _, err := e.cfg.Store.Put(ctx, jobKey(rec.Service, rec.ID), b, store.PutOptions{ContentType: "application/json"}); err != nil {
+	if _, err := e.cfg.Store.Put(ctx, recordKey(rec.JobInfo), b, store.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("save job %s: %w", rec.ID, err)
 	}
 	return nil
@@ -172,6 +183,14 @@ func (e *Engine) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInf
 		return JobInfo{}, nil, err
 	}
 	b, _, err := e.cfg.Store.Get(ctx, jobKey(ref, id))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Perhaps the latest background check.
+		b, _, err = e.cfg.Store.Get(ctx, checkKey(ref))
+		var rec jobRecord
+		if err == nil && (json.Unmarshal(b, &rec) != nil || rec.ID != id) {
+			err = fs.ErrNotExist
+		}
+	}
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return JobInfo{}, nil, fmt.Errorf("%w: job %s", ErrNotFound, id)
@@ -186,6 +205,7 @@ func (e *Engine) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInf
 }
 
 // ListJobs lists a service's jobs, newest first (running ones as they are now).
+// Background checks are not listed (see Background).
 func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
@@ -274,7 +294,7 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 	}
 	var fixed []JobInfo
 	for _, o := range objs {
-		if !strings.Contains(o.Key, "/jobs/") || !strings.HasSuffix(o.Key, ".json") {
+		if !(strings.Contains(o.Key, "/jobs/") && strings.HasSuffix(o.Key, ".json")) && !strings.HasSuffix(o.Key, "/check.json") {
 			continue
 		}
 		b, obj, err := e.cfg.Store.Get(ctx, o.Key)

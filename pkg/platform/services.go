@@ -367,12 +367,14 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 	return v, nil
 }
 
-// lastJob finds the service's newest job: the lock holder when one runs, else the job
-// record written last (jobs of one service run one at a time, so the newest record is
-// the last job's; records tied on time are told apart by their creation time).
+// lastJob finds the service's newest job: the lock holder when a user's job runs, else
+// the job record written last (jobs of one service run one at a time, so the newest
+// record is the last job's; records tied on time are told apart by their creation
+// time). The supervisor's checks are not jobs of the service's history: their results
+// show as the drift status.
 func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.JobRef, error) {
 	if h, ok := p.eng.LockHolder(ref); ok {
-		if j, ok := p.eng.Job(h.JobID); ok {
+		if j, ok := p.eng.Job(h.JobID); ok && !j.Info().Background {
 			info := j.Info()
 			return &apiv1.JobRef{ID: info.ID, Operation: info.Operation, State: info.State}, nil
 		}
