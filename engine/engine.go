@@ -48,6 +48,10 @@ type Config struct {
 	// process group is killed (default 30s).
 	JobTimeout time.Duration
 	KillGrace  time.Duration
+	// JobHistory is how many finished jobs each service keeps in the store (default
+	// 100): when a job ends, the oldest finished records beyond it are deleted.
+	// Background checks keep their latest record apart and do not count.
+	JobHistory int
 	// Host names this process in lock holders and job records (default: hostname).
 	Host string
 	// Logger receives the engine's own logs; nil means silent.
@@ -161,6 +165,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = 30 * time.Minute
+	}
+	if cfg.JobHistory <= 0 {
+		cfg.JobHistory = DefaultJobHistory
 	}
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = 30 * time.Second
@@ -507,6 +514,9 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 		saved, released := false, !leased
 		if !j.erroredPending.Load() {
 			saved = e.saveJob(context.Background(), j) == nil
+		}
+		if saved && !j.info.Background {
+			e.pruneJobs(context.Background(), ref)
 		}
 		if leased && !j.erroredPending.Load() {
 			released = e.releaseLease(context.Background(), j) == nil

@@ -234,6 +234,37 @@ func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error
 	return out, nil
 }
 
+// DefaultJobHistory is Config.JobHistory's default.
+const DefaultJobHistory = 100
+
+// pruneJobs deletes the service's oldest finished job records beyond Config.JobHistory.
+// Records are ordered by when they were last written (a job's final record is written
+// when it ends); one that is not final is never deleted (recovery needs it). Failures
+// only leave a few records more, tried again when the next job ends.
+func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	if err != nil || len(objs) <= e.cfg.JobHistory {
+		return
+	}
+	sort.Slice(objs, func(a, b int) bool { return objs[a].Modified.Before(objs[b].Modified) })
+	for _, o := range objs[:len(objs)-e.cfg.JobHistory] {
+		b, _, err := e.cfg.Store.Get(ctx, o.Key)
+		if err != nil {
+			continue
+		}
+		var rec jobRecord
+		if json.Unmarshal(b, &rec) == nil && !rec.State.Final() {
+			continue
+		}
+		if err := e.cfg.Store.Delete(ctx, o.Key); err != nil {
+			e.log.Warn("could not delete an old job record", "key", o.Key, "err", err)
+			return
+		}
+	}
+}
+
 // Intent returns the service's intent (IntentNone when it was never applied).
 func (e *Engine) Intent(ctx context.Context, ref ServiceRef) (Intent, error) {
 	if err := ref.Validate(); err != nil {

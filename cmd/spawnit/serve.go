@@ -46,6 +46,7 @@ type serveConfig struct {
 	jobTimeout     time.Duration
 	shutdownGrace  time.Duration
 	killGrace      time.Duration
+	jobHistory     int
 	logLevel       string
 }
 
@@ -92,6 +93,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running jobs get to stop before tofu is killed")
 	fs.DurationVar(&c.killGrace, "kill-grace", 30*time.Second, "after a job times out and tofu is interrupted, how long it gets before its process group is killed")
+	fs.IntVar(&c.jobHistory, "job-history", engine.DefaultJobHistory, "finished jobs kept per service; older records are deleted")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -125,7 +127,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 		return nil, usageError{"--drift-interval must not be negative"}
 	}
 	if c.jobTimeout <= 0 || c.shutdownGrace <= 0 || c.killGrace <= 0 {
-		return nil, usageError{"--job-timeout and --shutdown-grace must be positive"}
+		return nil, usageError{"--job-timeout, --shutdown-grace and --kill-grace must be positive"}
+	}
+	if c.jobHistory < 1 {
+		return nil, usageError{"--job-history must be at least 1"}
 	}
 	return &c, nil
 }
@@ -254,6 +259,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		MaxParallel:    cfg.maxParallel,
 		JobTimeout:     cfg.jobTimeout,
 		KillGrace:      cfg.killGrace,
+		JobHistory:     cfg.jobHistory,
 		Logger:         log,
 	})
 	if err != nil {

@@ -83,7 +83,7 @@ func TestServeFlagsAndEnv(t *testing.T) {
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "SPAWNIT_MAX_PARALLEL") || strings.Contains(err.Error(), "lots-of-secret") {
 		t.Fatalf("bad env value: %v", err)
 	}
-	for _, args := range [][]string{{"--log-level", "loud"}, {"--max-parallel", "0"}, {"extra"}, {"--nope"}} {
+	for _, args := range [][]string{{"--log-level", "loud"}, {"--max-parallel", "0"}, {"--job-history", "0"}, {"extra"}, {"--nope"}} {
 		if _, err := parseServeFlags(args, env(nil), io.Discard); !errors.As(err, &ue) {
 			t.Errorf("%v: %v", args, err)
 		}
