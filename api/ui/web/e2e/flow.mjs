@@ -429,7 +429,10 @@ export async function runFlow(opts) {
   }
 }
 
-/** mockOnlyFlow checks what the mock can stage quickly: create-and-apply, cancel with the cool-off, a failed apply. */
+/**
+ * mockOnlyFlow checks what the mock can stage quickly: create-and-apply, a failed apply,
+ * marking a service that needs recovery as recovered, cancel with the cool-off.
+ */
 export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock, user, password }) {
   const browser = await launch();
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -463,6 +466,67 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
       const log = await page.getByTestId('job-log').innerText();
       expect(/Error: Unable to start container/.test(log), 'diagnostic not in the log');
       await shoot(page, screenshots, '08-job-failed');
+    });
+
+    await steps.step('mock: a service that needs recovery is marked as recovered, behind a confirmation', async () => {
+      await page.goto(url + '/catalog/httpecho');
+      await page.getByLabel('Service name').fill('needs recovery');
+      await page.getByLabel('Port').fill(String(await freePort()));
+      await page.getByTestId('submit-apply').click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
+      const id = new URL(page.url()).pathname.split('/')[2];
+      const marked = await fetch(`${url}/__mock/needs-recovery/${encodeURIComponent(id)}`, { method: 'POST' });
+      expect(marked.status === 204, `mock needs-recovery: ${marked.status}`);
+      await page.goto(`${url}/services/${encodeURIComponent(id)}`);
+      const notice = page.getByTestId('recovery-notice');
+      await notice.waitFor();
+      const text = await notice.innerText();
+      expect(/could not save or verify/.test(text) && /errored\.tfstate/.test(text) && /refuses to\s+apply or destroy/.test(text), `recovery notice: ${text}`);
+      // Applies are refused meanwhile, in a sentence.
+      await page.getByTestId('action-apply').click();
+      const refused = page.getByTestId('service-notice');
+      await refused.waitFor();
+      expect(/needs recovery/.test(await refused.innerText()), `apply refusal: ${await refused.innerText()}`);
+      await audit(page, 'a service that needs recovery');
+      await shoot(page, screenshots, '10-needs-recovery');
+      // By keyboard: the dialog opens with Cancel focused, Escape closes it and nothing changes.
+      await tabTo(page, 'action-recover');
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name: /as recovered\?/ });
+      await dialog.waitFor();
+      expect((await page.evaluate(() => document.activeElement?.textContent)) === 'Cancel', 'the recover dialog does not focus Cancel first');
+      await audit(page, 'the recover dialog');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      await notice.waitFor();
+      // While a job runs the server refuses (409 busy): the reason is shown, the mark stays.
+      mock.setStepMs?.(1500);
+      await page.getByTestId('action-recover').click();
+      await dialog.waitFor();
+      const started = await page.evaluate(async (sid) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const headers = { 'Content-Type': 'application/json' };
+        if (me.csrf_token) headers['X-CSRF-Token'] = me.csrf_token;
+        return (await fetch(`/api/v1/services/${encodeURIComponent(sid)}/drift`, { method: 'POST', headers })).status;
+      }, id);
+      expect(started === 202, `POST drift answered ${started}`);
+      await dialog.getByRole('button', { name: 'Mark as recovered' }).click();
+      await page.waitForFunction(() => /not marked as recovered\. This service is busy with a job/.test(document.querySelector('[data-testid="service-notice"]')?.textContent ?? ''));
+      await dialog.waitFor({ state: 'hidden' });
+      mock.setStepMs?.(null);
+      await page.waitForFunction(() => !document.querySelector('[data-testid="action-recover"]')?.hasAttribute('disabled'), undefined, { timeout: 30_000 });
+      // Confirmed: the mark is gone, focus is on the heading, and applies are accepted again.
+      await page.getByTestId('action-recover').click();
+      await dialog.getByRole('button', { name: 'Mark as recovered' }).click();
+      await notice.waitFor({ state: 'hidden' });
+      await page.getByTestId('action-recover').waitFor({ state: 'detached' });
+      const done = await page.getByTestId('service-notice').innerText();
+      expect(/is marked as recovered/.test(done), `after recovering: ${done}`);
+      await page.waitForFunction(() => document.activeElement?.id === 'svc-title');
+      await page.getByTestId('action-apply').click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
     });
 
     await steps.step('mock: cancel, force stop refused during the cool-off, then allowed', async () => {

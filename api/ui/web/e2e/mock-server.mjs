@@ -11,7 +11,9 @@
 //   MOCK_COOL_OFF_MS (1500)  MOCK_STATIC (a built UI to serve, default ../../dist)
 //
 // Test hooks, not part of the API: POST /__mock/break/{service} deletes the service's
-// container (the next drift check reports it missing); GET /__mock/state dumps state.
+// container (the next drift check reports it missing); POST /__mock/needs-recovery/{service}
+// marks it as needing recovery (as when tofu could not save its state: applies and
+// destroys answer 409 needs_recovery until POST .../recover); GET /__mock/state dumps state.
 // Special inputs: a greeting of "fail" makes apply fail.
 
 import { randomBytes } from 'node:crypto';
@@ -181,6 +183,7 @@ function serviceView(svc) {
       ...(svc.drift ? { drift_checked_at: svc.drift.checked_at } : {}),
       busy: !!active,
       ...(last ? { last_job: { id: last.id, operation: last.operation, state: last.state } } : {}),
+      ...(svc.needsRecovery ? { needs_recovery: true } : {}),
     },
   };
 }
@@ -459,6 +462,15 @@ export function startMockServer(opts = {}) {
       res.writeHead(204);
       return res.end();
     }
+    const r = /^\/__mock\/needs-recovery\/([^/]+)$/.exec(path);
+    if (r && req.method === 'POST') {
+      const svc = state.services.get(r[1]);
+      if (!svc) return apiError(res, 404, 'not_found', 'no such service');
+      svc.needsRecovery = true;
+      publishTenant(state, svc.tenant, { kind: 'service', service: svc.id, message: 'needs recovery', time: now() });
+      res.writeHead(204);
+      return res.end();
+    }
     if (path === '/__mock/state') {
       return send(res, 200, { services: [...state.services.values()].map(serviceView) });
     }
@@ -558,6 +570,8 @@ export function startMockServer(opts = {}) {
     const svc = mine(p[1]);
     if (!svc) return apiError(res, 404, 'not_found', 'no such service');
     const active = () => svc.jobs.find((j) => !FINAL.has(j.state));
+    const needsRecovery = () =>
+      apiError(res, 409, 'needs_recovery', `the service needs recovery: tofu could not save its state (kept at clients/${tenant}/${svc.id}/errored.tfstate)`);
 
     if (p.length === 2) {
       if (method === 'GET') return send(res, 200, serviceView(svc), { ETag: svc.etag });
@@ -565,6 +579,7 @@ export function startMockServer(opts = {}) {
         if (active()) return apiError(res, 409, 'busy', 'a job is running for this service');
         if (svc.intent === 'applied') {
           if (url.searchParams.get('destroy') !== 'true') return apiError(res, 409, 'resources_exist', 'the service is deployed');
+          if (svc.needsRecovery) return needsRecovery();
           svc.deleteAfterDestroy = true;
           const job = startJob(state, svc, 'destroy', stepMs);
           return send(res, 202, jobView(svc, job));
@@ -578,8 +593,17 @@ export function startMockServer(opts = {}) {
 
     if (p.length === 3 && method === 'POST' && ['plan', 'apply', 'destroy', 'drift'].includes(p[2])) {
       if (active()) return apiError(res, 409, 'locked', 'another job is running for this service');
+      // As the engine: only operations that change state are refused.
+      if (svc.needsRecovery && (p[2] === 'apply' || p[2] === 'destroy')) return needsRecovery();
       const job = startJob(state, svc, p[2], stepMs);
       return send(res, 202, jobView(svc, job));
+    }
+    if (p.length === 3 && p[2] === 'recover' && method === 'POST') {
+      if (active()) return apiError(res, 409, 'busy', 'a job is running for this service');
+      svc.needsRecovery = false;
+      svc.updated = now();
+      publishTenant(state, tenant, { kind: 'service', service: svc.id, message: 'recovered', time: svc.updated });
+      return send(res, 200, serviceView(svc));
     }
     if (p.length === 3 && p[2] === 'drift' && method === 'GET') {
       return send(res, 200, svc.drift ?? { status: 'not_checked', intent: svc.intent, resources: [], checked_at: '0001-01-01T00:00:00Z', duration_ns: 0 });

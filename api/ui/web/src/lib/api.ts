@@ -168,6 +168,11 @@ export const api = {
   cancel: async (service: string, id: string, force: boolean) =>
     (await request<Job>('POST', `${job(service, id)}/cancel`, { body: { force } })).data,
   drift: (service: string, signal?: AbortSignal) => get<DriftReport>(`${svc(service)}/drift`, { signal }),
+  /**
+   * Clears needs_recovery once an operator repaired the service's OpenTofu state: applies
+   * and destroys are accepted again. Answers the service; 409 busy while a job runs.
+   */
+  recover: async (service: string) => (await request<Service>('POST', `${svc(service)}/recover`)).data,
   logout: async () => {
     // The session is gone whatever the answer; a 401 here just means it already was.
     try {

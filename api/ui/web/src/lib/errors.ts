@@ -121,7 +121,7 @@ export function describeCode(code: string, status: number, serverMessage = ''): 
     case 'resources_exist':
       return 'This service is still deployed. Destroy it first, or delete it with “also destroy its infrastructure” ticked.';
     case 'needs_recovery':
-      return 'This service needs recovery: OpenTofu could not save what it deployed. Ask your administrator to recover it before you change anything.';
+      return 'This service needs recovery: SpawnIt could not save or verify its OpenTofu state, so it refuses applies and destroys until an operator has repaired the state and marked the service as recovered.';
     case 'accept_disabled':
       return 'This service’s template does not allow keeping changes made outside SpawnIt. Repair it instead, to apply the configuration again.';
     case 'not_deployed':

@@ -42,9 +42,11 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   const [outJob, setOutJob] = useState<Job | null>(null);
   const [notice, setNotice] = useState<Flash | null>(takeFlash);
   const [working, setWorking] = useState('');
-  const [confirm, setConfirm] = useState<'destroy' | 'delete' | null>(null);
+  const [confirm, setConfirm] = useState<'destroy' | 'delete' | 'recover' | null>(null);
   const [alsoDestroy, setAlsoDestroy] = useState(true);
   const [followId, setFollowId] = useState<string | null>(null);
+  // After "Mark as recovered" its button is gone: focus goes to the heading once the dialog has closed.
+  const focusHeading = useRef(false);
   useTitle(svc ? svc.name : 'Service');
 
   const loadService = async () => {
@@ -169,6 +171,32 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
     }
   };
 
+  const recover = async () => {
+    setWorking('recover');
+    setNotice(null);
+    try {
+      const updated = await api.recover(id);
+      focusHeading.current = true;
+      setConfirm(null);
+      setSvc(updated);
+      setNotice({ tone: 'success', text: `“${updated.name}” is marked as recovered: SpawnIt accepts applies and destroys again.` });
+    } catch (err) {
+      setConfirm(null);
+      setNotice({ tone: 'error', text: `The service was not marked as recovered. ${describe(err)}` });
+      // Show what changed meanwhile (a job that started, say).
+      void loadService();
+    }
+    setWorking('');
+  };
+
+  useEffect(() => {
+    if (confirm !== null || !focusHeading.current) return;
+    focusHeading.current = false;
+    // After this render's effects, so the dialog has closed and the page is focusable again.
+    const t = setTimeout(() => document.getElementById('svc-title')?.focus(), 0);
+    return () => clearTimeout(t);
+  }, [confirm]);
+
   if (gone) {
     return (
       <section class="stack">
@@ -231,8 +259,15 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
 
       {notice ? <Notice tone={notice.tone} testid="service-notice">{notice.text}</Notice> : null}
       {svc.status.needs_recovery ? (
-        <Notice tone="error" title="This service needs recovery">
-          OpenTofu could not save what it deployed. Ask your administrator to recover it before you change anything.
+        <Notice tone="error" title="This service needs recovery" testid="recovery-notice">
+          <p>
+            SpawnIt could not save or verify this service’s OpenTofu state. Until the state is repaired, SpawnIt refuses to
+            apply or destroy the service.
+          </p>
+          <p>
+            An operator repairs the state first, for example by pushing the errored.tfstate that SpawnIt kept (
+            <code>tofu state push</code>). Then mark the service as recovered under Actions.
+          </p>
         </Notice>
       ) : null}
       {svc.status.expired ? (
@@ -269,8 +304,19 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         <h2 id="actions-title">Actions</h2>
         {busy ? <p class="muted">Actions are available again when the running job has finished.</p> : null}
         <div class="actions actions--wrap" data-testid="service-actions">
+          {svc.status.needs_recovery ? (
+            <button type="button" class="button button--primary" disabled={dis} onClick={() => setConfirm('recover')} data-testid="action-recover">
+              Mark as recovered
+            </button>
+          ) : null}
           {needsRepair ? (
-            <button type="button" class="button button--primary" disabled={dis} onClick={() => void start('remediate')} data-testid="remediate">
+            <button
+              type="button"
+              class={`button${svc.status.needs_recovery ? '' : ' button--primary'}`}
+              disabled={dis}
+              onClick={() => void start('remediate')}
+              data-testid="remediate"
+            >
               {working === 'remediate' ? 'Starting…' : 'Repair (apply the configuration again)'}
             </button>
           ) : null}
@@ -282,7 +328,13 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
           <button type="button" class="button" disabled={dis} onClick={() => void start('plan')} data-testid="action-plan">
             Review plan
           </button>
-          <button type="button" class={`button${needsRepair ? '' : ' button--primary'}`} disabled={dis} onClick={() => void start('apply')} data-testid="action-apply">
+          <button
+            type="button"
+            class={`button${needsRepair || svc.status.needs_recovery ? '' : ' button--primary'}`}
+            disabled={dis}
+            onClick={() => void start('apply')}
+            data-testid="action-apply"
+          >
             {deployed ? 'Apply' : 'Deploy (apply)'}
           </button>
           <button type="button" class="button" disabled={dis || !everDeployed} onClick={() => void start('drift', true)} data-testid="action-drift">
@@ -340,6 +392,17 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         onConfirm={() => void destroy()}
       >
         <p>Everything this service deployed is removed, including its data. Its settings are kept, so you can deploy it again later.</p>
+      </ConfirmDialog>
+      <ConfirmDialog
+        open={confirm === 'recover'}
+        title={`Mark “${svc.name}” as recovered?`}
+        confirmLabel={working === 'recover' ? 'Marking…' : 'Mark as recovered'}
+        busy={working === 'recover'}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void recover()}
+      >
+        <p>Do this only once an operator has repaired the service’s OpenTofu state, for example by pushing the errored.tfstate SpawnIt kept.</p>
+        <p>SpawnIt then accepts applies and destroys again, and OpenTofu works from the stored state as it is. If that state is still wrong, the next apply may create resources twice or lose track of some.</p>
       </ConfirmDialog>
       <ConfirmDialog
         open={confirm === 'delete'}

@@ -113,7 +113,7 @@ function ServiceRow({ s }: { s: Service }) {
         {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
         {s.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
         {s.status.needs_recovery ? (
-          <Badge badge={{ tone: 'bad', text: 'Needs recovery', hint: 'OpenTofu could not save its state.' }} label="Attention" />
+          <Badge badge={{ tone: 'bad', text: 'Needs recovery', hint: 'SpawnIt could not save or verify its OpenTofu state.' }} label="Attention" testid="recovery-badge" />
         ) : null}
       </div>
       {last ? (

@@ -80,6 +80,29 @@ describe('request', () => {
     expect((await api.jobEvents('s', 'j', 1)).map((e) => e.seq)).toEqual([2]);
   });
 
+  it('marks a service as recovered and answers the service', async () => {
+    setCsrfToken('t1');
+    const calls = fakeFetch([json(200, { id: 's 1', name: 'Echo', status: { intent: 'applied', drift: 'in_sync', busy: false } })]);
+    const svc = await api.recover('s 1');
+    expect(svc.id).toBe('s 1');
+    expect(svc.status.needs_recovery).toBeUndefined();
+    expect(calls[0].url).toBe('/api/v1/services/s%201/recover');
+    expect(calls[0].init.method).toBe('POST');
+    expect(calls[0].init.body).toBeUndefined();
+    const h = calls[0].init.headers as Record<string, string>;
+    expect(h['X-CSRF-Token']).toBe('t1');
+    // Not a job: nothing to de-duplicate, and clearing the mark twice is harmless.
+    expect(h['Idempotency-Key']).toBeUndefined();
+  });
+
+  it('refuses to mark a busy service as recovered with a sentence', async () => {
+    fakeFetch([json(409, { error: { code: 'busy', message: 'a job is running for this service' } })]);
+    const err = await api.recover('s1').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect(err).toMatchObject({ status: 409, code: 'busy' });
+    expect((err as ApiError).message).toBe('This service is busy with a job. Wait until it has finished, then try again.');
+  });
+
   it('deletes with or without destroy', async () => {
     const calls = fakeFetch([() => new Response(null, { status: 204 }), json(202, { id: 'd1', operation: 'destroy' })]);
     expect(await api.deleteService('s1', false)).toBeNull();

@@ -57,6 +57,21 @@ describe('error messages', () => {
     expect(describeErr(notDeployed)).toBe(notDeployed.message);
   });
 
+  it('words the recovery codes: refused while it needs recovery, and busy while a job runs', () => {
+    const needs = errorFromResponse(409, {
+      error: { code: 'needs_recovery', message: 'the service needs recovery: tofu could not save its state' },
+    });
+    expect(needs.code).toBe('needs_recovery');
+    expect(needs.message).toBe(
+      'This service needs recovery: SpawnIt could not save or verify its OpenTofu state, so it refuses applies and destroys until an operator has repaired the state and marked the service as recovered.',
+    );
+    expect(needs.message).not.toMatch(/tofu could not/);
+    const busy = errorFromResponse(409, { error: { code: 'busy', message: 'a job is running for this service' } });
+    expect(describeErr(busy)).toBe('This service is busy with a job. Wait until it has finished, then try again.');
+    // Without the API's error body a 409 is still a sentence, never a status line.
+    expect(errorFromResponse(409, undefined).message).not.toMatch(/HTTP|409/);
+  });
+
   it('describes anything thrown', () => {
     expect(describeErr(new NetworkError())).toMatch(/Cannot reach the SpawnIt server/);
     expect(describeErr(new TypeError('x is undefined'))).toBe('Something unexpected went wrong in the page. Reload it, then try again.');
