@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -93,6 +94,7 @@ type Engine struct {
 	log           *slog.Logger
 	locks         *locker
 	cliConfigPath string
+	s3CredsPath   string
 	cliConfig     string
 
 	mu         sync.Mutex
@@ -203,6 +205,7 @@ func New(cfg Config) (*Engine, error) {
 		log:           log,
 		locks:         newLocker(cfg.MaxParallel, cfg.Host, os.Getpid()),
 		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
+		s3CredsPath:   filepath.Join(cfg.WorkDir, "spawnit-state.credentials"),
 		jobs:          map[string]*Job{},
 		workspaces:    map[workspaceKey]*workspace{},
 		stop:          make(chan struct{}),
@@ -210,6 +213,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if err := e.writeCLIConfig(); err != nil {
 		return nil, fmt.Errorf("write tofu CLI config: %w", err)
+	}
+	if err := e.writeStateCredentials(); err != nil {
+		return nil, fmt.Errorf("write the state bucket's credentials file: %w", err)
 	}
 	return e, nil
 }
@@ -223,6 +229,7 @@ type runOptions struct {
 	readiness  ReadinessFunc
 	secrets    []string
 	timeout    time.Duration
+	env        map[string]string
 }
 
 // FailIfLocked makes a request for a busy service fail with ErrLocked instead of
@@ -233,6 +240,22 @@ func FailIfLocked() RunOption { return func(o *runOptions) { o.failFast = true }
 // service's generated passwords); they are masked wherever they occur.
 func WithSecrets(values ...string) RunOption {
 	return func(o *runOptions) { o.secrets = append(o.secrets, values...) }
+}
+
+// WithEnv adds environment variables to tofu's for this job: how a server gives a
+// target's provider its credentials and region (AWS_REGION, AWS_ACCESS_KEY_ID,
+// AWS_PROFILE, KUBE_CONFIG_PATH, ...), for the services of that target only. Names must
+// be valid; TF_* is refused (the engine owns tofu's own settings, and input variables
+// come from the service's terraform.tfvars.json). Values of names that look secret
+// (KEY, SECRET, TOKEN, PASSWORD, CREDENTIAL) are masked in events. The S3 state
+// backend does not read these: its credentials are kept apart (see Config.Backend).
+func WithEnv(env map[string]string) RunOption {
+	return func(o *runOptions) {
+		if o.env == nil {
+			o.env = map[string]string{}
+		}
+		maps.Copy(o.env, env)
+	}
 }
 
 // Background marks a job as the supervisor's: it never queues (ErrLocked when the
@@ -334,6 +357,9 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	if o.timeout <= 0 {
 		o.timeout = e.cfg.JobTimeout
 	}
+	if err := ValidateEnv(o.env); err != nil {
+		return nil, err
+	}
 	e.mu.Lock()
 	closed := e.closed
 	e.mu.Unlock()
@@ -350,6 +376,12 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
 	})
 	j.mask.add(o.secrets...)
+	j.env = o.env
+	for k, v := range o.env {
+		if secretEnvName(k) {
+			j.mask.add(v)
+		}
+	}
 	j.failFast = o.failFast
 	j.background = o.background
 	j.readiness = o.readiness

@@ -138,10 +138,11 @@ type Job struct {
 	softCtx    context.Context // cancelled by the first cancel: no new step starts
 	softCancel context.CancelFunc
 	failFast   bool
-	background bool          // a supervisor's check: yields to users' jobs
-	readiness  ReadinessFunc // after an apply: wait for the service to be ready
-	preempted  atomic.Bool   // cancelled to let a user's job run
-	granted    chan struct{} // closed when the service lock (and a slot) is granted
+	background bool              // a supervisor's check: yields to users' jobs
+	env        map[string]string // added to tofu's environment (WithEnv)
+	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
+	preempted  atomic.Bool       // cancelled to let a user's job run
+	granted    chan struct{}     // closed when the service lock (and a slot) is granted
 	proc       procTracker
 	onCancel   func(force bool)
 

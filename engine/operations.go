@@ -30,6 +30,9 @@ func (e *Engine) execute(j *Job) error {
 	if err != nil {
 		return err
 	}
+	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
+		return fmt.Errorf("tofu environment: %w", err)
+	}
 	// Checked again when the job starts: a job queued behind one that left errored state
 	// was accepted before the service needed recovery.
 	if changesState(j.info.Operation) {
@@ -604,6 +607,9 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	ws, err := e.orphanWorkspace(ref)
 	if err != nil {
 		return nil, err
+	}
+	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
+		return nil, fmt.Errorf("tofu environment: %w", err)
 	}
 	statePath := filepath.Join(ws.dir, "spawnit_snapshot.tfstate")
 	files, err := e.cfg.Source.Files(j.softCtx, ref)

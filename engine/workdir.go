@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -93,17 +95,22 @@ func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tofu: %w", err)
 	}
-	if err := tf.SetEnv(e.tofuEnv()); err != nil {
+	if err := tf.SetEnv(e.tofuEnv()); err != nil { // replaced by each job's (jobEnv)
 		return nil, fmt.Errorf("tofu environment: %w", err)
 	}
 	return tf, nil
 }
 
 // tofuEnv is the environment tofu runs with: the server's own, minus anything that could
-// change tofu's behaviour behind the engine's back (TF_VAR_*, TF_CLI_ARGS*, TF_LOG*),
-// plus the CLI config and, for the S3 backend, its credentials. Credentials travel only
-// here, never as arguments (terraform-exec logs command lines; -backend-config values
-// would be saved under .terraform/).
+// change tofu's behaviour behind the engine's back (TF_VAR_*, TF_CLI_ARGS*, TF_LOG*) or
+// hand the server's cloud credentials to a provider (AWS_*), plus the CLI config.
+//
+// The S3 backend's credentials are not here: they are in a credentials file of the
+// engine's, named by the backend configuration as an explicit profile, which the backend
+// prefers to any AWS_* variable. So a job's target environment (WithEnv) can carry the
+// AWS target's own credentials without the state bucket's keys ever reaching the AWS
+// provider, or the target's keys the state bucket. Nothing secret is an argument
+// (terraform-exec logs command lines) or in the workdir (the backend file names a path).
 func (e *Engine) tofuEnv() map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
@@ -114,11 +121,68 @@ func (e *Engine) tofuEnv() map[string]string {
 		env[k] = v
 	}
 	env["TF_CLI_CONFIG_FILE"] = e.cliConfigPath
-	if s3 := e.cfg.Backend.S3; s3 != nil {
-		env["AWS_ACCESS_KEY_ID"] = s3.AccessKey
-		env["AWS_SECRET_ACCESS_KEY"] = s3.SecretKey
-	}
 	return env
+}
+
+// jobEnv is tofuEnv plus the job's own variables (WithEnv).
+func (e *Engine) jobEnv(j *Job) map[string]string {
+	env := e.tofuEnv()
+	maps.Copy(env, j.env)
+	return env
+}
+
+// stateProfile is the profile of the state bucket's credentials file.
+const stateProfile = "spawnit-state"
+
+// writeStateCredentials writes the S3 backend's keys to the engine's credentials file
+// (mode 0600, outside every workdir), when the backend has keys.
+func (e *Engine) writeStateCredentials() error {
+	s3 := e.cfg.Backend.S3
+	if s3 == nil || s3.AccessKey == "" {
+		return nil
+	}
+	for _, v := range []string{s3.AccessKey, s3.SecretKey} {
+		if strings.ContainsAny(v, "\r\n") {
+			return fmt.Errorf("%w: S3 keys cannot contain line breaks", ErrInvalidInput)
+		}
+	}
+	body := fmt.Sprintf("[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", stateProfile, s3.AccessKey, s3.SecretKey)
+	if err := os.MkdirAll(filepath.Dir(e.s3CredsPath), 0o700); err != nil {
+		return err
+	}
+	tmp := e.s3CredsPath + ".tmp"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, e.s3CredsPath)
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ValidateEnv checks an environment for WithEnv: what a job given it would refuse.
+func ValidateEnv(env map[string]string) error {
+	for k, v := range env {
+		switch {
+		case !envName.MatchString(k):
+			return fmt.Errorf("%w: environment variable name %q", ErrInvalidInput, truncate(k, 80))
+		case strings.HasPrefix(k, "TF_"):
+			return fmt.Errorf("%w: %s: tofu's own settings (TF_*) are the engine's to set", ErrInvalidInput, k)
+		case strings.ContainsRune(v, 0):
+			return fmt.Errorf("%w: environment variable %s holds a NUL byte", ErrInvalidInput, k)
+		}
+	}
+	return nil
+}
+
+// secretEnvName reports whether a variable's value is masked in events.
+func secretEnvName(k string) bool {
+	u := strings.ToUpper(k)
+	for _, w := range []string{"KEY", "SECRET", "TOKEN", "PASSWORD", "CREDENTIAL"} {
+		if strings.Contains(u, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // writeCLIConfig writes the tofu CLI configuration: the provider filesystem mirror when
@@ -168,6 +232,10 @@ func (e *Engine) backendOverride(ref ServiceRef) ([]byte, error) {
 		}
 		if s3.Endpoint != "" {
 			cfg["endpoints"] = map[string]any{"s3": s3.Endpoint}
+		}
+		if s3.AccessKey != "" {
+			cfg["profile"] = stateProfile
+			cfg["shared_credentials_files"] = []string{e.s3CredsPath}
 		}
 		backend = map[string]any{"s3": cfg}
 	} else {

@@ -58,9 +58,21 @@ func TestBackendOverrideS3KeepsCredentialsOut(t *testing.T) {
 	if strings.Contains(s, "very-secret-key") || strings.Contains(s, "AKIDEXAMPLE") {
 		t.Fatal("credentials written into the backend file")
 	}
-	env := e.tofuEnv()
-	if env["AWS_SECRET_ACCESS_KEY"] != "very-secret-key" || env["AWS_ACCESS_KEY_ID"] != "AKIDEXAMPLE" {
-		t.Fatal("credentials must reach tofu through its environment")
+	// The backend reads them from the engine's credentials file, as an explicit profile
+	// (which beats any AWS_* variable a target's environment sets).
+	for _, want := range []string{`"profile": "spawnit-state"`, e.s3CredsPath} {
+		if !strings.Contains(s, want) {
+			t.Errorf("backend lacks %s:\n%s", want, s)
+		}
+	}
+	creds, err := os.ReadFile(e.s3CredsPath)
+	if err != nil || !strings.Contains(string(creds), "aws_secret_access_key = very-secret-key") || !strings.Contains(string(creds), "[spawnit-state]") {
+		t.Fatalf("credentials file: %q, %v", creds, err)
+	}
+	for k, v := range e.tofuEnv() {
+		if strings.HasPrefix(k, "AWS_") || v == "very-secret-key" {
+			t.Fatalf("%s in tofu's environment", k)
+		}
 	}
 }
 

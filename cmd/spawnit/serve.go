@@ -47,6 +47,8 @@ type serveConfig struct {
 	shutdownGrace  time.Duration
 	killGrace      time.Duration
 	jobHistory     int
+	targets        string
+	targetEnv      targetEnvFlag
 	logLevel       string
 }
 
@@ -94,6 +96,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running jobs get to stop before tofu is killed")
 	fs.DurationVar(&c.killGrace, "kill-grace", 30*time.Second, "after a job times out and tofu is interrupted, how long it gets before its process group is killed")
 	fs.IntVar(&c.jobHistory, "job-history", engine.DefaultJobHistory, "finished jobs kept per service; older records are deleted")
+	fs.StringVar(&c.targets, "targets", "docker", "targets users may deploy new services to, comma-separated (docker, aws, kubernetes)")
+	c.targetEnv = targetEnvFlag{}
+	fs.Var(c.targetEnv, "target-env", "target=file: environment for a target's tofu runs (credentials, region), read from a KEY=VALUE file; repeat per target, or comma-separate")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -131,6 +136,19 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	if c.jobHistory < 1 {
 		return nil, usageError{"--job-history must be at least 1"}
+	}
+	enabled := map[string]bool{}
+	for _, name := range strings.Split(c.targets, ",") {
+		name = strings.TrimSpace(name)
+		if err := engine.ValidateID(name); err != nil {
+			return nil, usageError{fmt.Sprintf("--targets: %q is not a target name", name)}
+		}
+		enabled[name] = true
+	}
+	for name := range c.targetEnv {
+		if !enabled[name] {
+			return nil, usageError{fmt.Sprintf("--target-env %s: %s is not in --targets (%s)", name, name, c.targets)}
+		}
 	}
 	return &c, nil
 }
@@ -266,7 +284,11 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		return nil, err
 	}
 	metrics := api.NewMetrics()
-	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Logger: log, Observer: metrics})
+	targets, err := loadTargets(cfg.targets, cfg.targetEnv)
+	if err != nil {
+		return nil, err
+	}
+	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Logger: log, Observer: metrics, Targets: targets})
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +319,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if a.listener, err = net.Listen("tcp", cfg.listen); err != nil {
 		return nil, err
 	}
-	log.Info("spawnit ready", "version", versionString(), "listen", a.listener.Addr().String(), "data_dir", dataDir,
+	log.Info("spawnit ready", "version", versionString(), "targets", a.platform.Targets(), "listen", a.listener.Addr().String(), "data_dir", dataDir,
 		"tofu", tofu, "provider_mirror", mirror, "single_user", singleUser, "max_parallel", cfg.maxParallel,
 		"drift_interval", cfg.driftInterval)
 	fmt.Fprintf(out, "listening on http://%s\n", a.listener.Addr())

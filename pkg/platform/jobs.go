@@ -86,7 +86,7 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 	if p.isClosed() {
 		return nil, engine.ErrClosed
 	}
-	opts := []engine.RunOption{engine.WithSecrets(secrets(svc)...)}
+	opts := p.runOptions(svc)
 	if req.NoQueue {
 		opts = append(opts, engine.FailIfLocked())
 	}

@@ -73,6 +73,18 @@ type Config struct {
 	// SubscriberBuffer bounds each status subscriber's queue (64); a subscriber that
 	// falls that far behind is dropped.
 	SubscriberBuffer int
+	// Targets are the targets (template providers) users may deploy new services to,
+	// each with the environment its tofu runs get (credentials, region): nil means
+	// docker alone, with none. Existing services of a target no longer listed keep
+	// working (they can still be destroyed), with no environment.
+	Targets map[string]Target
+}
+
+// Target is one deployment target the server offers.
+type Target struct {
+	// Env is added to tofu's environment for the target's services (engine.WithEnv):
+	// AWS_REGION and AWS credentials for aws, KUBE_CONFIG_PATH for kubernetes, ...
+	Env map[string]string
 }
 
 // Platform performs tenant-scoped operations on services. Safe for concurrent use.
@@ -86,6 +98,7 @@ type Platform struct {
 	docker  *dockerAPI
 	idemTTL time.Duration
 	now     func() time.Time
+	targets map[string]Target
 
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.
@@ -111,6 +124,17 @@ func New(cfg Config) (*Platform, error) {
 	if cfg.SubscriberBuffer <= 0 {
 		cfg.SubscriberBuffer = 64
 	}
+	if cfg.Targets == nil {
+		cfg.Targets = map[string]Target{catalog.DefaultProvider: {}}
+	}
+	for name, t := range cfg.Targets {
+		if err := engine.ValidateID(name); err != nil {
+			return nil, fmt.Errorf("target: %w", err)
+		}
+		if err := engine.ValidateEnv(t.Env); err != nil {
+			return nil, fmt.Errorf("target %s: %w", name, err)
+		}
+	}
 	return &Platform{
 		st:      cfg.Store,
 		cat:     cfg.Catalog,
@@ -120,6 +144,7 @@ func New(cfg Config) (*Platform, error) {
 		broker:  NewBroker(cfg.SubscriberBuffer),
 		docker:  newDockerAPI(),
 		idemTTL: cfg.IdempotencyTTL,
+		targets: cfg.Targets,
 		now:     func() time.Time { return time.Now().UTC() },
 	}, nil
 }

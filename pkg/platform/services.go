@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -24,9 +25,35 @@ func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
 	}
 	out := make([]apiv1.Template, 0, len(tpls))
 	for _, t := range tpls {
-		out = append(out, apiv1.Template{Template: *t, Providers: nonNil(t.Providers)})
+		if v := p.templateView(t); len(v.Providers) > 0 {
+			out = append(out, v)
+		}
 	}
 	return out, nil
+}
+
+// templateView is a template as users see it: deployable to the enabled targets only.
+func (p *Platform) templateView(t *catalog.Template) apiv1.Template {
+	providers := []string{}
+	for _, name := range t.Providers {
+		if _, ok := p.targets[name]; ok {
+			providers = append(providers, name)
+		}
+	}
+	return apiv1.Template{Template: *t, Providers: providers}
+}
+
+// Targets lists the enabled targets, sorted.
+func (p *Platform) Targets() []string { return slices.Sorted(maps.Keys(p.targets)) }
+
+// runOptions are the options of every operation on svc: its secrets masked, its
+// target's environment.
+func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
+	opts := []engine.RunOption{engine.WithSecrets(secrets(svc)...)}
+	if env := p.targets[svc.Provider].Env; len(env) > 0 {
+		opts = append(opts, engine.WithEnv(env))
+	}
+	return opts
 }
 
 // Template returns one catalog entry.
@@ -38,7 +65,7 @@ func (p *Platform) Template(ctx context.Context, id string) (apiv1.Template, err
 	if err != nil {
 		return apiv1.Template{}, err
 	}
-	return apiv1.Template{Template: *t, Providers: nonNil(t.Providers)}, nil
+	return p.templateView(t), nil
 }
 
 // CreateService stores a new service's configuration (no tofu runs). Input errors come
@@ -51,6 +78,14 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	}()
 	if err := engine.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
+	}
+	provider := req.Provider
+	if provider == "" {
+		provider = catalog.DefaultProvider
+	}
+	if _, ok := p.targets[provider]; !ok && engine.ValidateID(provider) == nil {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
+			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", provider, strings.Join(p.Targets(), ", "))}}}
 	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
 		Template:      req.Template,
@@ -228,7 +263,7 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 		}
 		// FailIfLocked: a job submitted since the check must not find this destroy
 		// queued behind it, followed by a delete of the configuration it needs.
-		j, err := p.eng.Destroy(ctx, ref, engine.FailIfLocked(), engine.WithSecrets(secrets(svc)...))
+		j, err := p.eng.Destroy(ctx, ref, append(p.runOptions(svc), engine.FailIfLocked())...)
 		if err != nil {
 			return nil, err
 		}
@@ -466,13 +501,6 @@ func safeID(id string) string {
 		return ""
 	}
 	return id
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // Recover is an operator's statement that a service marked "needs recovery" (tofu could

@@ -84,7 +84,7 @@ func (p *Platform) CheckDriftNow(ctx context.Context, ref engine.ServiceRef) (*e
 	if err != nil {
 		return nil, err
 	}
-	j, err := p.eng.CheckDrift(ctx, ref, engine.Background(), engine.WithSecrets(secrets(svc)...))
+	j, err := p.eng.CheckDrift(ctx, ref, append(p.runOptions(svc), engine.Background())...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/platform"
+)
+
+// targetEnvFlag is --target-env: target=file pairs, repeated or comma-separated.
+type targetEnvFlag map[string]string
+
+func (f targetEnvFlag) String() string {
+	names := make([]string, 0, len(f))
+	for n, path := range f {
+		names = append(names, n+"="+path)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
+
+func (f targetEnvFlag) Set(v string) error {
+	for _, pair := range strings.Split(v, ",") {
+		name, path, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("want target=file, got %q", pair)
+		}
+		if err := engine.ValidateID(name); err != nil {
+			return fmt.Errorf("target %q: not a target name", name)
+		}
+		f[name] = path
+	}
+	return nil
+}
+
+// loadTargets builds the platform's targets: the enabled names, each with the
+// environment read from its --target-env file.
+func loadTargets(names string, envFiles targetEnvFlag) (map[string]platform.Target, error) {
+	out := map[string]platform.Target{}
+	for _, name := range strings.Split(names, ",") {
+		out[strings.TrimSpace(name)] = platform.Target{}
+	}
+	for name, path := range envFiles {
+		env, err := readEnvFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--target-env %s: %w", name, err)
+		}
+		out[name] = platform.Target{Env: env}
+	}
+	return out, nil
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are skipped,
+// and a value may be wrapped in double or single quotes. Errors name the line, never a
+// value (the file holds credentials).
+func readEnvFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		line = strings.TrimPrefix(line, "export ")
+		k, v, ok := strings.Cut(line, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("%s:%d: want KEY=VALUE", path, n)
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		env[k] = v
+		if err := engine.ValidateEnv(map[string]string{k: v}); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return env, nil
+}

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestTargetFlags(t *testing.T) {
+	dir := t.TempDir()
+	awsEnv := filepath.Join(dir, "aws.env")
+	if err := os.WriteFile(awsEnv, []byte("# AWS target\nAWS_REGION=eu-west-3\nexport AWS_ACCESS_KEY_ID=AKIDEXAMPLE\nAWS_SECRET_ACCESS_KEY=\"quoted secret=with equals\"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseServeFlags([]string{"--targets", "docker, aws", "--target-env", "aws=" + awsEnv}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := loadTargets(c.targets, c.targetEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(targets) != 2 || len(targets["docker"].Env) != 0 {
+		t.Fatalf("targets %v", targets)
+	}
+	got := targets["aws"].Env
+	if got["AWS_REGION"] != "eu-west-3" || got["AWS_ACCESS_KEY_ID"] != "AKIDEXAMPLE" || got["AWS_SECRET_ACCESS_KEY"] != "quoted secret=with equals" || len(got) != 3 {
+		t.Fatalf("aws environment: %d variables", len(got))
+	}
+
+	// From the environment, as a comma-separated list.
+	c, err = parseServeFlags(nil, env(map[string]string{"SPAWNIT_TARGETS": "docker,aws", "SPAWNIT_TARGET_ENV": "aws=" + awsEnv}), io.Discard)
+	if err != nil || c.targetEnv["aws"] != awsEnv {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+
+	// Default: docker alone.
+	c, _ = parseServeFlags(nil, env(nil), io.Discard)
+	if targets, _ := loadTargets(c.targets, c.targetEnv); len(targets) != 1 || targets["docker"].Env != nil {
+		t.Fatalf("default targets %v", targets)
+	}
+
+	var ue usageError
+	for _, args := range [][]string{
+		{"--target-env", "aws=" + awsEnv}, // aws not enabled
+		{"--targets", "docker,../x"},
+		{"--target-env", "aws"},
+		{"--targets", "docker,"},
+	} {
+		if _, err := parseServeFlags(args, env(nil), io.Discard); !errors.As(err, &ue) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+
+	bad := filepath.Join(dir, "bad.env")
+	for content, want := range map[string]string{
+		"AWS_REGION=x\nno equals sign\n":          "bad.env:2",
+		"TF_LOG=trace\n":                          "bad.env:1",
+		"AWS_SECRET_ACCESS_KEY=sekrit\nBAD-KEY=v": "bad.env:2",
+	} {
+		if err := os.WriteFile(bad, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadTargets("docker", targetEnvFlag{"docker": bad})
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "sekrit") {
+			t.Errorf("%q: %v", content, err)
+		}
+	}
+	if _, err := loadTargets("docker", targetEnvFlag{"docker": filepath.Join(dir, "missing.env")}); err == nil {
+		t.Error("a missing file accepted")
+	}
+}

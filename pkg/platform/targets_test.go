@@ -1,0 +1,118 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/testservers"
+	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+func targetsPlatform(t *testing.T, targets map[string]Target) *Platform {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.NewFS(filepath.Join(dir, "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := catalog.New(st, nil)
+	if err := cat.Seed(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{DataDir: dir, Store: st, TofuPath: testservers.Tofu(t),
+		ProviderMirror: testservers.ProviderMirror(t), Source: catalog.NewServiceSource(cat)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Store: st, Catalog: cat, Engine: eng, Targets: targets})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+		_ = eng.Shutdown(ctx)
+	})
+	return p
+}
+
+// TestTargets: users see and deploy to the enabled targets only (docker by default),
+// and the operations of a target's services run with that target's environment.
+func TestTargets(t *testing.T) {
+	ctx := context.Background()
+	a := Actor{Tenant: "acme", Subject: "alice"}
+
+	p := targetsPlatform(t, nil)
+	tpls, err := p.Templates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpls) == 0 {
+		t.Fatal("no templates")
+	}
+	for _, tpl := range tpls {
+		if !slices.Equal(tpl.Providers, []string{"docker"}) {
+			t.Errorf("template %s offers %v with docker alone enabled", tpl.ID, tpl.Providers)
+		}
+	}
+	_, err = p.CreateService(ctx, a, apiv1.CreateService{Template: "redis", Provider: "aws"})
+	var ve *catalog.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "provider" || !strings.Contains(ve.Fields[0].Reason, "not enabled") {
+		t.Fatalf("creating an aws service with aws disabled: %v", err)
+	}
+
+	p = targetsPlatform(t, map[string]Target{
+		"docker": {Env: map[string]string{"DOCKER_HOST": "unix:///nonexistent/spawnit-target.sock"}},
+		"aws":    {Env: map[string]string{"AWS_REGION": "eu-west-3"}},
+	})
+	redis, err := p.Template(ctx, "redis")
+	if err != nil || !slices.Equal(redis.Providers, []string{"aws", "docker"}) {
+		t.Fatalf("redis with aws and docker enabled: %v, %v", redis.Providers, err)
+	}
+	if _, err := p.CreateService(ctx, a, apiv1.CreateService{Template: "redis", Provider: "aws"}); err != nil {
+		t.Fatalf("creating an aws service with aws enabled: %v", err)
+	}
+	svc, err := p.CreateService(ctx, a, apiv1.CreateService{Template: "redis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The docker target's environment points its provider at a socket that does not
+	// exist: the plan fails there, which shows the environment reached the provider.
+	job, err := p.Run(ctx, a, svc.ID, RunRequest{Operation: engine.OpApply})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	j, ok := p.eng.Job(job.ID)
+	if !ok {
+		t.Fatal("job not found")
+	}
+	info, err := j.Wait(wctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, ev := range j.Events(0) {
+		text.WriteString(ev.Message + "\n")
+	}
+	if info.State != engine.StateFailed || !strings.Contains(info.Error+text.String(), "spawnit-target.sock") {
+		t.Fatalf("apply with the target's DOCKER_HOST ended %s: %s\n%s", info.State, info.Error, text.String())
+	}
+
+	if _, err := New(Config{Store: p.st, Catalog: p.cat, Engine: p.eng, Targets: map[string]Target{"aws": {Env: map[string]string{"TF_LOG": "trace"}}}}); err == nil {
+		t.Fatal("a target environment setting TF_LOG accepted")
+	}
+	if _, err := New(Config{Store: p.st, Catalog: p.cat, Engine: p.eng, Targets: map[string]Target{"../x": {}}}); err == nil {
+		t.Fatal("a bad target name accepted")
+	}
+}
