@@ -124,7 +124,7 @@ func healthIs(service, st string) func(apiv1.StatusEvent) bool {
 
 // startSupervisor runs a drift supervisor over the harness's platform, as `spawnit
 // serve` does; the returned function stops it and waits for it.
-func (h *harness) startSupervisor(t *testing.T, cfg supervisor.Config) func() {
+func (h *harness) startSupervisor(t *testing.T, cfg supervisor.Config) (func(), *supervisor.Supervisor) {
 	t.Helper()
 	cfg.Logger = slog.New(slog.NewTextHandler(testLogWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	sup := supervisor.New(cfg, h.p.Supervised())
@@ -134,7 +134,35 @@ func (h *harness) startSupervisor(t *testing.T, cfg supervisor.Config) func() {
 	var once sync.Once
 	stop := func() { once.Do(func() { cancel(); wg.Wait(); t.Logf("supervisor stats: %+v", sup.Stats()) }) }
 	t.Cleanup(stop)
-	return stop
+	return stop, sup
+}
+
+// followingDocker waits until the supervisor follows Docker's event stream, which it
+// connects to in the background: it signals the service's container with SIGWINCH
+// (ignored by the test image; Docker reports a "kill" event, one the supervisor acts on)
+// until an event-driven check starts, then waits for that check to end, so that it
+// cannot overlap what the test does next.
+func followingDocker(t *testing.T, sup *supervisor.Supervisor, container string) {
+	t.Helper()
+	waitFor(t, "the supervisor to act on a Docker event", func() bool {
+		if sup.Stats().EventChecks > 0 {
+			return true
+		}
+		if out, err := exec.Command("docker", "kill", "-s", "WINCH", container).CombinedOutput(); err != nil {
+			t.Fatalf("docker kill -s WINCH %s: %v: %s", container, err, out)
+		}
+		// The event, then the supervisor's debounce (500ms), on a loaded machine.
+		for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(50 * time.Millisecond) {
+			if sup.Stats().EventChecks > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	waitFor(t, "the event-driven check to end", func() bool {
+		st := sup.Stats()
+		return st.FullChecks+st.Busy+st.Failures >= st.EventChecks
+	})
 }
 
 type testLogWriter struct{ t *testing.T }
@@ -234,9 +262,12 @@ func TestReadiness(t *testing.T) {
 			t.Errorf("error %q does not say %q", failed.Error, want)
 		}
 	}
+	// The first try may find the container not answering yet (the progress message then
+	// says so, and the next one is due only 5s later): any result counts; the error
+	// above holds the last one.
 	waiting := 0
 	for _, ev := range jobEvents(t, h, teapot.ID, jobTeapot.ID) {
-		if strings.HasPrefix(ev.Message, "waiting for "+target+" (status 200, want 418)") {
+		if strings.HasPrefix(ev.Message, "waiting for "+target+" (") {
 			waiting++
 		}
 	}
@@ -300,18 +331,23 @@ func TestSupervision(t *testing.T) {
 	events := h.statusStream(t)
 
 	// 1. Docker events: a removed container is reported missing within seconds, with no
-	// sweep due for ten minutes.
-	stop := h.startSupervisor(t, supervisor.Config{Interval: 10 * time.Minute, DockerEvents: true, Refresh: time.Second, BusyRetry: 2 * time.Second})
-	time.Sleep(time.Second) // the event stream is connected
+	// sweep due for a thousand hours (the first sweep of a service comes at a random
+	// time within one interval: it must not fall within the test, where it could run
+	// while the container is removed and report it still there).
+	stop, sup := h.startSupervisor(t, supervisor.Config{Interval: 1000 * time.Hour, DockerEvents: true, Refresh: time.Second, BusyRetry: 2 * time.Second})
+	followingDocker(t, sup, container)
+	events.drain()
 	start := time.Now()
 	dockerRm(t, container)
-	events.wait("drift missing (Docker events)", 30*time.Second, driftIs(svc.ID, engine.StatusMissing))
+	// Seconds on an idle machine (a debounce and one check); a loaded CI machine may
+	// need several times that, still far from any sweep.
+	events.wait("drift missing (Docker events)", 2*time.Minute, driftIs(svc.ID, engine.StatusMissing))
 	latency := time.Since(start)
 	t.Logf("Docker events: missing reported %s after docker rm -f", latency.Round(time.Millisecond))
-	if latency > 10*time.Second {
-		t.Errorf("missing reported after %s, want < 10s", latency)
+	if latency > time.Minute {
+		t.Errorf("missing reported after %s, want < 1m", latency)
 	}
-	ev := events.wait("health unhealthy", 10*time.Second, healthIs(svc.ID, platform.HealthUnhealthy))
+	ev := events.wait("health unhealthy", time.Minute, healthIs(svc.ID, platform.HealthUnhealthy))
 	if !strings.Contains(ev.Message, "connection refused") {
 		t.Errorf("health message %q", ev.Message)
 	}
@@ -326,14 +362,14 @@ func TestSupervision(t *testing.T) {
 	if !containerRunning(container) {
 		t.Fatal("remediation did not recreate the container")
 	}
-	events.wait("health healthy after remediation", 10*time.Second, healthIs(svc.ID, platform.HealthHealthy))
+	events.wait("health healthy after remediation", time.Minute, healthIs(svc.ID, platform.HealthHealthy))
 	if n := len(findAudit(t, h, func(e platform.AuditEntry) bool {
 		return e.Job == rem.ID && e.Reason == platform.ReasonRemediate && e.Subject == "user-of-tenant-a" && e.Operation == engine.OpApply
 	})); n != 1 {
 		t.Fatalf("%d audit entries for the remediation", n)
 	}
 	h.wait("", svc.ID, h.run("", svc.ID, "drift", nil).ID, engine.StateSucceeded)
-	events.wait("drift in_sync after remediation", 10*time.Second, driftIs(svc.ID, engine.StatusInSync))
+	events.wait("drift in_sync after remediation", time.Minute, driftIs(svc.ID, engine.StatusInSync))
 
 	// 3. A user's apply during a background check waits only for the check to stop.
 	checked := make(chan error, 1)
@@ -364,7 +400,10 @@ func TestSupervision(t *testing.T) {
 	ci := check.Info()
 	t.Logf("user's apply started %s after it was asked for, a check running (the check ended %s: %s)",
 		started.Sub(asked).Round(time.Millisecond), ci.State, ci.Error)
-	if d := started.Sub(asked); d > 5*time.Second {
+	// The check is killed at once (no cool-off): seconds at most, but a loaded machine
+	// may take a while to reap tofu and record the check. That the apply did not wait
+	// for the check to finish is what the state and end time below show.
+	if d := started.Sub(asked); d > 15*time.Second {
 		t.Errorf("the apply waited %s for a check", d)
 	}
 	if ci.State != engine.StateCancelled || ci.EndedAt.After(started) {
@@ -374,15 +413,18 @@ func TestSupervision(t *testing.T) {
 
 	// 4. Sweeps only: missing within one interval (plus the check's own time).
 	const interval = 3 * time.Second
-	stop = h.startSupervisor(t, supervisor.Config{Interval: interval, DockerEvents: false, Refresh: time.Second, BusyRetry: 2 * time.Second, Debounce: 100 * time.Millisecond})
-	time.Sleep(interval) // its first round of checks
+	stop, sup = h.startSupervisor(t, supervisor.Config{Interval: interval, DockerEvents: false, Refresh: time.Second, BusyRetry: 2 * time.Second, Debounce: 100 * time.Millisecond})
+	waitFor(t, "the supervisor's first check", func() bool { return sup.Stats().FullChecks > 0 })
 	events.drain()
 	start = time.Now()
 	dockerRm(t, container)
-	events.wait("drift missing (sweep)", 30*time.Second, driftIs(svc.ID, engine.StatusMissing))
+	events.wait("drift missing (sweep)", 2*time.Minute, driftIs(svc.ID, engine.StatusMissing))
 	latency = time.Since(start)
 	t.Logf("sweeps every %s: missing reported %s after docker rm -f", interval, latency.Round(time.Millisecond))
-	if latency > interval+interval/10+10*time.Second {
+	// At worst a check that began just before the removal, then one interval, then a
+	// check: seconds when idle. A minute leaves a loaded machine room and still tells
+	// one interval from the default five minutes.
+	if latency > interval+interval/10+time.Minute {
 		t.Errorf("missing reported after %s, want within one interval plus a check", latency)
 	}
 
@@ -395,7 +437,7 @@ func TestSupervision(t *testing.T) {
 	start = time.Now()
 	waitFor(t, "the container to be recreated", func() bool { return containerRunning(container) })
 	t.Logf("auto-remediation: container back %s after auto_remediate was turned on", time.Since(start).Round(time.Millisecond))
-	events.wait("drift in_sync after auto-remediation", 30*time.Second, driftIs(svc.ID, engine.StatusInSync))
+	events.wait("drift in_sync after auto-remediation", 2*time.Minute, driftIs(svc.ID, engine.StatusInSync))
 	auto := findAudit(t, h, func(e platform.AuditEntry) bool {
 		return e.Service == svc.ID && e.Reason == platform.ReasonAutoRemediate && e.Subject == platform.SystemSubject && e.Operation == engine.OpApply
 	})
@@ -409,14 +451,14 @@ func TestSupervision(t *testing.T) {
 	expires := time.Now().Add(2 * time.Second).UTC()
 	h.must(200, req{method: "PATCH", path: "/api/v1/services/" + svc.ID, body: map[string]any{"expires_at": expires, "auto_remediate": false}})
 	var got apiv1.Service
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		got = getService(t, h, svc.ID)
 		if got.Status.Intent == engine.IntentDestroyed && !got.Status.Busy {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not destroyed a minute after its expiry: %+v", got.Status)
+			t.Fatalf("not destroyed three minutes after its expiry: %+v", got.Status)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

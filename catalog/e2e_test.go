@@ -72,7 +72,7 @@ func TestEndToEndS3(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // init and apply on a loaded machine
 		defer cancel()
 		info, err := j.Wait(wctx)
 		if err != nil || info.State != engine.StateSucceeded {
@@ -90,12 +90,23 @@ func TestEndToEndS3(t *testing.T) {
 	if err := json.Unmarshal(info.Outputs["greeting"].Value, &gotGreeting); err != nil || gotGreeting != greeting {
 		t.Fatalf("greeting output %s (%v), want it literal", info.Outputs["greeting"].Value, err)
 	}
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
-	if err != nil {
-		t.Fatal(err)
+	// The container runs once the apply is done, but may take a moment to listen:
+	// until then Docker's port forwarder accepts and drops connections.
+	var body []byte
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				break
+			}
+			err = fmt.Errorf("status %d, %v", resp.StatusCode, err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the container does not answer: %v", err)
+		}
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	if strings.TrimRight(string(body), "\n") != greeting {
 		t.Fatalf("container answered %q, want the literal greeting %q", body, greeting)
 	}

@@ -370,10 +370,11 @@ func TestHTTPEchoDeploysWithTofu(t *testing.T) {
 	}
 }
 
-// httpGet retries briefly: the container may take a moment to listen.
+// httpGet retries: the container may take a moment to listen (longer on a loaded
+// machine).
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, err := http.Get(url)
 		if err == nil {

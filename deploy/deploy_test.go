@@ -137,7 +137,7 @@ func newDeployment(t *testing.T, tofu, mirror string) *deployment {
 		"spawnit_port":              atoi(t, d.spawnitPort),
 		"s3_port":                   atoi(t, d.s3Port),
 		"idp_port":                  atoi(t, d.idPort),
-		"readiness_timeout_seconds": 60,
+		"readiness_timeout_seconds": 180, // containers starting on a loaded machine
 	})
 	d.env = append(os.Environ(),
 		"SPAWNIT_TOFU="+tofu,
@@ -151,7 +151,9 @@ func newDeployment(t *testing.T, tofu, mirror string) *deployment {
 // run runs deploy.sh with a command, failing the test on a non-zero exit.
 func (d *deployment) run(t *testing.T, command string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Four stacks, each an init and an apply, and readiness waits: minutes on a loaded
+	// machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", filepath.Join(d.dir, "deploy.sh"), command)
 	cmd.Env = d.env
@@ -291,7 +293,7 @@ func (c csrfTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // reaches it on the host's loopback, destroys it and deletes it.
 func deployService(t *testing.T, c *client.Client) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
 	templates, err := c.Catalog(ctx)
@@ -324,7 +326,7 @@ func deployService(t *testing.T, c *client.Client) {
 
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
 	var got string
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := http.Get(endpoint)
 		if err == nil {
@@ -349,8 +351,17 @@ func deployService(t *testing.T, c *client.Client) {
 		resp.Body.Close()
 		t.Fatalf("the service still answers at %s after destroy", endpoint)
 	}
-	if _, err := c.DeleteService(ctx, svc.ID, false); err != nil {
-		t.Fatalf("delete service: %v", err)
+	// The job reads final a moment before the server frees the service (it saves the
+	// job's record first): a delete in that moment is refused as busy.
+	for {
+		_, err := c.DeleteService(ctx, svc.ID, false)
+		if err == nil {
+			break
+		}
+		if !client.HasCode(err, apiv1.CodeBusy) || ctx.Err() != nil {
+			t.Fatalf("delete service: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

@@ -184,7 +184,9 @@ func mustUnauthenticated(t *testing.T, a *OIDC, name string, r *http.Request, wa
 func TestBearerTokensAgainstRealOP(t *testing.T) {
 	e := newEnv(t, nil)
 	a := e.auth
+	webAsked := time.Now()
 	web := e.op.CodeFlowTokens(t, testservers.OPWebClient, testservers.OPClientSecret, e.redirect, testservers.OPUser, testservers.OPPassword)
+	webGot := time.Now()
 	if looksLikeJWT(web.AccessToken) {
 		t.Fatalf("the example OP now issues JWT access tokens; revisit these tests")
 	}
@@ -290,15 +292,21 @@ func TestBearerTokensAgainstRealOP(t *testing.T) {
 
 	t.Run("cache never outlives the token", func(t *testing.T) {
 		a3 := e.newAuth(t, nil)
-		// Ten seconds before the access token's exp (the OP gives 5 minutes).
-		shift := 5*time.Minute - 10*time.Second
+		// The access token expires its lifetime (the OP gives 5 minutes) after it was
+		// issued, between webAsked and webGot (the exp claim has whole seconds). The
+		// clock is set from those instants, not from now: the subtests before this one
+		// may have taken a while on a loaded machine.
+		life := 5 * time.Minute
+		if web.ExpiresIn > 0 {
+			life = time.Duration(web.ExpiresIn) * time.Second
+		}
 		var clock atomic.Int64
-		clock.Store(int64(shift))
-		a3.now = func() time.Time { return time.Now().Add(time.Duration(clock.Load())) }
+		clock.Store(webAsked.Add(life - 10*time.Second).UnixNano()) // ten seconds before exp
+		a3.now = func() time.Time { return time.Unix(0, clock.Load()) }
 		if _, err := a3.Authenticate(bearerRequest(web.AccessToken)); err != nil {
 			t.Fatal(err)
 		}
-		clock.Store(int64(shift + 15*time.Second))
+		clock.Store(webGot.Add(life + 5*time.Second).UnixNano()) // past exp
 		before := e.rt.count("/oauth/introspect")
 		mustUnauthenticated(t, a3, "token past exp", bearerRequest(web.AccessToken), errExpired)
 		if e.rt.count("/oauth/introspect") == before {

@@ -210,7 +210,7 @@ func (e *env) startServer(name string, o serverOptions) *server {
 	}
 	s := &server{t: e.t, name: name, dataDir: o.dataDir, out: &syncBuffer{}, http: &http.Client{Timeout: 60 * time.Second}}
 	s.args = []string{"serve",
-		"--listen", "127.0.0.1:" + testservers.FreePort(e.t),
+		"--listen", "", // set below
 		"--data-dir", o.dataDir,
 		"--tofu", e.tofu,
 		"--provider-mirror", e.mirror,
@@ -222,10 +222,8 @@ func (e *env) startServer(name string, o serverOptions) *server {
 		"--shutdown-grace", o.shutdownGrace.String(),
 		"--log-level", "debug",
 	}
-	s.base = "http://" + s.args[2]
 	// The secret travels in the environment, as documented.
 	s.envv = append(os.Environ(), "SPAWNIT_S3_SECRET_KEY="+e.s3.SecretKey)
-	s.start()
 	e.t.Cleanup(func() {
 		s.kill()
 		// A server killed mid-apply leaves its providers running (tofu dies with it, they
@@ -235,11 +233,37 @@ func (e *env) startServer(name string, o serverOptions) *server {
 			e.t.Logf("server %s output (tail):\n%s", s.name, tail(s.out.String(), 12000))
 		}
 	})
+	// The port is free when picked, and bound by the server once it has started: another
+	// process may take it meanwhile. Then try another.
+	for attempt := 1; ; attempt++ {
+		s.args[2] = "127.0.0.1:" + testservers.FreePort(e.t)
+		s.base = "http://" + s.args[2]
+		err := s.launch()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, errPortTaken) || attempt == 3 {
+			e.t.Fatal(err)
+		}
+		s.out.WriteString("\n----- " + err.Error() + ": again on another port -----\n")
+	}
 	return s
 }
 
+var errPortTaken = errors.New("the port was taken")
+
 func (s *server) start() {
 	s.t.Helper()
+	if err := s.launch(); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// launch starts the process and waits until it answers on its port: it printed that it
+// listens there (so the answer is not another process's) and /healthz answers 200.
+func (s *server) launch() error {
+	from := len(s.out.String())
+	listening := "listening on " + s.base + "\n"
 	s.cmd = exec.Command(spawnitBinary(s.t), s.args...)
 	s.cmd.Env = s.envv
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
@@ -251,22 +275,29 @@ func (s *server) start() {
 		s.waitErr = cmd.Wait()
 		close(exited)
 	}(s.cmd, s.exited)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		select {
 		case <-s.exited:
-			s.t.Fatalf("spawnit %s exited at start-up: %v\n%s", s.name, s.waitErr, tail(s.out.String(), 8000))
+			out := s.out.String()[from:]
+			if strings.Contains(out, "address already in use") {
+				return fmt.Errorf("spawnit %s on %s: %w", s.name, s.base, errPortTaken)
+			}
+			return fmt.Errorf("spawnit %s exited at start-up: %v\n%s", s.name, s.waitErr, tail(out, 8000))
 		default:
 		}
-		res, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return
+		if strings.Contains(s.out.String()[from:], listening) {
+			res, err := http.Get(s.base + "/healthz")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return nil
+				}
 			}
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("spawnit %s did not answer within 60s\n%s", s.name, tail(s.out.String(), 8000))
+			s.kill()
+			return fmt.Errorf("spawnit %s did not answer within 2m\n%s", s.name, tail(s.out.String()[from:], 8000))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -464,14 +495,32 @@ func (s *server) wait(id, job string, d time.Duration) apiv1.Job {
 	}
 }
 
-// waitState waits for a job to end in want.
+// waitState waits for a job to end in want, and for the server to be done with it
+// (settled).
 func (s *server) waitState(id, job string, want engine.JobState, d time.Duration) apiv1.Job {
 	s.t.Helper()
 	j := s.wait(id, job, d)
 	if j.State != want {
 		s.t.Fatalf("%s: %s job %s ended %s (want %s): %s\n%s", s.name, j.Operation, job, j.State, want, j.Error, eventText(s.events(id, job)))
 	}
+	s.settled(id)
 	return j
+}
+
+// settled waits until the server no longer holds the service. The API shows a job's
+// final state as soon as the engine sets it; the engine saves the job's record,
+// releases its lease and frees the service only after that. What a test checks next
+// (no lease left, another server applying) needs the end of the job, not its state.
+// It reads the service, so S3 must answer.
+func (s *server) settled(id string) {
+	s.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for s.service(id).Status.Busy {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s: service %s still busy two minutes after its job ended", s.name, id)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitSleeping waits until the job's apply runs the wait resource (the local-exec sleep).
@@ -492,24 +541,26 @@ func (s *server) waitSleeping(id, job string) {
 	s.t.Fatalf("the apply never reached the sleep\n%s", eventText(s.events(id, job)))
 }
 
-// waitProbing waits until the job's plan reads the registry that never answers, and a
-// moment more so that the provider is inside the call.
-func (s *server) waitProbing(id, job string) {
+// waitProbing waits until the job's plan reads the registry that never answers and the
+// provider is inside the call: the registry (a hangingListener) accepted its
+// connection.
+func (s *server) waitProbing(id, job string, connected <-chan struct{}) {
 	s.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
+		select {
+		case <-connected:
+			return
+		default:
+		}
 		for _, ev := range s.events(id, job) {
-			if ev.Resource != nil && strings.HasPrefix(ev.Resource.Address, "data.docker_registry_image.probe") {
-				time.Sleep(time.Second)
-				return
-			}
 			if ev.Type == engine.EventJobState && ev.State.Final() {
 				s.t.Fatalf("job ended before the probe: %s\n%s", ev.Message, eventText(s.events(id, job)))
 			}
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	s.t.Fatalf("the plan never read the registry\n%s", eventText(s.events(id, job)))
+	s.t.Fatalf("the plan never reached the registry\n%s", eventText(s.events(id, job)))
 }
 
 // proc is a live process seen in /proc.
@@ -601,8 +652,8 @@ func removeDocker(service string) {
 }
 
 // hangingListener accepts connections on loopback and never answers (a registry or
-// provider endpoint that hangs).
-func hangingListener(t *testing.T) string {
+// provider endpoint that hangs); connected is closed once it accepted a first one.
+func hangingListener(t *testing.T) (addr string, connected <-chan struct{}) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -610,6 +661,7 @@ func hangingListener(t *testing.T) string {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	first := make(chan struct{})
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -617,6 +669,9 @@ func hangingListener(t *testing.T) string {
 				return
 			}
 			mu.Lock()
+			if len(conns) == 0 {
+				close(first)
+			}
 			conns = append(conns, c)
 			mu.Unlock()
 		}
@@ -629,7 +684,7 @@ func hangingListener(t *testing.T) string {
 		}
 		mu.Unlock()
 	})
-	return l.Addr().String()
+	return l.Addr().String(), first
 }
 
 // tofuLock is the part of OpenTofu's S3 lockfile the tests read.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -84,16 +85,38 @@ func (s *S3) start(bin string) error {
 	return fmt.Errorf("versitygw did not answer on %s within 20s", s.Endpoint)
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	_, port, _ := net.SplitHostPort(l.Addr().String())
-	return port
+// handedOut holds the ports freePort returned in this process. The port is only bound
+// later (by a server starting, a container published), and the kernel may offer it
+// again meanwhile; parallel tests (internal/faults runs many servers at once) must not
+// be given the same one, nor a port a stopped server is to be restarted on.
+var handedOut struct {
+	sync.Mutex
+	ports map[string]bool
 }
 
-// FreePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports == nil {
+		handedOut.ports = map[string]bool{}
+	}
+	for range 1000 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(l.Addr().String())
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
+	}
+	t.Fatal("no free loopback port that was not handed out before")
+	return ""
+}
+
+// FreePort returns a loopback TCP port that was free a moment ago, and that no other
+// FreePort call of this process returned.
 func FreePort(t testing.TB) string { return freePort(t) }

@@ -275,7 +275,7 @@ func TestFollowJobReplacesASilentConnection(t *testing.T) {
 		}
 		writeEnd(w)
 	}))
-	c.idleTimeout = 50 * time.Millisecond
+	c.idleTimeout = 500 * time.Millisecond // far above a pause between two writes of a loaded machine
 	got, err := collect(t, c.FollowJob(t.Context(), "web", "j1", 0))
 	if err != nil {
 		t.Fatal(err)

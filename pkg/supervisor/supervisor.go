@@ -119,6 +119,9 @@ type watch struct {
 	status      engine.ServiceStatus
 	expiring    bool
 	remediated  time.Time // last automatic remediation submitted
+	// recheck: an event asked for a check while one ran, which may have looked before
+	// the change: check again as soon as it ends.
+	recheck     bool
 	expireAfter time.Time // retry an expiry that failed no sooner
 }
 
@@ -199,6 +202,7 @@ func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
 		if w, ok := s.watches[ref]; ok {
 			w.next = time.Time{}
 			w.fingerprint = "" // force a full check
+			w.recheck = w.running
 			s.stats.EventChecks++
 		}
 		s.mu.Unlock()
@@ -418,6 +422,16 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Target, fp str
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
+	if w.recheck {
+		// Whatever this check found, an event came in while it ran: the next check is
+		// a full one, now (after a failure, its back-off still applies).
+		defer func() {
+			w.recheck, w.fingerprint = false, ""
+			if err == nil {
+				w.next = now
+			}
+		}()
+	}
 	switch {
 	case errors.Is(err, engine.ErrLocked):
 		s.stats.Busy++

@@ -28,6 +28,10 @@ type fakePlatform struct {
 	expireErr    error
 	running      atomic.Int32
 	maxActive    atomic.Int32
+	// hold, when set, keeps every check waiting until it is closed; started is told
+	// when a check begins.
+	hold    chan struct{}
+	started chan struct{}
 }
 
 func newFake(n int) *fakePlatform {
@@ -54,6 +58,10 @@ func (f *fakePlatform) Check(ctx context.Context, ref engine.ServiceRef) (*engin
 		if n <= m || f.maxActive.CompareAndSwap(m, n) {
 			break
 		}
+	}
+	if f.hold != nil {
+		f.started <- struct{}{}
+		<-f.hold
 	}
 	time.Sleep(20 * time.Millisecond)
 	f.mu.Lock()
@@ -120,6 +128,18 @@ func (f *fakePlatform) count(ref engine.ServiceRef) int {
 	return len(f.checks[ref])
 }
 
+func (f *fakePlatform) remediatedCount(ref engine.ServiceRef) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.remediated[ref]
+}
+
+func (f *fakePlatform) healthCount(ref engine.ServiceRef) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.health[ref]
+}
+
 func run(t *testing.T, cfg Config, f *fakePlatform, d time.Duration) *Supervisor {
 	t.Helper()
 	s := New(cfg, f)
@@ -132,16 +152,85 @@ func run(t *testing.T, cfg Config, f *fakePlatform, d time.Duration) *Supervisor
 	return s
 }
 
+// patience bounds every wait on the supervisor: far above what any of these tests
+// needs, so that a loaded CI machine (a 2-core runner, -race, Docker and OpenTofu busy
+// next door) slows them down instead of failing them.
+const patience = 60 * time.Second
+
+// runUntil runs a new supervisor until cond holds and at least least has passed (cond
+// is polled), or until patience runs out; it returns the supervisor and how long it
+// ran. Assertions that bound what happens in a time are then made against that
+// measured time, not against the time the test meant to run.
+func runUntil(t *testing.T, cfg Config, f *fakePlatform, least time.Duration, cond func() bool) (*Supervisor, time.Duration) {
+	t.Helper()
+	s := New(cfg, f)
+	s.docker = nil // these tests are about scheduling only
+	return s, runSupervisor(t, s, least, cond)
+}
+
+// runSupervisor is runUntil for a supervisor the test made (and perhaps primed).
+func runSupervisor(t *testing.T, s *Supervisor, least time.Duration, cond func() bool) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	if !waitFor(least, patience, cond) {
+		cancel()
+		<-errc
+		t.Fatalf("condition not met after %s", time.Since(start).Round(time.Millisecond))
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// waitFor polls cond until it holds and at least least has passed; false when it still
+// does not hold after max.
+func waitFor(least, max time.Duration, cond func() bool) bool {
+	start := time.Now()
+	for {
+		ok := cond()
+		if ok && time.Since(start) >= least {
+			return true
+		}
+		if !ok && time.Since(start) > max {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// watched reports whether the supervisor has read ref from the platform yet.
+func watched(s *Supervisor, ref engine.ServiceRef) func() bool {
+	return func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.watches[ref]
+		return ok
+	}
+}
+
 func TestSpreadAfterStartAndConcurrencyCap(t *testing.T) {
 	f := newFake(40)
-	run(t, Config{Interval: 2 * time.Second, Concurrency: 3, Refresh: time.Second}, f, 2500*time.Millisecond)
+	allChecked := func() bool {
+		for _, tg := range f.targets {
+			if f.count(tg.Ref) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	// Run until every service was checked once (each first check is due within the 2 s
+	// interval; a loaded machine may take longer to get to them).
+	_, took := runUntil(t, Config{Interval: 2 * time.Second, Concurrency: 3, Refresh: time.Second}, f, 0, allChecked)
+	t.Logf("every service checked once after %s", took.Round(time.Millisecond))
 	var firsts []time.Time
 	for _, tg := range f.targets {
-		c := f.checks[tg.Ref]
-		if len(c) == 0 {
-			t.Fatalf("%s never checked within one interval", tg.Ref)
-		}
-		firsts = append(firsts, c[0])
+		firsts = append(firsts, f.checks[tg.Ref][0])
 	}
 	// Spread: not all in the same 200 ms.
 	lo, hi := firsts[0], firsts[0]
@@ -165,18 +254,34 @@ func TestBusyRetriesSoonAndFailuresBackOff(t *testing.T) {
 	f := newFake(3)
 	busy, failing, ok := f.targets[0].Ref, f.targets[1].Ref, f.targets[2].Ref
 	f.busy[busy], f.failing[failing] = true, true
-	s := run(t, Config{Interval: 300 * time.Millisecond, BusyRetry: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, Refresh: time.Second}, f, 2*time.Second)
+	// At least 2 s, and until the busy service was retried 8 times (every ~100ms), the
+	// healthy one checked 4 times (every ~300ms) and the failing one retried once: a
+	// loaded machine may need longer than 2 s for that.
+	s, took := runUntil(t, Config{Interval: 300 * time.Millisecond, BusyRetry: 100 * time.Millisecond, MaxBackoff: 10 * time.Second, Refresh: time.Second}, f,
+		2*time.Second, func() bool { return f.count(busy) >= 8 && f.count(ok) >= 4 && f.count(failing) >= 2 })
 	nb, nf, nok := f.count(busy), f.count(failing), f.count(ok)
-	if nb < 8 {
-		t.Fatalf("busy service retried %d times in 2s (retry every ~100ms)", nb)
+	// Rates, against the time the run took: the healthy service about every 300ms (at
+	// least every 900ms even when loaded), the busy one well over one and a half times
+	// as often (every ~100ms plus the check; with the interval instead it would be as
+	// often).
+	if nok < int(took/(900*time.Millisecond)) {
+		t.Fatalf("healthy service checked %d times in %s (interval 300ms)", nok, took.Round(time.Millisecond))
 	}
-	// Back-off doubles: 200ms, 400ms, 800ms, 1.6s... → at most ~4 tries in 2 s.
-	if nf > 5 || nf < 2 {
-		t.Fatalf("failing service checked %d times: no back-off", nf)
+	if 2*nb <= 3*nok {
+		t.Fatalf("busy service retried %d times while the healthy one was checked %d times (retry every ~100ms, interval 300ms)", nb, nok)
 	}
-	if nok < 4 {
-		t.Fatalf("healthy service checked %d times (interval 300ms)", nok)
+	// Back-off doubles: 200ms, 400ms, 800ms, 1.6s... (less 10 % jitter at most) → the
+	// k-th retry comes no sooner than 0.9×200ms×(2^k-1) after the first check: at most
+	// ~4 tries in 2 s, and only one more each time the run doubles. Without back-off
+	// (retries every ~100ms, as for busy) it would be ten times that.
+	maxTries := 1
+	for k := 1; time.Duration(float64(200*time.Millisecond)*0.9*float64(int(1)<<k-1)) <= took; k++ {
+		maxTries++
 	}
+	if nf > maxTries+1 || nf < 2 {
+		t.Fatalf("failing service checked %d times in %s (back-off allows %d): no back-off", nf, took.Round(time.Millisecond), maxTries)
+	}
+	t.Logf("in %s: busy %d, failing %d, healthy %d checks", took.Round(time.Millisecond), nb, nf, nok)
 	st := s.Stats()
 	if st.Busy == 0 || st.Failures == 0 || st.FullChecks == 0 {
 		t.Fatalf("stats %+v", st)
@@ -186,21 +291,65 @@ func TestBusyRetriesSoonAndFailuresBackOff(t *testing.T) {
 func TestCheckSoonDebounces(t *testing.T) {
 	f := newFake(1)
 	ref := f.targets[0].Ref
-	s := New(Config{Interval: time.Hour, Debounce: 150 * time.Millisecond, Refresh: time.Hour}, f)
+	// The start schedules the first check within the interval: 1000 h, so that it
+	// never falls within the test. Events 30 ms apart and a debounce of 1 s: one
+	// event's debounce cannot run out before the next one even on a loaded machine.
+	const debounce = time.Second
+	s := New(Config{Interval: 1000 * time.Hour, Debounce: debounce, Refresh: 1000 * time.Hour}, f)
 	s.docker = nil
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		time.Sleep(100 * time.Millisecond) // after the first refresh
-		for range 5 {
-			s.CheckSoon(ref)
-			time.Sleep(30 * time.Millisecond)
-		}
-	}()
-	_ = s.Run(ctx)
-	// The start schedules the first check within the hour; the burst adds exactly one.
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	if !waitFor(0, patience, watched(s, ref)) { // after the first refresh
+		t.Fatal("the supervisor never read its targets")
+	}
+	for range 5 {
+		s.CheckSoon(ref)
+		time.Sleep(30 * time.Millisecond)
+	}
+	if !waitFor(0, patience, func() bool { return f.count(ref) >= 1 }) {
+		t.Fatal("no check after a burst of 5 events")
+	}
+	time.Sleep(2 * debounce) // a second debounced check, if any, would have come by now
+	cancel()
+	<-done
 	if n := f.count(ref); n != 1 {
 		t.Fatalf("%d checks after a burst of 5 events, want 1", n)
+	}
+}
+
+// TestEventDuringCheckRechecks: an event arriving while the service's check runs (which
+// may have looked before the change) brings another check as soon as that one ends,
+// not an interval later.
+func TestEventDuringCheckRechecks(t *testing.T) {
+	f := newFake(1)
+	ref := f.targets[0].Ref
+	f.hold, f.started = make(chan struct{}), make(chan struct{}, 16)
+	s := New(Config{Interval: 1000 * time.Hour, Debounce: 10 * time.Millisecond, Refresh: 1000 * time.Hour}, f)
+	s.docker = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !waitFor(0, patience, watched(s, ref)) {
+		t.Fatal("the supervisor never read its targets")
+	}
+	s.CheckSoon(ref)
+	select {
+	case <-f.started:
+	case <-time.After(patience):
+		t.Fatal("no check after an event")
+	}
+	events := s.Stats().EventChecks
+	s.CheckSoon(ref) // while the check runs
+	if !waitFor(0, patience, func() bool { return s.Stats().EventChecks > events }) {
+		t.Fatal("the second event was not taken")
+	}
+	close(f.hold)
+	if !waitFor(0, patience, func() bool { return f.count(ref) >= 2 }) {
+		t.Fatalf("%d checks: the event that came during a check was lost", f.count(ref))
 	}
 }
 
@@ -208,7 +357,9 @@ func TestExpiryDestroysOnce(t *testing.T) {
 	f := newFake(2)
 	past := time.Now().Add(-time.Minute)
 	f.targets[0].Expires = &past
-	run(t, Config{Interval: 200 * time.Millisecond, Refresh: 100 * time.Millisecond}, f, 1500*time.Millisecond)
+	// 1.5 s: several refreshes and checks after the expiry, and until it happened.
+	runUntil(t, Config{Interval: 200 * time.Millisecond, Refresh: 100 * time.Millisecond}, f, 1500*time.Millisecond,
+		func() bool { return f.expiredCount(f.targets[0].Ref) >= 1 })
 	if f.expired[f.targets[0].Ref] != 1 {
 		t.Fatalf("expired %d times", f.expired[f.targets[0].Ref])
 	}
@@ -222,13 +373,17 @@ func TestAutoRemediationIsRateLimited(t *testing.T) {
 	auto, manual, fine := f.targets[0].Ref, f.targets[1].Ref, f.targets[2].Ref
 	f.targets[0].AutoRemediate, f.targets[2].AutoRemediate = true, true
 	f.status[auto], f.status[manual] = engine.StatusMissing, engine.StatusDrifted
-	s := run(t, Config{Interval: 100 * time.Millisecond, RemediateEvery: time.Second, Refresh: time.Second}, f, 2500*time.Millisecond)
-	if n := f.count(auto); n < 10 {
-		t.Fatalf("drifted service checked %d times", n)
+	// At least 2.5 s, and until the drifted service was checked 10 times and remediated
+	// twice: a loaded machine may need longer.
+	s, took := runUntil(t, Config{Interval: 100 * time.Millisecond, RemediateEvery: time.Second, Refresh: time.Second}, f, 2500*time.Millisecond,
+		func() bool { return f.count(auto) >= 10 && f.remediatedCount(auto) >= 2 })
+	if n := f.count(auto); n < int(took/(500*time.Millisecond)) {
+		t.Fatalf("drifted service checked %d times in %s (interval 100ms)", n, took.Round(time.Millisecond))
 	}
-	// Checked every ~100 ms, remediated at most once a second: 2 or 3 times in 2.5 s.
-	if n := f.remediated[auto]; n < 2 || n > 3 {
-		t.Fatalf("remediated %d times in 2.5s (at most once a second)", n)
+	// Checked every ~100 ms, remediated at most once a second: 2 or 3 times in 2.5 s,
+	// one more for each further second the run took.
+	if n, most := f.remediated[auto], int(took/time.Second)+1; n < 2 || n > most {
+		t.Fatalf("remediated %d times in %s (at most once a second: %d)", n, took.Round(time.Millisecond), most)
 	}
 	if f.remediated[manual] != 0 || f.remediated[fine] != 0 {
 		t.Fatalf("remediated without auto_remediate (%d) or without drift (%d)", f.remediated[manual], f.remediated[fine])
@@ -242,9 +397,10 @@ func TestAutoRemediationIsRateLimited(t *testing.T) {
 	f2.targets[0].AutoRemediate = true
 	f2.status[f2.targets[0].Ref] = engine.StatusMissing
 	f2.remediateErr = fmt.Errorf("turned off: %w", ErrNotDue)
-	run(t, Config{Interval: 100 * time.Millisecond, RemediateEvery: time.Hour, Refresh: time.Second}, f2, time.Second)
-	if n := f2.count(f2.targets[0].Ref); n < 5 {
-		t.Fatalf("checked %d times", n)
+	_, took = runUntil(t, Config{Interval: 100 * time.Millisecond, RemediateEvery: time.Hour, Refresh: time.Second}, f2, time.Second,
+		func() bool { return f2.count(f2.targets[0].Ref) >= 5 })
+	if n := f2.count(f2.targets[0].Ref); n < int(took/(500*time.Millisecond)) {
+		t.Fatalf("checked %d times in %s (interval 100ms)", n, took.Round(time.Millisecond))
 	}
 }
 
@@ -252,7 +408,8 @@ func TestHealthFollowsFullChecksOfDockerServices(t *testing.T) {
 	f := newFake(3)
 	f.targets[0].Provider, f.targets[1].Provider = "docker", "docker"
 	f.targets[1].Intent = engine.IntentDestroyed
-	run(t, Config{Interval: 200 * time.Millisecond, Refresh: time.Second}, f, time.Second)
+	runUntil(t, Config{Interval: 200 * time.Millisecond, Refresh: time.Second}, f, time.Second,
+		func() bool { return f.healthCount(f.targets[0].Ref) >= 1 })
 	if f.health[f.targets[0].Ref] == 0 || f.health[f.targets[0].Ref] != f.count(f.targets[0].Ref) {
 		t.Fatalf("deployed docker service: %d health probes for %d checks", f.health[f.targets[0].Ref], f.count(f.targets[0].Ref))
 	}
@@ -271,13 +428,14 @@ func TestExpiryIsOnTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
-	for f.expiredCount(f.targets[0].Ref) == 0 && time.Since(start) < 3*time.Second {
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(0, patience, func() bool { return f.expiredCount(f.targets[0].Ref) > 0 })
+	took := time.Since(start)
 	cancel()
 	<-done
-	if f.expired[f.targets[0].Ref] != 1 || time.Since(start) > time.Second {
-		t.Fatalf("expired %d times after %s, want once, on time (interval 1h)", f.expired[f.targets[0].Ref], time.Since(start))
+	// Due 300 ms after the start. Without the expiry waking the supervisor it would wait
+	// for the next check or refresh, an hour away; 10 s leaves a loaded machine room.
+	if f.expired[f.targets[0].Ref] != 1 || took > 10*time.Second {
+		t.Fatalf("expired %d times after %s, want once, on time (interval 1h)", f.expired[f.targets[0].Ref], took)
 	}
 
 	// An expiry moved since the listing: no failure, no busy loop.
@@ -297,21 +455,20 @@ func TestExpiryIsOnTime(t *testing.T) {
 func TestNewIntentMeansCheckSoon(t *testing.T) {
 	f := newFake(1)
 	ref := f.targets[0].Ref
-	s := New(Config{Interval: time.Hour, Refresh: 100 * time.Millisecond, Debounce: 10 * time.Millisecond}, f)
+	// The start schedules one check within the interval, 1000 h: never within the test.
+	s := New(Config{Interval: 1000 * time.Hour, Refresh: 100 * time.Millisecond, Debounce: 10 * time.Millisecond}, f)
 	s.docker = nil
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	go func() {
-		time.Sleep(300 * time.Millisecond)
+	took := runSupervisor(t, s, 0, func() bool {
+		if !watched(s, ref)() { // the supervisor knows the old intent first
+			return false
+		}
 		f.mu.Lock()
 		f.targets[0].IntentJob = "job-2" // a user's apply succeeded
 		f.mu.Unlock()
-	}()
-	_ = s.Run(ctx)
-	// The start schedules one check within the hour; the new intent brings one now.
-	if n := f.count(ref); n < 1 {
-		t.Fatalf("%d checks after the intent changed", n)
-	}
+		return f.count(ref) >= 1
+	})
+	// The new intent brings a check at the next refresh (100 ms), not within the interval.
+	t.Logf("checked %s after the start", took.Round(time.Millisecond))
 }
 
 func (f *fakePlatform) expiredCount(ref engine.ServiceRef) int {
@@ -324,21 +481,35 @@ func TestTurningAutoRemediationOnActsSoon(t *testing.T) {
 	f := newFake(1)
 	ref := f.targets[0].Ref
 	f.status[ref] = engine.StatusMissing
-	s := New(Config{Interval: time.Hour, Refresh: 100 * time.Millisecond}, f)
+	s := New(Config{Interval: 1000 * time.Hour, Refresh: 100 * time.Millisecond, Debounce: 100 * time.Millisecond}, f)
 	s.docker = nil
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.Prime(ctx); err != nil { // checked once: missing, next check within the hour
+	if err := s.Prime(context.Background()); err != nil { // checked once: missing, next check within the interval
 		t.Fatal(err)
 	}
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		f.mu.Lock()
-		f.targets[0].AutoRemediate = true
-		f.mu.Unlock()
-	}()
-	_ = s.Run(ctx)
+	primed := f.count(ref)
+	f.mu.Lock()
+	f.targets[0].AutoRemediate = true
+	f.mu.Unlock()
+	// Until the remediation, and the check that follows it (once that job ended): that
+	// check finds the service still missing and must leave it alone (RemediateEvery is
+	// the interval).
+	var remediatedAfter time.Duration
+	start := time.Now()
+	took := runSupervisor(t, s, 0, func() bool {
+		if f.remediatedCount(ref) == 0 {
+			return false
+		}
+		if remediatedAfter == 0 {
+			remediatedAfter = time.Since(start)
+		}
+		return f.count(ref) >= primed+2
+	})
 	if n := f.remediated[ref]; n != 1 {
 		t.Fatalf("remediated %d times after auto_remediate was turned on, want once at once", n)
 	}
+	// At once: at the next refresh (100 ms), not at the next check (within 1000 h).
+	if remediatedAfter > 10*time.Second {
+		t.Fatalf("remediated %s after auto_remediate was turned on", remediatedAfter)
+	}
+	t.Logf("remediated %s after auto_remediate was turned on; ran %s", remediatedAfter.Round(time.Millisecond), took.Round(time.Millisecond))
 }
