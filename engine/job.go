@@ -168,7 +168,8 @@ func newJob(info JobInfo) *Job {
 // ID returns the job's id.
 func (j *Job) ID() string { return j.info.ID }
 
-// Info returns a snapshot of the job.
+// Info returns a snapshot of the job. Its state turns final a moment before the job
+// has saved its record and freed the service; Done (and Wait) say when it has.
 func (j *Job) Info() JobInfo {
 	j.mu.Lock()
 	defer j.mu.Unlock()
