@@ -433,7 +433,7 @@ func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.J
 			continue
 		}
 		id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
-		info, _, err := p.eng.LoadJob(ctx, ref, id)
+		info, err := p.jobSummary(ctx, ref, id, o)
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) {
 				return nil, err
@@ -448,6 +448,41 @@ func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.J
 		return nil, nil
 	}
 	return &apiv1.JobRef{ID: best.ID, Operation: best.Operation, State: best.State}, nil
+}
+
+// jobSummary is a job's info from its record, parsed once per version of the record
+// (its ETag): a service list reads every service's last job, and records carry their
+// event logs. Jobs this process still holds in memory are read from there.
+func (p *Platform) jobSummary(ctx context.Context, ref engine.ServiceRef, id string, o store.Object) (engine.JobInfo, error) {
+	if _, live := p.eng.Job(id); live || o.ETag == "" {
+		info, _, err := p.eng.LoadJob(ctx, ref, id)
+		return info, err
+	}
+	p.summariesMu.Lock()
+	c, ok := p.summaries[o.Key]
+	p.summariesMu.Unlock()
+	if ok && c.etag == o.ETag {
+		return c.info, nil
+	}
+	info, _, err := p.eng.LoadJob(ctx, ref, id)
+	if err != nil {
+		return info, err
+	}
+	info.Outputs, info.Plan, info.Drift = nil, nil, nil // lastJob needs id, operation, state, times
+	p.summariesMu.Lock()
+	if len(p.summaries) >= maxSummaries {
+		clear(p.summaries) // simplest bound: a full cache starts over
+	}
+	p.summaries[o.Key] = jobSummaryEntry{etag: o.ETag, info: info}
+	p.summariesMu.Unlock()
+	return info, nil
+}
+
+const maxSummaries = 10000
+
+type jobSummaryEntry struct {
+	etag string
+	info engine.JobInfo
 }
 
 func (p *Platform) publishService(tenant, service, what string) {
