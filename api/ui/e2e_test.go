@@ -27,8 +27,9 @@ import (
 //
 // It runs when the UI is built into this package (`go tool task ui`); then a missing
 // prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
-// and skips it elsewhere. SPAWNIT_UI_E2E=skip skips it. SPAWNIT_SCREENSHOTS keeps the
-// screenshots (one folder per mode); otherwise they go to a temporary folder.
+// and skips it elsewhere. SPAWNIT_UI_E2E=skip skips it. The screenshots of the main
+// screens are kept as artifacts in web/e2e/screenshots/<mode>/ (or under
+// $SPAWNIT_SCREENSHOTS/<mode>/), replaced by each run.
 func TestBrowserE2E(t *testing.T) {
 	if os.Getenv("SPAWNIT_UI_E2E") == "skip" {
 		t.Skip("SPAWNIT_UI_E2E=skip")
@@ -83,9 +84,13 @@ func TestBrowserE2E(t *testing.T) {
 			}
 			startServer(t, bin, args, env, base)
 
-			shots := t.TempDir()
+			// Kept after the run as the test's artifacts (ignored by git).
+			shots := filepath.Join(web, "e2e", "screenshots", mode)
 			if d := os.Getenv("SPAWNIT_SCREENSHOTS"); d != "" {
 				shots = filepath.Join(d, mode)
+			}
+			if err := os.RemoveAll(shots); err != nil {
+				t.Fatal(err)
 			}
 			flowEnv = append(flowEnv, "SPAWNIT_SCREENSHOTS="+shots, "CHROMIUM_PATH="+chromium)
 

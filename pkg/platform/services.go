@@ -392,6 +392,12 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		if h != nil {
 			at := h.CheckedAt
 			v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = h.Status, h.Message, &at
+			// A drift check since the last health check found resources gone: whatever
+			// the health check said then, the service cannot be healthy now.
+			if rep != nil && rep.Status == engine.StatusMissing && rep.CheckedAt.After(h.CheckedAt) {
+				at := rep.CheckedAt
+				v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = HealthUnhealthy, "resources are missing (drift check)", &at
+			}
 		}
 	}
 	last, err := p.lastJob(ctx, ref)

@@ -146,3 +146,44 @@ func TestLastJobFollowsRecordChanges(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthAfterMissing: a drift check newer than the last health check that found
+// the service's resources gone shows it unhealthy, whatever the health check said.
+func TestHealthAfterMissing(t *testing.T) {
+	p := targetsPlatform(t, nil)
+	ctx := context.Background()
+	a := Actor{Tenant: "acme", Subject: "alice"}
+	svc, err := p.CreateService(ctx, a, apiv1.CreateService{Template: "redis"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := engine.ServiceRef{Client: "acme", Service: svc.ID}
+	putJSON := func(key string, v any) {
+		b, _ := json.Marshal(v)
+		if _, err := p.st.Put(ctx, key, b, store.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	putJSON("clients/acme/"+svc.ID+"/intent.json", engine.Intent{Kind: engine.IntentApplied, At: now.Add(-time.Hour)})
+	putJSON(healthKey(ref), HealthRecord{Status: HealthHealthy, CheckedAt: now.Add(-time.Minute)})
+	health := func() string {
+		v, err := p.GetService(ctx, a, svc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Status.Health
+	}
+	putJSON(driftKey(ref), engine.DriftReport{Status: engine.StatusMissing, CheckedAt: now.Add(-2 * time.Minute)})
+	if h := health(); h != HealthHealthy {
+		t.Fatalf("health %q: an older drift report must not override a newer health check", h)
+	}
+	putJSON(driftKey(ref), engine.DriftReport{Status: engine.StatusMissing, CheckedAt: now})
+	if h := health(); h != HealthUnhealthy {
+		t.Fatalf("health %q after a drift check found the resources missing", h)
+	}
+	putJSON(driftKey(ref), engine.DriftReport{Status: engine.StatusInSync, CheckedAt: now.Add(time.Second)})
+	if h := health(); h != HealthHealthy {
+		t.Fatalf("health %q with the service in sync", h)
+	}
+}

@@ -354,6 +354,13 @@ export async function runFlow(opts) {
       await page.waitForFunction(() => !document.querySelector('[data-testid="busy-badge"]'), undefined, { timeout: jobTimeout });
       const badge = await page.locator('[data-testid="service-status"] [data-testid="drift-badge"]').innerText();
       expect(/Missing/.test(badge), `service page drift badge: ${badge}`);
+      // Health recorded after the apply no longer says healthy once resources are gone
+      // (the real server records health; the mock has none).
+      const health = page.locator('[data-testid="service-status"] [data-testid="health-badge"]');
+      if (await health.count()) {
+        const h = await health.innerText();
+        expect(/unhealthy/i.test(h), `service page health badge with resources missing: ${h}`);
+      }
       await page.getByTestId('remediate').waitFor();
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My services' }).click();
       await page.locator(`[data-service="${ctx.serviceId}"]`).waitFor();
