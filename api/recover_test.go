@@ -24,8 +24,8 @@ func TestRecoverRoute(t *testing.T) {
 	}
 	var got apiv1.Service
 	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID}).decode(t, &got)
-	if !got.Status.NeedsRecovery {
-		t.Fatal("service does not show needs_recovery")
+	if !got.Status.NeedsRecovery || got.Status.RecoveryNote != "test" {
+		t.Fatalf("service does not show needs_recovery and its note: %+v", got.Status)
 	}
 	h.must(404, req{method: "POST", path: "/api/v1/services/" + svc.ID + "/recover", tenant: "tenant-b"})
 	var after apiv1.Service // fresh: needs_recovery is omitted when false
@@ -39,7 +39,7 @@ func TestRecoverRoute(t *testing.T) {
 	if _, err := c.Recover(context.Background(), svc.ID); err != nil {
 		t.Fatal(err)
 	}
-	if got.Status.NeedsRecovery || got.Status.Intent != engine.IntentApplied {
+	if got.Status.NeedsRecovery || got.Status.RecoveryNote != "" || got.Status.Intent != engine.IntentApplied {
 		t.Fatalf("after recover: %+v", got.Status)
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 // TestBrowserE2E runs the browser flow (web/e2e/run.mjs: sign in, catalog, form with a
 // validation error, plan, apply with live log, drift after the container is removed,
-// reveal, destroy, delete) with Debian's Chromium against a real `spawnit serve`, once
+// reveal, recovery after the stored state was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit serve`, once
 // single-user and once signed in through the test OpenID Provider.
 //
 // It runs when the UI is built into this package (`go tool task ui`); then a missing
@@ -71,10 +71,15 @@ func TestBrowserE2E(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			port := testservers.FreePort(t)
 			base := "http://127.0.0.1:" + port
-			args := []string{"serve", "--listen", "127.0.0.1:" + port, "--data-dir", t.TempDir(),
+			dataDir := t.TempDir()
+			args := []string{"serve", "--listen", "127.0.0.1:" + port, "--data-dir", dataDir,
 				"--drift-interval", "0", "--tofu", tofu, "--provider-mirror", mirror}
 			env := []string{}
-			flowEnv := []string{"SPAWNIT_URL=" + base}
+			// The recovery step changes the stored state's lineage behind the server's back
+			// (local state lives in the data directory, laid out as in a bucket).
+			tamper := `sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` +
+				filepath.Join(dataDir, "store", "clients", "{tenant}", "{service}", "terraform.tfstate")
+			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper}
 			if mode == "oidc" {
 				op := testservers.OIDCProvider(t, base+"/auth/callback")
 				args = append(args, "--oidc-issuer", op.Issuer, "--oidc-client-id", testservers.OPWebClient,

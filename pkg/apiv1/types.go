@@ -174,6 +174,9 @@ type ServiceStatus struct {
 	Busy          bool       `json:"busy"`
 	LastJob       *JobRef    `json:"last_job,omitempty"`
 	NeedsRecovery bool       `json:"needs_recovery,omitempty"`
+	// RecoveryNote says what SpawnIt found when it marked the service (no secrets:
+	// state lineages, serials, job ids).
+	RecoveryNote string `json:"recovery_note,omitempty"`
 	// Expired: the service's expiry has passed (SpawnIt destroys it, as a job).
 	Expired bool `json:"expired,omitempty"`
 }

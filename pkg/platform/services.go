@@ -369,6 +369,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 			Drift:         engine.StatusNotChecked,
 			Busy:          p.eng.Busy(ref),
 			NeedsRecovery: in.NeedsRecovery,
+			RecoveryNote:  in.RecoveryNote,
 			Expired:       s.Expires != nil && !p.now().Before(*s.Expires),
 		},
 	}

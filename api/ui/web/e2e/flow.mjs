@@ -178,11 +178,13 @@ async function logSeqs(page) {
  *   screenshots  folder for PNGs (optional)
  *   user, password  OpenID Provider credentials, used when the sign-in page appears
  *   breakService async (tenant, serviceId) => void: removes the service's container
+ *   tamperState  async (tenant, serviceId) => void: changes the service's stored OpenTofu
+ *                state behind SpawnIt's back (optional: the recovery step runs with it)
  *   timeoutMs    how long a job may take (default 180 s)
  *   steps        a Steps instance
  */
 export async function runFlow(opts) {
-  const { url, screenshots, user, password, breakService, steps = new Steps() } = opts;
+  const { url, screenshots, user, password, breakService, tamperState, steps = new Steps() } = opts;
   const jobTimeout = opts.timeoutMs ?? 180_000;
   const browser = await launch(opts);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -384,6 +386,35 @@ export async function runFlow(opts) {
       await audit(page, 'the service page');
       await shoot(page, screenshots, '07-service-detail');
     });
+
+    if (tamperState) {
+      await steps.step('needs recovery: a tampered state stops the apply; marked as recovered, the apply works', async () => {
+        await tamperState(ctx.tenant, ctx.serviceId);
+        await page.getByTestId('action-apply').click();
+        await page.waitForURL(/\/jobs\//);
+        await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+        const banner = page.getByTestId('job-banner');
+        expect((await banner.getAttribute('data-state')) === 'failed', `an apply on a tampered state ended ${await banner.getAttribute('data-state')}`);
+        await page.getByRole('link', { name: 'Go to the service' }).click();
+        const notice = page.getByTestId('recovery-notice');
+        await notice.waitFor();
+        expect(/could not save or verify/.test(await notice.innerText()), `recovery notice: ${await notice.innerText()}`);
+        const found = await page.getByTestId('recovery-note').innerText();
+        expect(/lineage changed-by-the-browser-test/.test(found), `recovery note: ${found}`);
+        await audit(page, 'a service that needs recovery');
+        await shoot(page, screenshots, '08-needs-recovery');
+        await page.getByTestId('action-recover').click();
+        await page.getByRole('dialog', { name: /as recovered\?/ }).getByRole('button', { name: 'Mark as recovered' }).click();
+        await notice.waitFor({ state: 'hidden' });
+        expect(/is marked as recovered/.test(await page.getByTestId('service-notice').innerText()), 'no confirmation after recovering');
+        await page.getByTestId('action-apply').click();
+        await page.waitForURL(/\/jobs\//);
+        await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+        expect((await banner.getAttribute('data-state')) === 'succeeded', `the apply after recovering ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+        await page.getByRole('link', { name: 'Go to the service' }).click();
+        await page.getByTestId('action-destroy').waitFor();
+      });
+    }
 
     await steps.step('destroy with confirmation', async () => {
       // By keyboard: Tab to Destroy, Enter opens the dialog with Cancel focused, Escape closes it.

@@ -10,6 +10,8 @@
 //   SPAWNIT_E2E_USER, SPAWNIT_E2E_PASSWORD   credentials for the OpenID Provider's login form
 //   SPAWNIT_E2E_BREAK_CMD     command that removes the deployed container, with {tenant} and
 //                             {service} replaced; default: docker rm -f spawnit-{tenant}-{service}
+//   SPAWNIT_E2E_TAMPER_CMD    command that changes the service's stored state (its lineage),
+//                             with {tenant} and {service} replaced; unset: no recovery step
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
 //   CHROMIUM_PATH             default /usr/bin/chromium
@@ -35,6 +37,12 @@ async function breakWithCommand(tenant, service) {
   const cmd = template.replaceAll('{tenant}', tenant).replaceAll('{service}', service);
   const { stdout, stderr } = await run('sh', ['-c', cmd], { timeout: 60_000 });
   if (stdout.trim() || stderr.trim()) console.log(`  break: ${cmd}: ${(stdout + stderr).trim()}`);
+}
+
+async function tamperWithCommand(tenant, service) {
+  if (!ID.test(tenant) || !ID.test(service)) throw new Error(`unexpected ids ${tenant}/${service}`);
+  const cmd = process.env.SPAWNIT_E2E_TAMPER_CMD.replaceAll('{tenant}', tenant).replaceAll('{service}', service);
+  await run('sh', ['-c', cmd], { timeout: 60_000 });
 }
 
 let mock = null;
@@ -63,6 +71,7 @@ try {
           if (r.status !== 204) throw new Error(`mock break: ${r.status}`);
         }
       : breakWithCommand,
+    tamperState: !mock && process.env.SPAWNIT_E2E_TAMPER_CMD ? tamperWithCommand : undefined,
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
   code = steps.failed === 0 ? 0 : 1;

@@ -91,6 +91,7 @@ export interface ServiceStatus {
   busy: boolean;
   last_job?: JobRef;
   needs_recovery?: boolean;
+  recovery_note?: string;
   /** The expiry passed: SpawnIt destroyed (or is destroying) the service. */
   expired?: boolean;
 }

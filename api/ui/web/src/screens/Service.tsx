@@ -264,6 +264,7 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
             SpawnIt could not save or verify this service’s OpenTofu state. Until the state is repaired, SpawnIt refuses to
             apply or destroy the service.
           </p>
+          {svc.status.recovery_note ? <p data-testid="recovery-note">What SpawnIt found: {svc.status.recovery_note}.</p> : null}
           <p>
             An operator repairs the state first, for example by pushing the errored.tfstate that SpawnIt kept (
             <code>tofu state push</code>). Then mark the service as recovered under Actions.
