@@ -101,6 +101,7 @@ type Engine struct {
 	jobs       map[string]*Job
 	finished   []string // ids of finished jobs kept in memory, oldest first
 	workspaces map[workspaceKey]*workspace
+	records    recordCache // job records' infos, parsed once per version
 	closed     bool
 	// stop is closed by Shutdown: background retries (retryLater) give up.
 	stop chan struct{}
@@ -208,6 +209,7 @@ func New(cfg Config) (*Engine, error) {
 		s3CredsPath:   filepath.Join(cfg.WorkDir, "spawnit-state.credentials"),
 		jobs:          map[string]*Job{},
 		workspaces:    map[workspaceKey]*workspace{},
+		records:       recordCache{m: map[string]cachedRecord{}},
 		stop:          make(chan struct{}),
 		instance:      uuid.NewString(),
 	}
@@ -383,7 +385,6 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 		}
 	}
 	j.failFast = o.failFast
-	j.background = o.background
 	j.readiness = o.readiness
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
 	preempt, err := e.locks.enqueue(j, o.failFast)

@@ -88,3 +88,29 @@ func TestJobEndPrunes(t *testing.T) {
 		t.Fatalf("after a job ended with JobHistory 3: %d jobs, newest %s (want %s)", len(jobs), jobs[0].ID, j.ID())
 	}
 }
+
+// TestLastJobFollowsRecordChanges: the last job follows the newest record as it is
+// rewritten (infos are cached per record version), and background checks are not it.
+func TestLastJobFollowsRecordChanges(t *testing.T) {
+	e, st := unitEngine(t, false)
+	ref := ServiceRef{Client: "acme", Service: "last"}
+	if last, err := e.LastJob(context.Background(), ref); err != nil || last != nil {
+		t.Fatalf("a service without jobs: %+v, %v", last, err)
+	}
+	older := JobInfo{ID: uuid.NewString(), Operation: OpPlan, Service: ref, State: StateSucceeded, CreatedAt: timeNow()}
+	putJSON(t, st, recordKey(older), jobRecord{JobInfo: older})
+	time.Sleep(50 * time.Millisecond) // the newer record is written measurably later
+	id := uuid.NewString()
+	for _, state := range []JobState{StateRunning, StateSucceeded, StateInterrupted} {
+		info := JobInfo{ID: id, Operation: OpApply, Service: ref, State: state, CreatedAt: timeNow()}
+		putJSON(t, st, recordKey(info), jobRecord{JobInfo: info, Events: []Event{{Seq: 1, Type: EventLog, Message: "x"}}})
+		check := JobInfo{ID: uuid.NewString(), Operation: OpDrift, Service: ref, State: StateSucceeded, CreatedAt: timeNow(), Background: true}
+		putJSON(t, st, recordKey(check), jobRecord{JobInfo: check})
+		for range 2 { // the second read comes from the cache
+			last, err := e.LastJob(context.Background(), ref)
+			if err != nil || last == nil || last.ID != id || last.State != state {
+				t.Fatalf("after the record says %s: %+v, %v", state, last, err)
+			}
+		}
+	}
+}

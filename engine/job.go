@@ -131,6 +131,10 @@ type Job struct {
 	changed chan struct{} // closed and replaced on every append: a broadcast to followers
 	done    chan struct{}
 	mask    masker
+	// endedFrom and endedErr are the state and error the job had before its final
+	// state: what Info shows until Done.
+	endedFrom JobState
+	endedErr  string
 
 	// set by the engine
 	ctx        context.Context // the job's own context: cancelled by a forced cancel
@@ -138,7 +142,6 @@ type Job struct {
 	softCtx    context.Context // cancelled by the first cancel: no new step starts
 	softCancel context.CancelFunc
 	failFast   bool
-	background bool              // a supervisor's check: yields to users' jobs
 	env        map[string]string // added to tofu's environment (WithEnv)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	preempted  atomic.Bool       // cancelled to let a user's job run
@@ -168,12 +171,24 @@ func newJob(info JobInfo) *Job {
 // ID returns the job's id.
 func (j *Job) ID() string { return j.info.ID }
 
-// Info returns a snapshot of the job. Its state turns final a moment before the job
-// has saved its record and freed the service; Done (and Wait) say when it has.
+// Info returns a snapshot of the job. Its state is final once the job is done: its
+// record saved and the service freed, so whoever sees it final finds the service free
+// (Done closes at the same moment). While it ends, it shows the state it ended from.
 func (j *Job) Info() JobInfo {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.snapshot()
+	info := j.snapshot()
+	if info.State.Final() && !j.isDone() {
+		info.State, info.EndedAt, info.Error = j.endedFrom, nil, j.endedErr
+	}
+	return info
+}
+
+// ended reports whether the job reached its final state, done or not yet.
+func (j *Job) ended() bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.info.State.Final()
 }
 
 func (j *Job) snapshot() JobInfo {
@@ -312,6 +327,9 @@ func (j *Job) transitionLocked(to JobState, errMsg string) error {
 		return err
 	}
 	now := time.Now().UTC()
+	if to.Final() {
+		j.endedFrom, j.endedErr = j.info.State, j.info.Error
+	}
 	j.info.State = to
 	switch {
 	case to == StateRunning:

@@ -52,6 +52,12 @@ func TestJobFinishOnce(t *testing.T) {
 	}
 	wg.Wait()
 	close(wins)
+	// Until the engine has saved the record and freed the service (Done), the job shows
+	// the state it ended from.
+	if info := j.Info(); info.State != StateRunning || info.EndedAt != nil {
+		t.Fatalf("before Done the job shows %s", info.State)
+	}
+	j.markDone()
 	n := 0
 	for s := range wins {
 		n++
@@ -196,16 +202,14 @@ func TestLockerFIFOAndFailFast(t *testing.T) {
 func TestLockerUserJobPreemptsBackground(t *testing.T) {
 	l := newLocker(2, "h", 1)
 	ref := ServiceRef{Client: "c", Service: "s"}
-	check := newJob(JobInfo{ID: "check", Service: ref})
-	check.background = true
+	check := newJob(JobInfo{ID: "check", Service: ref, Background: true})
 	if _, err := l.enqueue(check, true); err != nil {
 		t.Fatal(err)
 	}
 	queuedUser := newJob(JobInfo{ID: "u1", Service: ref})
 	user := newJob(JobInfo{ID: "u2", Service: ref})
 	// Another background job never queues.
-	other := newJob(JobInfo{ID: "check2", Service: ref})
-	other.background = true
+	other := newJob(JobInfo{ID: "check2", Service: ref, Background: true})
 	if _, err := l.enqueue(other, true); !errors.Is(err, ErrLocked) {
 		t.Fatal("a second check must not queue")
 	}

@@ -52,7 +52,7 @@ func (l *locker) enqueue(j *Job, failFast bool) (preempt *Job, err error) {
 	// Background jobs never queue, so the queue holds users' jobs only, in arrival order.
 	// A user's job behind a check queues even when it asked not to: the check is
 	// stopped at once, so the service is free in a moment.
-	if q.holder.background && !j.background {
+	if q.holder.info.Background && !j.info.Background {
 		q.queue = append(q.queue, j)
 		return q.holder, nil
 	}
@@ -118,7 +118,7 @@ func (l *locker) busy(ref ServiceRef) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	q := l.services[ref]
-	return q != nil && (len(q.queue) > 0 || q.holder != nil && !q.holder.background)
+	return q != nil && (len(q.queue) > 0 || q.holder != nil && !q.holder.info.Background)
 }
 
 func (l *locker) acquireSlot(ctx context.Context) error {

@@ -26,12 +26,9 @@ import (
 func (e *Engine) execute(j *Job) error {
 	ref := j.info.Service
 	ctx := j.ctx
-	ws, err := e.workspaceFor(ref)
+	ws, err := e.workspaceFor(j)
 	if err != nil {
 		return err
-	}
-	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
-		return fmt.Errorf("tofu environment: %w", err)
 	}
 	// Checked again when the job starts: a job queued behind one that left errored state
 	// was accepted before the service needed recovery.
@@ -604,12 +601,9 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	if err != nil {
 		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
 	}
-	ws, err := e.orphanWorkspace(ref)
+	ws, err := e.orphanWorkspace(j)
 	if err != nil {
 		return nil, err
-	}
-	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
-		return nil, fmt.Errorf("tofu environment: %w", err)
 	}
 	statePath := filepath.Join(ws.dir, "spawnit_snapshot.tfstate")
 	files, err := e.cfg.Source.Files(j.softCtx, ref)

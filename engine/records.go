@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
@@ -110,7 +111,7 @@ func (e *Engine) leaseStale(ctx context.Context, ref ServiceRef, held lease) boo
 		// A job whose errored state is not stored yet keeps its lease until it is
 		// (finishLater), so no process runs tofu on the state it could not save.
 		j, ok := e.Job(held.JobID)
-		if !ok || j.Info().State.Final() && !j.erroredPending.Load() {
+		if !ok || j.ended() && !j.erroredPending.Load() {
 			return true
 		}
 	}
@@ -216,22 +217,103 @@ func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error
 	}
 	var out []JobInfo
 	for _, o := range objs {
-		id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
-		if j, ok := e.Job(id); ok {
-			out = append(out, j.Info())
-			continue
-		}
-		b, _, err := e.cfg.Store.Get(ctx, o.Key)
-		if err != nil {
-			continue // deleted meanwhile
-		}
-		var rec jobRecord
-		if json.Unmarshal(b, &rec) == nil {
-			out = append(out, rec.JobInfo)
+		if info, err := e.recordInfo(ctx, o); err == nil {
+			out = append(out, info) // else deleted meanwhile, or unreadable
 		}
 	}
 	sort.Slice(out, func(a, b int) bool { return out[a].CreatedAt.After(out[b].CreatedAt) })
 	return out, nil
+}
+
+// LastJob returns the newest job of the service's history, nil when it has none: the
+// user's job holding the service in this process, else the record written last (a
+// service runs one job at a time, so the newest record is the last job's; records
+// written at the same instant are told apart by their creation time).
+func (e *Engine) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) {
+	if err := ref.Validate(); err != nil {
+		return nil, err
+	}
+	if h, ok := e.LockHolder(ref); ok {
+		if j, ok := e.Job(h.JobID); ok && !j.info.Background {
+			info := j.Info()
+			return &info, nil
+		}
+	}
+	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	if err != nil {
+		return nil, err
+	}
+	var newest time.Time
+	for _, o := range objs {
+		if o.Modified.After(newest) {
+			newest = o.Modified
+		}
+	}
+	var best *JobInfo
+	for _, o := range objs {
+		if o.Modified.Before(newest) {
+			continue
+		}
+		info, err := e.recordInfo(ctx, o)
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, err
+		}
+		if err == nil && (best == nil || info.CreatedAt.After(best.CreatedAt)) {
+			best = &info
+		}
+	}
+	return best, nil
+}
+
+// recordCache keeps the JobInfo of job records by key, valid for one version (ETag):
+// listings read a service's records on every call (the service list reads every
+// service's last job), and a record carries its whole event log.
+type recordCache struct {
+	mu sync.Mutex
+	m  map[string]cachedRecord
+}
+
+type cachedRecord struct {
+	etag string
+	info JobInfo
+}
+
+// maxCachedRecords bounds the cache; a full cache starts over.
+const maxCachedRecords = 4096
+
+// recordInfo is the info of the job whose record o lists: from memory while this
+// process holds the job, else from the record, parsed once per version.
+func (e *Engine) recordInfo(ctx context.Context, o store.Object) (JobInfo, error) {
+	id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
+	if j, ok := e.Job(id); ok {
+		return j.Info(), nil
+	}
+	c := &e.records
+	c.mu.Lock()
+	cached, ok := c.m[o.Key]
+	c.mu.Unlock()
+	if ok && o.ETag != "" && cached.etag == o.ETag {
+		cached.info.Outputs = copyOutputs(cached.info.Outputs)
+		return cached.info, nil
+	}
+	b, obj, err := e.cfg.Store.Get(ctx, o.Key)
+	if err != nil {
+		return JobInfo{}, err
+	}
+	var info JobInfo // the record's fields but its events
+	if err := json.Unmarshal(b, &info); err != nil {
+		return JobInfo{}, fmt.Errorf("job record %s: %w", o.Key, err)
+	}
+	if obj.ETag != "" {
+		c.mu.Lock()
+		if len(c.m) >= maxCachedRecords {
+			clear(c.m)
+		}
+		c.m[o.Key] = cachedRecord{etag: obj.ETag, info: info}
+		c.mu.Unlock()
+		info.Outputs = copyOutputs(info.Outputs)
+	}
+	return info, nil
 }
 
 // DefaultJobHistory is Config.JobHistory's default.
@@ -239,7 +321,7 @@ const DefaultJobHistory = 100
 
 // pruneJobs deletes the service's oldest finished job records beyond Config.JobHistory.
 // Records are ordered by when they were last written (a job's final record is written
-// when it ends); one that is not final is never deleted (recovery needs it). Failures
+// when it ends); one that is not final (recovery needs it) or cannot be read is kept. Failures
 // only leave a few records more, tried again when the next job ends.
 func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -250,12 +332,7 @@ func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
 	}
 	sort.Slice(objs, func(a, b int) bool { return objs[a].Modified.Before(objs[b].Modified) })
 	for _, o := range objs[:len(objs)-e.cfg.JobHistory] {
-		b, _, err := e.cfg.Store.Get(ctx, o.Key)
-		if err != nil {
-			continue
-		}
-		var rec jobRecord
-		if json.Unmarshal(b, &rec) == nil && !rec.State.Final() {
+		if info, err := e.recordInfo(ctx, o); err != nil || !info.State.Final() {
 			continue
 		}
 		if err := e.cfg.Store.Delete(ctx, o.Key); err != nil {

@@ -36,19 +36,32 @@ type workspace struct {
 	tf  *tfexec.Terraform
 }
 
-func (e *Engine) workspaceFor(ref ServiceRef) (*workspace, error) {
-	return e.workspaceIn(ref, ref.Service)
+// workspaceFor is the workdir of j's service, set up for j.
+func (e *Engine) workspaceFor(j *Job) (*workspace, error) {
+	return e.workspaceIn(j, j.info.Service.Service)
 }
 
-// orphanWorkspace is the service's scratch workdir for refreshing its pre-destroy state
-// (ids cannot start with '.', so it never collides with a service's).
-func (e *Engine) orphanWorkspace(ref ServiceRef) (*workspace, error) {
-	return e.workspaceIn(ref, ".orphans-"+ref.Service)
+// orphanWorkspace is the scratch workdir of j's service for refreshing its pre-destroy
+// state (ids cannot start with '.', so it never collides with a service's).
+func (e *Engine) orphanWorkspace(j *Job) (*workspace, error) {
+	return e.workspaceIn(j, ".orphans-"+j.info.Service.Service)
 }
 
 // workspaceIn returns the cached workspace of <WorkDir>/<client>/<name>, creating it
-// (and its *tfexec.Terraform, which runs `tofu version` once) on first use.
-func (e *Engine) workspaceIn(ref ServiceRef, name string) (*workspace, error) {
+// (and its *tfexec.Terraform, which runs `tofu version` once) on first use, with tofu's
+// environment set for j (jobEnv): j holds the service, so nothing else uses it meanwhile.
+func (e *Engine) workspaceIn(j *Job, name string) (*workspace, error) {
+	ws, err := e.cachedWorkspace(j.info.Service, name)
+	if err != nil {
+		return nil, err
+	}
+	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
+		return nil, fmt.Errorf("tofu environment: %w", err)
+	}
+	return ws, nil
+}
+
+func (e *Engine) cachedWorkspace(ref ServiceRef, name string) (*workspace, error) {
 	key := workspaceKey{ref.Client, name}
 	e.mu.Lock()
 	ws := e.workspaces[key]
@@ -94,9 +107,6 @@ func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(dir, e.cfg.TofuPath)
 	if err != nil {
 		return nil, fmt.Errorf("tofu: %w", err)
-	}
-	if err := tf.SetEnv(e.tofuEnv()); err != nil { // replaced by each job's (jobEnv)
-		return nil, fmt.Errorf("tofu environment: %w", err)
 	}
 	return tf, nil
 }

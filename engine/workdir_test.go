@@ -92,7 +92,11 @@ func TestTofuEnvDropsOverrides(t *testing.T) {
 		t.Fatal("CLI config not set")
 	}
 	// terraform-exec refuses some variables in SetEnv; ours must be accepted.
-	if _, err := e.newTerraform(t.TempDir()); err != nil {
+	tf, err := e.newTerraform(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tf.SetEnv(e.tofuEnv()); err != nil {
 		t.Fatal(err)
 	}
 }

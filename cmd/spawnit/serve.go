@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,8 @@ type serveConfig struct {
 	shutdownGrace  time.Duration
 	killGrace      time.Duration
 	jobHistory     int
-	targets        string
+	targets        string   // as given
+	targetNames    []string // parsed from targets
 	targetEnv      targetEnvFlag
 	logLevel       string
 }
@@ -137,16 +139,15 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	if c.jobHistory < 1 {
 		return nil, usageError{"--job-history must be at least 1"}
 	}
-	enabled := map[string]bool{}
 	for _, name := range strings.Split(c.targets, ",") {
 		name = strings.TrimSpace(name)
 		if err := engine.ValidateID(name); err != nil {
 			return nil, usageError{fmt.Sprintf("--targets: %q is not a target name", name)}
 		}
-		enabled[name] = true
+		c.targetNames = append(c.targetNames, name)
 	}
 	for name := range c.targetEnv {
-		if !enabled[name] {
+		if !slices.Contains(c.targetNames, name) {
 			return nil, usageError{fmt.Sprintf("--target-env %s: %s is not in --targets (%s)", name, name, c.targets)}
 		}
 	}
@@ -284,7 +285,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		return nil, err
 	}
 	metrics := api.NewMetrics()
-	targets, err := loadTargets(cfg.targets, cfg.targetEnv)
+	targets, err := loadTargets(cfg.targetNames, cfg.targetEnv)
 	if err != nil {
 		return nil, err
 	}

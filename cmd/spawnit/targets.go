@@ -40,10 +40,10 @@ func (f targetEnvFlag) Set(v string) error {
 
 // loadTargets builds the platform's targets: the enabled names, each with the
 // environment read from its --target-env file.
-func loadTargets(names string, envFiles targetEnvFlag) (map[string]platform.Target, error) {
+func loadTargets(names []string, envFiles targetEnvFlag) (map[string]platform.Target, error) {
 	out := map[string]platform.Target{}
-	for _, name := range strings.Split(names, ",") {
-		out[strings.TrimSpace(name)] = platform.Target{}
+	for _, name := range names {
+		out[name] = platform.Target{}
 	}
 	for name, path := range envFiles {
 		env, err := readEnvFile(path)

@@ -19,7 +19,7 @@ func TestTargetFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := loadTargets(c.targets, c.targetEnv)
+	targets, err := loadTargets(c.targetNames, c.targetEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestTargetFlags(t *testing.T) {
 
 	// Default: docker alone.
 	c, _ = parseServeFlags(nil, env(nil), io.Discard)
-	if targets, _ := loadTargets(c.targets, c.targetEnv); len(targets) != 1 || targets["docker"].Env != nil {
+	if targets, _ := loadTargets(c.targetNames, c.targetEnv); len(targets) != 1 || targets["docker"].Env != nil {
 		t.Fatalf("default targets %v", targets)
 	}
 
@@ -64,12 +64,12 @@ func TestTargetFlags(t *testing.T) {
 		if err := os.WriteFile(bad, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := loadTargets("docker", targetEnvFlag{"docker": bad})
+		_, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": bad})
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "sekrit") {
 			t.Errorf("%q: %v", content, err)
 		}
 	}
-	if _, err := loadTargets("docker", targetEnvFlag{"docker": filepath.Join(dir, "missing.env")}); err == nil {
+	if _, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": filepath.Join(dir, "missing.env")}); err == nil {
 		t.Error("a missing file accepted")
 	}
 }

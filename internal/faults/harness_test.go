@@ -495,32 +495,15 @@ func (s *server) wait(id, job string, d time.Duration) apiv1.Job {
 	}
 }
 
-// waitState waits for a job to end in want, and for the server to be done with it
-// (settled).
+// waitState waits for a job to end in want. A job shows its final state once the
+// server is done with it (record saved, lease released, service free).
 func (s *server) waitState(id, job string, want engine.JobState, d time.Duration) apiv1.Job {
 	s.t.Helper()
 	j := s.wait(id, job, d)
 	if j.State != want {
 		s.t.Fatalf("%s: %s job %s ended %s (want %s): %s\n%s", s.name, j.Operation, job, j.State, want, j.Error, eventText(s.events(id, job)))
 	}
-	s.settled(id)
 	return j
-}
-
-// settled waits until the server no longer holds the service. The API shows a job's
-// final state as soon as the engine sets it; the engine saves the job's record,
-// releases its lease and frees the service only after that. What a test checks next
-// (no lease left, another server applying) needs the end of the job, not its state.
-// It reads the service, so S3 must answer.
-func (s *server) settled(id string) {
-	s.t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for s.service(id).Status.Busy {
-		if time.Now().After(deadline) {
-			s.t.Fatalf("%s: service %s still busy two minutes after its job ended", s.name, id)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // waitSleeping waits until the job's apply runs the wait resource (the local-exec sleep).

@@ -225,17 +225,6 @@ func (p *Platform) GetJob(ctx context.Context, a Actor, service, id string, reve
 func (p *Platform) jobInfo(ctx context.Context, ref engine.ServiceRef, id string) (engine.JobInfo, error) {
 	if j, ok := p.eng.Job(id); ok {
 		if info := j.Info(); info.Service == ref {
-			if info.State.Final() {
-				// The engine shows the final state a moment before it has saved the record
-				// and freed the service: answer once it has, so that a client that saw the
-				// job end finds the service free (to delete it, or run the next job).
-				select {
-				case <-j.Done():
-				case <-ctx.Done():
-				case <-time.After(10 * time.Second):
-				}
-				info = j.Info()
-			}
 			return info, nil
 		}
 		return engine.JobInfo{}, fmt.Errorf("%w: job %s", engine.ErrNotFound, id)

@@ -100,9 +100,6 @@ type Platform struct {
 	now     func() time.Time
 	targets map[string]Target
 
-	summariesMu sync.Mutex
-	summaries   map[string]jobSummaryEntry // lastJob's parsed records, by key
-
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.
 	serviceMu [64]sync.Mutex
@@ -139,17 +136,16 @@ func New(cfg Config) (*Platform, error) {
 		}
 	}
 	return &Platform{
-		st:        cfg.Store,
-		cat:       cfg.Catalog,
-		eng:       cfg.Engine,
-		log:       log,
-		obs:       cfg.Observer,
-		broker:    NewBroker(cfg.SubscriberBuffer),
-		docker:    newDockerAPI(),
-		idemTTL:   cfg.IdempotencyTTL,
-		targets:   cfg.Targets,
-		summaries: map[string]jobSummaryEntry{},
-		now:       func() time.Time { return time.Now().UTC() },
+		st:      cfg.Store,
+		cat:     cfg.Catalog,
+		eng:     cfg.Engine,
+		log:     log,
+		obs:     cfg.Observer,
+		broker:  NewBroker(cfg.SubscriberBuffer),
+		docker:  newDockerAPI(),
+		idemTTL: cfg.IdempotencyTTL,
+		targets: cfg.Targets,
+		now:     func() time.Time { return time.Now().UTC() },
 	}, nil
 }
 

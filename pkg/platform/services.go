@@ -409,95 +409,18 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 	return v, nil
 }
 
-// lastJob finds the service's newest job: the lock holder when a user's job runs, else
-// the job record written last (jobs of one service run one at a time, so the newest
-// record is the last job's; records tied on time are told apart by their creation
-// time). The supervisor's checks are not jobs of the service's history: their results
-// show as the drift status.
+// lastJob is the service's newest job. The supervisor's checks are not jobs of the
+// service's history: their results show as the drift status.
 func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.JobRef, error) {
-	if h, ok := p.eng.LockHolder(ref); ok {
-		if j, ok := p.eng.Job(h.JobID); ok && !j.Info().Background {
-			info := j.Info()
-			return &apiv1.JobRef{ID: info.ID, Operation: info.Operation, State: info.State}, nil
-		}
-	}
-	objs, err := p.st.List(ctx, jobsPrefix(ref))
-	if err != nil {
+	info, err := p.eng.LastJob(ctx, ref)
+	if err != nil || info == nil {
 		return nil, err
 	}
-	if len(objs) == 0 {
-		return nil, nil
-	}
-	newest := objs[0].Modified
-	for _, o := range objs {
-		if o.Modified.After(newest) {
-			newest = o.Modified
-		}
-	}
-	var best *engine.JobInfo
-	for _, o := range objs {
-		if o.Modified.Before(newest) {
-			continue
-		}
-		id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
-		info, err := p.jobSummary(ctx, ref, id, o)
-		if err != nil {
-			if errors.Is(err, store.ErrUnavailable) {
-				return nil, err
-			}
-			continue
-		}
-		if best == nil || info.CreatedAt.After(best.CreatedAt) {
-			best = &info
-		}
-	}
-	if best == nil {
-		return nil, nil
-	}
-	return &apiv1.JobRef{ID: best.ID, Operation: best.Operation, State: best.State}, nil
-}
-
-// jobSummary is a job's info from its record, parsed once per version of the record
-// (its ETag): a service list reads every service's last job, and records carry their
-// event logs. Jobs this process still holds in memory are read from there.
-func (p *Platform) jobSummary(ctx context.Context, ref engine.ServiceRef, id string, o store.Object) (engine.JobInfo, error) {
-	if _, live := p.eng.Job(id); live || o.ETag == "" {
-		info, _, err := p.eng.LoadJob(ctx, ref, id)
-		return info, err
-	}
-	p.summariesMu.Lock()
-	c, ok := p.summaries[o.Key]
-	p.summariesMu.Unlock()
-	if ok && c.etag == o.ETag {
-		return c.info, nil
-	}
-	info, _, err := p.eng.LoadJob(ctx, ref, id)
-	if err != nil {
-		return info, err
-	}
-	info.Outputs, info.Plan, info.Drift = nil, nil, nil // lastJob needs id, operation, state, times
-	p.summariesMu.Lock()
-	if len(p.summaries) >= maxSummaries {
-		clear(p.summaries) // simplest bound: a full cache starts over
-	}
-	p.summaries[o.Key] = jobSummaryEntry{etag: o.ETag, info: info}
-	p.summariesMu.Unlock()
-	return info, nil
-}
-
-const maxSummaries = 10000
-
-type jobSummaryEntry struct {
-	etag string
-	info engine.JobInfo
+	return &apiv1.JobRef{ID: info.ID, Operation: info.Operation, State: info.State}, nil
 }
 
 func (p *Platform) publishService(tenant, service, what string) {
 	p.broker.Publish(tenant, apiv1.StatusEvent{Kind: "service", Service: service, Message: what, Time: p.now()})
-}
-
-func jobsPrefix(ref engine.ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/jobs/"
 }
 
 // secrets are the service's sensitive values, which the engine masks in every event.

@@ -118,35 +118,6 @@ func TestTargets(t *testing.T) {
 	}
 }
 
-// TestLastJobFollowsRecordChanges: the last job a service shows follows its record as
-// it changes (the parsed-record cache is keyed by the record's ETag).
-func TestLastJobFollowsRecordChanges(t *testing.T) {
-	p := targetsPlatform(t, nil)
-	ctx := context.Background()
-	svc, err := p.CreateService(ctx, Actor{Tenant: "acme", Subject: "alice"}, apiv1.CreateService{Template: "redis"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := engine.ServiceRef{Client: "acme", Service: svc.ID}
-	id := "3f1c9d6e-8a2b-4c5d-9e0f-1a2b3c4d5e6f"
-	put := func(state engine.JobState) {
-		info := engine.JobInfo{ID: id, Operation: engine.OpApply, Service: ref, State: state, CreatedAt: time.Now().UTC()}
-		b, _ := json.Marshal(info)
-		if _, err := p.st.Put(ctx, jobsPrefix(ref)+id+".json", b, store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, state := range []engine.JobState{engine.StateRunning, engine.StateSucceeded, engine.StateInterrupted} {
-		put(state)
-		for range 2 { // the second read comes from the cache
-			last, err := p.lastJob(ctx, ref)
-			if err != nil || last == nil || last.ID != id || last.State != state {
-				t.Fatalf("after the record says %s: %+v, %v", state, last, err)
-			}
-		}
-	}
-}
-
 // TestHealthAfterMissing: a drift check newer than the last health check that found
 // the service's resources gone shows it unhealthy, whatever the health check said.
 func TestHealthAfterMissing(t *testing.T) {

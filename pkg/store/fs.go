@@ -288,7 +288,12 @@ func (s *FS) List(ctx context.Context, prefix string) ([]Object, error) {
 		if !d.Type().IsRegular() || !strings.HasPrefix(p, prefix) {
 			return nil
 		}
-		obj, err := s.stat(p)
+		// The entry's own lstat (relative to its directory), not another walk of the path.
+		fi, err := d.Info()
+		var obj Object
+		if err == nil {
+			obj, err = s.object(p, fi)
+		}
 		if isNotExist(err) {
 			return nil
 		}
@@ -422,8 +427,14 @@ func (s *FS) openObject(key string) (*os.File, fs.FileInfo, error) {
 }
 
 func (s *FS) stat(key string) (Object, error) {
-	fi, err := s.root.Lstat(key)
-	if err == nil && fi.Mode().IsRegular() {
+	fi, _ := s.root.Lstat(key) // nil on error: opening the object reports it
+	return s.object(key, fi)
+}
+
+// object describes key given its lstat (nil when unknown): from the ETag cache when the
+// file is the one hashed before, else by hashing it.
+func (s *FS) object(key string, fi fs.FileInfo) (Object, error) {
+	if fi != nil && fi.Mode().IsRegular() {
 		if etag, ok := s.etags.get(identityOf(key, fi)); ok {
 			return Object{Key: key, ETag: etag, Size: fi.Size(), Modified: fi.ModTime().UTC()}, nil
 		}
