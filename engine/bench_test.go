@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/spawnit/spawnit/internal/testservers"
 )
 
@@ -208,5 +209,65 @@ func BenchmarkParallelServices(b *testing.B) {
 	}
 	for _, ref := range refs {
 		h.run(h.e.Destroy, ref, StateSucceeded)
+	}
+}
+
+// BenchmarkJobRecords: what a service list and a job history cost in store reads, from
+// a file store holding 20 services with 100 finished jobs each (50 events per record).
+// The baseline is the same reads with the record cache emptied before each round, as
+// every read was before the cache (a listing, then a read and decode of each record).
+func BenchmarkJobRecords(b *testing.B) {
+	e, st := unitEngine(b, false)
+	var refs []ServiceRef
+	for s := range 20 {
+		ref := ServiceRef{Client: "bench", Service: fmt.Sprintf("svc%d", s)}
+		refs = append(refs, ref)
+		for range DefaultJobHistory {
+			info := JobInfo{ID: uuid.NewString(), Operation: OpApply, Service: ref, State: StateSucceeded, CreatedAt: timeNow()}
+			rec := jobRecord{JobInfo: info}
+			for i := range 50 {
+				rec.Events = append(rec.Events, Event{Seq: int64(i + 1), Type: EventLog, Level: "info", Message: fmt.Sprintf("docker_container.app: Still creating... [%ds elapsed]", i)})
+			}
+			putJSON(b, st, recordKey(info), rec)
+		}
+	}
+	ctx := context.Background()
+	timed := func(cold bool, f func()) time.Duration {
+		const rounds = 50
+		var total time.Duration
+		for range rounds {
+			if cold {
+				e.records.mu.Lock()
+				clear(e.records.m)
+				e.records.mu.Unlock()
+			}
+			start := time.Now()
+			f()
+			total += time.Since(start)
+		}
+		return total / rounds
+	}
+	lastJobs := func() {
+		for _, ref := range refs {
+			if _, err := e.LastJob(ctx, ref); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	history := func() {
+		if jobs, err := e.ListJobs(ctx, refs[0]); err != nil || len(jobs) != DefaultJobHistory {
+			b.Fatalf("%d jobs, %v", len(jobs), err)
+		}
+	}
+	lastJobs() // fill the cache
+	history()
+	for b.Loop() {
+		last, lastCold := timed(false, lastJobs), timed(true, lastJobs)
+		list, listCold := timed(false, history), timed(true, history)
+		b.ReportMetric(float64(list)/float64(listCold), "listjobs/cold")
+		b.ReportMetric(float64(last)/float64(lastCold), "lastjob/cold")
+		b.ReportMetric(float64(last.Microseconds())/1000, "ms-lastjob-20")
+		b.Logf("last job of 20 services: %s (cold %s); history of 100 jobs: %s (cold %s)",
+			last.Round(time.Microsecond), lastCold.Round(time.Microsecond), list.Round(time.Microsecond), listCold.Round(time.Microsecond))
 	}
 }

@@ -51,7 +51,7 @@ func (f *flakyStore) Delete(ctx context.Context, key string) error {
 
 // unitEngine is an engine that runs no tofu (the tests call its internals), with its
 // records (and "state bucket", for S3) in a flaky file store.
-func unitEngine(t *testing.T, s3 bool) (*Engine, *flakyStore) {
+func unitEngine(t testing.TB, s3 bool) (*Engine, *flakyStore) {
 	t.Helper()
 	fsStore, err := store.NewFS(t.TempDir())
 	if err != nil {
@@ -70,7 +70,7 @@ func unitEngine(t *testing.T, s3 bool) (*Engine, *flakyStore) {
 	return e, st
 }
 
-func putJSON(t *testing.T, st Store, key string, v any) {
+func putJSON(t testing.TB, st Store, key string, v any) {
 	t.Helper()
 	b, _ := json.Marshal(v)
 	if _, err := st.Put(context.Background(), key, b, store.PutOptions{}); err != nil {

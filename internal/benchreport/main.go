@@ -46,6 +46,9 @@ var targets = map[string]target{
 	"ms-p50-delivery":               {"SSE delivery latency to 1,000 subscribers of one job, p50", 0, "ms"},
 	"ms-p99-delivery":               {"the same, p99", 0, "ms"},
 	"KiB-heap/subscriber":           {"heap per SSE subscriber while connected", 0, "KiB"},
+	"listjobs/cold":                 {"job history of a service (100 records) vs the same with every record read and decoded", 0, "ratio"},
+	"lastjob/cold":                  {"last job of 20 services (service list) vs the same with every newest record read and decoded", 0, "ratio"},
+	"ms-lastjob-20":                 {"last job of 20 services with 100 records each, file store", 0, "ms"},
 }
 
 // notes explain figures whose meaning needs more than a line, missed targets first.
