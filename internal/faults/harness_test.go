@@ -615,6 +615,28 @@ func waitNoProcs(dir string, d time.Duration) []proc {
 	}
 }
 
+// waitProcs waits up to d until, for each of want, a process under dir has it in its
+// command line, and returns the processes then. tofu reports a resource's apply before
+// it starts the resource's processes (a provisioner's command): a test that acts on a
+// process waits for it rather than looking once. ok is false at the deadline.
+func waitProcs(dir string, d time.Duration, want ...string) (ps []proc, ok bool) {
+	deadline := time.Now().Add(d)
+	for {
+		ps = procsUnder(dir)
+		text := procText(ps)
+		ok = true
+		for _, w := range want {
+			if !strings.Contains(text, w) {
+				ok = false
+			}
+		}
+		if ok || time.Now().After(deadline) {
+			return ps, ok
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // killProcs SIGKILLs processes (cleanup of what a test found left behind).
 func killProcs(ps []proc) {
 	for _, p := range ps {
