@@ -32,8 +32,9 @@ func TestServerKilledDuringApply(t *testing.T) {
 	s.waitSleeping(svc.ID, job.ID)
 	work := s.dataDir + "/work"
 	// The sleep starts a moment after tofu reports the resource's apply.
+	looking := time.Now()
 	before, ok := waitProcs(work, time.Minute, "bin/tofu", "terraform-provider-docker", "sleep")
-	t.Logf("processes of the apply before the kill:\n%v", before)
+	t.Logf("processes of the apply before the kill (after %s):\n%v", time.Since(looking).Round(time.Millisecond), before)
 	if !ok {
 		t.Fatalf("expected tofu, the docker provider and the sleep under %s, got %v", work, before)
 	}
