@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -623,13 +624,9 @@ func waitProcs(dir string, d time.Duration, want ...string) (ps []proc, ok bool)
 	deadline := time.Now().Add(d)
 	for {
 		ps = procsUnder(dir)
-		text := procText(ps)
-		ok = true
-		for _, w := range want {
-			if !strings.Contains(text, w) {
-				ok = false
-			}
-		}
+		ok = !slices.ContainsFunc(want, func(w string) bool {
+			return !slices.ContainsFunc(ps, func(p proc) bool { return strings.Contains(p.cmdline, w) })
+		})
 		if ok || time.Now().After(deadline) {
 			return ps, ok
 		}
