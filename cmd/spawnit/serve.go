@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -193,7 +195,11 @@ const singleUserNotice = "single-user mode: no OIDC issuer configured; listening
 
 // newApp checks the configuration, opens the store, seeds the catalog, recovers jobs
 // interrupted by a previous process and listens. Nothing starts jobs yet.
-func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writer) (a *app, err error) {
+//
+// On an error it releases what it took so far and returns the reason. The app is a
+// local variable, not the named result: `return nil, err` sets the result to nil, and
+// the cleanup must still reach the app.
+func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writer) (_ *app, err error) {
 	singleUser := cfg.oidc.issuer == ""
 	if singleUser {
 		fmt.Fprintln(out, singleUserNotice)
@@ -201,10 +207,10 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 			return nil, fmt.Errorf("refusing to listen on %q in single-user mode: use a loopback address such as 127.0.0.1:8080, or configure --oidc-issuer", cfg.listen)
 		}
 	}
-	a = &app{cfg: cfg, log: log, out: out}
+	a := &app{cfg: cfg, log: log, out: out}
 	defer func() {
 		if err != nil {
-			a.close()
+			a.abandon()
 		}
 	}()
 
@@ -282,7 +288,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: %w", err)
 	}
 	metrics := api.NewMetrics()
 	targets, err := loadTargets(cfg.targetNames, cfg.targetEnv)
@@ -395,6 +401,22 @@ func (a *app) sweepIdempotencyKeys(ctx context.Context) {
 	}
 }
 
+// abandon undoes a start-up that failed part way. Nothing serves and no job runs yet,
+// but recovery may have left retries in the background: shutting the platform (or the
+// engine, when the platform was not built) down stops them.
+func (a *app) abandon() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch {
+	case a.platform != nil:
+		_ = a.platform.Shutdown(ctx)
+	case a.engine != nil:
+		_ = a.engine.Shutdown(ctx)
+	}
+	a.close()
+}
+
+// close releases the listener and the store.
 func (a *app) close() {
 	if a.listener != nil {
 		_ = a.listener.Close()

@@ -31,9 +31,11 @@ func TestServerKilledDuringApply(t *testing.T) {
 	job := s.run(svc.ID, "apply")
 	s.waitSleeping(svc.ID, job.ID)
 	work := s.dataDir + "/work"
-	before := procsUnder(work)
-	t.Logf("processes of the apply before the kill:\n%v", before)
-	if !strings.Contains(procText(before), "terraform-provider-docker") || !strings.Contains(procText(before), "sleep") {
+	// The sleep starts a moment after tofu reports the resource's apply.
+	looking := time.Now()
+	before, ok := waitProcs(work, time.Minute, "bin/tofu", "terraform-provider-docker", "sleep")
+	t.Logf("processes of the apply before the kill (after %s):\n%v", time.Since(looking).Round(time.Millisecond), before)
+	if !ok {
 		t.Fatalf("expected tofu, the docker provider and the sleep under %s, got %v", work, before)
 	}
 	s.kill()
@@ -675,8 +677,12 @@ func TestProviderCrashDuringApply(t *testing.T) {
 	job := s.run(svc.ID, "apply")
 	s.waitSleeping(svc.ID, job.ID)
 	work := s.dataDir + "/work"
+	running, ok := waitProcs(work, time.Minute, "terraform-provider-docker")
+	if !ok {
+		t.Fatalf("no Docker provider runs under %s: %v", work, running)
+	}
 	killed := 0
-	for _, p := range procsUnder(work) {
+	for _, p := range running {
 		if strings.Contains(p.cmdline, "terraform-provider-docker") {
 			if err := syscall.Kill(p.pid, syscall.SIGKILL); err != nil {
 				t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -610,6 +611,24 @@ func waitNoProcs(dir string, d time.Duration) []proc {
 		left := procsUnder(dir)
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitProcs waits up to d until, for each of want, a process under dir has it in its
+// command line, and returns the processes then. tofu reports a resource's apply before
+// it starts the resource's processes (a provisioner's command): a test that acts on a
+// process waits for it rather than looking once. ok is false at the deadline.
+func waitProcs(dir string, d time.Duration, want ...string) (ps []proc, ok bool) {
+	deadline := time.Now().Add(d)
+	for {
+		ps = procsUnder(dir)
+		ok = !slices.ContainsFunc(want, func(w string) bool {
+			return !slices.ContainsFunc(ps, func(p proc) bool { return strings.Contains(p.cmdline, w) })
+		})
+		if ok || time.Now().After(deadline) {
+			return ps, ok
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
