@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deploy.sh deploy|undeploy|check
 #
-# The one entry point of SpawnIt's self-deployment (go tool task deploy / undeploy):
+# The one entry point of SpawnIt's self-deployment (go -C tools tool task deploy / undeploy):
 #
 #   deploy    tofu init + apply -auto-approve in stacks/volumes, network, instances,
 #             configs, in that order. Readiness between steps is part of the stacks
@@ -44,7 +44,7 @@ if [ -z "$tofu" ]; then
   if [ -x "$repo/.tools/bin/tofu" ]; then
     tofu=$repo/.tools/bin/tofu
   else
-    tofu=$(command -v tofu) || die "tofu not found: run 'go tool task tools' or set SPAWNIT_TOFU"
+    tofu=$(command -v tofu) || die "tofu not found: run 'go -C tools tool task tools' or set SPAWNIT_TOFU"
   fi
 fi
 [ -x "$tofu" ] || die "tofu not executable: $tofu"

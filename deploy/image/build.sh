@@ -9,7 +9,7 @@
 #   spawnit/oidc-op:TAG    the zitadel/oidc example OpenID Provider (tests and local runs)
 #
 # TAG is $SPAWNIT_IMAGE_TAG, default "dev". Every image runs as the unprivileged user
-# 10001 (spawnit). The tools come from .tools/ (`go tool task tools`); the environment
+# 10001 (spawnit). The tools come from .tools/ (`go -C tools tool task tools`); the environment
 # can point elsewhere: SPAWNIT_TOOLS (the .tools folder), SPAWNIT_TOFU,
 # SPAWNIT_PROVIDER_MIRROR.
 set -euo pipefail
@@ -22,7 +22,6 @@ mirror=${SPAWNIT_PROVIDER_MIRROR:-$tools/providers}
 tag=${SPAWNIT_IMAGE_TAG:-dev}
 versitygw_version=${VERSITYGW_VERSION:-v1.8.0}
 uid=10001
-export GOFLAGS=${GOFLAGS:--mod=mod}
 
 die() { echo "build.sh: $*" >&2; exit 1; }
 
@@ -63,9 +62,9 @@ docker_build() { # docker_build IMAGE DIR
 }
 
 build_server() {
-  [ -x "$tofu" ] || die "tofu not found at $tofu (run: go tool task tools)"
+  [ -x "$tofu" ] || die "tofu not found at $tofu (run: go -C tools tool task tools)"
   is_static "$tofu" || die "$tofu is not a static binary; the image has no C library"
-  [ -d "$mirror/registry.opentofu.org" ] || die "provider mirror not found at $mirror (run: go tool task tools)"
+  [ -d "$mirror/registry.opentofu.org" ] || die "provider mirror not found at $mirror (run: go -C tools tool task tools)"
   local dir
   dir=$(context server)
   echo "compiling spawnit (CGO_ENABLED=0)"
@@ -102,7 +101,7 @@ build_versitygw() {
 
 build_oidc_op() {
   local dir bin=$tools/bin/oidc-op
-  [ -x "$bin" ] || die "oidc-op not found at $bin (run: go tool task tools)"
+  [ -x "$bin" ] || die "oidc-op not found at $bin (run: go -C tools tool task tools)"
   is_static "$bin" || die "$bin is not a static binary (build it with CGO_ENABLED=0)"
   dir=$(context oidc-op)
   cp "$bin" "$dir/oidc-op"
