@@ -22,7 +22,7 @@ import (
 
 // Benchmarks of the HTTP layer, each reported against a baseline measured in the same
 // run: the engine called directly, /healthz under the same load, and memory before the
-// subscribers connected. Run with `go tool task bench`.
+// subscribers connected. Run with `go -C tools tool task bench`.
 
 func pct(d []time.Duration, p float64) time.Duration {
 	s := slices.Clone(d)

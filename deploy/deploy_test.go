@@ -102,7 +102,7 @@ func TestDeployment(t *testing.T) {
 	}
 }
 
-// buildImages runs image/build.sh, the script behind `go tool task image`.
+// buildImages runs image/build.sh, the script behind `go -C tools tool task image`.
 func buildImages(t *testing.T) {
 	t.Helper()
 	cmd := exec.Command("bash", filepath.Join(deployDir(), "image", "build.sh"))

@@ -18,7 +18,7 @@ import (
 )
 
 // The benchmarks report ratios against baselines measured in the same run, on the same
-// module, so they mean the same on any machine. Run them with `go tool task bench`.
+// module, so they mean the same on any machine. Run them with `go -C tools tool task bench`.
 
 const benchRounds = 5
 

@@ -25,7 +25,7 @@ import (
 // reveal, recovery after the stored state was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit serve`, once
 // single-user and once signed in through the test OpenID Provider.
 //
-// It runs when the UI is built into this package (`go tool task ui`); then a missing
+// It runs when the UI is built into this package (`go -C tools tool task ui`); then a missing
 // prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
 // and skips it elsewhere. SPAWNIT_UI_E2E=skip skips it. The screenshots of the main
 // screens are kept as artifacts in web/e2e/screenshots/<mode>/ (or under
@@ -35,7 +35,7 @@ func TestBrowserE2E(t *testing.T) {
 		t.Skip("SPAWNIT_UI_E2E=skip")
 	}
 	if !ui.Built() {
-		t.Skip("the UI is not built into this binary: run `go tool task ui` first")
+		t.Skip("the UI is not built into this binary: run `go -C tools tool task ui` first")
 	}
 	if testing.Short() {
 		t.Skip("-short: the browser test deploys containers")

@@ -1,5 +1,5 @@
 // Package ui serves SpawnIt's browser UI: the single-page app built by Vite from web/
-// into dist/ (`cd api/ui/web && npm ci && npm run build`, or `go tool task ui`) and
+// into dist/ (`cd api/ui/web && npm ci && npm run build`, or `go -C tools tool task ui`) and
 // embedded into the binary.
 //
 // Handler answers GET and HEAD only. A path naming a built file gets that file with its

@@ -222,7 +222,7 @@ func TestUnbuiltServesFallbackPage(t *testing.T) {
 		if ct := r.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 			t.Errorf("%s: Content-Type %q", p, ct)
 		}
-		if b := body(t, r); !strings.Contains(b, "go tool task ui") {
+		if b := body(t, r); !strings.Contains(b, "go -C tools tool task ui") {
 			t.Errorf("%s: the fallback page does not say how to build: %q", p, b)
 		}
 	}
@@ -249,7 +249,7 @@ func TestEmbeddedMatchesDisk(t *testing.T) {
 		if !strings.Contains(b, `<div id="app">`) {
 			t.Errorf("the built index.html has no app root: %q", b)
 		}
-	} else if !strings.Contains(b, "go tool task ui") {
+	} else if !strings.Contains(b, "go -C tools tool task ui") {
 		t.Errorf("unbuilt: %q", b)
 	}
 }

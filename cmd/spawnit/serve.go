@@ -454,7 +454,7 @@ func findTofu(flagValue string) (string, error) {
 	if _, err := os.Stat(local); err == nil {
 		return filepath.Abs(local)
 	}
-	return "", errors.New("tofu not found on PATH nor at .tools/bin/tofu: run `go tool task tools` or pass --tofu")
+	return "", errors.New("tofu not found on PATH nor at .tools/bin/tofu: run `go -C tools tool task tools` or pass --tofu")
 }
 
 // splitEndpoint accepts host:port or an http(s) URL; a URL's scheme decides TLS.

@@ -42,7 +42,7 @@ func startFailures() []startFailure {
 			t.Setenv("PATH", t.TempDir())
 			t.Chdir(t.TempDir())
 			return []string{"--tofu", ""}
-		}, "tofu not found on PATH nor at .tools/bin/tofu: run `go tool task tools` or pass --tofu", false},
+		}, "tofu not found on PATH nor at .tools/bin/tofu: run `go -C tools tool task tools` or pass --tofu", false},
 		{"S3 endpoint that is not a host:port or URL", func(t *testing.T, dir string) []string {
 			return []string{"--s3-endpoint", "ftp://s3.example.com/bucket"}
 		}, `--s3-endpoint "ftp://s3.example.com/bucket": want host:port or http(s)://host:port`, false},

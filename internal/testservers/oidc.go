@@ -76,7 +76,7 @@ type OP struct {
 
 // OIDCProvider starts the zitadel/oidc example OpenID Provider on a free port with its
 // built-in users, registering redirectURIs for its web, api and native clients, and
-// stops it when the test ends. The binary is the one `go tool task tools` builds; when
+// stops it when the test ends. The binary is the one `go -C tools tool task tools` builds; when
 // it is missing the test skips, or fails in CI.
 func OIDCProvider(t testing.TB, redirectURIs ...string) *OP {
 	t.Helper()

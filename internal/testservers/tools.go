@@ -17,7 +17,7 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// ToolsDir is where `go tool task tools` builds everything (.tools/ of the repo), unless
+// ToolsDir is where `go -C tools tool task tools` builds everything (.tools/ of the repo), unless
 // SPAWNIT_TOOLS points elsewhere.
 func ToolsDir() string {
 	if d := os.Getenv("SPAWNIT_TOOLS"); d != "" {
@@ -32,10 +32,10 @@ func Missing(t testing.TB, format string, args ...any) {
 	if os.Getenv("CI") != "" {
 		t.Fatalf("CI: required tool missing: "+format, args...)
 	}
-	t.Skipf("skipping (run `go tool task tools`): "+format, args...)
+	t.Skipf("skipping (run `go -C tools tool task tools`): "+format, args...)
 }
 
-// Tool returns the path of a binary built by `go tool task tools` (bin/<name>).
+// Tool returns the path of a binary built by `go -C tools tool task tools` (bin/<name>).
 func Tool(t testing.TB, name string) string {
 	t.Helper()
 	p := filepath.Join(ToolsDir(), "bin", name)
