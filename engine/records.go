@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // Store is what the engine needs from durable storage: pkg/store's FS and S3 stores
@@ -26,21 +27,20 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
-func servicePrefix(ref ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/"
-}
+// storeKeys is the service's folder in the store (package storekey owns the layout).
+func storeKeys(ref ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
 
 // Keys the engine writes.
-func jobKey(ref ServiceRef, id string) string { return servicePrefix(ref) + "jobs/" + id + ".json" }
-func intentKey(ref ServiceRef) string         { return servicePrefix(ref) + "intent.json" }
-func snapshotKey(ref ServiceRef) string       { return servicePrefix(ref) + "pre-destroy.tfstate" }
-func erroredKey(ref ServiceRef) string        { return servicePrefix(ref) + "errored.tfstate" }
+func jobKey(ref ServiceRef, id string) string { return storeKeys(ref).Job(id) }
+func intentKey(ref ServiceRef) string         { return storeKeys(ref).Intent() }
+func snapshotKey(ref ServiceRef) string       { return storeKeys(ref).PreDestroy() }
+func erroredKey(ref ServiceRef) string        { return storeKeys(ref).Errored() }
 
-func leaseKey(ref ServiceRef) string { return servicePrefix(ref) + "lease.json" }
+func leaseKey(ref ServiceRef) string { return storeKeys(ref).Lease() }
 
 // checkKey holds the record of the service's latest background job (one slot, so
 // periodic checks do not grow the store).
-func checkKey(ref ServiceRef) string { return servicePrefix(ref) + "check.json" }
+func checkKey(ref ServiceRef) string { return storeKeys(ref).Check() }
 
 func recordKey(info JobInfo) string {
 	if info.Background {
@@ -211,7 +211,7 @@ func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +239,7 @@ func (e *Engine) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) 
 			return &info, nil
 		}
 	}
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ const maxCachedRecords = 4096
 // recordInfo is the info of the job whose record o lists: from memory while this
 // process holds the job, else from the record, parsed once per version.
 func (e *Engine) recordInfo(ctx context.Context, o store.Object) (JobInfo, error) {
-	id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
+	id := storekey.JobIDOf(o.Key)
 	if j, ok := e.Job(id); ok {
 		return j.Info(), nil
 	}
@@ -326,7 +326,7 @@ const DefaultJobHistory = 100
 func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil || len(objs) <= e.cfg.JobHistory {
 		return
 	}
@@ -464,7 +464,7 @@ func (e *Engine) releaseDeadLock(ctx context.Context, rec JobInfo) string {
 	if e.cfg.Backend.S3 == nil || rec.StartedAt == nil || rec.Operation == OpDrift || rec.Operation == OpOutputs {
 		return ""
 	}
-	key := StateKey(rec.Service) + ".tflock"
+	key := storeKeys(rec.Service).StateLock()
 	b, _, err := e.cfg.Store.Get(ctx, key)
 	if err != nil {
 		return ""
