@@ -17,10 +17,10 @@ import (
 // recordingStore notes the keys written and the prefixes listed.
 type recordingStore struct {
 	*flakyStore
-	mu     sync.Mutex
-	puts   []string
-	lists  []string
-	delete []string
+	mu      sync.Mutex
+	puts    []string
+	lists   []string
+	deletes []string
 }
 
 func (r *recordingStore) Put(ctx context.Context, key string, data []byte, opts store.PutOptions) (store.Object, error) {
@@ -39,7 +39,7 @@ func (r *recordingStore) List(ctx context.Context, prefix string) ([]store.Objec
 
 func (r *recordingStore) Delete(ctx context.Context, key string) error {
 	r.mu.Lock()
-	r.delete = append(r.delete, key)
+	r.deletes = append(r.deletes, key)
 	r.mu.Unlock()
 	return r.flakyStore.Delete(ctx, key)
 }
@@ -66,7 +66,7 @@ func TestUnfinishedJobsIndex(t *testing.T) {
 	<-j.Done()
 	entry := storekey.For("acme", "web").RunningJob(j.ID())
 	st.mu.Lock()
-	puts, deletes := slices.Clone(st.puts), slices.Clone(st.delete)
+	puts, deletes := slices.Clone(st.puts), slices.Clone(st.deletes)
 	st.mu.Unlock()
 	first, record := slices.Index(puts, entry), slices.Index(puts, jobKey(ref, j.ID()))
 	if first < 0 || record < 0 || first > record {

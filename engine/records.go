@@ -477,9 +477,10 @@ func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 // RecoverInterrupted marks jobs that this host left queued or running (the process died)
 // as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
 // anything. It finds them through the index of unfinished jobs the engine keeps in the
-// store (index/jobs/), not by reading every record. In-process locks died with the process; the lease of an interrupted job is
-// deleted, and so is the S3 lockfile its tofu left (one created after the job started,
-// while it held the lease), so the next operation finds the service free.
+// store (index/jobs/), not by reading every record. In-process locks died with the
+// process; the lease of an interrupted job is deleted, and so is the S3 lockfile its
+// tofu left (one created after the job started, while it held the lease), so the next
+// operation finds the service free.
 //
 // It first kills what the dead process left running in the workdirs: tofu dies with
 // the server, but its providers and provisioner commands outlive it.
