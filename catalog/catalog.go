@@ -15,18 +15,17 @@ import (
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
-// Store layout (see README.md).
+// Names in a template's folder (package storekey owns the store's layout).
 const (
-	templatesPrefix = "templates/"
-	clientsPrefix   = "clients/"
 	// TemplateFile is the metadata and schema of a template.
-	TemplateFile = "template.json"
+	TemplateFile = storekey.TemplateFile
 	// DisabledMarker: an object templates/<id>/disabled hides the template and stops
 	// Seed from ever recreating it, so an operator can retire a built-in template.
-	DisabledMarker = "disabled"
-	modulesDir     = "modules"
+	DisabledMarker = storekey.DisabledFile
+	modulesDir     = storekey.ModulesDir
 )
 
 // Limits on module folders.
@@ -122,13 +121,12 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
 	if err != nil {
 		return fmt.Errorf("catalog: built-in template %s: %w", id, err)
 	}
-	base := templatesPrefix + id + "/"
-	if _, err := c.st.Stat(ctx, base+DisabledMarker); err == nil {
+	if _, err := c.st.Stat(ctx, storekey.TemplateDisabled(id)); err == nil {
 		return nil
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
-	stored, _, err := c.st.Get(ctx, base+TemplateFile)
+	stored, _, err := c.st.Get(ctx, storekey.Template(id))
 	switch {
 	case err == nil:
 		if cur, perr := ParseTemplate(stored); perr == nil && cur.Version != tpl.Version {
@@ -147,12 +145,13 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
 		if err != nil {
 			return err
 		}
-		return c.create(ctx, templatesPrefix+p, b)
+		// The built-in tree is laid out as the store's templates/ folder.
+		return c.create(ctx, storekey.TemplatesPrefix+p, b)
 	})
 	if err != nil {
 		return fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
-	if err := c.create(ctx, base+TemplateFile, data); err != nil {
+	if err := c.create(ctx, storekey.Template(id), data); err != nil {
 		return fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
 	c.log.Info("catalog: seeded built-in template", "template", id, "version", tpl.Version)
@@ -185,26 +184,22 @@ type templateObjects struct {
 func groupTemplates(objs []store.Object) map[string]*templateObjects {
 	groups := map[string]*templateObjects{}
 	for i := range objs {
-		rest, ok := strings.CutPrefix(objs[i].Key, templatesPrefix)
+		k, ok := storekey.ParseTemplate(objs[i].Key)
 		if !ok {
 			continue
 		}
-		parts := strings.Split(rest, "/")
-		if len(parts) < 2 {
-			continue
-		}
-		g := groups[parts[0]]
+		g := groups[k.ID]
 		if g == nil {
 			g = &templateObjects{providers: map[string]bool{}}
-			groups[parts[0]] = g
+			groups[k.ID] = g
 		}
-		switch {
-		case len(parts) == 2 && parts[1] == TemplateFile:
+		switch k.Kind {
+		case storekey.TemplateMeta:
 			g.meta = &objs[i]
-		case len(parts) == 2 && parts[1] == DisabledMarker:
+		case storekey.TemplateMarkDisabled:
 			g.disabled = true
-		case len(parts) >= 4 && parts[1] == modulesDir:
-			g.providers[parts[2]] = true
+		case storekey.TemplateModuleFile:
+			g.providers[k.Target] = true
 		}
 	}
 	return groups
@@ -213,7 +208,7 @@ func groupTemplates(objs []store.Object) map[string]*templateObjects {
 // List returns every usable template, sorted by id. Malformed templates are skipped and
 // reported by Problems; only a store failure is an error.
 func (c *Catalog) List(ctx context.Context) ([]*Template, error) {
-	objs, err := c.st.List(ctx, templatesPrefix)
+	objs, err := c.st.List(ctx, storekey.TemplatesPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list templates: %w", err)
 	}
@@ -260,7 +255,7 @@ func (c *Catalog) Get(ctx context.Context, id string) (*Template, error) {
 	if err := engine.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	objs, err := c.st.List(ctx, templatesPrefix+id+"/")
+	objs, err := c.st.List(ctx, storekey.TemplatePrefix(id))
 	if err != nil {
 		return nil, fmt.Errorf("catalog: template %s: %w", id, err)
 	}
@@ -287,13 +282,13 @@ func (c *Catalog) Problems() []Problem {
 // resolve turns one template folder into a Template (a copy the caller may change),
 // recording or clearing its problem.
 func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*Template, error) {
-	key := templatesPrefix + id + "/" + TemplateFile
+	key := storekey.Template(id)
 	if g.disabled {
 		c.clearProblem(id)
 		return nil, fmt.Errorf("%w: %s (disabled)", ErrTemplateNotFound, id)
 	}
 	if err := engine.ValidateID(id); err != nil {
-		return nil, c.report(id, templatesPrefix+id+"/", "", fmt.Errorf("%w: folder name: %v", ErrInvalidTemplate, err))
+		return nil, c.report(id, storekey.TemplatePrefix(id), "", fmt.Errorf("%w: folder name: %v", ErrInvalidTemplate, err))
 	}
 	if g.meta == nil {
 		return nil, c.report(id, key, "", fmt.Errorf("%w %s: missing %s", ErrInvalidTemplate, id, TemplateFile))
@@ -308,13 +303,13 @@ func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*
 	providers := make([]string, 0, len(g.providers))
 	for p := range g.providers {
 		if err := engine.ValidateID(p); err != nil {
-			return nil, c.report(id, templatesPrefix+id+"/"+modulesDir+"/"+p+"/", entry.etag,
+			return nil, c.report(id, storekey.TemplateModule(id, p), entry.etag,
 				fmt.Errorf("%w %s: module folder %q is not a valid provider name", ErrInvalidTemplate, id, p))
 		}
 		providers = append(providers, p)
 	}
 	if len(providers) == 0 {
-		return nil, c.report(id, templatesPrefix+id+"/"+modulesDir+"/", entry.etag,
+		return nil, c.report(id, storekey.TemplateModules(id), entry.etag,
 			fmt.Errorf("%w %s: no module under %s/<provider>/", ErrInvalidTemplate, id, modulesDir))
 	}
 	slices.Sort(providers)
@@ -334,7 +329,7 @@ func (c *Catalog) load(ctx context.Context, id, etag string) (*templateEntry, er
 	if e != nil && e.etag == etag {
 		return e, nil
 	}
-	key := templatesPrefix + id + "/" + TemplateFile
+	key := storekey.Template(id)
 	data, obj, err := c.st.Get(ctx, key)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrTemplateNotFound, id) // deleted since the listing
@@ -383,7 +378,7 @@ func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) 
 	if err := engine.ValidateID(provider); err != nil {
 		return nil, fmt.Errorf("provider: %w", err)
 	}
-	prefix := templatesPrefix + templateID + "/" + modulesDir + "/" + provider + "/"
+	prefix := storekey.TemplateModule(templateID, provider)
 	objs, err := c.st.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list %s: %w", prefix, err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 func seeded(t *testing.T) (*Catalog, *memStore) {
@@ -48,7 +49,7 @@ func TestSeedWritesEveryBuiltinFile(t *testing.T) {
 			return err
 		}
 		want, _ := fs.ReadFile(Builtin(), p)
-		got, ok := st.data(templatesPrefix + p)
+		got, ok := st.data(storekey.TemplatesPrefix + p)
 		if !ok || got != string(want) {
 			t.Errorf("%s not seeded as shipped", p)
 		}
@@ -58,7 +59,7 @@ func TestSeedWritesEveryBuiltinFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all := st.keys(templatesPrefix); len(all) != n {
+	if all := st.keys(storekey.TemplatesPrefix); len(all) != n {
 		t.Fatalf("store has %d template objects, built-ins have %d", len(all), n)
 	}
 }
@@ -74,7 +75,7 @@ func TestSeedNeverOverwrites(t *testing.T) {
 	st.Delete(ctx, "templates/redis/template.json")
 	st.put("templates/redis/modules/docker/main.tf", "# edited\n")
 	before := map[string]string{}
-	for _, k := range st.keys(templatesPrefix) {
+	for _, k := range st.keys(storekey.TemplatesPrefix) {
 		o, _ := st.Stat(ctx, k)
 		before[k] = o.ETag
 	}

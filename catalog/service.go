@@ -17,11 +17,12 @@ import (
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // Per-service objects under clients/<client>/<service>/.
 const (
-	InfoFile = "info.json"
+	InfoFile = storekey.InfoFile
 	// DefaultProvider is used when a request names none.
 	DefaultProvider = "docker"
 	// MaxLabels bounds a service's labels.
@@ -90,9 +91,8 @@ func (s *Service) Ref() engine.ServiceRef {
 // MaskedValues returns the values with every sensitive one replaced by Masked.
 func (s *Service) MaskedValues() map[string]any { return MaskValues(s.Values, s.Sensitive) }
 
-func serviceKey(ref engine.ServiceRef, file string) string {
-	return clientsPrefix + ref.Client + "/" + ref.Service + "/" + file
-}
+// storeKeys is the service's folder in the store (package storekey owns the layout).
+func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
 
 // newServiceID returns "svc-" and 8 lowercase base32 characters (40 random bits): short
 // enough for container names, and valid for engine.ValidateID.
@@ -217,9 +217,10 @@ var errIDTaken = errors.New("service id taken")
 
 // createAt claims ref with a create-only info.json, then writes the tfvars. Any object
 // already under the folder (state or jobs left by a deleted service) counts as taken,
-// so a new service never inherits another's state.
+// so a new service never inherits another's state. The service's index entry is
+// written first, so the index never misses a service that exists.
 func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Template, info Info, values map[string]any) (*Service, error) {
-	existing, err := c.st.List(ctx, clientsPrefix+ref.Client+"/"+ref.Service+"/")
+	existing, err := c.st.List(ctx, storeKeys(ref).Prefix())
 	if err != nil {
 		return nil, fmt.Errorf("catalog: create service: %w", err)
 	}
@@ -234,16 +235,21 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if err != nil {
 		return nil, fmt.Errorf("catalog: encode info.json: %w", err)
 	}
-	if _, err := c.st.Put(ctx, serviceKey(ref, InfoFile), infoJSON, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
+	// An entry left by a create that fails from here on is harmless (listings read
+	// info.json) and never removed here: it may be a concurrent create's, of the same id.
+	if err := c.addToIndex(ctx, ref, &info); err != nil {
+		return nil, err
+	}
+	if _, err := c.st.Put(ctx, storeKeys(ref).Info(), infoJSON, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"}); err != nil {
 		if errors.Is(err, store.ErrPreconditionFailed) {
 			return nil, errIDTaken
 		}
 		return nil, fmt.Errorf("catalog: create service: %w", err)
 	}
-	obj, err := c.st.Put(ctx, serviceKey(ref, engine.TfvarsFile), tfvars, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+	obj, err := c.st.Put(ctx, storeKeys(ref).Tfvars(), tfvars, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
 	if err != nil {
 		// Release the id; the half-created service must not linger.
-		if derr := c.st.Delete(ctx, serviceKey(ref, InfoFile)); derr != nil {
+		if derr := c.st.Delete(ctx, storeKeys(ref).Info()); derr != nil {
 			c.log.Error("catalog: could not remove info.json of a failed create", "service", ref.String(), "error", derr)
 		}
 		if errors.Is(err, store.ErrPreconditionFailed) {
@@ -288,7 +294,7 @@ func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensiti
 		return nil, err
 	}
 	svc := &Service{Info: *info, Values: map[string]any{}}
-	data, obj, err := c.st.Get(ctx, serviceKey(ref, engine.TfvarsFile))
+	data, obj, err := c.st.Get(ctx, storeKeys(ref).Tfvars())
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
@@ -318,7 +324,7 @@ func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensiti
 }
 
 func (c *Catalog) readInfo(ctx context.Context, ref engine.ServiceRef) (*Info, error) {
-	data, _, err := c.st.Get(ctx, serviceKey(ref, InfoFile))
+	data, _, err := c.st.Get(ctx, storeKeys(ref).Info())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
 	}
@@ -379,29 +385,20 @@ func decodeTfvars(data []byte) (map[string]any, error) {
 	return vals, nil
 }
 
-// ListServices returns a client's services sorted by id. A service whose info.json
-// cannot be read is logged and left out rather than failing the whole listing.
+// ListServices returns a client's services sorted by id, found through the service
+// index (see ServiceRefs). A service whose info.json cannot be read is logged and left
+// out rather than failing the whole listing.
 func (c *Catalog) ListServices(ctx context.Context, client string) ([]*Service, error) {
-	if err := engine.ValidateID(client); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
-	}
-	prefix := clientsPrefix + client + "/"
-	objs, err := c.st.List(ctx, prefix)
+	refs, err := c.ServiceRefs(ctx, client)
 	if err != nil {
+		if errors.Is(err, engine.ErrInvalidInput) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("catalog: list services of %s: %w", client, err)
 	}
 	var out []*Service
 	sensitive := map[string][]string{}
-	for _, o := range objs {
-		rest := strings.TrimPrefix(o.Key, prefix)
-		id, file, ok := strings.Cut(rest, "/")
-		if !ok || file != InfoFile {
-			continue
-		}
-		ref := engine.ServiceRef{Client: client, Service: id}
-		if ref.Validate() != nil {
-			continue
-		}
+	for _, ref := range refs {
 		svc, err := c.getService(ctx, ref, sensitive)
 		if errors.Is(err, ErrServiceNotFound) {
 			continue // deleted since the listing
@@ -450,7 +447,7 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	if err != nil {
 		return nil, err
 	}
-	obj, err := c.st.Put(ctx, serviceKey(ref, engine.TfvarsFile), tfvars, store.PutOptions{IfMatch: ifMatch, ContentType: "application/json"})
+	obj, err := c.st.Put(ctx, storeKeys(ref).Tfvars(), tfvars, store.PutOptions{IfMatch: ifMatch, ContentType: "application/json"})
 	if errors.Is(err, store.ErrPreconditionFailed) {
 		return nil, fmt.Errorf("%w (service %s)", ErrConflict, ref)
 	}
@@ -463,22 +460,28 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 }
 
 // DeleteService removes the service's configuration (tfvars, then info.json, which is
-// what makes the service exist). It does not touch infrastructure, state or job
-// records: the caller destroys the service and refuses while jobs run, before this.
+// what makes the service exist), then its index entry. It does not touch
+// infrastructure, state or job records: the caller destroys the service and refuses
+// while jobs run, before this.
 func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) error {
 	if err := ref.Validate(); err != nil {
 		return err
 	}
-	if _, err := c.st.Stat(ctx, serviceKey(ref, InfoFile)); err != nil {
+	if _, err := c.st.Stat(ctx, storeKeys(ref).Info()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
 		}
 		return fmt.Errorf("catalog: delete service %s: %w", ref, err)
 	}
-	for _, f := range []string{engine.TfvarsFile, InfoFile} {
-		if err := c.st.Delete(ctx, serviceKey(ref, f)); err != nil {
+	for _, key := range []string{storeKeys(ref).Tfvars(), storeKeys(ref).Info()} {
+		if err := c.st.Delete(ctx, key); err != nil {
 			return fmt.Errorf("catalog: delete service %s: %w", ref, err)
 		}
+	}
+	// The service is gone; an entry left behind is skipped by listings and removed by
+	// the next RebuildIndex.
+	if err := c.st.Delete(ctx, storeKeys(ref).ServiceEntry()); err != nil {
+		c.log.Warn("catalog: could not remove a deleted service's index entry", "service", ref.String(), "error", err)
 	}
 	c.log.Info("catalog: service deleted", "service", ref.String())
 	return nil
@@ -498,7 +501,7 @@ func (c *Catalog) UpdateInfo(ctx context.Context, ref engine.ServiceRef, mutate 
 		return nil, err
 	}
 	for attempt := 0; attempt < infoUpdateAttempts; attempt++ {
-		data, obj, err := c.st.Get(ctx, serviceKey(ref, InfoFile))
+		data, obj, err := c.st.Get(ctx, storeKeys(ref).Info())
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
 		}
@@ -531,7 +534,7 @@ func (c *Catalog) UpdateInfo(ctx context.Context, ref engine.ServiceRef, mutate 
 		if err != nil {
 			return nil, err
 		}
-		_, err = c.st.Put(ctx, serviceKey(ref, InfoFile), out, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
+		_, err = c.st.Put(ctx, storeKeys(ref).Info(), out, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
 		if errors.Is(err, store.ErrPreconditionFailed) {
 			continue // another writer went first: apply the change to its version
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 var serviceIDRe = regexp.MustCompile(`^svc-[a-z2-7]{8}$`)
@@ -135,7 +136,7 @@ func TestCreateServiceRejects(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.fields) {
 				t.Fatalf("fields = %v, want %v", got, tc.fields)
 			}
-			if keys := st.keys(clientsPrefix); len(keys) != 0 {
+			if keys := st.keys(storekey.TenantsPrefix); len(keys) != 0 {
 				t.Fatalf("a rejected request wrote %v", keys)
 			}
 		})
@@ -272,7 +273,7 @@ func TestCreateServiceReleasesIDWhenTfvarsFail(t *testing.T) {
 	if _, err := c.CreateService(context.Background(), "acme", echoRequest("x")); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("err = %v", err)
 	}
-	if keys := st.keys(clientsPrefix); len(keys) != 0 {
+	if keys := st.keys(storekey.TenantsPrefix); len(keys) != 0 {
 		t.Fatalf("half-created service left behind: %v", keys)
 	}
 }
@@ -501,7 +502,7 @@ func TestUpdateInfo(t *testing.T) {
 		t.Fatal("auto_remediate not recorded at creation")
 	}
 	ref := svc.Ref()
-	key := serviceKey(ref, InfoFile)
+	key := storeKeys(ref).Info()
 	// Another package's field in info.json.
 	raw, _ := st.data(key)
 	st.put(key, strings.Replace(raw, `"client"`, `"intent_note": {"kept": true},`+"\n"+`  "client"`, 1))

@@ -34,7 +34,7 @@ func (s *ServiceSource) Files(ctx context.Context, ref engine.ServiceRef) (engin
 	if err != nil {
 		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
 	}
-	tfvars, _, err := s.c.st.Get(ctx, serviceKey(ref, engine.TfvarsFile))
+	tfvars, _, err := s.c.st.Get(ctx, storeKeys(ref).Tfvars())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s has no %s", ErrServiceNotFound, ref, engine.TfvarsFile)
 	}

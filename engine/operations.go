@@ -221,7 +221,7 @@ func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
 		ws.dir != filepath.Join(e.cfg.WorkDir, ws.ref.Client, ws.ref.Service) {
 		return
 	}
-	key := StateKey(ws.ref) + ".tflock"
+	key := storeKeys(ws.ref).StateLock()
 	b, _, err := e.cfg.Store.Get(context.Background(), key)
 	if errors.Is(err, os.ErrNotExist) {
 		return
@@ -445,7 +445,7 @@ func (e *Engine) keepErrored(ctx context.Context, ref ServiceRef, dir string) (f
 	}
 	in.NeedsRecovery = true
 	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref) +
-		" (push it, and remove " + StateKey(ref) + ".tflock if tofu could not release its lock either)"
+		" (push it, and remove " + storeKeys(ref).StateLock() + " if tofu could not release its lock either)"
 	if err := e.saveIntent(ctx, ref, in); err != nil {
 		return true, err
 	}

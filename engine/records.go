@@ -9,11 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // Store is what the engine needs from durable storage: pkg/store's FS and S3 stores
@@ -26,21 +26,20 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 }
 
-func servicePrefix(ref ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/"
-}
+// storeKeys is the service's folder in the store (package storekey owns the layout).
+func storeKeys(ref ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
 
 // Keys the engine writes.
-func jobKey(ref ServiceRef, id string) string { return servicePrefix(ref) + "jobs/" + id + ".json" }
-func intentKey(ref ServiceRef) string         { return servicePrefix(ref) + "intent.json" }
-func snapshotKey(ref ServiceRef) string       { return servicePrefix(ref) + "pre-destroy.tfstate" }
-func erroredKey(ref ServiceRef) string        { return servicePrefix(ref) + "errored.tfstate" }
+func jobKey(ref ServiceRef, id string) string { return storeKeys(ref).Job(id) }
+func intentKey(ref ServiceRef) string         { return storeKeys(ref).Intent() }
+func snapshotKey(ref ServiceRef) string       { return storeKeys(ref).PreDestroy() }
+func erroredKey(ref ServiceRef) string        { return storeKeys(ref).Errored() }
 
-func leaseKey(ref ServiceRef) string { return servicePrefix(ref) + "lease.json" }
+func leaseKey(ref ServiceRef) string { return storeKeys(ref).Lease() }
 
 // checkKey holds the record of the service's latest background job (one slot, so
 // periodic checks do not grow the store).
-func checkKey(ref ServiceRef) string { return servicePrefix(ref) + "check.json" }
+func checkKey(ref ServiceRef) string { return storeKeys(ref).Check() }
 
 func recordKey(info JobInfo) string {
 	if info.Background {
@@ -159,16 +158,108 @@ func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, 
 	return l.LockHolder, l.Expires, true, nil
 }
 
+// saveJob writes the job's record. A record that is not final is preceded by the job's
+// entry in the index of unfinished jobs (see RecoverInterrupted), and the entry goes
+// once the final record is written: every record a dead process can leave unfinished
+// has an entry.
 func (e *Engine) saveJob(ctx context.Context, j *Job) error {
 	rec := j.record()
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
+	entry := storeKeys(rec.Service).RunningJob(rec.ID)
+	final := rec.State.Final()
+	if !final {
+		eb, _ := json.Marshal(unfinishedEntry{Host: rec.Host, Operation: rec.Operation, Record: recordKey(rec.JobInfo)})
+		_, err := e.cfg.Store.Put(ctx, entry, eb, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+		if err != nil && !errors.Is(err, store.ErrPreconditionFailed) {
+			return fmt.Errorf("save job %s: %w", rec.ID, err)
+		}
+	}
 	if _, err := e.cfg.Store.Put(ctx, recordKey(rec.JobInfo), b, store.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("save job %s: %w", rec.ID, err)
 	}
+	if final {
+		// One left behind (the store failed now) is removed by the next recovery.
+		if err := e.cfg.Store.Delete(ctx, entry); err != nil {
+			e.log.Warn("could not remove a finished job from the index of unfinished jobs", "job", rec.ID, "err", err)
+		}
+	}
 	return nil
+}
+
+// unfinishedEntry is what an entry of the index of unfinished jobs holds, for people
+// reading the store: recovery reads the record itself.
+type unfinishedEntry struct {
+	Host      string    `json:"host"`
+	Operation Operation `json:"operation"`
+	Record    string    `json:"record"`
+}
+
+// unfinishedGrace: an entry whose record does not exist is removed by recovery only
+// once it is this old (its job may be between the two writes of saveJob).
+const unfinishedGrace = time.Hour
+
+// unfinishedRecords returns the keys of the job records that may not be final, from the
+// index of unfinished jobs, removing the entries of jobs that have ended. In a store
+// whose index was never built (written by a version without it, or removed), it scans
+// every record instead; RecoverInterrupted marks the index built afterwards.
+func (e *Engine) unfinishedRecords(ctx context.Context) (keys []string, scanned bool, err error) {
+	_, _, err = e.cfg.Store.Get(ctx, storekey.RunningJobsBuilt)
+	if errors.Is(err, fs.ErrNotExist) {
+		objs, err := e.cfg.Store.List(ctx, storekey.TenantsPrefix)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, o := range objs {
+			_, _, isJob := storekey.ParseJob(o.Key)
+			if _, isCheck := storekey.ParseCheck(o.Key); isJob || isCheck {
+				keys = append(keys, o.Key)
+			}
+		}
+		return keys, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	entries, err := e.cfg.Store.List(ctx, storekey.RunningJobsPrefix)
+	if err != nil {
+		return nil, false, err
+	}
+	for _, o := range entries {
+		s, id, ok := storekey.ParseRunningJob(o.Key)
+		ref := ServiceRef{Client: s.Tenant, Service: s.Service}
+		if !ok || ref.Validate() != nil {
+			continue
+		}
+		// A background check's record is check.json, as long as no later check replaced it.
+		found := false
+		for _, key := range []string{jobKey(ref, id), checkKey(ref)} {
+			b, _, err := e.cfg.Store.Get(ctx, key)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			var rec jobRecord
+			if json.Unmarshal(b, &rec) != nil || rec.ID != id {
+				continue
+			}
+			found = true
+			if rec.State.Final() {
+				_ = e.cfg.Store.Delete(ctx, o.Key) // its job ended; the delete failed then
+			} else {
+				keys = append(keys, key)
+			}
+			break
+		}
+		if !found && timeNow().Sub(o.Modified) > unfinishedGrace {
+			_ = e.cfg.Store.Delete(ctx, o.Key)
+		}
+	}
+	return keys, false, nil
 }
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a
@@ -211,7 +302,7 @@ func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil {
 		return nil, err
 	}
@@ -239,7 +330,7 @@ func (e *Engine) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) 
 			return &info, nil
 		}
 	}
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +375,7 @@ const maxCachedRecords = 4096
 // recordInfo is the info of the job whose record o lists: from memory while this
 // process holds the job, else from the record, parsed once per version.
 func (e *Engine) recordInfo(ctx context.Context, o store.Object) (JobInfo, error) {
-	id := strings.TrimSuffix(o.Key[strings.LastIndexByte(o.Key, '/')+1:], ".json")
+	id := storekey.JobIDOf(o.Key)
 	if j, ok := e.Job(id); ok {
 		return j.Info(), nil
 	}
@@ -326,7 +417,7 @@ const DefaultJobHistory = 100
 func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	objs, err := e.cfg.Store.List(ctx, servicePrefix(ref)+"jobs/")
+	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
 	if err != nil || len(objs) <= e.cfg.JobHistory {
 		return
 	}
@@ -385,9 +476,11 @@ func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 
 // RecoverInterrupted marks jobs that this host left queued or running (the process died)
 // as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
-// anything. In-process locks died with the process; the lease of an interrupted job is
-// deleted, and so is the S3 lockfile its tofu left (one created after the job started,
-// while it held the lease), so the next operation finds the service free.
+// anything. It finds them through the index of unfinished jobs the engine keeps in the
+// store (index/jobs/), not by reading every record. In-process locks died with the
+// process; the lease of an interrupted job is deleted, and so is the S3 lockfile its
+// tofu left (one created after the job started, while it held the lease), so the next
+// operation finds the service free.
 //
 // It first kills what the dead process left running in the workdirs: tofu dies with
 // the server, but its providers and provisioner commands outlive it.
@@ -396,22 +489,29 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		e.log.Warn("killed processes a previous SpawnIt process left running in its workdirs", "processes", killed)
 	}
 	e.keepLeftErrored(ctx)
-	objs, err := e.cfg.Store.List(ctx, "clients/")
+	recordKeys, scanned, err := e.unfinishedRecords(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var fixed []JobInfo
-	for _, o := range objs {
-		if !(strings.Contains(o.Key, "/jobs/") && strings.HasSuffix(o.Key, ".json")) && !strings.HasSuffix(o.Key, "/check.json") {
-			continue
-		}
-		b, obj, err := e.cfg.Store.Get(ctx, o.Key)
+	complete := scanned // every unfinished record found has its entry
+	for _, key := range recordKeys {
+		b, obj, err := e.cfg.Store.Get(ctx, key)
 		if err != nil {
 			continue
 		}
 		var rec jobRecord
 		if json.Unmarshal(b, &rec) != nil || rec.State.Final() {
 			continue
+		}
+		if scanned {
+			// Rebuilding the index from the records: whoever recovers this job later (this
+			// process after a failure below, another replica) finds it there.
+			eb, _ := json.Marshal(unfinishedEntry{Host: rec.Host, Operation: rec.Operation, Record: key})
+			_, err := e.cfg.Store.Put(ctx, storeKeys(rec.Service).RunningJob(rec.ID), eb, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
+			if err != nil && !errors.Is(err, store.ErrPreconditionFailed) {
+				complete = false // the next start scans again
+			}
 		}
 		if rec.Host != e.cfg.Host {
 			continue // another replica's job: it recovers its own
@@ -443,13 +543,21 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		rec.LastSeq++
 		rec.Events = append(rec.Events, Event{Seq: rec.LastSeq, Time: now, Type: EventJobState, State: StateInterrupted, Level: "error", Message: "job interrupted: " + rec.Error})
 		nb, _ := json.Marshal(rec)
-		if _, err := e.cfg.Store.Put(ctx, o.Key, nb, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"}); err != nil {
+		if _, err := e.cfg.Store.Put(ctx, key, nb, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"}); err != nil {
 			continue
 		}
 		if leased {
 			_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
 		}
+		_ = e.cfg.Store.Delete(ctx, storeKeys(rec.Service).RunningJob(rec.ID))
 		fixed = append(fixed, rec.JobInfo)
+	}
+	if scanned && complete {
+		// Every unfinished record has an entry now, and every later one gets its entry
+		// first (saveJob): from now on the index is enough.
+		if _, err := e.cfg.Store.Put(ctx, storekey.RunningJobsBuilt, []byte(`{"built":true}`), store.PutOptions{ContentType: "application/json"}); err != nil {
+			e.log.Warn("could not mark the index of unfinished jobs built; the next start scans every record again", "err", err)
+		}
 	}
 	return fixed, nil
 }
@@ -464,7 +572,7 @@ func (e *Engine) releaseDeadLock(ctx context.Context, rec JobInfo) string {
 	if e.cfg.Backend.S3 == nil || rec.StartedAt == nil || rec.Operation == OpDrift || rec.Operation == OpOutputs {
 		return ""
 	}
-	key := StateKey(rec.Service) + ".tflock"
+	key := storeKeys(rec.Service).StateLock()
 	b, _, err := e.cfg.Store.Get(ctx, key)
 	if err != nil {
 		return ""

@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // ServiceRef names one deployed service: a tenant (client) and a service id. Both must
@@ -68,7 +70,7 @@ func truncate(s string, n int) string {
 type Files map[string][]byte
 
 // TfvarsFile is the name of the variables file every service has.
-const TfvarsFile = "terraform.tfvars.json"
+const TfvarsFile = storekey.TfvarsFile
 
 // Validate rejects paths that could escape a workdir or collide with the engine's own
 // files (the backend override, the .terraform folder, plan files).

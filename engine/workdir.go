@@ -256,7 +256,7 @@ func (e *Engine) backendOverride(ref ServiceRef) ([]byte, error) {
 
 // StateKey is where a service's OpenTofu state lives in the store (and in the S3 bucket).
 func StateKey(ref ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/terraform.tfstate"
+	return storeKeys(ref).State()
 }
 
 func (e *Engine) localStatePath(ref ServiceRef) string {

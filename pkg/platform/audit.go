@@ -11,11 +11,12 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // AuditPrefix is where audit entries live: audit/<yyyy-mm-dd>/<timestamp>-<random>.json,
-// one object per entry, never rewritten.
-const AuditPrefix = "audit/"
+// one object per entry, never rewritten (storekey.Audit).
+const AuditPrefix = storekey.AuditPrefix
 
 // Audit actions.
 const (
@@ -100,7 +101,7 @@ func (p *Platform) audit(ctx context.Context, a Actor, e AuditEntry, err error) 
 func auditKey(t time.Time) string {
 	var r [6]byte
 	_, _ = rand.Read(r[:])
-	return AuditPrefix + t.Format("2006-01-02") + "/" + t.Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(r[:]) + ".json"
+	return storekey.Audit(t, hex.EncodeToString(r[:]))
 }
 
 // ErrorKind names an error's class in a stable word, for audit entries and logs where

@@ -35,9 +35,7 @@ type HealthRecord struct {
 	CheckedAt time.Time `json:"checked_at"`
 }
 
-func healthKey(ref engine.ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/health.json"
-}
+func healthKey(ref engine.ServiceRef) string { return storeKeys(ref).Health() }
 
 func (p *Platform) lastHealth(ctx context.Context, ref engine.ServiceRef) (*HealthRecord, error) {
 	b, _, err := p.st.Get(ctx, healthKey(ref))

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/google/uuid"
-	"strings"
 	"time"
 
 	"github.com/spawnit/spawnit/catalog"
@@ -57,7 +56,7 @@ type idempotencyRecord struct {
 // shape, and must not become a path.
 func idempotencyKey(ref engine.ServiceRef, key string) string {
 	sum := sha256.Sum256([]byte(key))
-	return "clients/" + ref.Client + "/" + ref.Service + "/idempotency/" + hex.EncodeToString(sum[:]) + ".json"
+	return storeKeys(ref).IdempotencyClaim(hex.EncodeToString(sum[:]))
 }
 
 // runIdempotent returns the job already created under the request's key, or creates it.
@@ -171,29 +170,49 @@ func (p *Platform) fulfil(ctx context.Context, a Actor, svc *catalog.Service, re
 }
 
 // SweepIdempotencyKeys deletes expired idempotency records and returns how many. Expired
-// records are already ignored; sweeping only reclaims their space.
+// records are already ignored; sweeping only reclaims their space. It lists the claims
+// of each service the catalog's index names, not the whole store (a deleted service's
+// claims went with it: see dropClaims).
 func (p *Platform) SweepIdempotencyKeys(ctx context.Context) (int, error) {
-	objs, err := p.st.List(ctx, "clients/")
+	refs, err := p.cat.AllServiceRefs(ctx)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, o := range objs {
-		if !strings.Contains(o.Key, "/idempotency/") {
-			continue
-		}
-		b, _, err := p.st.Get(ctx, o.Key)
+	for _, ref := range refs {
+		objs, err := p.st.List(ctx, storeKeys(ref).Idempotency())
 		if err != nil {
-			continue
-		}
-		var rec idempotencyRecord
-		if json.Unmarshal(b, &rec) == nil && p.now().Sub(rec.Created) <= p.idemTTL {
-			continue
-		}
-		if err := p.st.Delete(ctx, o.Key); err != nil {
 			return n, err
 		}
-		n++
+		for _, o := range objs {
+			b, _, err := p.st.Get(ctx, o.Key)
+			if err != nil {
+				continue
+			}
+			var rec idempotencyRecord
+			if json.Unmarshal(b, &rec) == nil && p.now().Sub(rec.Created) <= p.idemTTL {
+				continue
+			}
+			if err := p.st.Delete(ctx, o.Key); err != nil {
+				return n, err
+			}
+			n++
+		}
 	}
 	return n, nil
+}
+
+// dropClaims deletes the idempotency claims of a service whose configuration was just
+// removed: no request can use them any more, and the sweep no longer visits the
+// service. A claim that cannot be deleted stays, ignored.
+func (p *Platform) dropClaims(ctx context.Context, ref engine.ServiceRef) {
+	objs, err := p.st.List(ctx, storeKeys(ref).Idempotency())
+	for _, o := range objs {
+		if err == nil {
+			err = p.st.Delete(ctx, o.Key)
+		}
+	}
+	if err != nil {
+		p.log.Warn("platform: could not remove a deleted service's idempotency claims", "service", ref.String(), "err", err)
+	}
 }

@@ -374,9 +374,7 @@ func (p *Platform) Subscribe(a Actor) (*Subscription, error) {
 	return p.broker.Subscribe(a.Tenant), nil
 }
 
-func driftKey(ref engine.ServiceRef) string {
-	return "clients/" + ref.Client + "/" + ref.Service + "/drift.json"
-}
+func driftKey(ref engine.ServiceRef) string { return storeKeys(ref).Drift() }
 
 func (p *Platform) lastDrift(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
 	b, _, err := p.st.Get(ctx, driftKey(ref))

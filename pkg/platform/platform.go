@@ -18,6 +18,7 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // Errors of this package; the engine's, catalog's and store's sentinels pass through
@@ -189,6 +190,9 @@ func (p *Platform) isClosed() bool {
 	defer p.mu.Unlock()
 	return p.closed
 }
+
+// storeKeys is the service's folder in the store (package storekey owns the layout).
+func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
 
 // lockService serialises check-then-act sequences on one service (striped: a
 // collision only costs a little waiting).

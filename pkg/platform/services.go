@@ -274,6 +274,7 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 	if err := p.cat.DeleteService(ctx, ref); err != nil {
 		return nil, err
 	}
+	p.dropClaims(ctx, ref)
 	p.publishService(a.Tenant, service, "deleted")
 	return nil, nil
 }
@@ -298,6 +299,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 	if err != nil {
 		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
 	} else {
+		p.dropClaims(ctx, ref)
 		p.publishService(ref.Client, ref.Service, "deleted")
 	}
 	p.audit(ctx, a, entry, err)

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
 )
@@ -31,22 +29,15 @@ type Watched struct {
 // SystemSubject is the audit subject of actions SpawnIt takes on its own.
 const SystemSubject = "spawnit:supervisor"
 
-// WatchedServices lists the services of every tenant that were applied or destroyed.
+// WatchedServices lists the services of every tenant that were applied or destroyed,
+// found through the catalog's service index.
 func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
-	objs, err := p.st.List(ctx, "clients/")
+	refs, err := p.cat.AllServiceRefs(ctx)
 	if err != nil {
 		return nil, err
 	}
 	var out []Watched
-	for _, o := range objs {
-		parts := strings.Split(o.Key, "/")
-		if len(parts) != 4 || parts[3] != catalog.InfoFile {
-			continue
-		}
-		ref := engine.ServiceRef{Client: parts[1], Service: parts[2]}
-		if ref.Validate() != nil {
-			continue
-		}
+	for _, ref := range refs {
 		in, err := p.eng.Intent(ctx, ref)
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) {

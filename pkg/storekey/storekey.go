@@ -1,0 +1,323 @@
+// Package storekey owns the layout of SpawnIt's store: every key a package reads or
+// writes is built here, and the keys a listing returns are parsed back here. The layout
+// is described for operators in docs/store.md; the two must say the same thing.
+//
+//	templates/<template>/template.json
+//	templates/<template>/modules/<target>/<path>
+//	templates/<template>/disabled
+//	clients/<tenant>/<service>/<file>          see Service
+//	audit/<yyyy-mm-dd>/<time>-<random>.json
+//	index/services/<tenant>/<service>          see ServiceEntry
+//	index/jobs/<tenant>/<service>/<job>        see RunningJob
+//
+// Keys are built from ids the caller has validated (engine.ValidateID, job ids): this
+// package does not validate them again, and it imports only the standard library so
+// that every layer, the engine included, can use it.
+package storekey
+
+import (
+	"strings"
+	"time"
+)
+
+// Top-level prefixes.
+const (
+	// TemplatesPrefix holds the catalog: one folder per template.
+	TemplatesPrefix = "templates/"
+	// TenantsPrefix holds one folder per tenant, with one folder per service in it.
+	// (It is called "clients/" for compatibility with existing stores.)
+	TenantsPrefix = "clients/"
+	// AuditPrefix holds one object per audit entry, in one folder per day.
+	AuditPrefix = "audit/"
+	// IndexPrefix holds indexes that spare listings a scan of TenantsPrefix. Everything
+	// under it can be rebuilt from the service folders: it is never the only record
+	// of anything.
+	IndexPrefix = "index/"
+)
+
+// Files of a template folder.
+const (
+	// TemplateFile is a template's metadata and input schema.
+	TemplateFile = "template.json"
+	// DisabledFile, when present, hides the template (and stops the built-in one from
+	// being seeded again).
+	DisabledFile = "disabled"
+	// ModulesDir holds one OpenTofu module per target.
+	ModulesDir = "modules"
+)
+
+// TemplatePrefix is the folder of a template: templates/<id>/.
+func TemplatePrefix(id string) string { return TemplatesPrefix + id + "/" }
+
+// Template is the template's metadata: templates/<id>/template.json.
+func Template(id string) string { return TemplatePrefix(id) + TemplateFile }
+
+// TemplateDisabled is the marker that hides a template: templates/<id>/disabled.
+func TemplateDisabled(id string) string { return TemplatePrefix(id) + DisabledFile }
+
+// TemplateModules is the folder of a template's modules: templates/<id>/modules/.
+func TemplateModules(id string) string { return TemplatePrefix(id) + ModulesDir + "/" }
+
+// TemplateModule is the folder of a template's module for one target:
+// templates/<id>/modules/<target>/. A module file's key is this prefix followed by the
+// file's path in the module.
+func TemplateModule(id, target string) string { return TemplateModules(id) + target + "/" }
+
+// TemplateKeyKind says what a key under TemplatesPrefix is.
+type TemplateKeyKind int
+
+// Kinds of template keys.
+const (
+	// TemplateOther: a key in a template's folder that the layout does not name.
+	TemplateOther TemplateKeyKind = iota
+	// TemplateMeta: templates/<id>/template.json.
+	TemplateMeta
+	// TemplateMarkDisabled: templates/<id>/disabled.
+	TemplateMarkDisabled
+	// TemplateModuleFile: templates/<id>/modules/<target>/<path>.
+	TemplateModuleFile
+)
+
+// TemplateKey is a key under TemplatesPrefix, parsed.
+type TemplateKey struct {
+	ID   string
+	Kind TemplateKeyKind
+	// Target and Path (the file's path inside the module) are set for a module file.
+	Target string
+	Path   string
+}
+
+// ParseTemplate parses a key under TemplatesPrefix. ok is false for keys outside it and
+// for a key directly in it (not in a template's folder).
+func ParseTemplate(key string) (k TemplateKey, ok bool) {
+	rest, found := strings.CutPrefix(key, TemplatesPrefix)
+	if !found {
+		return TemplateKey{}, false
+	}
+	id, file, found := strings.Cut(rest, "/")
+	if !found || id == "" || file == "" {
+		return TemplateKey{}, false
+	}
+	k.ID = id
+	switch {
+	case file == TemplateFile:
+		k.Kind = TemplateMeta
+	case file == DisabledFile:
+		k.Kind = TemplateMarkDisabled
+	default:
+		if mod, ok := strings.CutPrefix(file, ModulesDir+"/"); ok {
+			if target, p, ok := strings.Cut(mod, "/"); ok && target != "" && p != "" {
+				k.Kind, k.Target, k.Path = TemplateModuleFile, target, p
+			}
+		}
+	}
+	return k, true
+}
+
+// TenantPrefix is the folder of a tenant's services: clients/<tenant>/.
+func TenantPrefix(tenant string) string { return TenantsPrefix + tenant + "/" }
+
+// Files in a service's folder (Service builds their keys).
+const (
+	InfoFile        = "info.json"
+	TfvarsFile      = "terraform.tfvars.json"
+	StateFile       = "terraform.tfstate"
+	StateLockFile   = StateFile + ".tflock"
+	IntentFile      = "intent.json"
+	LeaseFile       = "lease.json"
+	JobsDir         = "jobs"
+	CheckFile       = "check.json"
+	DriftFile       = "drift.json"
+	HealthFile      = "health.json"
+	PreDestroyFile  = "pre-destroy.tfstate"
+	ErroredFile     = "errored.tfstate"
+	IdempotencyDir  = "idempotency"
+	recordExtension = ".json"
+)
+
+// Service is the folder of one service, clients/<tenant>/<service>/; its methods name
+// the objects in it.
+type Service struct {
+	Tenant  string
+	Service string
+}
+
+// For returns the folder of the tenant's service.
+func For(tenant, service string) Service { return Service{Tenant: tenant, Service: service} }
+
+// Prefix is the service's folder: clients/<tenant>/<service>/.
+func (s Service) Prefix() string { return TenantPrefix(s.Tenant) + s.Service + "/" }
+
+// Info is what the service is (template, target, name, labels...): info.json. Its
+// existence is what makes the service exist.
+func (s Service) Info() string { return s.Prefix() + InfoFile }
+
+// Tfvars are the service's validated inputs and SpawnIt's own values.
+func (s Service) Tfvars() string { return s.Prefix() + TfvarsFile }
+
+// State is the service's OpenTofu state (S3 backend key, or local backend path).
+func (s Service) State() string { return s.Prefix() + StateFile }
+
+// StateLock is the lockfile tofu's S3 backend writes next to the state.
+func (s Service) StateLock() string { return s.Prefix() + StateLockFile }
+
+// Intent is the last successful apply, accept or destroy.
+func (s Service) Intent() string { return s.Prefix() + IntentFile }
+
+// Lease is the cross-process lock of a running operation.
+func (s Service) Lease() string { return s.Prefix() + LeaseFile }
+
+// Jobs is the folder of the service's job records: clients/<tenant>/<service>/jobs/.
+func (s Service) Jobs() string { return s.Prefix() + JobsDir + "/" }
+
+// Job is a job's record and event log: jobs/<job>.json.
+func (s Service) Job(id string) string { return s.Jobs() + id + recordExtension }
+
+// Check is the record of the latest background drift check (one slot).
+func (s Service) Check() string { return s.Prefix() + CheckFile }
+
+// Drift is the latest drift report.
+func (s Service) Drift() string { return s.Prefix() + DriftFile }
+
+// Health is the latest readiness/health result.
+func (s Service) Health() string { return s.Prefix() + HealthFile }
+
+// PreDestroy is the state before the last destroy (for orphan checks).
+func (s Service) PreDestroy() string { return s.Prefix() + PreDestroyFile }
+
+// Errored is state tofu could not save (the service needs recovery).
+func (s Service) Errored() string { return s.Prefix() + ErroredFile }
+
+// Idempotency is the folder of the service's Idempotency-Key claims.
+func (s Service) Idempotency() string { return s.Prefix() + IdempotencyDir + "/" }
+
+// IdempotencyClaim is one claim, named by the hex hash of its key (never the key
+// itself: it is the client's value, of any shape).
+func (s Service) IdempotencyClaim(hash string) string {
+	return s.Idempotency() + hash + recordExtension
+}
+
+// ParseService splits a key under TenantsPrefix into the service whose folder holds it
+// and the key's path inside that folder ("info.json", "jobs/<job>.json"). ok is false
+// for keys outside a service's folder.
+func ParseService(key string) (s Service, file string, ok bool) {
+	rest, found := strings.CutPrefix(key, TenantsPrefix)
+	if !found {
+		return Service{}, "", false
+	}
+	parts := strings.SplitN(rest, "/", 3)
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return Service{}, "", false
+	}
+	return Service{Tenant: parts[0], Service: parts[1]}, parts[2], true
+}
+
+// ParseJob parses a job record's key (clients/<tenant>/<service>/jobs/<job>.json). ok
+// is false for every other key.
+func ParseJob(key string) (s Service, id string, ok bool) {
+	s, file, ok := ParseService(key)
+	if !ok {
+		return Service{}, "", false
+	}
+	name, ok := strings.CutPrefix(file, JobsDir+"/")
+	if !ok || strings.Contains(name, "/") {
+		return Service{}, "", false
+	}
+	id, ok = strings.CutSuffix(name, recordExtension)
+	if !ok || id == "" {
+		return Service{}, "", false
+	}
+	return s, id, true
+}
+
+// ParseCheck reports whether key is a service's background check record
+// (clients/<tenant>/<service>/check.json).
+func ParseCheck(key string) (s Service, ok bool) {
+	s, file, ok := ParseService(key)
+	return s, ok && file == CheckFile
+}
+
+// ParseIdempotencyClaim reports whether key is an Idempotency-Key claim.
+func ParseIdempotencyClaim(key string) (s Service, ok bool) {
+	s, file, ok := ParseService(key)
+	if !ok {
+		return Service{}, false
+	}
+	name, ok := strings.CutPrefix(file, IdempotencyDir+"/")
+	return s, ok && name != "" && !strings.Contains(name, "/")
+}
+
+// JobIDOf returns the job id a job record's key names: the file name without ".json".
+// Unlike ParseJob it accepts any key whose last segment is <id>.json.
+func JobIDOf(key string) string {
+	return strings.TrimSuffix(key[strings.LastIndexByte(key, '/')+1:], recordExtension)
+}
+
+// AuditDay is the folder of one day's audit entries: audit/<yyyy-mm-dd>/. Pass t in
+// UTC (the platform's clock is).
+func AuditDay(t time.Time) string { return AuditPrefix + t.Format("2006-01-02") + "/" }
+
+// Audit is one audit entry: audit/<yyyy-mm-dd>/<time>-<random>.json, so entries sort
+// by time within a day. random keeps entries written in the same nanosecond apart.
+func Audit(t time.Time, random string) string {
+	return AuditDay(t) + t.Format("20060102T150405.000000000Z") + "-" + random + recordExtension
+}
+
+// The service index: one entry per service, kept by whoever creates and deletes
+// services (the catalog). It lists a tenant's services, or every tenant's, without a
+// scan of TenantsPrefix (which holds every job record and claim too).
+const (
+	// ServicesIndexPrefix holds the entries: index/services/<tenant>/<service>.
+	ServicesIndexPrefix = IndexPrefix + "services/"
+	// ServicesIndexBuilt exists once the service index was built from the service
+	// folders; without it, the index is rebuilt before it is trusted.
+	ServicesIndexBuilt = IndexPrefix + "services.built"
+)
+
+// TenantIndex is the folder of a tenant's index entries: index/services/<tenant>/.
+func TenantIndex(tenant string) string { return ServicesIndexPrefix + tenant + "/" }
+
+// ServiceEntry is the service's entry in the service index.
+func (s Service) ServiceEntry() string { return TenantIndex(s.Tenant) + s.Service }
+
+// ParseServiceEntry parses a key of the service index.
+func ParseServiceEntry(key string) (s Service, ok bool) {
+	rest, found := strings.CutPrefix(key, ServicesIndexPrefix)
+	if !found {
+		return Service{}, false
+	}
+	tenant, service, found := strings.Cut(rest, "/")
+	if !found || tenant == "" || service == "" || strings.Contains(service, "/") {
+		return Service{}, false
+	}
+	return Service{Tenant: tenant, Service: service}, true
+}
+
+// The index of unfinished jobs: one entry per job whose record may not be final, kept by
+// the engine (written before a job's first record, removed after its final one), so
+// start-up recovery finds the jobs a dead process left without reading every record.
+const (
+	// RunningJobsPrefix holds the entries: index/jobs/<tenant>/<service>/<job>.
+	RunningJobsPrefix = IndexPrefix + "jobs/"
+	// RunningJobsBuilt exists once a recovery has scanned every job record; without
+	// it, recovery scans them all (a store written by a version without the index).
+	RunningJobsBuilt = IndexPrefix + "jobs.built"
+)
+
+// RunningJob is the index entry of a job of the service that may not be final.
+func (s Service) RunningJob(id string) string {
+	return RunningJobsPrefix + s.Tenant + "/" + s.Service + "/" + id
+}
+
+// ParseRunningJob parses a key of the unfinished-jobs index.
+func ParseRunningJob(key string) (s Service, id string, ok bool) {
+	rest, found := strings.CutPrefix(key, RunningJobsPrefix)
+	if !found {
+		return Service{}, "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return Service{}, "", false
+	}
+	return Service{Tenant: parts[0], Service: parts[1]}, parts[2], true
+}
