@@ -62,7 +62,7 @@ func parseEnv(getenv func(string) string) (endpoint, error) {
 	}
 	scheme, rest, ok := strings.Cut(host, "://")
 	if !ok {
-		return endpoint{}, fmt.Errorf("DOCKER_HOST %q: want unix:///path/to/socket or tcp://host:port", host)
+		return endpoint{}, fmt.Errorf("DOCKER_HOST %q: want unix:///path/to/socket or tcp://host:port", redact(host))
 	}
 	switch scheme {
 	case "unix":
@@ -148,10 +148,19 @@ func tlsConfig(getenv func(string) string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}}, nil
 }
 
-// redact hides a password in a host written as a URL.
+// redact hides the user information of a host (a password, perhaps) in messages.
 func redact(host string) string {
-	if u, err := url.Parse(host); err == nil && u.User != nil {
-		return u.Redacted()
+	scheme, rest, ok := strings.Cut(host, "://")
+	at := strings.LastIndex(rest, "@")
+	if !ok {
+		scheme, rest, at = "", host, strings.LastIndex(host, "@")
 	}
-	return host
+	if at < 0 {
+		return host
+	}
+	rest = "xxxxx" + rest[at:]
+	if scheme != "" {
+		return scheme + "://" + rest
+	}
+	return rest
 }

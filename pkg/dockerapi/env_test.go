@@ -55,6 +55,8 @@ func TestParseEnv(t *testing.T) {
 		"tcp://:2375":                          "no host",
 		"tcp://engine.example:2375/v1.41":      "without a path",
 		"tcp://admin:hunter2@engine.example:1": "user information is not supported",
+		"ssh://admin:hunter2@engine.example":   "ssh:// is not supported",
+		"admin:hunter2@engine.example:2375":    "want unix:///path/to/socket",
 	} {
 		_, err := FromEnv(envOf(map[string]string{"DOCKER_HOST": host}))
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -5,7 +5,8 @@
 // skipped (retried soon) while a user's job holds the service: a check runs as an engine
 // background job, which never queues and which a user's job preempts.
 //
-// For the Docker target two things keep the cost low enough for hundreds of services:
+// For the Docker target (on the engine Config.Docker names: the target's, where tofu
+// deploys) two things keep the cost low enough for hundreds of services:
 //   - Docker's event stream names the service a container, volume or network event is
 //     about (through the labels every catalog module sets), and that service is checked
 //     at once (debounced);
