@@ -142,3 +142,42 @@ func TestDockerTargetEngine(t *testing.T) {
 		t.Fatalf("health probe: %q, %d inspections through the target's engine (before: %d)", v.Status.Health, fwd.Requests(inspect), before)
 	}
 }
+
+// TestDockerTargetEngineRefused: an engine the client cannot speak to stops New when
+// docker is offered, with a message naming DOCKER_HOST; with docker not offered, the
+// platform starts, and the probes of the docker services left say why they cannot run.
+func TestDockerTargetEngineRefused(t *testing.T) {
+	p := targetsPlatform(t, nil)
+	base := Config{Store: p.st, Catalog: p.cat, Engine: p.eng}
+	for env, want := range map[string]string{
+		"DOCKER_HOST=ssh://me@engine.example":                  "ssh:// is not supported",
+		"DOCKER_HOST=engine.example:2375":                      "want unix:///path/to/socket or tcp://host:port",
+		"DOCKER_HOST=tcp://127.0.0.1:2376 DOCKER_TLS_VERIFY=1": "the engine's CA",
+	} {
+		vars := map[string]string{"DOCKER_CERT_PATH": t.TempDir()}
+		for _, kv := range strings.Fields(env) {
+			k, v, _ := strings.Cut(kv, "=")
+			vars[k] = v
+		}
+		cfg := base
+		cfg.Targets = map[string]Target{"docker": {Env: vars}}
+		_, err := New(cfg)
+		if err == nil || !strings.Contains(err.Error(), "target docker: DOCKER_HOST") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error saying %q", env, err, want)
+		}
+	}
+
+	t.Setenv("DOCKER_HOST", "ssh://me@engine.example")
+	cfg := base
+	cfg.Targets = map[string]Target{"aws": {}}
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatalf("docker not offered: %v", err)
+	}
+	if q.Docker() != nil {
+		t.Fatalf("docker not offered: engine %s", q.Docker().Host())
+	}
+	if r := q.docker.tryHealth(context.Background(), "x"); !r.fatal || !r.unknown || !strings.Contains(r.detail, "ssh:// is not supported") {
+		t.Fatalf("a probe without an engine: %+v", r)
+	}
+}
