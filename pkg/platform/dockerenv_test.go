@@ -10,6 +10,7 @@ import (
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 // A test template whose container (HealthyImage) reports healthy, with a docker_health
@@ -86,8 +87,8 @@ func TestDockerTargetEngine(t *testing.T) {
 	}
 	ctx := context.Background()
 	for key, body := range map[string]string{
-		"templates/healthcheck/template.json":          healthyTemplate,
-		"templates/healthcheck/modules/docker/main.tf": healthyModule,
+		storekey.Template("healthcheck"):                             healthyTemplate,
+		storekey.TemplateModule("healthcheck", "docker") + "main.tf": healthyModule,
 	} {
 		if _, err := p.st.Put(ctx, key, []byte(body), store.PutOptions{}); err != nil {
 			t.Fatal(err)
