@@ -355,7 +355,8 @@ func (a *app) serve(ctx context.Context) error {
 	var background sync.WaitGroup
 	background.Go(func() { a.sweepIdempotencyKeys(bgCtx) })
 	if a.cfg.driftInterval > 0 {
-		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Logger: a.log}, a.platform.Supervised())
+		// Docker events are followed on the docker target's engine, where tofu deploys.
+		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Docker: a.platform.Docker(), Logger: a.log}, a.platform.Supervised())
 		background.Go(func() { _ = sup.Run(bgCtx) })
 	}
 

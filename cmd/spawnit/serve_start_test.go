@@ -67,6 +67,13 @@ func startFailures() []startFailure {
 		{"target environment file with a bad line", func(t *testing.T, dir string) []string {
 			return []string{"--target-env", "docker=" + writeFile(t, dir, "docker.env", "# ok\nDOCKER_HOST=unix:///run/docker.sock\nnot a pair\n")}
 		}, "--target-env docker: DIR/docker.env:3: want KEY=VALUE", true},
+		{"docker target's engine reached over ssh", func(t *testing.T, dir string) []string {
+			return []string{"--target-env", "docker=" + writeFile(t, dir, "docker.env", "DOCKER_HOST=ssh://me@engine.example\n")}
+		}, `target docker: DOCKER_HOST "ssh://xxxxx@engine.example": ssh:// is not supported (unix:// and tcp:// are)`, true},
+		{"docker target's engine over TLS without certificates", func(t *testing.T, dir string) []string {
+			return []string{"--target-env", "docker=" + writeFile(t, dir, "docker.env",
+				"DOCKER_HOST=tcp://127.0.0.1:2376\nDOCKER_TLS_VERIFY=1\nDOCKER_CERT_PATH="+filepath.Join(dir, "certs")+"\n")}
+		}, "target docker: DOCKER_HOST tcp://127.0.0.1:2376 with TLS (DOCKER_TLS_VERIFY/DOCKER_CERT_PATH): the engine's CA: open DIR/certs/ca.pem: no such file or directory", false},
 		{"OIDC issuer without a client id", func(t *testing.T, dir string) []string {
 			return []string{"--oidc-issuer", "http://" + closedAddr(t)}
 		}, "OIDC: auth: issuer and client id are required", false},

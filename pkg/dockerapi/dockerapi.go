@@ -1,6 +1,8 @@
 // Package dockerapi is the little of the Docker Engine API that SpawnIt calls itself
-// (inspect, list, events) over the engine's unix socket, without the Docker SDK's
-// weight. Deployments go through OpenTofu's Docker provider; this is for watching them.
+// (inspect, list, events), without the Docker SDK's weight. Deployments go through
+// OpenTofu's Docker provider; this is for watching them, on the engine the provider
+// deploys to: a client is made from the same environment (DOCKER_HOST, and TLS as
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH set it up), over a unix socket or TCP.
 package dockerapi
 
 import (
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // ErrNotFound: the engine has no such object (HTTP 404).
@@ -22,35 +25,59 @@ var ErrNotFound = errors.New("docker: no such object")
 // MaxBody bounds a decoded answer.
 const MaxBody = 16 << 20
 
-// Client talks to one Docker engine.
+// Client talks to one Docker engine. Safe for concurrent use.
 type Client struct {
 	http *http.Client
+	base string // scheme and authority of every request's URL
+	host string
 }
 
-// New connects to DOCKER_HOST (unix:// only) or /var/run/docker.sock. Nothing is dialled
-// until the first call.
-func New() (*Client, error) {
-	sock := "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		if !strings.HasPrefix(h, "unix://") {
-			return nil, fmt.Errorf("DOCKER_HOST %q: only unix:// sockets are supported", h)
-		}
-		sock = strings.TrimPrefix(h, "unix://")
+// New is FromEnv of the process's own environment.
+func New() (*Client, error) { return FromEnv(os.Getenv) }
+
+// FromEnv makes a client of the engine an environment names (getenv returns "" for an
+// unset variable; Overlay makes one of a target's environment): DOCKER_HOST as
+// unix:///path or tcp://host:port, DefaultHost when unset, and for tcp:// TLS when
+// DOCKER_TLS_VERIFY or DOCKER_CERT_PATH is set (ca.pem, cert.pem and key.pem of
+// DOCKER_CERT_PATH, else ~/.docker). An unsupported DOCKER_HOST (ssh://, say) or
+// unreadable certificates are an error here. Nothing is dialled until the first call.
+func FromEnv(getenv func(string) string) (*Client, error) {
+	ep, err := parseEnv(getenv)
+	if err != nil {
+		return nil, err
 	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}
 	tr := &http.Transport{
+		// An engine is reached directly: HTTP_PROXY and the like are for the web.
+		Proxy: nil,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return dialer.DialContext(ctx, ep.network, ep.address)
 		},
-		MaxIdleConns: 4,
+		TLSClientConfig:     ep.tls,
+		TLSHandshakeTimeout: 10 * time.Second,
+		MaxIdleConns:        4,
+		IdleConnTimeout:     90 * time.Second,
 	}
-	return &Client{http: &http.Client{Transport: tr}}, nil
+	c := &Client{http: &http.Client{Transport: tr}, host: ep.host, base: "http://docker"}
+	switch {
+	case ep.tls != nil:
+		c.base = "https://" + ep.address // the engine's certificate is checked for this host
+	case ep.network == "tcp":
+		c.base = "http://" + ep.address
+	}
+	return c, nil
 }
+
+// Host is the engine's DOCKER_HOST, for messages: unix:///path or tcp://host:port.
+func (c *Client) Host() string { return c.host }
+
+// TLS reports whether the client speaks TLS to its engine.
+func (c *Client) TLS() bool { return strings.HasPrefix(c.base, "https://") }
 
 // Open sends GET path?q and returns the answer's body (for streams such as /events);
 // a 404 is ErrNotFound, any other non-200 an error with the engine's message.
 func (c *Client) Open(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
-	u := "http://docker" + path
+	u := c.base + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
@@ -85,6 +86,8 @@ type Config struct {
 type Target struct {
 	// Env is added to tofu's environment for the target's services (engine.WithEnv):
 	// AWS_REGION and AWS credentials for aws, KUBE_CONFIG_PATH for kubernetes, ...
+	// For docker, DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) also name the
+	// engine that readiness checks and health probes inspect (see Docker).
 	Env map[string]string
 }
 
@@ -136,6 +139,17 @@ func New(cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("target %s: %w", name, err)
 		}
 	}
+	// The Docker engine is the one tofu deploys the docker target's services to: the
+	// target's environment over the server's. When docker is offered, an engine this
+	// client cannot speak to is a configuration error; otherwise only the probes of
+	// services left from before fail, saying why.
+	docker, err := newDockerAPI(dockerapi.Overlay(cfg.Targets[readinessProvider].Env))
+	if _, offered := cfg.Targets[readinessProvider]; offered && err != nil {
+		return nil, fmt.Errorf("target %s: %w", readinessProvider, err)
+	}
+	if docker.api != nil {
+		log.Info("platform: the docker target's engine", "docker_host", docker.api.Host(), "tls", docker.api.TLS())
+	}
 	return &Platform{
 		st:      cfg.Store,
 		cat:     cfg.Catalog,
@@ -143,12 +157,19 @@ func New(cfg Config) (*Platform, error) {
 		log:     log,
 		obs:     cfg.Observer,
 		broker:  NewBroker(cfg.SubscriberBuffer),
-		docker:  newDockerAPI(),
+		docker:  docker,
 		idemTTL: cfg.IdempotencyTTL,
 		targets: cfg.Targets,
 		now:     func() time.Time { return time.Now().UTC() },
 	}, nil
 }
+
+// Docker is the docker target's engine, as the target's environment names it over the
+// server's own (DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH): where tofu deploys
+// the target's services, and so where their readiness and health are probed and where
+// the supervisor watches them (supervisor.Config.Docker). Nil when that environment
+// names an engine the client cannot speak to (only possible with docker not offered).
+func (p *Platform) Docker() *dockerapi.Client { return p.docker.api }
 
 // Start prepares the platform after a (re)start: jobs this host left queued or running
 // are marked interrupted (never re-run). It returns the jobs it marked.

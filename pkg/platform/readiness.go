@@ -326,17 +326,20 @@ func maskAll(s string, secrets []string) string {
 }
 
 // dockerAPI is the one call readiness needs from the Docker engine: inspect a container.
+// The engine is the docker target's, as its environment names it.
 type dockerAPI struct {
 	api *dockerapi.Client
-	err error // why Docker cannot be used (a DOCKER_HOST that is not a unix socket)
+	err error // why Docker cannot be used (a DOCKER_HOST this client does not speak)
 }
 
-func newDockerAPI() *dockerAPI {
-	api, err := dockerapi.New()
+// newDockerAPI connects to the engine getenv names (dockerapi.FromEnv). When it cannot,
+// the error is returned, and kept for the probes to report.
+func newDockerAPI(getenv func(string) string) (*dockerAPI, error) {
+	api, err := dockerapi.FromEnv(getenv)
 	if err != nil {
-		return &dockerAPI{err: fmt.Errorf("docker_health checks: %w", err)}
+		return &dockerAPI{err: fmt.Errorf("docker_health checks: %w", err)}, err
 	}
-	return &dockerAPI{api: api}
+	return &dockerAPI{api: api}, nil
 }
 
 type containerState struct {

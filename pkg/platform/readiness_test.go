@@ -14,6 +14,7 @@ import (
 
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 )
 
 func TestReadinessTargets(t *testing.T) {
@@ -158,8 +159,10 @@ func TestDockerHealthProbe(t *testing.T) {
 	srv.Listener = l
 	srv.Start()
 	defer srv.Close()
-	t.Setenv("DOCKER_HOST", "unix://"+sock)
-	d := newDockerAPI()
+	d, err := newDockerAPI(dockerapi.Overlay(map[string]string{"DOCKER_HOST": "unix://" + sock}))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for name, want := range map[string]probeResult{
 		"spawnit-c-healthy":   {ok: true, detail: "healthy"},
@@ -173,8 +176,12 @@ func TestDockerHealthProbe(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", name, got, want)
 		}
 	}
-	t.Setenv("DOCKER_HOST", "tcp://10.0.0.1:2375")
-	if got := newDockerAPI().tryHealth(ctx, "x"); !got.fatal || !got.unknown || !strings.Contains(got.detail, "unix://") {
-		t.Errorf("tcp DOCKER_HOST: %+v", got)
+	// An engine the client cannot speak to: every probe says why, at once.
+	d, err = newDockerAPI(dockerapi.Overlay(map[string]string{"DOCKER_HOST": "ssh://me@engine.example"}))
+	if err == nil {
+		t.Fatal("ssh:// accepted")
+	}
+	if got := d.tryHealth(ctx, "x"); !got.fatal || !got.unknown || !strings.Contains(got.detail, "ssh:// is not supported") {
+		t.Errorf("ssh DOCKER_HOST: %+v", got)
 	}
 }

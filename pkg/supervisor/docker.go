@@ -29,14 +29,6 @@ type docker struct {
 	api *dockerapi.Client
 }
 
-func newDocker() (*docker, error) {
-	api, err := dockerapi.New()
-	if err != nil {
-		return nil, err
-	}
-	return &docker{api: api}, nil
-}
-
 func (d *docker) get(ctx context.Context, path string, q url.Values, v any) error {
 	return d.api.Get(ctx, path, q, v)
 }

@@ -5,7 +5,8 @@
 // skipped (retried soon) while a user's job holds the service: a check runs as an engine
 // background job, which never queues and which a user's job preempts.
 //
-// For the Docker target two things keep the cost low enough for hundreds of services:
+// For the Docker target (on the engine Config.Docker names: the target's, where tofu
+// deploys) two things keep the cost low enough for hundreds of services:
 //   - Docker's event stream names the service a container, volume or network event is
 //     about (through the labels every catalog module sets), and that service is checked
 //     at once (debounced);
@@ -34,6 +35,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 )
 
 // Target is a service the supervisor watches.
@@ -84,7 +86,11 @@ type Config struct {
 	// service [Interval].
 	RemediateEvery time.Duration
 	DockerEvents   bool // follow Docker events (else periodic sweeps only)
-	Logger         *slog.Logger
+	// Docker is the engine the docker target deploys to, whose events and objects are
+	// watched (platform.Platform.Docker); nil: the one the process's own environment
+	// names (DOCKER_HOST, else the local socket).
+	Docker *dockerapi.Client
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -174,8 +180,15 @@ func New(cfg Config, p Platform) *Supervisor {
 	cfg.defaults()
 	s := &Supervisor{cfg: cfg, p: p, log: cfg.Logger, watches: map[engine.ServiceRef]*watch{},
 		urgent: map[engine.ServiceRef]*time.Timer{}, wake: make(chan struct{}, 1), slots: make(chan struct{}, cfg.Concurrency)}
-	if d, err := newDocker(); err == nil {
-		s.docker = d
+	api := cfg.Docker
+	if api == nil {
+		var err error
+		if api, err = dockerapi.New(); err != nil {
+			s.log.Warn("supervisor: no Docker engine; full checks only", "err", err)
+		}
+	}
+	if api != nil {
+		s.docker = &docker{api: api}
 	}
 	return s
 }
@@ -343,7 +356,7 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 		inv, err = s.docker.inventory(ictx)
 		cancel()
 		if err != nil {
-			s.log.Warn("supervisor: docker inventory failed; full checks only", "err", err)
+			s.log.Warn("supervisor: docker inventory failed; full checks only", "docker_host", s.docker.api.Host(), "err", err)
 			inv = nil
 		} else {
 			s.mu.Lock()
@@ -558,7 +571,7 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		s.log.Warn("supervisor: docker event stream ended; reconnecting", "err", err)
+		s.log.Warn("supervisor: docker event stream ended; reconnecting", "docker_host", s.docker.api.Host(), "err", err)
 		select {
 		case <-ctx.Done():
 			return
