@@ -398,7 +398,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 		preempt.preempted.Store(true)
 		preempt.emit(Event{Type: EventLog, Level: "info", Message: "a user's " + string(op) + " is waiting: stopping this check"})
 		preempt.softCancel()
-		killGroup(preempt.proc.get())
+		preempt.proc.kill()
 		preempt.hardCancel()
 	}
 	// The record must exist before the job can run, so a crash leaves a trace that start-up
@@ -460,7 +460,7 @@ func (e *Engine) Cancel(id string, force bool) error {
 		_ = j.transitionLocked(StateCancelling, "")
 		j.mu.Unlock()
 		j.softCancel()
-		interrupt(j.proc.get())
+		j.proc.interrupt()
 		if force {
 			return fmt.Errorf("%w: graceful cancel sent; force again after %s", ErrCoolOff, e.cfg.CancelCoolOff)
 		}
@@ -475,7 +475,7 @@ func (e *Engine) Cancel(id string, force bool) error {
 			return fmt.Errorf("%w: %s left", ErrCoolOff, (e.cfg.CancelCoolOff - since).Round(time.Second))
 		}
 		j.emit(Event{Type: EventLog, Level: "warn", Message: "forced cancel: killing tofu and its providers"})
-		killGroup(j.proc.get())
+		j.proc.kill()
 		j.hardCancel()
 		return nil
 	}
@@ -505,7 +505,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, j := range jobs {
-		killGroup(j.proc.get())
+		j.proc.kill()
 		j.hardCancel()
 	}
 	<-done
@@ -606,11 +606,11 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 		}
 		j.mu.Unlock()
 		j.softCancel()
-		interrupt(j.proc.get())
+		j.proc.interrupt()
 		time.AfterFunc(e.cfg.KillGrace, func() {
 			if !j.isDone() {
 				j.emit(Event{Type: EventLog, Level: "error", Message: "tofu did not stop within the grace period: killing it"})
-				killGroup(j.proc.get())
+				j.proc.kill()
 				j.hardCancel()
 			}
 		})

@@ -146,7 +146,7 @@ type Job struct {
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	preempted  atomic.Bool       // cancelled to let a user's job run
 	granted    chan struct{}     // closed when the service lock (and a slot) is granted
-	proc       procTracker
+	proc       procHandle
 	onCancel   func(force bool)
 
 	// erroredPending: tofu left errored.tfstate and the store did not take it yet.

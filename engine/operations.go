@@ -8,16 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/spawnit/spawnit/engine/internal/tofu"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -152,53 +150,32 @@ func (w *streamWriter) failure(what string, err error) error {
 	return fmt.Errorf("%s failed: %w", what, err)
 }
 
-// runTofu runs one tofu step while tracking its process: a cancel that arrives while it
-// runs reaches tofu as SIGINT, and whatever is left of its process group (providers)
-// when it returns is killed, so nothing outlives the job.
-//
-// terraform-exec's *JSON methods replace the Terraform's stdout writer and leave it set,
-// so every step starts and ends with both writers reset: output of one command never
-// leaks into another's events (tofu output -json prints sensitive values).
-func (e *Engine) runTofu(j *Job, ws *workspace, f func(ctx context.Context) error) error {
-	dir := ws.dir
-	ws.tf.SetStdout(io.Discard)
-	defer func() {
-		ws.tf.SetStdout(io.Discard)
-		ws.tf.SetStderr(io.Discard)
-	}()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		j.proc.watch(dir, stop, func(pid int) {
-			if j.softCtx.Err() != nil {
-				interrupt(pid)
-			}
-		})
-	}()
-	j.proc.set(0)
-	err := f(j.ctx)
-	close(stop)
-	wg.Wait()
-	killGroup(j.proc.get())
-	j.proc.set(0)
-	if err != nil && (j.ctx.Err() != nil || diedBySignal(err)) {
+// runTofu runs one tofu command as a process the job holds: a cancel reaches tofu as one
+// SIGINT (also one that came before tofu started), a forced cancel kills its process
+// group, and whatever is left of the group (providers) when tofu returns is killed, so
+// nothing outlives the job. stdout receives tofu's output (nil discards it).
+func (e *Engine) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer) error {
+	if err := j.ctx.Err(); err != nil {
+		return fmt.Errorf("tofu %s not started: %w", args[0], err)
+	}
+	p, err := ws.tf.Start(args, stdout, nil)
+	if err != nil {
+		return err
+	}
+	j.proc.set(p)
+	stopInterrupt := context.AfterFunc(j.softCtx, p.Interrupt)
+	stopKill := context.AfterFunc(j.ctx, p.Kill)
+	err = p.Wait()
+	stopInterrupt()
+	stopKill()
+	p.Kill()
+	j.proc.set(nil)
+	if err != nil && (j.ctx.Err() != nil || tofu.Killed(err)) {
 		// tofu did not get to release its state lock: an S3 lockfile would block every
 		// later operation on the service.
 		e.releaseStaleLock(j, ws)
 	}
 	return err
-}
-
-// diedBySignal reports whether tofu was killed rather than exiting on its own.
-func diedBySignal(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() != syscall.SIGINT
 }
 
 // lockInfo is the part of OpenTofu's lock record (the S3 lockfile's content) the engine
@@ -236,36 +213,34 @@ func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
 		j.emit(Event{Type: EventLog, Level: "warn", Message: "the state lock predates this job; left for its holder: " + li.Who})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ws.tf.SetStdout(io.Discard)
-	ws.tf.SetStderr(io.Discard)
-	if err := ws.tf.ForceUnlock(ctx, li.ID); err != nil {
+	if err := forceUnlock(ws, li.ID); err != nil {
 		j.emit(Event{Type: EventLog, Level: "error", Message: "could not release the state lock left by the killed tofu: " + err.Error()})
 		return
 	}
 	j.emit(Event{Type: EventLog, Level: "warn", Message: "released the state lock left by the killed tofu process"})
 }
 
-func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string, opts ...tfexec.PlanOption) (*plan, error) {
-	w := e.outputWriter(j)
-	opts = append(opts, tfexec.Out(out))
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		_, err := ws.tf.PlanJSON(ctx, w, opts...)
+// forceUnlock removes the state lock lockID, giving tofu a minute.
+func forceUnlock(ws *workspace, lockID string) error {
+	p, err := ws.tf.Start(tofu.ForceUnlock(lockID), nil, nil)
+	if err != nil {
 		return err
-	})
+	}
+	t := time.AfterFunc(time.Minute, p.Kill)
+	defer t.Stop()
+	return p.Wait()
+}
+
+func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, opts tofu.PlanOptions) (*plan, error) {
+	w := e.outputWriter(j)
+	err := e.runTofu(j, ws, tofu.Plan(opts), w)
 	w.Close()
 	if err != nil {
 		return nil, w.failure("tofu plan", err)
 	}
-	// ShowPlanFile decodes into terraform-json's Plan, which drops the "errored" flag;
-	// the raw JSON is captured through the stdout tee to read it.
+	// Decoded here rather than into terraform-json's Plan, which drops the "errored" flag.
 	var raw bytes.Buffer
-	err = e.runTofu(j, ws, func(ctx context.Context) error {
-		ws.tf.SetStdout(&raw)
-		_, err := ws.tf.ShowPlanFile(ctx, out)
-		return err
-	})
+	err = e.runTofu(j, ws, tofu.ShowPlan(opts.Out), &raw)
 	if err != nil {
 		return nil, fmt.Errorf("tofu show: %w", err)
 	}
@@ -274,10 +249,7 @@ func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string
 
 func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		_, err := ws.tf.PlanJSON(ctx, w, tfexec.Out(planFile))
-		return err
-	})
+	err := e.runTofu(j, ws, tofu.Plan(tofu.PlanOptions{Out: planFile}), w)
 	w.Close()
 	if err != nil {
 		return w.failure("tofu plan", err)
@@ -292,13 +264,7 @@ func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 
 func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
-	var opts []tfexec.ApplyOption
-	if j.info.Operation == OpAccept {
-		opts = append(opts, tfexec.RefreshOnly(true))
-	}
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.ApplyJSON(ctx, w, opts...)
-	})
+	err := e.runTofu(j, ws, tofu.Apply(j.info.Operation == OpAccept), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
@@ -327,13 +293,12 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 }
 
 func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
-	var meta map[string]tfexec.OutputMeta
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		var err error
-		meta, err = ws.tf.Output(ctx)
-		return err
-	})
-	if err != nil {
+	var stdout bytes.Buffer
+	if err := e.runTofu(j, ws, tofu.Output(), &stdout); err != nil {
+		return fmt.Errorf("tofu output: %w", err)
+	}
+	var meta map[string]uiOV
+	if err := json.Unmarshal(stdout.Bytes(), &meta); err != nil {
 		return fmt.Errorf("tofu output: %w", err)
 	}
 	outs := make(map[string]Output, len(meta))
@@ -359,24 +324,18 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	ref := j.info.Service
 	// Keep what existed before the destroy: the drift check refreshes it later to find
 	// resources that are still (or again) there.
-	var state string
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		var err error
-		state, err = ws.tf.StatePull(ctx)
-		return err
-	})
-	if err != nil {
+	var pulled bytes.Buffer
+	if err := e.runTofu(j, ws, tofu.StatePull(), &pulled); err != nil {
 		return fmt.Errorf("tofu state pull: %w", err)
 	}
+	state := pulled.String()
 	if hasResources(state) {
 		if _, err := e.cfg.Store.Put(context.Background(), snapshotKey(ref), []byte(state), store.PutOptions{}); err != nil {
 			return fmt.Errorf("save pre-destroy snapshot: %w", err)
 		}
 	}
 	w := e.outputWriter(j)
-	err = e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.DestroyJSON(ctx, w)
-	})
+	err := e.runTofu(j, ws, tofu.Destroy(), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
@@ -566,7 +525,7 @@ func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
 		return err
 	}
 	// -lock=false: a check only reads, and must never hold the state lock a user's job needs.
-	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.Refresh(true))
+	plan, err := e.planInto(ctx, j, ws, tofu.PlanOptions{Out: driftPlanFile, NoLock: true})
 	if err != nil {
 		report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
 		j.update(func(i *JobInfo) { i.Drift = report })
@@ -625,7 +584,7 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 		}
 	}
 	j.emit(Event{Type: EventLog, Level: "info", Message: "refreshing the pre-destroy state to find resources left behind"})
-	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.RefreshOnly(true))
+	plan, err := e.planInto(ctx, j, ws, tofu.PlanOptions{Out: driftPlanFile, NoLock: true, RefreshOnly: true})
 	if err != nil {
 		return nil, err
 	}

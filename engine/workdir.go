@@ -15,7 +15,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
+	"github.com/spawnit/spawnit/engine/internal/tofu"
 )
 
 // Names the engine owns inside a workdir. Files.Validate refuses them in module files.
@@ -28,12 +28,12 @@ const (
 )
 
 // workspace is one service's workdir. It is used only by the job holding the service's
-// lock, so its fields need no mutex; that also makes the cached *tfexec.Terraform safe
-// (one job at a time), which saves a `tofu version` run per job.
+// lock, so its fields need no mutex; that also makes the cached *tofu.Tofu safe (one job
+// at a time), its environment set for the job that holds the service.
 type workspace struct {
 	ref ServiceRef
 	dir string
-	tf  *tfexec.Terraform
+	tf  *tofu.Tofu
 }
 
 // workspaceFor is the workdir of j's service, set up for j.
@@ -48,16 +48,14 @@ func (e *Engine) orphanWorkspace(j *Job) (*workspace, error) {
 }
 
 // workspaceIn returns the cached workspace of <WorkDir>/<client>/<name>, creating it
-// (and its *tfexec.Terraform, which runs `tofu version` once) on first use, with tofu's
+// on first use, with tofu's
 // environment set for j (jobEnv): j holds the service, so nothing else uses it meanwhile.
 func (e *Engine) workspaceIn(j *Job, name string) (*workspace, error) {
 	ws, err := e.cachedWorkspace(j.info.Service, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
-		return nil, fmt.Errorf("tofu environment: %w", err)
-	}
+	ws.tf.Env = envList(e.jobEnv(j))
 	return ws, nil
 }
 
@@ -103,12 +101,21 @@ func (e *Engine) ensureDir(dir string) (string, error) {
 	return filepath.EvalSymlinks(abs)
 }
 
-func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
-	tf, err := tfexec.NewTerraform(dir, e.cfg.TofuPath)
-	if err != nil {
-		return nil, fmt.Errorf("tofu: %w", err)
+func (e *Engine) newTerraform(dir string) (*tofu.Tofu, error) {
+	return &tofu.Tofu{Path: e.cfg.TofuPath, Dir: dir}, nil
+}
+
+// envList is env as a process environment, sorted, with TF_IN_AUTOMATION set (tofu
+// then leaves out hints meant for a person at a terminal).
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env)+1)
+	for k, v := range env {
+		if k != "TF_IN_AUTOMATION" {
+			out = append(out, k+"="+v)
+		}
 	}
-	return tf, nil
+	sort.Strings(out)
+	return append(out, "TF_IN_AUTOMATION=1")
 }
 
 // tofuEnv is the environment tofu runs with: the server's own, minus anything that could
@@ -372,9 +379,7 @@ func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 		e.initMu.Lock()
 		defer e.initMu.Unlock()
 	}
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
-	})
+	err := e.runTofu(j, ws, tofu.Init(), w)
 	if err != nil {
 		return fmt.Errorf("tofu init: %w", err)
 	}
