@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -386,20 +385,14 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	}
 	j.failFast = o.failFast
 	j.readiness = o.readiness
+	j.timeout = o.timeout
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
 	preempt, err := e.locks.enqueue(j, o.failFast)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", op, ref, err)
 	}
 	if preempt != nil {
-		// A check only reads (its plan takes no state lock and writes no state), so it is
-		// stopped at once rather than asked: tofu's graceful stop waits for in-flight
-		// provider calls, which is exactly what a stuck check is blocked on.
-		preempt.preempted.Store(true)
-		preempt.emit(Event{Type: EventLog, Level: "info", Message: "a user's " + string(op) + " is waiting: stopping this check"})
-		preempt.softCancel()
-		preempt.proc.kill()
-		preempt.hardCancel()
+		preempt.preempt(op)
 	}
 	// The record must exist before the job can run, so a crash leaves a trace that start-up
 	// turns into "interrupted". A store that cannot take it fails the request, lock freed.
@@ -423,7 +416,7 @@ func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts 
 	e.jobs[j.ID()] = j
 	e.wg.Add(1)
 	e.mu.Unlock()
-	go e.run(j, o.timeout)
+	go e.run(j)
 	return j, nil
 }
 
@@ -436,16 +429,10 @@ func (e *Engine) Cancel(id string, force bool) error {
 	if !ok {
 		return fmt.Errorf("%w: job %s", ErrNotFound, id)
 	}
-	j.mu.Lock()
-	state := j.info.State
-	switch {
-	case state.Final():
-		j.mu.Unlock()
-		return ErrJobFinished
-	case state == StateQueued:
-		j.mu.Unlock()
+	res, err := j.cancel(force, e.cfg.CancelCoolOff)
+	if res == cancelQueued {
 		if e.locks.dequeue(j) {
-			if j.finish(StateCancelled, "cancelled while queued") {
+			if j.cancelQueued() {
 				_ = e.saveJob(context.Background(), j)
 				e.forget(j)
 				j.markDone()
@@ -455,30 +442,8 @@ func (e *Engine) Cancel(id string, force bool) error {
 		}
 		// It was granted the service meanwhile: run() sees the cancel before starting tofu.
 		j.softCancel()
-		return nil
-	case state == StateRunning:
-		_ = j.transitionLocked(StateCancelling, "")
-		j.mu.Unlock()
-		j.softCancel()
-		j.proc.interrupt()
-		if force {
-			return fmt.Errorf("%w: graceful cancel sent; force again after %s", ErrCoolOff, e.cfg.CancelCoolOff)
-		}
-		return nil
-	default: // cancelling
-		since := time.Since(*j.info.CancelRequestedAt)
-		j.mu.Unlock()
-		if !force {
-			return nil
-		}
-		if since < e.cfg.CancelCoolOff {
-			return fmt.Errorf("%w: %s left", ErrCoolOff, (e.cfg.CancelCoolOff - since).Round(time.Second))
-		}
-		j.emit(Event{Type: EventLog, Level: "warn", Message: "forced cancel: killing tofu and its providers"})
-		j.proc.kill()
-		j.hardCancel()
-		return nil
 	}
+	return err
 }
 
 // Shutdown stops accepting jobs, interrupts running tofu processes once, waits up to the
@@ -505,8 +470,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	for _, j := range jobs {
-		j.proc.kill()
-		j.hardCancel()
+		j.kill()
 	}
 	<-done
 	return ctx.Err()
@@ -522,7 +486,7 @@ func (e *Engine) forget(j *Job) {
 	}
 }
 
-func (e *Engine) run(j *Job, timeout time.Duration) {
+func (e *Engine) run(j *Job) {
 	defer e.wg.Done()
 	ref := j.info.Service
 	select {
@@ -535,38 +499,8 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 			return
 		}
 	}
-	// end records the final state, saves it, frees the service and only then closes
-	// Done: whoever waited for the job finds the record written and the lock free.
 	slot, leased := false, false
-	end := func(state JobState, msg string) {
-		j.finish(state, msg)
-		// What the store cannot take now (it is down) is written later, in order. An
-		// errored state not stored yet comes first: until it is, and the service is
-		// marked as needing recovery, the final record and the lease's release wait, so
-		// no process takes the service and runs tofu on the state tofu could not save.
-		saved, released := false, !leased
-		if !j.erroredPending.Load() {
-			saved = e.saveJob(context.Background(), j) == nil
-		}
-		if saved && !j.info.Background {
-			e.pruneJobs(context.Background(), ref)
-		}
-		if leased && !j.erroredPending.Load() {
-			released = e.releaseLease(context.Background(), j) == nil
-		}
-		if !saved || !released || j.erroredPending.Load() {
-			e.log.Error("the store did not take the end of a job: retrying in the background", "job", j.ID(),
-				"record_saved", saved, "lease_released", released, "errored_state_kept", !j.erroredPending.Load())
-			e.finishLater(j, saved, released)
-		}
-		if slot {
-			e.locks.releaseSlot()
-		}
-		e.locks.release(j)
-		j.hardCancel()
-		e.forget(j)
-		j.markDone()
-	}
+	end := func(state JobState, msg string) { e.settle(j, state, msg, slot, leased) }
 	if j.softCtx.Err() != nil {
 		end(StateCancelled, "cancelled before it started")
 		return
@@ -580,7 +514,7 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 	// reads only read, without tofu's state lock, and need none.
 	if j.info.Operation != OpDrift && j.info.Operation != OpOutputs {
 		ctx, cancel := context.WithTimeout(j.softCtx, 30*time.Second)
-		err := e.acquireLease(ctx, j, timeout+e.cfg.KillGrace+time.Minute)
+		err := e.acquireLease(ctx, j, j.timeout+e.cfg.KillGrace+time.Minute)
 		cancel()
 		if err != nil {
 			_ = j.transition(StateRunning, "")
@@ -596,42 +530,47 @@ func (e *Engine) run(j *Job, timeout time.Duration) {
 	_ = e.saveJob(context.Background(), j)
 	e.log.Info("job started", "job", j.ID(), "op", j.info.Operation, "service", ref.String())
 
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		j.emit(Event{Type: EventLog, Level: "error", Message: fmt.Sprintf("job timed out after %s: interrupting tofu", timeout)})
-		j.mu.Lock()
-		if j.info.State == StateRunning {
-			_ = j.transitionLocked(StateCancelling, "")
-		}
-		j.mu.Unlock()
-		j.softCancel()
-		j.proc.interrupt()
-		time.AfterFunc(e.cfg.KillGrace, func() {
-			if !j.isDone() {
-				j.emit(Event{Type: EventLog, Level: "error", Message: "tofu did not stop within the grace period: killing it"})
-				j.proc.kill()
-				j.hardCancel()
-			}
-		})
+	timer := time.AfterFunc(j.timeout, func() {
+		j.timeOut()
+		time.AfterFunc(e.cfg.KillGrace, func() { j.overdue() })
 	})
 	err := e.execute(j)
 	timer.Stop()
-
-	switch {
-	case err == nil:
-		end(StateSucceeded, "")
-	case timedOut.Load():
-		end(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
-	case j.preempted.Load():
-		end(StateCancelled, "stopped to let a user's job run")
-	case j.softCtx.Err() != nil:
-		end(StateCancelled, "cancelled: "+err.Error())
-	default:
-		end(StateFailed, err.Error())
-	}
+	end(j.outcome(err))
 	info := j.Info()
 	e.log.Info("job finished", "job", j.ID(), "op", info.Operation, "service", ref.String(), "state", info.State, "duration", info.Duration())
+}
+
+// settle ends job j in state: it records the final state, saves it, frees the service
+// and only then closes Done, so whoever waited for the job finds the record written and
+// the lock free. What the store cannot take now (it is down) is written later, in order
+// (finishLater). slot and leased say what the job holds besides the service.
+func (e *Engine) settle(j *Job, state JobState, msg string, slot, leased bool) {
+	ref := j.info.Service
+	j.finish(state, msg)
+	save, release := j.endWrites(leased)
+	saved, released := false, !leased
+	if save {
+		saved = e.saveJob(context.Background(), j) == nil
+	}
+	if saved && !j.info.Background {
+		e.pruneJobs(context.Background(), ref)
+	}
+	if release {
+		released = e.releaseLease(context.Background(), j) == nil
+	}
+	if !j.settled(saved, released) {
+		e.log.Error("the store did not take the end of a job: retrying in the background", "job", j.ID(),
+			"record_saved", saved, "lease_released", released, "errored_state_kept", !j.erroredPending.Load())
+		e.finishLater(j, saved, released)
+	}
+	if slot {
+		e.locks.releaseSlot()
+	}
+	e.locks.release(j)
+	j.hardCancel()
+	e.forget(j)
+	j.markDone()
 }
 
 // changesState reports whether an operation may write the service's state.
