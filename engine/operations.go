@@ -21,7 +21,7 @@ import (
 
 // execute runs the job's operation: sync the workdir from the source, init when needed,
 // then the tofu command(s).
-func (e *Engine) execute(j *Job) error {
+func (e *runner) execute(j *Job) error {
 	ref := j.info.Service
 	ctx := j.ctx
 	ws, err := e.workspaceFor(j)
@@ -31,7 +31,7 @@ func (e *Engine) execute(j *Job) error {
 	// Checked again when the job starts: a job queued behind one that left errored state
 	// was accepted before the service needed recovery.
 	if changesState(j.info.Operation) {
-		if err := e.checkRecovery(j.softCtx, ref); err != nil {
+		if err := e.ledger.checkRecovery(j.softCtx, ref); err != nil {
 			return err
 		}
 		if err := e.checkState(j.softCtx, ref); err != nil {
@@ -98,7 +98,7 @@ func (w *streamWriter) planSummary() *PlanSummary {
 	return s
 }
 
-func (e *Engine) outputWriter(j *Job) *streamWriter {
+func (e *runner) outputWriter(j *Job) *streamWriter {
 	w := &streamWriter{}
 	w.emit = func(line []byte, truncated bool) {
 		ev := parseUILine(line)
@@ -154,7 +154,7 @@ func (w *streamWriter) failure(what string, err error) error {
 // SIGINT (also one that came before tofu started), a forced cancel kills its process
 // group, and whatever is left of the group (providers) when tofu returns is killed, so
 // nothing outlives the job. stdout receives tofu's output (nil discards it).
-func (e *Engine) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer) error {
+func (e *runner) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer) error {
 	if err := j.ctx.Err(); err != nil {
 		return fmt.Errorf("tofu %s not started: %w", args[0], err)
 	}
@@ -191,7 +191,7 @@ type lockInfo struct {
 // and the cross-process lease, so no other process could have taken it. An older lock
 // stays for its holder. It needs the engine's Store to be the state
 // bucket (as the server configures it); otherwise it says what to unlock.
-func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
+func (e *runner) releaseStaleLock(j *Job, ws *workspace) {
 	// Only jobs holding the lease can own a lockfile: drift checks and output reads run
 	// without tofu's lock, and the scratch workdir of orphan checks uses a local backend.
 	if e.cfg.Backend.S3 == nil || j.info.Operation == OpDrift || j.info.Operation == OpOutputs ||
@@ -231,7 +231,7 @@ func forceUnlock(ws *workspace, lockID string) error {
 	return p.Wait()
 }
 
-func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, opts tofu.PlanOptions) (*plan, error) {
+func (e *runner) planInto(ctx context.Context, j *Job, ws *workspace, opts tofu.PlanOptions) (*plan, error) {
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Plan(opts), w)
 	w.Close()
@@ -247,7 +247,7 @@ func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, opts tofu.
 	return decodePlan(raw.Bytes())
 }
 
-func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) plan(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Plan(tofu.PlanOptions{Out: planFile}), w)
 	w.Close()
@@ -262,7 +262,7 @@ func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Apply(j.info.Operation == OpAccept), w)
 	w.Close()
@@ -276,7 +276,7 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	// The stream's outputs message carries every value but the sensitive ones; those are
 	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
 	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
-	if err := e.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
+	if err := e.ledger.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
 		return err
 	}
 	if j.readiness == nil || j.info.Operation != OpApply {
@@ -292,7 +292,7 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
+func (e *runner) captureOutputs(j *Job, ws *workspace) error {
 	var stdout bytes.Buffer
 	if err := e.runTofu(j, ws, tofu.Output(), &stdout); err != nil {
 		return fmt.Errorf("tofu output: %w", err)
@@ -320,7 +320,7 @@ func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	ref := j.info.Service
 	// Keep what existed before the destroy: the drift check refreshes it later to find
 	// resources that are still (or again) there.
@@ -356,7 +356,7 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 			intent.Survivors = append(intent.Survivors, s.Address)
 		}
 	}
-	return e.saveIntent(context.Background(), ref, e.markState(intent, j))
+	return e.ledger.saveIntent(context.Background(), ref, e.markState(intent, j))
 }
 
 func hasResources(state string) bool {
@@ -371,11 +371,11 @@ func hasResources(state string) bool {
 // store does not take it (it is down: the likely reason tofu could not save), the file
 // stays in the workdir, the job's end retries (finishLater), and applies are refused
 // meanwhile (checkRecovery finds the file).
-func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
+func (e *runner) keepErroredState(j *Job, ws *workspace) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ref := j.info.Service
-	found, err := e.keepErrored(ctx, ref, ws.dir)
+	found, err := e.ledger.keepErrored(ctx, ref, ws.dir)
 	switch {
 	case !found:
 		return nil
@@ -384,53 +384,6 @@ func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
 		return fmt.Errorf("%w: tofu could not save state, and keeping errored.tfstate failed too (left in %s; SpawnIt retries in the background): %w", ErrNeedsRecovery, ws.dir, err)
 	}
 	return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
-}
-
-// keepErrored stores the errored.tfstate found in dir, the service's workdir, beside the
-// state, marks the service as needing recovery, and only then removes the file. found
-// says whether there was one.
-func (e *Engine) keepErrored(ctx context.Context, ref ServiceRef, dir string) (found bool, err error) {
-	p := filepath.Join(dir, erroredStateFile)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return false, nil
-	}
-	if _, err := e.cfg.Store.Put(ctx, erroredKey(ref), b, store.PutOptions{}); err != nil {
-		return true, err
-	}
-	in, err := e.Intent(ctx, ref)
-	if err != nil {
-		return true, err
-	}
-	in.NeedsRecovery = true
-	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref) +
-		" (push it, and remove " + storeKeys(ref).StateLock() + " if tofu could not release its lock either)"
-	if err := e.saveIntent(ctx, ref, in); err != nil {
-		return true, err
-	}
-	_ = os.Remove(p)
-	return true, nil
-}
-
-// checkRecovery refuses an operation that changes state on a service needing recovery:
-// one marked so, or one whose workdir still holds an errored.tfstate the store did not
-// take yet (it is kept now if the store takes it).
-func (e *Engine) checkRecovery(ctx context.Context, ref ServiceRef) error {
-	found, err := e.keepErrored(ctx, ref, filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service))
-	if found {
-		if err != nil {
-			return fmt.Errorf("%w: tofu could not save state and its errored.tfstate is still in the workdir (the store did not take it: %w)", ErrNeedsRecovery, err)
-		}
-		return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
-	}
-	in, err := e.Intent(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("read intent of %s: %w", ref, err)
-	}
-	if in.NeedsRecovery {
-		return fmt.Errorf("%w (%s)", ErrNeedsRecovery, in.RecoveryNote)
-	}
-	return nil
 }
 
 // stateMark identifies a state: what checkState compares.
@@ -445,7 +398,7 @@ var errCorruptState = errors.New("not a valid state")
 // engine's Store with the S3 backend (the server keeps both in one bucket; with another
 // store the state is not found and nothing is checked), in the local state file
 // otherwise.
-func (e *Engine) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
+func (e *runner) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
 	var b []byte
 	if e.cfg.Backend.S3 != nil {
 		b, _, err = e.cfg.Store.Get(ctx, StateKey(ref))
@@ -465,7 +418,7 @@ func (e *Engine) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark
 }
 
 // markState records in an intent which state the successful job j left.
-func (e *Engine) markState(in Intent, j *Job) Intent {
+func (e *runner) markState(in Intent, j *Job) Intent {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, found, err := e.readStateMark(ctx, j.info.Service)
@@ -484,8 +437,8 @@ func (e *Engine) markState(in Intent, j *Job) Intent {
 // lower serial (an older copy put back, another service's state). tofu would take it
 // as it is, act on the wrong picture of reality and overwrite it. The stored state is
 // left untouched and the service marked as needing recovery, with what was found.
-func (e *Engine) checkState(ctx context.Context, ref ServiceRef) error {
-	in, err := e.Intent(ctx, ref)
+func (e *runner) checkState(ctx context.Context, ref ServiceRef) error {
+	in, err := e.ledger.Intent(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("read intent of %s: %w", ref, err)
 	}
@@ -511,16 +464,16 @@ func (e *Engine) checkState(ctx context.Context, ref ServiceRef) error {
 	note := fmt.Sprintf("%s; the last successful operation (job %s) left lineage %s, serial %d. tofu was not run and the stored state is untouched",
 		problem, in.JobID, in.StateLineage, in.StateSerial)
 	in.NeedsRecovery, in.RecoveryNote = true, note
-	if err := e.saveIntent(ctx, ref, in); err != nil {
+	if err := e.ledger.saveIntent(ctx, ref, in); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %s", ErrNeedsRecovery, note)
 }
 
-func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) drift(ctx context.Context, j *Job, ws *workspace) error {
 	start := time.Now()
 	ref := j.info.Service
-	intent, err := e.Intent(context.Background(), ref)
+	intent, err := e.ledger.Intent(context.Background(), ref)
 	if err != nil {
 		return err
 	}
@@ -552,7 +505,7 @@ func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
 // findOrphans refreshes the state the service had before its last destroy, in a scratch
 // workdir with a local copy of that state, and returns what still exists. Resources whose
 // identity is their name (volumes, networks) are found even when recreated outside.
-func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
+func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
 	snap, _, err := e.cfg.Store.Get(context.Background(), snapshotKey(ref))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
