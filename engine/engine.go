@@ -102,84 +102,12 @@ type Engine struct {
 
 // New checks the configuration, creates the directories and returns an Engine.
 func New(cfg Config) (*Engine, error) {
-	if cfg.TofuPath == "" {
-		return nil, fmt.Errorf("%w: TofuPath is required", ErrInvalidInput)
-	}
-	if _, err := os.Stat(cfg.TofuPath); err != nil {
-		return nil, fmt.Errorf("%w: tofu binary: %w", ErrInvalidInput, err)
-	}
-	if cfg.Source == nil {
-		return nil, fmt.Errorf("%w: Source is required", ErrInvalidInput)
-	}
-	def := func(p *string, sub string) error {
-		if *p != "" {
-			return nil
-		}
-		if cfg.DataDir == "" {
-			return fmt.Errorf("%w: DataDir is required unless every directory is set", ErrInvalidInput)
-		}
-		*p = filepath.Join(cfg.DataDir, sub)
-		return nil
-	}
-	if err := errors.Join(def(&cfg.WorkDir, "work"), def(&cfg.PluginCacheDir, "plugin-cache")); err != nil {
+	if err := applyDefaults(&cfg); err != nil {
 		return nil, err
-	}
-	if cfg.Backend.S3 == nil {
-		if err := def(&cfg.Backend.LocalStateRoot, "store"); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Store == nil {
-		root := ""
-		if err := def(&root, "store"); err != nil {
-			return nil, err
-		}
-		fsStore, err := store.NewFS(root)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Store = fsStore
-	}
-	if cfg.MaxParallel <= 0 {
-		cfg.MaxParallel = 4
-	}
-	if cfg.CancelCoolOff <= 0 {
-		cfg.CancelCoolOff = 10 * time.Second
-	}
-	if cfg.JobTimeout <= 0 {
-		cfg.JobTimeout = 30 * time.Minute
-	}
-	if cfg.JobHistory <= 0 {
-		cfg.JobHistory = DefaultJobHistory
-	}
-	if cfg.KillGrace <= 0 {
-		cfg.KillGrace = 30 * time.Second
-	}
-	if cfg.Host == "" {
-		cfg.Host, _ = os.Hostname()
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	for _, d := range []*string{&cfg.WorkDir, &cfg.PluginCacheDir} {
-		if err := os.MkdirAll(*d, 0o700); err != nil {
-			return nil, err
-		}
-		abs, err := filepath.Abs(*d)
-		if err != nil {
-			return nil, err
-		}
-		if *d, err = filepath.EvalSymlinks(abs); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Backend.LocalStateRoot != "" {
-		abs, err := filepath.Abs(cfg.Backend.LocalStateRoot)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Backend.LocalStateRoot = abs
 	}
 	e := &Engine{cfg: cfg, log: log, jobs: newJobTable(), locks: newLocker(cfg.MaxParallel, cfg.Host, os.Getpid())}
 	stop := make(chan struct{})
@@ -202,6 +130,92 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("write the state bucket's credentials file: %w", err)
 	}
 	return e, nil
+}
+
+// applyDefaults checks cfg, fills in its defaults and creates its directories.
+func applyDefaults(cfg *Config) error {
+	if cfg.TofuPath == "" {
+		return fmt.Errorf("%w: TofuPath is required", ErrInvalidInput)
+	}
+	if _, err := os.Stat(cfg.TofuPath); err != nil {
+		return fmt.Errorf("%w: tofu binary: %w", ErrInvalidInput, err)
+	}
+	if cfg.Source == nil {
+		return fmt.Errorf("%w: Source is required", ErrInvalidInput)
+	}
+	def := func(p *string, sub string) error {
+		if *p != "" {
+			return nil
+		}
+		if cfg.DataDir == "" {
+			return fmt.Errorf("%w: DataDir is required unless every directory is set", ErrInvalidInput)
+		}
+		*p = filepath.Join(cfg.DataDir, sub)
+		return nil
+	}
+	if err := errors.Join(def(&cfg.WorkDir, "work"), def(&cfg.PluginCacheDir, "plugin-cache")); err != nil {
+		return err
+	}
+	if cfg.Backend.S3 == nil {
+		if err := def(&cfg.Backend.LocalStateRoot, "store"); err != nil {
+			return err
+		}
+	}
+	if cfg.Store == nil {
+		root := ""
+		if err := def(&root, "store"); err != nil {
+			return err
+		}
+		fsStore, err := store.NewFS(root)
+		if err != nil {
+			return err
+		}
+		cfg.Store = fsStore
+	}
+	if cfg.MaxParallel <= 0 {
+		cfg.MaxParallel = 4
+	}
+	if cfg.CancelCoolOff <= 0 {
+		cfg.CancelCoolOff = 10 * time.Second
+	}
+	if cfg.JobTimeout <= 0 {
+		cfg.JobTimeout = 30 * time.Minute
+	}
+	if cfg.JobHistory <= 0 {
+		cfg.JobHistory = DefaultJobHistory
+	}
+	if cfg.KillGrace <= 0 {
+		cfg.KillGrace = 30 * time.Second
+	}
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
+	}
+	return makeDirs(cfg)
+}
+
+// makeDirs creates the engine's directories and makes their paths absolute (with
+// symlinks resolved, as tofu's working directory shows them).
+func makeDirs(cfg *Config) error {
+	for _, d := range []*string{&cfg.WorkDir, &cfg.PluginCacheDir} {
+		if err := os.MkdirAll(*d, 0o700); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(*d)
+		if err != nil {
+			return err
+		}
+		if *d, err = filepath.EvalSymlinks(abs); err != nil {
+			return err
+		}
+	}
+	if cfg.Backend.LocalStateRoot != "" {
+		abs, err := filepath.Abs(cfg.Backend.LocalStateRoot)
+		if err != nil {
+			return err
+		}
+		cfg.Backend.LocalStateRoot = abs
+	}
+	return nil
 }
 
 // RunOption adjusts one operation.

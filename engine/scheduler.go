@@ -116,21 +116,7 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 			return nil, err
 		}
 	}
-	j := newJob(JobInfo{
-		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
-		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
-	})
-	j.mask.add(o.secrets...)
-	j.env = o.env
-	for k, v := range o.env {
-		if secretEnvName(k) {
-			j.mask.add(v)
-		}
-	}
-	j.failFast = o.failFast
-	j.readiness = o.readiness
-	j.timeout = o.timeout
-	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
+	j := e.newJob(ref, op, o)
 	preempt, err := e.locks.enqueue(j, o.failFast)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", op, ref, err)
@@ -157,6 +143,26 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 	}
 	go e.run(j)
 	return j, nil
+}
+
+// newJob is the queued job of a request.
+func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
+	j := newJob(JobInfo{
+		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
+		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
+	})
+	j.mask.add(o.secrets...)
+	j.env = o.env
+	for k, v := range o.env {
+		if secretEnvName(k) {
+			j.mask.add(v)
+		}
+	}
+	j.failFast = o.failFast
+	j.readiness = o.readiness
+	j.timeout = o.timeout
+	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
+	return j
 }
 
 // cancel carries out Engine.Cancel: the job decides (Job.cancel); a queued job is taken

@@ -148,7 +148,7 @@ func envList(env map[string]string) []string {
 // prefers to any AWS_* variable. So a job's target environment (WithEnv) can carry the
 // AWS target's own credentials without the state bucket's keys ever reaching the AWS
 // provider, or the target's keys the state bucket. Nothing secret is an argument
-// (terraform-exec logs command lines) or in the workdir (the backend file names a path).
+// (command lines show in process listings) or in the workdir (the backend file names a path).
 func (e *runner) tofuEnv() map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
