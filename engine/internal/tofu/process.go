@@ -100,8 +100,14 @@ func (p *Process) Interrupt() {
 }
 
 // Kill kills tofu's process group: tofu and everything it started that is still in the
-// group (providers, provisioner commands), also after tofu itself has exited.
-func (p *Process) Kill() { killGroup(p.cmd.Process) }
+// group (providers, provisioner commands), also after tofu itself has exited where the
+// system keeps the group (unix).
+func (p *Process) Kill() {
+	p.mu.Lock()
+	exited := p.exited
+	p.mu.Unlock()
+	killGroup(p.cmd.Process, exited)
+}
 
 // Killed reports whether err, from Wait, says tofu was killed by a signal other than an
 // interrupt (it could not release its state lock).

@@ -13,8 +13,9 @@ import (
 func interrupt(p *os.Process) { _ = p.Signal(syscall.SIGINT) }
 
 // killGroup SIGKILLs the process group tofu leads (it was started with Setpgid). The
-// group outlives tofu while a provider it started still runs.
-func killGroup(p *os.Process) {
+// group outlives tofu while a provider it started still runs, and its id is not reused
+// meanwhile, so it is killed also once tofu has exited.
+func killGroup(p *os.Process, exited bool) {
 	if p.Pid > 0 {
 		_ = syscall.Kill(-p.Pid, syscall.SIGKILL)
 	}

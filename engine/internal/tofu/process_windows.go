@@ -24,8 +24,12 @@ func interrupt(p *os.Process) {
 }
 
 // killGroup ends tofu and the processes it started (its tree: Windows has no process
-// group to signal).
-func killGroup(p *os.Process) {
+// group to signal). Once tofu has exited its tree cannot be found, and its pid may be
+// another process's: nothing is done.
+func killGroup(p *os.Process, exited bool) {
+	if exited {
+		return
+	}
 	if err := exec.Command("taskkill", "/T", "/F", "/PID", strconv.Itoa(p.Pid)).Run(); err != nil {
 		_ = p.Kill()
 	}
