@@ -212,6 +212,9 @@ func (e *scheduler) shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// run is job j's goroutine: it waits for the service, takes a slot (and the lease for
+// an operation that changes state), runs the operation under the job's timeout and
+// settles its end.
 func (e *scheduler) run(j *Job) {
 	defer e.jobs.wg.Done()
 	ref := j.info.Service
