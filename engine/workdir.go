@@ -92,7 +92,7 @@ func (e *runner) cachedWorkspace(ref ServiceRef, name string) (*workspace, error
 	if err != nil {
 		return nil, err
 	}
-	tf, err := e.newTerraform(dir)
+	tf, err := e.newTofu(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func (e *runner) ensureDir(dir string) (string, error) {
 	return filepath.EvalSymlinks(abs)
 }
 
-func (e *runner) newTerraform(dir string) (*tofu.Tofu, error) {
+func (e *runner) newTofu(dir string) (*tofu.Tofu, error) {
 	return &tofu.Tofu{Path: e.cfg.TofuPath, Dir: dir}, nil
 }
 
