@@ -56,8 +56,11 @@ func TestCancelInterruptsTheTofuTheJobHolds(t *testing.T) {
 	if l := <-lines; l != "started" {
 		t.Fatalf("first line %q", l)
 	}
-	if j.proc.get() == 0 {
-		t.Fatal("the job does not hold tofu's process while it runs")
+	// runTofu takes the handle right after starting tofu, which may print first.
+	for start := time.Now(); j.proc.get() == 0; time.Sleep(time.Millisecond) {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the job does not hold tofu's process while it runs")
+		}
 	}
 	if _, err := j.cancel(false, time.Minute); err != nil {
 		t.Fatal(err)
