@@ -33,7 +33,7 @@ func rawDirAt(b *testing.B, h *harness, vars map[string]any) (setGreeting func(s
 	b.Helper()
 	dir = b.TempDir()
 	// The same backend as the engine's, under another key.
-	backend, err := h.e.backendOverride(ServiceRef{Client: "raw", Service: "baseline"})
+	backend, err := h.e.runner.backendOverride(ServiceRef{Client: "raw", Service: "baseline"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func rawDirAt(b *testing.B, h *harness, vars map[string]any) (setGreeting func(s
 		cmd := exec.Command(h.e.cfg.TofuPath, args...)
 		cmd.Dir = dir
 		cmd.Env = os.Environ()
-		for k, v := range h.e.tofuEnv() {
+		for k, v := range h.e.runner.tofuEnv() {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 		cmd.Env = append(cmd.Env, "TF_IN_AUTOMATION=1")
@@ -237,9 +237,9 @@ func BenchmarkJobRecords(b *testing.B) {
 		var total time.Duration
 		for range rounds {
 			if cold {
-				e.records.mu.Lock()
-				clear(e.records.m)
-				e.records.mu.Unlock()
+				e.ledger.records.mu.Lock()
+				clear(e.ledger.records.m)
+				e.ledger.records.mu.Unlock()
 			}
 			start := time.Now()
 			f()

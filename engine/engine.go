@@ -9,8 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -90,46 +88,60 @@ func (s *S3Backend) region() string {
 
 // Engine runs OpenTofu operations on services as jobs.
 type Engine struct {
-	cfg           Config
-	log           *slog.Logger
-	locks         *locker
-	cliConfigPath string
-	s3CredsPath   string
-	cliConfig     string
-
-	mu         sync.Mutex
-	jobs       map[string]*Job
-	finished   []string // ids of finished jobs kept in memory, oldest first
-	workspaces map[workspaceKey]*workspace
-	records    recordCache // job records' infos, parsed once per version
-	closed     bool
-	// stop is closed by Shutdown: background retries (retryLater) give up.
-	stop chan struct{}
-	// instance tells this Engine's leases from those of other processes (and of other
-	// engines in this process), so one left by its own finished job can be taken over.
-	instance string
-	// initMu serialises `tofu init` when providers come through the shared plugin cache:
-	// concurrent inits filling one cache were seen to fail ("installed provider plugins
-	// are not consistent with the packages selected in the dependency lock file"). Init
-	// runs only when a module changes, so this costs little.
-	initMu sync.Mutex
-	wg     sync.WaitGroup
+	cfg Config
+	log *slog.Logger
+	// The engine's parts, by concern: the scheduler queues and runs jobs, the runner
+	// runs tofu in workdirs, the ledger keeps job records, intents, leases and recovery
+	// in the store.
+	jobs   *jobTable
+	locks  *locker
+	sched  *scheduler
+	runner *runner
+	ledger *ledger
 }
-
-// maxFinishedInMemory bounds finished jobs kept in memory; older ones are read back
-// from the store.
-const maxFinishedInMemory = 1000
 
 // New checks the configuration, creates the directories and returns an Engine.
 func New(cfg Config) (*Engine, error) {
+	if err := applyDefaults(&cfg); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e := &Engine{cfg: cfg, log: log, jobs: newJobTable(), locks: newLocker(cfg.MaxParallel, cfg.Host, os.Getpid())}
+	stop := make(chan struct{})
+	e.ledger = &ledger{
+		cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, stop: stop,
+		records:  recordCache{m: map[string]cachedRecord{}},
+		instance: uuid.NewString(),
+	}
+	e.runner = &runner{
+		cfg: &e.cfg, ledger: e.ledger,
+		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
+		s3CredsPath:   filepath.Join(cfg.WorkDir, "spawnit-state.credentials"),
+		workspaces:    map[workspaceKey]*workspace{},
+	}
+	e.sched = &scheduler{cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, ledger: e.ledger, runner: e.runner, stop: stop}
+	if err := e.runner.writeCLIConfig(); err != nil {
+		return nil, fmt.Errorf("write tofu CLI config: %w", err)
+	}
+	if err := e.runner.writeStateCredentials(); err != nil {
+		return nil, fmt.Errorf("write the state bucket's credentials file: %w", err)
+	}
+	return e, nil
+}
+
+// applyDefaults checks cfg, fills in its defaults and creates its directories.
+func applyDefaults(cfg *Config) error {
 	if cfg.TofuPath == "" {
-		return nil, fmt.Errorf("%w: TofuPath is required", ErrInvalidInput)
+		return fmt.Errorf("%w: TofuPath is required", ErrInvalidInput)
 	}
 	if _, err := os.Stat(cfg.TofuPath); err != nil {
-		return nil, fmt.Errorf("%w: tofu binary: %w", ErrInvalidInput, err)
+		return fmt.Errorf("%w: tofu binary: %w", ErrInvalidInput, err)
 	}
 	if cfg.Source == nil {
-		return nil, fmt.Errorf("%w: Source is required", ErrInvalidInput)
+		return fmt.Errorf("%w: Source is required", ErrInvalidInput)
 	}
 	def := func(p *string, sub string) error {
 		if *p != "" {
@@ -142,21 +154,21 @@ func New(cfg Config) (*Engine, error) {
 		return nil
 	}
 	if err := errors.Join(def(&cfg.WorkDir, "work"), def(&cfg.PluginCacheDir, "plugin-cache")); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.Backend.S3 == nil {
 		if err := def(&cfg.Backend.LocalStateRoot, "store"); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Store == nil {
 		root := ""
 		if err := def(&root, "store"); err != nil {
-			return nil, err
+			return err
 		}
 		fsStore, err := store.NewFS(root)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cfg.Store = fsStore
 	}
@@ -178,48 +190,32 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Host == "" {
 		cfg.Host, _ = os.Hostname()
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
+	return makeDirs(cfg)
+}
+
+// makeDirs creates the engine's directories and makes their paths absolute (with
+// symlinks resolved, as tofu's working directory shows them).
+func makeDirs(cfg *Config) error {
 	for _, d := range []*string{&cfg.WorkDir, &cfg.PluginCacheDir} {
 		if err := os.MkdirAll(*d, 0o700); err != nil {
-			return nil, err
+			return err
 		}
 		abs, err := filepath.Abs(*d)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if *d, err = filepath.EvalSymlinks(abs); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if cfg.Backend.LocalStateRoot != "" {
 		abs, err := filepath.Abs(cfg.Backend.LocalStateRoot)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		cfg.Backend.LocalStateRoot = abs
 	}
-	e := &Engine{
-		cfg:           cfg,
-		log:           log,
-		locks:         newLocker(cfg.MaxParallel, cfg.Host, os.Getpid()),
-		cliConfigPath: filepath.Join(cfg.WorkDir, "spawnit.tofurc"),
-		s3CredsPath:   filepath.Join(cfg.WorkDir, "spawnit-state.credentials"),
-		jobs:          map[string]*Job{},
-		workspaces:    map[workspaceKey]*workspace{},
-		records:       recordCache{m: map[string]cachedRecord{}},
-		stop:          make(chan struct{}),
-		instance:      uuid.NewString(),
-	}
-	if err := e.writeCLIConfig(); err != nil {
-		return nil, fmt.Errorf("write tofu CLI config: %w", err)
-	}
-	if err := e.writeStateCredentials(); err != nil {
-		return nil, fmt.Errorf("write the state bucket's credentials file: %w", err)
-	}
-	return e, nil
+	return nil
 }
 
 // RunOption adjusts one operation.
@@ -280,36 +276,36 @@ func WithTimeout(d time.Duration) RunOption { return func(o *runOptions) { o.tim
 // Plan computes what applying the service's configuration would change, saving the plan
 // and summarizing it in the job's Plan.
 func (e *Engine) Plan(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
-	return e.submit(ctx, ref, OpPlan, opts)
+	return e.sched.submit(ctx, ref, OpPlan, opts)
 }
 
 // Apply makes real infrastructure match the service's configuration. The job's Outputs
 // hold the module outputs afterwards.
 func (e *Engine) Apply(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
-	return e.submit(ctx, ref, OpApply, opts)
+	return e.sched.submit(ctx, ref, OpApply, opts)
 }
 
 // Destroy removes the service's infrastructure.
 func (e *Engine) Destroy(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
-	return e.submit(ctx, ref, OpDestroy, opts)
+	return e.sched.submit(ctx, ref, OpDestroy, opts)
 }
 
 // Accept records the real infrastructure as the service's new state (a refresh-only
 // apply): the way to accept drift instead of remediating it with Apply.
 func (e *Engine) Accept(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
-	return e.submit(ctx, ref, OpAccept, opts)
+	return e.sched.submit(ctx, ref, OpAccept, opts)
 }
 
 // CheckDrift compares reality with the service's intent; the job's Drift holds the report.
 func (e *Engine) CheckDrift(ctx context.Context, ref ServiceRef, opts ...RunOption) (*Job, error) {
-	return e.submit(ctx, ref, OpDrift, opts)
+	return e.sched.submit(ctx, ref, OpDrift, opts)
 }
 
 // Outputs reads the service's current outputs, sensitive values included, as a short
 // job that queues behind any running operation. Sensitive values are returned to the
 // caller only: the job's record and events carry them redacted.
 func (e *Engine) Outputs(ctx context.Context, ref ServiceRef) (map[string]Output, error) {
-	j, err := e.submit(ctx, ref, OpOutputs, nil)
+	j, err := e.sched.submit(ctx, ref, OpOutputs, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -325,10 +321,7 @@ func (e *Engine) Outputs(ctx context.Context, ref ServiceRef) (map[string]Output
 
 // Job returns a job this process knows (running, queued or recently finished).
 func (e *Engine) Job(id string) (*Job, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	j, ok := e.jobs[id]
-	return j, ok
+	return e.jobs.get(id)
 }
 
 // LockHolder reports which job holds the service, if any.
@@ -348,345 +341,64 @@ func parseJobID(id string) (uuid.UUID, error) {
 
 var timeNow = func() time.Time { return time.Now().UTC() }
 
-func (e *Engine) submit(ctx context.Context, ref ServiceRef, op Operation, opts []RunOption) (*Job, error) {
-	if err := ref.Validate(); err != nil {
-		return nil, err
-	}
-	var o runOptions
-	for _, f := range opts {
-		f(&o)
-	}
-	if o.timeout <= 0 {
-		o.timeout = e.cfg.JobTimeout
-	}
-	if err := ValidateEnv(o.env); err != nil {
-		return nil, err
-	}
-	e.mu.Lock()
-	closed := e.closed
-	e.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	if changesState(op) {
-		if err := e.checkRecovery(ctx, ref); err != nil {
-			return nil, err
-		}
-	}
-	j := newJob(JobInfo{
-		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
-		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
-	})
-	j.mask.add(o.secrets...)
-	j.env = o.env
-	for k, v := range o.env {
-		if secretEnvName(k) {
-			j.mask.add(v)
-		}
-	}
-	j.failFast = o.failFast
-	j.readiness = o.readiness
-	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
-	preempt, err := e.locks.enqueue(j, o.failFast)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", op, ref, err)
-	}
-	if preempt != nil {
-		// A check only reads (its plan takes no state lock and writes no state), so it is
-		// stopped at once rather than asked: tofu's graceful stop waits for in-flight
-		// provider calls, which is exactly what a stuck check is blocked on.
-		preempt.preempted.Store(true)
-		preempt.emit(Event{Type: EventLog, Level: "info", Message: "a user's " + string(op) + " is waiting: stopping this check"})
-		preempt.softCancel()
-		killGroup(preempt.proc.get())
-		preempt.hardCancel()
-	}
-	// The record must exist before the job can run, so a crash leaves a trace that start-up
-	// turns into "interrupted". A store that cannot take it fails the request, lock freed.
-	if err := e.saveJob(ctx, j); err != nil {
-		if !e.locks.dequeue(j) {
-			e.locks.release(j)
-		}
-		return nil, err
-	}
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		if !e.locks.dequeue(j) {
-			e.locks.release(j)
-		}
-		j.finish(StateCancelled, "engine shutting down")
-		_ = e.saveJob(context.Background(), j)
-		j.markDone()
-		return nil, ErrClosed
-	}
-	e.jobs[j.ID()] = j
-	e.wg.Add(1)
-	e.mu.Unlock()
-	go e.run(j, o.timeout)
-	return j, nil
-}
-
 // Cancel cancels a job. The first cancel of a running job sends tofu SIGINT (it stops
 // gracefully and saves state) and the job shows "cancelling"; a forced cancel, allowed
 // CancelCoolOff after the first, kills tofu's whole process group. A queued job is just
 // removed from its queue.
-func (e *Engine) Cancel(id string, force bool) error {
-	j, ok := e.Job(id)
-	if !ok {
-		return fmt.Errorf("%w: job %s", ErrNotFound, id)
-	}
-	j.mu.Lock()
-	state := j.info.State
-	switch {
-	case state.Final():
-		j.mu.Unlock()
-		return ErrJobFinished
-	case state == StateQueued:
-		j.mu.Unlock()
-		if e.locks.dequeue(j) {
-			if j.finish(StateCancelled, "cancelled while queued") {
-				_ = e.saveJob(context.Background(), j)
-				e.forget(j)
-				j.markDone()
-			}
-			j.softCancel() // wakes run(), which returns without the service
-			return nil
-		}
-		// It was granted the service meanwhile: run() sees the cancel before starting tofu.
-		j.softCancel()
-		return nil
-	case state == StateRunning:
-		_ = j.transitionLocked(StateCancelling, "")
-		j.mu.Unlock()
-		j.softCancel()
-		interrupt(j.proc.get())
-		if force {
-			return fmt.Errorf("%w: graceful cancel sent; force again after %s", ErrCoolOff, e.cfg.CancelCoolOff)
-		}
-		return nil
-	default: // cancelling
-		since := time.Since(*j.info.CancelRequestedAt)
-		j.mu.Unlock()
-		if !force {
-			return nil
-		}
-		if since < e.cfg.CancelCoolOff {
-			return fmt.Errorf("%w: %s left", ErrCoolOff, (e.cfg.CancelCoolOff - since).Round(time.Second))
-		}
-		j.emit(Event{Type: EventLog, Level: "warn", Message: "forced cancel: killing tofu and its providers"})
-		killGroup(j.proc.get())
-		j.hardCancel()
-		return nil
-	}
-}
+func (e *Engine) Cancel(id string, force bool) error { return e.sched.cancel(id, force) }
 
 // Shutdown stops accepting jobs, interrupts running tofu processes once, waits up to the
 // context's deadline, then kills what is left; every job ends in a recorded final state.
-func (e *Engine) Shutdown(ctx context.Context) error {
-	e.mu.Lock()
-	if !e.closed {
-		close(e.stop)
-	}
-	e.closed = true
-	jobs := make([]*Job, 0, len(e.jobs))
-	for _, j := range e.jobs {
-		jobs = append(jobs, j)
-	}
-	e.mu.Unlock()
-	for _, j := range jobs {
-		_ = e.Cancel(j.ID(), false)
-	}
-	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-	}
-	for _, j := range jobs {
-		killGroup(j.proc.get())
-		j.hardCancel()
-	}
-	<-done
-	return ctx.Err()
+func (e *Engine) Shutdown(ctx context.Context) error { return e.sched.shutdown(ctx) }
+
+// Lease reports the cross-process lease of a service, if one is held (possibly by a
+// process that died: expires says when it lapses).
+func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
+	return e.ledger.Lease(ctx, ref)
 }
 
-func (e *Engine) forget(j *Job) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.finished = append(e.finished, j.ID())
-	for len(e.finished) > maxFinishedInMemory {
-		delete(e.jobs, e.finished[0])
-		e.finished = e.finished[1:]
-	}
+// LoadJob reads a job's record and event log from the store (finished jobs survive a
+// restart this way).
+func (e *Engine) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInfo, []Event, error) {
+	return e.ledger.LoadJob(ctx, ref, id)
 }
 
-func (e *Engine) run(j *Job, timeout time.Duration) {
-	defer e.wg.Done()
-	ref := j.info.Service
-	select {
-	case <-j.granted:
-	case <-j.softCtx.Done():
-		// Cancelled while queued; Cancel may have raced the grant.
-		select {
-		case <-j.granted:
-		default:
-			return
-		}
-	}
-	// end records the final state, saves it, frees the service and only then closes
-	// Done: whoever waited for the job finds the record written and the lock free.
-	slot, leased := false, false
-	end := func(state JobState, msg string) {
-		j.finish(state, msg)
-		// What the store cannot take now (it is down) is written later, in order. An
-		// errored state not stored yet comes first: until it is, and the service is
-		// marked as needing recovery, the final record and the lease's release wait, so
-		// no process takes the service and runs tofu on the state tofu could not save.
-		saved, released := false, !leased
-		if !j.erroredPending.Load() {
-			saved = e.saveJob(context.Background(), j) == nil
-		}
-		if saved && !j.info.Background {
-			e.pruneJobs(context.Background(), ref)
-		}
-		if leased && !j.erroredPending.Load() {
-			released = e.releaseLease(context.Background(), j) == nil
-		}
-		if !saved || !released || j.erroredPending.Load() {
-			e.log.Error("the store did not take the end of a job: retrying in the background", "job", j.ID(),
-				"record_saved", saved, "lease_released", released, "errored_state_kept", !j.erroredPending.Load())
-			e.finishLater(j, saved, released)
-		}
-		if slot {
-			e.locks.releaseSlot()
-		}
-		e.locks.release(j)
-		j.hardCancel()
-		e.forget(j)
-		j.markDone()
-	}
-	if j.softCtx.Err() != nil {
-		end(StateCancelled, "cancelled before it started")
-		return
-	}
-	if err := e.locks.acquireSlot(j.softCtx); err != nil {
-		end(StateCancelled, "cancelled while waiting for a free slot")
-		return
-	}
-	slot = true
-	// Operations that change state also hold the cross-process lease; checks and output
-	// reads only read, without tofu's state lock, and need none.
-	if j.info.Operation != OpDrift && j.info.Operation != OpOutputs {
-		ctx, cancel := context.WithTimeout(j.softCtx, 30*time.Second)
-		err := e.acquireLease(ctx, j, timeout+e.cfg.KillGrace+time.Minute)
-		cancel()
-		if err != nil {
-			_ = j.transition(StateRunning, "")
-			end(StateFailed, "could not take the service's lease: "+err.Error())
-			return
-		}
-		leased = true
-	}
-	if err := j.transition(StateRunning, ""); err != nil {
-		end(StateCancelled, "cancelled before it started")
-		return
-	}
-	_ = e.saveJob(context.Background(), j)
-	e.log.Info("job started", "job", j.ID(), "op", j.info.Operation, "service", ref.String())
-
-	var timedOut atomic.Bool
-	timer := time.AfterFunc(timeout, func() {
-		timedOut.Store(true)
-		j.emit(Event{Type: EventLog, Level: "error", Message: fmt.Sprintf("job timed out after %s: interrupting tofu", timeout)})
-		j.mu.Lock()
-		if j.info.State == StateRunning {
-			_ = j.transitionLocked(StateCancelling, "")
-		}
-		j.mu.Unlock()
-		j.softCancel()
-		interrupt(j.proc.get())
-		time.AfterFunc(e.cfg.KillGrace, func() {
-			if !j.isDone() {
-				j.emit(Event{Type: EventLog, Level: "error", Message: "tofu did not stop within the grace period: killing it"})
-				killGroup(j.proc.get())
-				j.hardCancel()
-			}
-		})
-	})
-	err := e.execute(j)
-	timer.Stop()
-
-	switch {
-	case err == nil:
-		end(StateSucceeded, "")
-	case timedOut.Load():
-		end(StateFailed, fmt.Sprintf("timed out after %s: %v", timeout, err))
-	case j.preempted.Load():
-		end(StateCancelled, "stopped to let a user's job run")
-	case j.softCtx.Err() != nil:
-		end(StateCancelled, "cancelled: "+err.Error())
-	default:
-		end(StateFailed, err.Error())
-	}
-	info := j.Info()
-	e.log.Info("job finished", "job", j.ID(), "op", info.Operation, "service", ref.String(), "state", info.State, "duration", info.Duration())
+// ListJobs lists a service's jobs, newest first (running ones as they are now).
+// Background checks are not listed (see Background).
+func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error) {
+	return e.ledger.ListJobs(ctx, ref)
 }
 
-// changesState reports whether an operation may write the service's state.
-func changesState(op Operation) bool { return op == OpApply || op == OpDestroy || op == OpAccept }
-
-// retryLater runs f in the background until it succeeds, with a growing pause between
-// tries, giving up when the engine shuts down. It is for what a job could not write
-// while the store was down: its final record, its lease, its errored state.
-func (e *Engine) retryLater(what string, f func(ctx context.Context) error) {
-	go func() {
-		pause := time.Second
-		for try := 1; ; try++ {
-			select {
-			case <-e.stop:
-				e.log.Error("gave up at shutdown", "what", what, "tries", try-1)
-				return
-			case <-time.After(pause):
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			err := f(ctx)
-			cancel()
-			if err == nil {
-				e.log.Info("written after the store came back", "what", what, "tries", try)
-				return
-			}
-			pause = min(2*pause, 10*time.Second)
-		}
-	}()
+// LastJob returns the newest job of the service's history, nil when it has none: the
+// user's job holding the service in this process, else the record written last (a
+// service runs one job at a time, so the newest record is the last job's; records
+// written at the same instant are told apart by their creation time).
+func (e *Engine) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) {
+	return e.ledger.LastJob(ctx, ref)
 }
 
-// finishLater writes, once the store takes it, what the end of job j could not: its
-// errored state (and the service's needs-recovery mark), its final record, and the
-// release of its lease, in that order.
-func (e *Engine) finishLater(j *Job, saved, released bool) {
-	ref := j.info.Service
-	dir := filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service)
-	e.retryLater("end of job "+j.ID(), func(ctx context.Context) error {
-		if j.erroredPending.Load() {
-			if _, err := e.keepErrored(ctx, ref, dir); err != nil {
-				return err
-			}
-			j.erroredPending.Store(false)
-		}
-		if !saved {
-			if err := e.saveJob(ctx, j); err != nil {
-				return err
-			}
-			saved = true
-		}
-		if !released {
-			if err := e.releaseLease(ctx, j); err != nil {
-				return err
-			}
-			released = true
-		}
-		return nil
-	})
+// Intent returns the service's intent (IntentNone when it was never applied).
+func (e *Engine) Intent(ctx context.Context, ref ServiceRef) (Intent, error) {
+	return e.ledger.Intent(ctx, ref)
+}
+
+// ClearRecovery is the operator's acknowledgement that a service whose state could not
+// be saved was repaired (for example by pushing the kept errored.tfstate), or that its
+// stored state is right as it is: applies are accepted again, on the state now stored.
+func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
+	return e.ledger.ClearRecovery(ctx, ref)
+}
+
+// RecoverInterrupted marks jobs that this host left queued or running (the process died)
+// as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
+// anything. It finds them through the index of unfinished jobs the engine keeps in the
+// store (index/jobs/), not by reading every record. In-process locks died with the
+// process; the lease of an interrupted job is deleted, and so is the S3 lockfile its
+// tofu left (one created after the job started, while it held the lease), so the next
+// operation finds the service free.
+//
+// It first kills what the dead process left running in the workdirs: tofu dies with
+// the server, but its providers and provisioner commands outlive it.
+func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
+	return e.ledger.RecoverInterrupted(ctx)
 }

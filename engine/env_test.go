@@ -26,7 +26,7 @@ func TestTargetEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.wait(j, StateSucceeded)
-	env := h.e.jobEnv(j)
+	env := h.e.runner.jobEnv(j)
 	for k, v := range env {
 		if v == h.s3.SecretKey || v == h.s3.AccessKey {
 			t.Fatalf("the state bucket's keys are in tofu's environment (%s)", k)
@@ -35,11 +35,11 @@ func TestTargetEnv(t *testing.T) {
 	if env["AWS_SECRET_ACCESS_KEY"] != "target-secret-value" || env["AWS_REGION"] != "eu-west-3" {
 		t.Fatalf("the job's environment did not reach tofu: %v", env["AWS_REGION"])
 	}
-	backend, _ := os.ReadFile(h.e.s3CredsPath)
+	backend, _ := os.ReadFile(h.e.runner.s3CredsPath)
 	if !strings.Contains(string(backend), h.s3.SecretKey) {
 		t.Fatal("the bucket's keys are not in the engine's credentials file")
 	}
-	if fi, err := os.Stat(h.e.s3CredsPath); err != nil || fi.Mode().Perm() != 0o600 {
+	if fi, err := os.Stat(h.e.runner.s3CredsPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file: %v %v", fi.Mode(), err)
 	}
 

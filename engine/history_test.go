@@ -33,7 +33,7 @@ func TestJobHistoryPruned(t *testing.T) {
 		recent = append(recent, record(StateFailed, false))
 	}
 
-	e.pruneJobs(context.Background(), ref)
+	e.ledger.pruneJobs(context.Background(), ref)
 
 	for _, id := range old {
 		if exists(st, jobKey(ref, id)) {
@@ -59,7 +59,7 @@ func TestJobHistoryPruned(t *testing.T) {
 		t.Errorf("ListJobs lists %d jobs, want %d", len(jobs), DefaultJobHistory+1)
 	}
 	// Under the limit, nothing goes.
-	e.pruneJobs(context.Background(), ref)
+	e.ledger.pruneJobs(context.Background(), ref)
 	if again, _ := e.ListJobs(context.Background(), ref); len(again) != len(jobs) {
 		t.Errorf("a second prune deleted %d more records", len(jobs)-len(again))
 	}

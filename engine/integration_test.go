@@ -631,10 +631,10 @@ func TestUserJobPreemptsCheck(t *testing.T) {
 	if len(jobs) != 1 || jobs[0].ID != apply.ID() {
 		t.Fatalf("job history %+v, want the apply only", jobs)
 	}
-	h.e.mu.Lock() // as if both had left memory: the store answers
-	delete(h.e.jobs, again.ID())
-	delete(h.e.jobs, check.ID())
-	h.e.mu.Unlock()
+	h.e.jobs.mu.Lock() // as if both had left memory: the store answers
+	delete(h.e.jobs.m, again.ID())
+	delete(h.e.jobs.m, check.ID())
+	h.e.jobs.mu.Unlock()
 	if info, _, err := h.e.LoadJob(context.Background(), ref, again.ID()); err != nil || !info.Background || info.State != StateSucceeded {
 		t.Fatalf("latest check: %+v, %v", info, err)
 	}

@@ -146,8 +146,12 @@ type Job struct {
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	preempted  atomic.Bool       // cancelled to let a user's job run
 	granted    chan struct{}     // closed when the service lock (and a slot) is granted
-	proc       procTracker
-	onCancel   func(force bool)
+	proc       procHandle
+	// timeout is how long the job may run; timedOut is set (under mu) when it ran longer.
+	timeout  time.Duration
+	timedOut bool
+	// clock is the time the job's transitions record (time.Now; tests set their own).
+	clock func() time.Time
 
 	// erroredPending: tofu left errored.tfstate and the store did not take it yet.
 	erroredPending atomic.Bool
@@ -165,6 +169,7 @@ func newJob(info JobInfo) *Job {
 		softCtx:    soft,
 		softCancel: softCancel,
 		granted:    make(chan struct{}),
+		clock:      time.Now,
 	}
 }
 
@@ -326,7 +331,7 @@ func (j *Job) transitionLocked(to JobState, errMsg string) error {
 	if err := checkTransition(j.info.State, to); err != nil {
 		return err
 	}
-	now := time.Now().UTC()
+	now := j.clock().UTC()
 	if to.Final() {
 		j.endedFrom, j.endedErr = j.info.State, j.info.Error
 	}
@@ -396,4 +401,137 @@ func (j *Job) record() jobRecord {
 type jobRecord struct {
 	JobInfo
 	Events []Event `json:"events"`
+}
+
+// The decisions of a job's life: what a cancel, a timeout, a user's job arriving behind
+// a check and the end of tofu's run do to the job. They change only the job's state,
+// its event log and its contexts; the runner holding tofu's process reacts to the
+// contexts (softCtx done: tofu is interrupted once; ctx done: its process group is
+// killed), and the engine does the writing.
+
+// cancelResult says what a cancel request left for the engine to do.
+type cancelResult int
+
+const (
+	// cancelDone: nothing more (tofu is being stopped, or will be before it starts).
+	cancelDone cancelResult = iota
+	// cancelQueued: the job waits in its service's queue; the engine removes it and,
+	// when it was still there, ends it as cancelled.
+	cancelQueued
+)
+
+// cancel applies a cancel request. The first cancel of a running job moves it to
+// cancelling and stops it gracefully; a forced one is refused (ErrCoolOff) until
+// coolOff has passed since then, and kills tofu. A finished job refuses any
+// (ErrJobFinished).
+func (j *Job) cancel(force bool, coolOff time.Duration) (cancelResult, error) {
+	j.mu.Lock()
+	switch state := j.info.State; {
+	case state.Final():
+		j.mu.Unlock()
+		return cancelDone, ErrJobFinished
+	case state == StateQueued:
+		j.mu.Unlock()
+		return cancelQueued, nil
+	case state == StateRunning:
+		_ = j.transitionLocked(StateCancelling, "")
+		j.mu.Unlock()
+		j.softCancel()
+		if force {
+			return cancelDone, fmt.Errorf("%w: graceful cancel sent; force again after %s", ErrCoolOff, coolOff)
+		}
+		return cancelDone, nil
+	default: // cancelling
+		since := j.clock().Sub(*j.info.CancelRequestedAt)
+		if !force {
+			j.mu.Unlock()
+			return cancelDone, nil
+		}
+		if since < coolOff {
+			j.mu.Unlock()
+			return cancelDone, fmt.Errorf("%w: %s left", ErrCoolOff, (coolOff - since).Round(time.Second))
+		}
+		j.appendLocked(Event{Type: EventLog, Level: "warn", Message: "forced cancel: killing tofu and its providers"})
+		j.mu.Unlock()
+		j.hardCancel()
+		return cancelDone, nil
+	}
+}
+
+// cancelQueued ends a job that was removed from its queue before it ran; false when it
+// had ended already.
+func (j *Job) cancelQueued() bool { return j.finish(StateCancelled, "cancelled while queued") }
+
+// preempt stops a background check at once for a user's op waiting behind it. A check
+// only reads (its plan takes no state lock and writes no state), so it is killed rather
+// than asked: tofu's graceful stop waits for in-flight provider calls, which is exactly
+// what a stuck check is blocked on.
+func (j *Job) preempt(by Operation) {
+	j.preempted.Store(true)
+	j.emit(Event{Type: EventLog, Level: "info", Message: "a user's " + string(by) + " is waiting: stopping this check"})
+	j.softCancel()
+	j.hardCancel()
+}
+
+// timeOut stops a job that ran longer than its timeout as a cancel would (tofu is
+// interrupted and the job shows cancelling); its end will be failed.
+func (j *Job) timeOut() {
+	j.mu.Lock()
+	j.timedOut = true
+	j.appendLocked(Event{Type: EventLog, Level: "error", Message: fmt.Sprintf("job timed out after %s: interrupting tofu", j.timeout)})
+	if j.info.State == StateRunning {
+		_ = j.transitionLocked(StateCancelling, "")
+	}
+	j.mu.Unlock()
+	j.softCancel()
+}
+
+// overdue kills tofu when the job has not ended a grace period after timing out (a
+// hung provider ignores the interrupt). It reports whether it did.
+func (j *Job) overdue() bool {
+	if j.isDone() {
+		return false
+	}
+	j.emit(Event{Type: EventLog, Level: "error", Message: "tofu did not stop within the grace period: killing it"})
+	j.hardCancel()
+	return true
+}
+
+// kill stops the job at once (tofu's process group killed): what is left at shutdown.
+func (j *Job) kill() { j.hardCancel() }
+
+// outcome decides the final state of a job whose operation returned err: a timeout
+// fails it, a preemption or a cancel cancels it, an error fails it.
+func (j *Job) outcome(err error) (JobState, string) {
+	j.mu.Lock()
+	timedOut := j.timedOut
+	j.mu.Unlock()
+	switch {
+	case err == nil:
+		return StateSucceeded, ""
+	case timedOut:
+		return StateFailed, fmt.Sprintf("timed out after %s: %v", j.timeout, err)
+	case j.preempted.Load():
+		return StateCancelled, "stopped to let a user's job run"
+	case j.softCtx.Err() != nil:
+		return StateCancelled, "cancelled: " + err.Error()
+	default:
+		return StateFailed, err.Error()
+	}
+}
+
+// endWrites says what the end of the job writes at once, given whether it holds the
+// service's lease: its final record and the lease's release, unless tofu left an
+// errored state the store did not take yet. Until that is stored (and the service is
+// marked as needing recovery) both wait, so no process takes the service and runs tofu
+// on the state tofu could not save.
+func (j *Job) endWrites(leased bool) (saveRecord, releaseLease bool) {
+	pending := j.erroredPending.Load()
+	return !pending, leased && !pending
+}
+
+// settled reports whether the end of the job is fully written: its record saved, its
+// lease (if any) released and no errored state left to store.
+func (j *Job) settled(saved, released bool) bool {
+	return saved && released && !j.erroredPending.Load()
 }

@@ -8,22 +8,20 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/spawnit/spawnit/engine/internal/tofu"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
 // execute runs the job's operation: sync the workdir from the source, init when needed,
 // then the tofu command(s).
-func (e *Engine) execute(j *Job) error {
+func (e *runner) execute(j *Job) error {
 	ref := j.info.Service
 	ctx := j.ctx
 	ws, err := e.workspaceFor(j)
@@ -33,7 +31,7 @@ func (e *Engine) execute(j *Job) error {
 	// Checked again when the job starts: a job queued behind one that left errored state
 	// was accepted before the service needed recovery.
 	if changesState(j.info.Operation) {
-		if err := e.checkRecovery(j.softCtx, ref); err != nil {
+		if err := e.ledger.checkRecovery(j.softCtx, ref); err != nil {
 			return err
 		}
 		if err := e.checkState(j.softCtx, ref); err != nil {
@@ -100,7 +98,7 @@ func (w *streamWriter) planSummary() *PlanSummary {
 	return s
 }
 
-func (e *Engine) outputWriter(j *Job) *streamWriter {
+func (e *runner) outputWriter(j *Job) *streamWriter {
 	w := &streamWriter{}
 	w.emit = func(line []byte, truncated bool) {
 		ev := parseUILine(line)
@@ -152,53 +150,32 @@ func (w *streamWriter) failure(what string, err error) error {
 	return fmt.Errorf("%s failed: %w", what, err)
 }
 
-// runTofu runs one tofu step while tracking its process: a cancel that arrives while it
-// runs reaches tofu as SIGINT, and whatever is left of its process group (providers)
-// when it returns is killed, so nothing outlives the job.
-//
-// terraform-exec's *JSON methods replace the Terraform's stdout writer and leave it set,
-// so every step starts and ends with both writers reset: output of one command never
-// leaks into another's events (tofu output -json prints sensitive values).
-func (e *Engine) runTofu(j *Job, ws *workspace, f func(ctx context.Context) error) error {
-	dir := ws.dir
-	ws.tf.SetStdout(io.Discard)
-	defer func() {
-		ws.tf.SetStdout(io.Discard)
-		ws.tf.SetStderr(io.Discard)
-	}()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		j.proc.watch(dir, stop, func(pid int) {
-			if j.softCtx.Err() != nil {
-				interrupt(pid)
-			}
-		})
-	}()
-	j.proc.set(0)
-	err := f(j.ctx)
-	close(stop)
-	wg.Wait()
-	killGroup(j.proc.get())
-	j.proc.set(0)
-	if err != nil && (j.ctx.Err() != nil || diedBySignal(err)) {
+// runTofu runs one tofu command as a process the job holds: a cancel reaches tofu as one
+// SIGINT (also one that came before tofu started), a forced cancel kills its process
+// group, and whatever is left of the group (providers) when tofu returns is killed, so
+// nothing outlives the job. stdout receives tofu's output (nil discards it).
+func (e *runner) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer) error {
+	if err := j.ctx.Err(); err != nil {
+		return fmt.Errorf("tofu %s not started: %w", args[0], err)
+	}
+	p, err := ws.tf.Start(args, stdout, nil)
+	if err != nil {
+		return err
+	}
+	j.proc.set(p)
+	stopInterrupt := context.AfterFunc(j.softCtx, p.Interrupt)
+	stopKill := context.AfterFunc(j.ctx, p.Kill)
+	err = p.Wait()
+	stopInterrupt()
+	stopKill()
+	p.Kill()
+	j.proc.set(nil)
+	if err != nil && (j.ctx.Err() != nil || tofu.Killed(err)) {
 		// tofu did not get to release its state lock: an S3 lockfile would block every
 		// later operation on the service.
 		e.releaseStaleLock(j, ws)
 	}
 	return err
-}
-
-// diedBySignal reports whether tofu was killed rather than exiting on its own.
-func diedBySignal(err error) bool {
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && ws.Signal() != syscall.SIGINT
 }
 
 // lockInfo is the part of OpenTofu's lock record (the S3 lockfile's content) the engine
@@ -214,7 +191,7 @@ type lockInfo struct {
 // and the cross-process lease, so no other process could have taken it. An older lock
 // stays for its holder. It needs the engine's Store to be the state
 // bucket (as the server configures it); otherwise it says what to unlock.
-func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
+func (e *runner) releaseStaleLock(j *Job, ws *workspace) {
 	// Only jobs holding the lease can own a lockfile: drift checks and output reads run
 	// without tofu's lock, and the scratch workdir of orphan checks uses a local backend.
 	if e.cfg.Backend.S3 == nil || j.info.Operation == OpDrift || j.info.Operation == OpOutputs ||
@@ -236,48 +213,43 @@ func (e *Engine) releaseStaleLock(j *Job, ws *workspace) {
 		j.emit(Event{Type: EventLog, Level: "warn", Message: "the state lock predates this job; left for its holder: " + li.Who})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	ws.tf.SetStdout(io.Discard)
-	ws.tf.SetStderr(io.Discard)
-	if err := ws.tf.ForceUnlock(ctx, li.ID); err != nil {
+	if err := forceUnlock(ws, li.ID); err != nil {
 		j.emit(Event{Type: EventLog, Level: "error", Message: "could not release the state lock left by the killed tofu: " + err.Error()})
 		return
 	}
 	j.emit(Event{Type: EventLog, Level: "warn", Message: "released the state lock left by the killed tofu process"})
 }
 
-func (e *Engine) planInto(ctx context.Context, j *Job, ws *workspace, out string, opts ...tfexec.PlanOption) (*plan, error) {
-	w := e.outputWriter(j)
-	opts = append(opts, tfexec.Out(out))
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		_, err := ws.tf.PlanJSON(ctx, w, opts...)
+// forceUnlock removes the state lock lockID, giving tofu a minute.
+func forceUnlock(ws *workspace, lockID string) error {
+	p, err := ws.tf.Start(tofu.ForceUnlock(lockID), nil, nil)
+	if err != nil {
 		return err
-	})
+	}
+	t := time.AfterFunc(time.Minute, p.Kill)
+	defer t.Stop()
+	return p.Wait()
+}
+
+func (e *runner) planInto(ctx context.Context, j *Job, ws *workspace, opts tofu.PlanOptions) (*plan, error) {
+	w := e.outputWriter(j)
+	err := e.runTofu(j, ws, tofu.Plan(opts), w)
 	w.Close()
 	if err != nil {
 		return nil, w.failure("tofu plan", err)
 	}
-	// ShowPlanFile decodes into terraform-json's Plan, which drops the "errored" flag;
-	// the raw JSON is captured through the stdout tee to read it.
+	// Decoded here rather than into terraform-json's Plan, which drops the "errored" flag.
 	var raw bytes.Buffer
-	err = e.runTofu(j, ws, func(ctx context.Context) error {
-		ws.tf.SetStdout(&raw)
-		_, err := ws.tf.ShowPlanFile(ctx, out)
-		return err
-	})
+	err = e.runTofu(j, ws, tofu.ShowPlan(opts.Out), &raw)
 	if err != nil {
 		return nil, fmt.Errorf("tofu show: %w", err)
 	}
 	return decodePlan(raw.Bytes())
 }
 
-func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) plan(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		_, err := ws.tf.PlanJSON(ctx, w, tfexec.Out(planFile))
-		return err
-	})
+	err := e.runTofu(j, ws, tofu.Plan(tofu.PlanOptions{Out: planFile}), w)
 	w.Close()
 	if err != nil {
 		return w.failure("tofu plan", err)
@@ -290,15 +262,9 @@ func (e *Engine) plan(ctx context.Context, j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
-	var opts []tfexec.ApplyOption
-	if j.info.Operation == OpAccept {
-		opts = append(opts, tfexec.RefreshOnly(true))
-	}
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.ApplyJSON(ctx, w, opts...)
-	})
+	err := e.runTofu(j, ws, tofu.Apply(j.info.Operation == OpAccept), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
@@ -310,7 +276,7 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	// The stream's outputs message carries every value but the sensitive ones; those are
 	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
 	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
-	if err := e.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
+	if err := e.ledger.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
 		return err
 	}
 	if j.readiness == nil || j.info.Operation != OpApply {
@@ -326,14 +292,13 @@ func (e *Engine) apply(ctx context.Context, j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
-	var meta map[string]tfexec.OutputMeta
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		var err error
-		meta, err = ws.tf.Output(ctx)
-		return err
-	})
-	if err != nil {
+func (e *runner) captureOutputs(j *Job, ws *workspace) error {
+	var stdout bytes.Buffer
+	if err := e.runTofu(j, ws, tofu.Output(), &stdout); err != nil {
+		return fmt.Errorf("tofu output: %w", err)
+	}
+	var meta map[string]uiOV
+	if err := json.Unmarshal(stdout.Bytes(), &meta); err != nil {
 		return fmt.Errorf("tofu output: %w", err)
 	}
 	outs := make(map[string]Output, len(meta))
@@ -355,28 +320,22 @@ func (e *Engine) captureOutputs(j *Job, ws *workspace) error {
 	return nil
 }
 
-func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	ref := j.info.Service
 	// Keep what existed before the destroy: the drift check refreshes it later to find
 	// resources that are still (or again) there.
-	var state string
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		var err error
-		state, err = ws.tf.StatePull(ctx)
-		return err
-	})
-	if err != nil {
+	var pulled bytes.Buffer
+	if err := e.runTofu(j, ws, tofu.StatePull(), &pulled); err != nil {
 		return fmt.Errorf("tofu state pull: %w", err)
 	}
+	state := pulled.String()
 	if hasResources(state) {
 		if _, err := e.cfg.Store.Put(context.Background(), snapshotKey(ref), []byte(state), store.PutOptions{}); err != nil {
 			return fmt.Errorf("save pre-destroy snapshot: %w", err)
 		}
 	}
 	w := e.outputWriter(j)
-	err = e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.DestroyJSON(ctx, w)
-	})
+	err := e.runTofu(j, ws, tofu.Destroy(), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
@@ -397,7 +356,7 @@ func (e *Engine) destroy(ctx context.Context, j *Job, ws *workspace) error {
 			intent.Survivors = append(intent.Survivors, s.Address)
 		}
 	}
-	return e.saveIntent(context.Background(), ref, e.markState(intent, j))
+	return e.ledger.saveIntent(context.Background(), ref, e.markState(intent, j))
 }
 
 func hasResources(state string) bool {
@@ -412,11 +371,11 @@ func hasResources(state string) bool {
 // store does not take it (it is down: the likely reason tofu could not save), the file
 // stays in the workdir, the job's end retries (finishLater), and applies are refused
 // meanwhile (checkRecovery finds the file).
-func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
+func (e *runner) keepErroredState(j *Job, ws *workspace) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ref := j.info.Service
-	found, err := e.keepErrored(ctx, ref, ws.dir)
+	found, err := e.ledger.keepErrored(ctx, ref, ws.dir)
 	switch {
 	case !found:
 		return nil
@@ -425,53 +384,6 @@ func (e *Engine) keepErroredState(j *Job, ws *workspace) error {
 		return fmt.Errorf("%w: tofu could not save state, and keeping errored.tfstate failed too (left in %s; SpawnIt retries in the background): %w", ErrNeedsRecovery, ws.dir, err)
 	}
 	return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
-}
-
-// keepErrored stores the errored.tfstate found in dir, the service's workdir, beside the
-// state, marks the service as needing recovery, and only then removes the file. found
-// says whether there was one.
-func (e *Engine) keepErrored(ctx context.Context, ref ServiceRef, dir string) (found bool, err error) {
-	p := filepath.Join(dir, erroredStateFile)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return false, nil
-	}
-	if _, err := e.cfg.Store.Put(ctx, erroredKey(ref), b, store.PutOptions{}); err != nil {
-		return true, err
-	}
-	in, err := e.Intent(ctx, ref)
-	if err != nil {
-		return true, err
-	}
-	in.NeedsRecovery = true
-	in.RecoveryNote = "tofu could not save state; the last state it had is kept at " + erroredKey(ref) +
-		" (push it, and remove " + storeKeys(ref).StateLock() + " if tofu could not release its lock either)"
-	if err := e.saveIntent(ctx, ref, in); err != nil {
-		return true, err
-	}
-	_ = os.Remove(p)
-	return true, nil
-}
-
-// checkRecovery refuses an operation that changes state on a service needing recovery:
-// one marked so, or one whose workdir still holds an errored.tfstate the store did not
-// take yet (it is kept now if the store takes it).
-func (e *Engine) checkRecovery(ctx context.Context, ref ServiceRef) error {
-	found, err := e.keepErrored(ctx, ref, filepath.Join(e.cfg.WorkDir, ref.Client, ref.Service))
-	if found {
-		if err != nil {
-			return fmt.Errorf("%w: tofu could not save state and its errored.tfstate is still in the workdir (the store did not take it: %w)", ErrNeedsRecovery, err)
-		}
-		return fmt.Errorf("%w: kept at %s", ErrNeedsRecovery, erroredKey(ref))
-	}
-	in, err := e.Intent(ctx, ref)
-	if err != nil {
-		return fmt.Errorf("read intent of %s: %w", ref, err)
-	}
-	if in.NeedsRecovery {
-		return fmt.Errorf("%w (%s)", ErrNeedsRecovery, in.RecoveryNote)
-	}
-	return nil
 }
 
 // stateMark identifies a state: what checkState compares.
@@ -486,7 +398,7 @@ var errCorruptState = errors.New("not a valid state")
 // engine's Store with the S3 backend (the server keeps both in one bucket; with another
 // store the state is not found and nothing is checked), in the local state file
 // otherwise.
-func (e *Engine) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
+func (e *runner) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
 	var b []byte
 	if e.cfg.Backend.S3 != nil {
 		b, _, err = e.cfg.Store.Get(ctx, StateKey(ref))
@@ -506,7 +418,7 @@ func (e *Engine) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark
 }
 
 // markState records in an intent which state the successful job j left.
-func (e *Engine) markState(in Intent, j *Job) Intent {
+func (e *runner) markState(in Intent, j *Job) Intent {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	m, found, err := e.readStateMark(ctx, j.info.Service)
@@ -525,8 +437,8 @@ func (e *Engine) markState(in Intent, j *Job) Intent {
 // lower serial (an older copy put back, another service's state). tofu would take it
 // as it is, act on the wrong picture of reality and overwrite it. The stored state is
 // left untouched and the service marked as needing recovery, with what was found.
-func (e *Engine) checkState(ctx context.Context, ref ServiceRef) error {
-	in, err := e.Intent(ctx, ref)
+func (e *runner) checkState(ctx context.Context, ref ServiceRef) error {
+	in, err := e.ledger.Intent(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("read intent of %s: %w", ref, err)
 	}
@@ -552,21 +464,21 @@ func (e *Engine) checkState(ctx context.Context, ref ServiceRef) error {
 	note := fmt.Sprintf("%s; the last successful operation (job %s) left lineage %s, serial %d. tofu was not run and the stored state is untouched",
 		problem, in.JobID, in.StateLineage, in.StateSerial)
 	in.NeedsRecovery, in.RecoveryNote = true, note
-	if err := e.saveIntent(ctx, ref, in); err != nil {
+	if err := e.ledger.saveIntent(ctx, ref, in); err != nil {
 		return err
 	}
 	return fmt.Errorf("%w: %s", ErrNeedsRecovery, note)
 }
 
-func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
+func (e *runner) drift(ctx context.Context, j *Job, ws *workspace) error {
 	start := time.Now()
 	ref := j.info.Service
-	intent, err := e.Intent(context.Background(), ref)
+	intent, err := e.ledger.Intent(context.Background(), ref)
 	if err != nil {
 		return err
 	}
 	// -lock=false: a check only reads, and must never hold the state lock a user's job needs.
-	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.Refresh(true))
+	plan, err := e.planInto(ctx, j, ws, tofu.PlanOptions{Out: driftPlanFile, NoLock: true})
 	if err != nil {
 		report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
 		j.update(func(i *JobInfo) { i.Drift = report })
@@ -593,7 +505,7 @@ func (e *Engine) drift(ctx context.Context, j *Job, ws *workspace) error {
 // findOrphans refreshes the state the service had before its last destroy, in a scratch
 // workdir with a local copy of that state, and returns what still exists. Resources whose
 // identity is their name (volumes, networks) are found even when recreated outside.
-func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
+func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
 	snap, _, err := e.cfg.Store.Get(context.Background(), snapshotKey(ref))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -625,7 +537,7 @@ func (e *Engine) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 		}
 	}
 	j.emit(Event{Type: EventLog, Level: "info", Message: "refreshing the pre-destroy state to find resources left behind"})
-	plan, err := e.planInto(ctx, j, ws, driftPlanFile, tfexec.Lock(false), tfexec.RefreshOnly(true))
+	plan, err := e.planInto(ctx, j, ws, tofu.PlanOptions{Out: driftPlanFile, NoLock: true, RefreshOnly: true})
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,6 +25,23 @@ type Store interface {
 	Put(ctx context.Context, key string, data []byte, opts store.PutOptions) (store.Object, error)
 	List(ctx context.Context, prefix string) ([]store.Object, error)
 	Delete(ctx context.Context, key string) error
+}
+
+// ledger keeps what outlives a job in the store: job records (and their pruning),
+// intents, the cross-process leases, and what recovery needs (errored state, the
+// needs-recovery mark, jobs a dead process left). What the store cannot take when a job
+// ends is written later, in order (finishLater).
+type ledger struct {
+	cfg     *Config
+	log     *slog.Logger
+	jobs    *jobTable // jobs this process holds: their records are read from memory
+	locks   *locker
+	records recordCache // job records' infos, parsed once per version
+	// instance tells this Engine's leases from those of other processes (and of other
+	// engines in this process), so one left by its own finished job can be taken over.
+	instance string
+	// stop is closed at shutdown: background retries (retryLater) give up.
+	stop chan struct{}
 }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
@@ -64,7 +82,7 @@ type lease struct {
 // ErrLeaseHeld: another process runs an operation on the service.
 var ErrLeaseHeld = errors.New("another SpawnIt process is running an operation on this service")
 
-func (e *Engine) acquireLease(ctx context.Context, j *Job, ttl time.Duration) error {
+func (e *ledger) acquireLease(ctx context.Context, j *Job, ttl time.Duration) error {
 	ref := j.info.Service
 	l := lease{LockHolder: LockHolder{JobID: j.ID(), Host: e.cfg.Host, PID: os.Getpid(), Since: timeNow()},
 		Operation: j.info.Operation, Expires: timeNow().Add(ttl), Instance: e.instance}
@@ -102,14 +120,14 @@ func (e *Engine) acquireLease(ctx context.Context, j *Job, ttl time.Duration) er
 // engine's that is final (or forgotten), or any whose record in the store is final (a
 // job's final record is saved before its lease is released, so a final record next to
 // the lease means the release is what failed).
-func (e *Engine) leaseStale(ctx context.Context, ref ServiceRef, held lease) bool {
+func (e *ledger) leaseStale(ctx context.Context, ref ServiceRef, held lease) bool {
 	if _, err := parseJobID(held.JobID); err != nil {
 		return false
 	}
 	if held.Instance == e.instance {
 		// A job whose errored state is not stored yet keeps its lease until it is
 		// (finishLater), so no process runs tofu on the state it could not save.
-		j, ok := e.Job(held.JobID)
+		j, ok := e.jobs.get(held.JobID)
 		if !ok || j.ended() && !j.erroredPending.Load() {
 			return true
 		}
@@ -121,7 +139,7 @@ func (e *Engine) leaseStale(ctx context.Context, ref ServiceRef, held lease) boo
 
 // releaseLease deletes the lease if it is still this job's. An error means the store
 // could not tell or could not delete it.
-func (e *Engine) releaseLease(ctx context.Context, j *Job) error {
+func (e *ledger) releaseLease(ctx context.Context, j *Job) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cur, _, err := e.cfg.Store.Get(ctx, leaseKey(j.info.Service))
@@ -140,7 +158,7 @@ func (e *Engine) releaseLease(ctx context.Context, j *Job) error {
 
 // Lease reports the cross-process lease of a service, if one is held (possibly by a
 // process that died: expires says when it lapses).
-func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
+func (e *ledger) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
 	if err := ref.Validate(); err != nil {
 		return LockHolder{}, time.Time{}, false, err
 	}
@@ -162,7 +180,7 @@ func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, 
 // entry in the index of unfinished jobs (see RecoverInterrupted), and the entry goes
 // once the final record is written: every record a dead process can leave unfinished
 // has an entry.
-func (e *Engine) saveJob(ctx context.Context, j *Job) error {
+func (e *ledger) saveJob(ctx context.Context, j *Job) error {
 	rec := j.record()
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -205,7 +223,7 @@ const unfinishedGrace = time.Hour
 // index of unfinished jobs, removing the entries of jobs that have ended. In a store
 // whose index was never built (written by a version without it, or removed), it scans
 // every record instead; RecoverInterrupted marks the index built afterwards.
-func (e *Engine) unfinishedRecords(ctx context.Context) (keys []string, scanned bool, err error) {
+func (e *ledger) unfinishedRecords(ctx context.Context) (keys []string, scanned bool, err error) {
 	_, _, err = e.cfg.Store.Get(ctx, storekey.RunningJobsBuilt)
 	if errors.Is(err, fs.ErrNotExist) {
 		objs, err := e.cfg.Store.List(ctx, storekey.TenantsPrefix)
@@ -264,11 +282,11 @@ func (e *Engine) unfinishedRecords(ctx context.Context) (keys []string, scanned 
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a
 // restart this way).
-func (e *Engine) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInfo, []Event, error) {
+func (e *ledger) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInfo, []Event, error) {
 	if err := ref.Validate(); err != nil {
 		return JobInfo{}, nil, err
 	}
-	if j, ok := e.Job(id); ok && j.info.Service == ref {
+	if j, ok := e.jobs.get(id); ok && j.info.Service == ref {
 		return j.Info(), j.Events(0), nil
 	}
 	if _, err := parseJobID(id); err != nil {
@@ -298,7 +316,7 @@ func (e *Engine) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInf
 
 // ListJobs lists a service's jobs, newest first (running ones as they are now).
 // Background checks are not listed (see Background).
-func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error) {
+func (e *ledger) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
@@ -320,12 +338,12 @@ func (e *Engine) ListJobs(ctx context.Context, ref ServiceRef) ([]JobInfo, error
 // user's job holding the service in this process, else the record written last (a
 // service runs one job at a time, so the newest record is the last job's; records
 // written at the same instant are told apart by their creation time).
-func (e *Engine) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) {
+func (e *ledger) LastJob(ctx context.Context, ref ServiceRef) (*JobInfo, error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
-	if h, ok := e.LockHolder(ref); ok {
-		if j, ok := e.Job(h.JobID); ok && !j.info.Background {
+	if h, ok := e.locks.holder(ref); ok {
+		if j, ok := e.jobs.get(h.JobID); ok && !j.info.Background {
 			info := j.Info()
 			return &info, nil
 		}
@@ -374,9 +392,9 @@ const maxCachedRecords = 4096
 
 // recordInfo is the info of the job whose record o lists: from memory while this
 // process holds the job, else from the record, parsed once per version.
-func (e *Engine) recordInfo(ctx context.Context, o store.Object) (JobInfo, error) {
+func (e *ledger) recordInfo(ctx context.Context, o store.Object) (JobInfo, error) {
 	id := storekey.JobIDOf(o.Key)
-	if j, ok := e.Job(id); ok {
+	if j, ok := e.jobs.get(id); ok {
 		return j.Info(), nil
 	}
 	c := &e.records
@@ -414,7 +432,7 @@ const DefaultJobHistory = 100
 // Records are ordered by when they were last written (a job's final record is written
 // when it ends); one that is not final (recovery needs it) or cannot be read is kept. Failures
 // only leave a few records more, tried again when the next job ends.
-func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
+func (e *ledger) pruneJobs(ctx context.Context, ref ServiceRef) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	objs, err := e.cfg.Store.List(ctx, storeKeys(ref).Jobs())
@@ -434,7 +452,7 @@ func (e *Engine) pruneJobs(ctx context.Context, ref ServiceRef) {
 }
 
 // Intent returns the service's intent (IntentNone when it was never applied).
-func (e *Engine) Intent(ctx context.Context, ref ServiceRef) (Intent, error) {
+func (e *ledger) Intent(ctx context.Context, ref ServiceRef) (Intent, error) {
 	if err := ref.Validate(); err != nil {
 		return Intent{}, err
 	}
@@ -452,7 +470,7 @@ func (e *Engine) Intent(ctx context.Context, ref ServiceRef) (Intent, error) {
 	return in, nil
 }
 
-func (e *Engine) saveIntent(ctx context.Context, ref ServiceRef, in Intent) error {
+func (e *ledger) saveIntent(ctx context.Context, ref ServiceRef, in Intent) error {
 	b, err := json.Marshal(in)
 	if err != nil {
 		return err
@@ -464,7 +482,7 @@ func (e *Engine) saveIntent(ctx context.Context, ref ServiceRef, in Intent) erro
 // ClearRecovery is the operator's acknowledgement that a service whose state could not
 // be saved was repaired (for example by pushing the kept errored.tfstate), or that its
 // stored state is right as it is: applies are accepted again, on the state now stored.
-func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
+func (e *ledger) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 	in, err := e.Intent(ctx, ref)
 	if err != nil {
 		return err
@@ -484,7 +502,7 @@ func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 //
 // It first kills what the dead process left running in the workdirs: tofu dies with
 // the server, but its providers and provisioner commands outlive it.
-func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
+func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 	if killed := killOrphans(e.cfg.WorkDir); len(killed) > 0 {
 		e.log.Warn("killed processes a previous SpawnIt process left running in its workdirs", "processes", killed)
 	}
@@ -519,7 +537,7 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		if rec.PID != os.Getpid() && siblingAlive(rec.PID) {
 			continue // another SpawnIt process on this host runs it
 		}
-		if _, live := e.Job(rec.ID); live {
+		if _, live := e.jobs.get(rec.ID); live {
 			continue
 		}
 		now := timeNow()
@@ -568,7 +586,7 @@ func (e *Engine) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 // a lock created after the job started is removed, as releaseStaleLock does for a tofu
 // killed under a live engine. Like that one, it needs the engine's Store to be the
 // state bucket; elsewhere it finds no lock and does nothing.
-func (e *Engine) releaseDeadLock(ctx context.Context, rec JobInfo) string {
+func (e *ledger) releaseDeadLock(ctx context.Context, rec JobInfo) string {
 	if e.cfg.Backend.S3 == nil || rec.StartedAt == nil || rec.Operation == OpDrift || rec.Operation == OpOutputs {
 		return ""
 	}
@@ -589,7 +607,7 @@ func (e *Engine) releaseDeadLock(ctx context.Context, rec JobInfo) string {
 
 // keepLeftErrored stores the errored.tfstate files that a previous process left in the
 // workdirs because the store was down, now or, failing that, in the background.
-func (e *Engine) keepLeftErrored(ctx context.Context) {
+func (e *ledger) keepLeftErrored(ctx context.Context) {
 	matches, _ := filepath.Glob(filepath.Join(e.cfg.WorkDir, "*", "*", erroredStateFile))
 	for _, p := range matches {
 		dir := filepath.Dir(p)

@@ -163,13 +163,13 @@ func TestLeaseLeftByEndedJob(t *testing.T) {
 	other := uuid.NewString()
 	putJSON(t, st, jobKey(ref, other), jobRecord{JobInfo: JobInfo{ID: other, Service: ref, State: StateRunning}})
 	holdLease(other, "another-engine")
-	if err := e.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), other) {
+	if err := e.ledger.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), other) {
 		t.Fatalf("lease of a running job: %v", err)
 	}
 	// The same job, ended (its record is final): taken over.
 	putJSON(t, st, jobKey(ref, other), jobRecord{JobInfo: JobInfo{ID: other, Service: ref, State: StateFailed}})
 	j := newApply()
-	if err := e.acquireLease(ctx, j, time.Hour); err != nil {
+	if err := e.ledger.acquireLease(ctx, j, time.Hour); err != nil {
 		t.Fatalf("lease of an ended job: %v", err)
 	}
 	if leaseHolder() != j.ID() {
@@ -179,18 +179,18 @@ func TestLeaseLeftByEndedJob(t *testing.T) {
 	mine := newApply()
 	_ = mine.transition(StateRunning, "")
 	mine.finish(StateFailed, "lease write timed out")
-	e.mu.Lock()
-	e.jobs[mine.ID()] = mine
-	e.mu.Unlock()
-	holdLease(mine.ID(), e.instance)
+	e.jobs.mu.Lock()
+	e.jobs.m[mine.ID()] = mine
+	e.jobs.mu.Unlock()
+	holdLease(mine.ID(), e.ledger.instance)
 	j = newApply()
-	if err := e.acquireLease(ctx, j, time.Hour); err != nil || leaseHolder() != j.ID() {
+	if err := e.ledger.acquireLease(ctx, j, time.Hour); err != nil || leaseHolder() != j.ID() {
 		t.Fatalf("lease of this engine's ended job: %v", err)
 	}
 	// ...unless its errored state is not kept yet.
 	mine.erroredPending.Store(true)
-	holdLease(mine.ID(), e.instance)
-	if err := e.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) {
+	holdLease(mine.ID(), e.ledger.instance)
+	if err := e.ledger.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) {
 		t.Fatalf("lease of a job whose errored state is pending: %v", err)
 	}
 }
@@ -271,7 +271,7 @@ func TestErroredStateKeptLater(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, erroredStateFile), errored, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.saveIntent(ctx, ref, Intent{Kind: IntentApplied, JobID: "j"}); err != nil {
+	if err := e.ledger.saveIntent(ctx, ref, Intent{Kind: IntentApplied, JobID: "j"}); err != nil {
 		t.Fatal(err)
 	}
 	st.down.Store(true)
@@ -322,7 +322,7 @@ func TestStateCheckRefusesForeignState(t *testing.T) {
 	e, _ := unitEngine(t, false)
 	ctx := context.Background()
 	ref := ServiceRef{Client: "acme", Service: "web"}
-	statePath := e.localStatePath(ref)
+	statePath := e.runner.localStatePath(ref)
 	if err := os.MkdirAll(filepath.Dir(statePath), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +336,7 @@ func TestStateCheckRefusesForeignState(t *testing.T) {
 		{"missing", "", "missing"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := e.saveIntent(ctx, ref, Intent{Kind: IntentApplied, JobID: "job-1", StateLineage: "lineage-a", StateSerial: 5}); err != nil {
+			if err := e.ledger.saveIntent(ctx, ref, Intent{Kind: IntentApplied, JobID: "job-1", StateLineage: "lineage-a", StateSerial: 5}); err != nil {
 				t.Fatal(err)
 			}
 			_ = os.Remove(statePath)
@@ -345,7 +345,7 @@ func TestStateCheckRefusesForeignState(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			err := e.checkState(ctx, ref)
+			err := e.runner.checkState(ctx, ref)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -364,7 +364,7 @@ func TestStateCheckRefusesForeignState(t *testing.T) {
 			if err := e.ClearRecovery(ctx, ref); err != nil {
 				t.Fatal(err)
 			}
-			if err := e.checkState(ctx, ref); err != nil {
+			if err := e.runner.checkState(ctx, ref); err != nil {
 				t.Fatalf("after the operator cleared it: %v", err)
 			}
 		})

@@ -14,8 +14,9 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
-	"github.com/hashicorp/terraform-exec/tfexec"
+	"github.com/spawnit/spawnit/engine/internal/tofu"
 )
 
 // Names the engine owns inside a workdir. Files.Validate refuses them in module files.
@@ -27,41 +28,59 @@ const (
 	erroredStateFile    = "errored.tfstate"
 )
 
+// runner runs tofu for jobs: it keeps one workdir per service (workspace), syncs it
+// from the Source, writes the backend and CLI configuration, runs init and the
+// operation's commands as processes the job holds (runTofu) and turns tofu's stream
+// into events and the job's results. What it must keep in the store it asks the ledger.
+type runner struct {
+	cfg           *Config
+	ledger        *ledger
+	cliConfigPath string
+	s3CredsPath   string
+	cliConfig     string
+
+	mu         sync.Mutex
+	workspaces map[workspaceKey]*workspace
+	// initMu serialises `tofu init` when providers come through the shared plugin cache:
+	// concurrent inits filling one cache were seen to fail ("installed provider plugins
+	// are not consistent with the packages selected in the dependency lock file"). Init
+	// runs only when a module changes, so this costs little.
+	initMu sync.Mutex
+}
+
 // workspace is one service's workdir. It is used only by the job holding the service's
-// lock, so its fields need no mutex; that also makes the cached *tfexec.Terraform safe
-// (one job at a time), which saves a `tofu version` run per job.
+// lock, so its fields need no mutex; that also makes the cached *tofu.Tofu safe (one job
+// at a time), its environment set for the job that holds the service.
 type workspace struct {
 	ref ServiceRef
 	dir string
-	tf  *tfexec.Terraform
+	tf  *tofu.Tofu
 }
 
 // workspaceFor is the workdir of j's service, set up for j.
-func (e *Engine) workspaceFor(j *Job) (*workspace, error) {
+func (e *runner) workspaceFor(j *Job) (*workspace, error) {
 	return e.workspaceIn(j, j.info.Service.Service)
 }
 
 // orphanWorkspace is the scratch workdir of j's service for refreshing its pre-destroy
 // state (ids cannot start with '.', so it never collides with a service's).
-func (e *Engine) orphanWorkspace(j *Job) (*workspace, error) {
+func (e *runner) orphanWorkspace(j *Job) (*workspace, error) {
 	return e.workspaceIn(j, ".orphans-"+j.info.Service.Service)
 }
 
 // workspaceIn returns the cached workspace of <WorkDir>/<client>/<name>, creating it
-// (and its *tfexec.Terraform, which runs `tofu version` once) on first use, with tofu's
+// on first use, with tofu's
 // environment set for j (jobEnv): j holds the service, so nothing else uses it meanwhile.
-func (e *Engine) workspaceIn(j *Job, name string) (*workspace, error) {
+func (e *runner) workspaceIn(j *Job, name string) (*workspace, error) {
 	ws, err := e.cachedWorkspace(j.info.Service, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := ws.tf.SetEnv(e.jobEnv(j)); err != nil {
-		return nil, fmt.Errorf("tofu environment: %w", err)
-	}
+	ws.tf.Env = envList(e.jobEnv(j))
 	return ws, nil
 }
 
-func (e *Engine) cachedWorkspace(ref ServiceRef, name string) (*workspace, error) {
+func (e *runner) cachedWorkspace(ref ServiceRef, name string) (*workspace, error) {
 	key := workspaceKey{ref.Client, name}
 	e.mu.Lock()
 	ws := e.workspaces[key]
@@ -73,7 +92,7 @@ func (e *Engine) cachedWorkspace(ref ServiceRef, name string) (*workspace, error
 	if err != nil {
 		return nil, err
 	}
-	tf, err := e.newTerraform(dir)
+	tf, err := e.newTofu(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +111,7 @@ type workspaceKey struct{ client, dir string }
 
 // ensureDir creates dir and returns its absolute path with symlinks resolved, which is
 // what /proc/<pid>/cwd shows for a process started there.
-func (e *Engine) ensureDir(dir string) (string, error) {
+func (e *runner) ensureDir(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create workdir: %w", err)
 	}
@@ -103,12 +122,21 @@ func (e *Engine) ensureDir(dir string) (string, error) {
 	return filepath.EvalSymlinks(abs)
 }
 
-func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
-	tf, err := tfexec.NewTerraform(dir, e.cfg.TofuPath)
-	if err != nil {
-		return nil, fmt.Errorf("tofu: %w", err)
+func (e *runner) newTofu(dir string) (*tofu.Tofu, error) {
+	return &tofu.Tofu{Path: e.cfg.TofuPath, Dir: dir}, nil
+}
+
+// envList is env as a process environment, sorted, with TF_IN_AUTOMATION set (tofu
+// then leaves out hints meant for a person at a terminal).
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env)+1)
+	for k, v := range env {
+		if k != "TF_IN_AUTOMATION" {
+			out = append(out, k+"="+v)
+		}
 	}
-	return tf, nil
+	sort.Strings(out)
+	return append(out, "TF_IN_AUTOMATION=1")
 }
 
 // tofuEnv is the environment tofu runs with: the server's own, minus anything that could
@@ -120,8 +148,8 @@ func (e *Engine) newTerraform(dir string) (*tfexec.Terraform, error) {
 // prefers to any AWS_* variable. So a job's target environment (WithEnv) can carry the
 // AWS target's own credentials without the state bucket's keys ever reaching the AWS
 // provider, or the target's keys the state bucket. Nothing secret is an argument
-// (terraform-exec logs command lines) or in the workdir (the backend file names a path).
-func (e *Engine) tofuEnv() map[string]string {
+// (command lines show in process listings) or in the workdir (the backend file names a path).
+func (e *runner) tofuEnv() map[string]string {
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -135,7 +163,7 @@ func (e *Engine) tofuEnv() map[string]string {
 }
 
 // jobEnv is tofuEnv plus the job's own variables (WithEnv).
-func (e *Engine) jobEnv(j *Job) map[string]string {
+func (e *runner) jobEnv(j *Job) map[string]string {
 	env := e.tofuEnv()
 	maps.Copy(env, j.env)
 	return env
@@ -146,7 +174,7 @@ const stateProfile = "spawnit-state"
 
 // writeStateCredentials writes the S3 backend's keys to the engine's credentials file
 // (mode 0600, outside every workdir), when the backend has keys.
-func (e *Engine) writeStateCredentials() error {
+func (e *runner) writeStateCredentials() error {
 	s3 := e.cfg.Backend.S3
 	if s3 == nil || s3.AccessKey == "" {
 		return nil
@@ -202,7 +230,7 @@ func secretEnvName(k string) bool {
 // which nothing writes to: no copy per workdir and no shared mutable cache. A plugin
 // cache next to it was seen to break concurrent jobs (an init replacing the cached
 // package under another workdir's running apply: "could not read package directory").
-func (e *Engine) writeCLIConfig() error {
+func (e *runner) writeCLIConfig() error {
 	var b strings.Builder
 	if e.cfg.ProviderMirror == "" {
 		fmt.Fprintf(&b, "plugin_cache_dir = %s\n", hclString(e.cfg.PluginCacheDir))
@@ -226,7 +254,7 @@ func hclString(s string) string {
 
 // backendOverride is the backend block the engine adds to every module, so templates
 // need none and the state location is decided at run time.
-func (e *Engine) backendOverride(ref ServiceRef) ([]byte, error) {
+func (e *runner) backendOverride(ref ServiceRef) ([]byte, error) {
 	var backend map[string]any
 	if s3 := e.cfg.Backend.S3; s3 != nil {
 		cfg := map[string]any{
@@ -259,7 +287,7 @@ func StateKey(ref ServiceRef) string {
 	return storeKeys(ref).State()
 }
 
-func (e *Engine) localStatePath(ref ServiceRef) string {
+func (e *runner) localStatePath(ref ServiceRef) string {
 	return filepath.Join(e.cfg.Backend.LocalStateRoot, filepath.FromSlash(StateKey(ref)))
 }
 
@@ -364,7 +392,7 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return os.Rename(tmp, path)
 }
 
-func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) error {
+func (e *runner) init(ctx context.Context, j *Job, ws *workspace, hash string) error {
 	j.emit(Event{Type: EventLog, Level: "info", Message: "initializing working directory (module or backend changed)"})
 	w := e.outputWriter(j)
 	defer w.Close()
@@ -372,9 +400,7 @@ func (e *Engine) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 		e.initMu.Lock()
 		defer e.initMu.Unlock()
 	}
-	err := e.runTofu(j, ws, func(ctx context.Context) error {
-		return ws.tf.InitJSON(ctx, w, tfexec.Reconfigure(true), tfexec.Upgrade(false))
-	})
+	err := e.runTofu(j, ws, tofu.Init(), w)
 	if err != nil {
 		return fmt.Errorf("tofu init: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,7 +26,7 @@ func fakeEngine(t *testing.T, s3 *S3Backend) *Engine {
 func TestBackendOverrideLocal(t *testing.T) {
 	e := fakeEngine(t, nil)
 	ref := ServiceRef{Client: "c1", Service: "s1"}
-	b, err := e.backendOverride(ref)
+	b, err := e.runner.backendOverride(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestBackendOverrideLocal(t *testing.T) {
 func TestBackendOverrideS3KeepsCredentialsOut(t *testing.T) {
 	e := fakeEngine(t, &S3Backend{Bucket: "b", Endpoint: "http://127.0.0.1:7070", PathStyle: true, AccessKey: "AKIDEXAMPLE", SecretKey: "very-secret-key"})
 	ref := ServiceRef{Client: "c1", Service: "s1"}
-	b, _ := e.backendOverride(ref)
+	b, _ := e.runner.backendOverride(ref)
 	s := string(b)
 	for _, want := range []string{`"key": "clients/c1/s1/terraform.tfstate"`, `"use_lockfile": true`, `"use_path_style": true`, `"s3": "http://127.0.0.1:7070"`, `"region": "us-east-1"`} {
 		if !strings.Contains(s, want) {
@@ -60,16 +61,16 @@ func TestBackendOverrideS3KeepsCredentialsOut(t *testing.T) {
 	}
 	// The backend reads them from the engine's credentials file, as an explicit profile
 	// (which beats any AWS_* variable a target's environment sets).
-	for _, want := range []string{`"profile": "spawnit-state"`, e.s3CredsPath} {
+	for _, want := range []string{`"profile": "spawnit-state"`, e.runner.s3CredsPath} {
 		if !strings.Contains(s, want) {
 			t.Errorf("backend lacks %s:\n%s", want, s)
 		}
 	}
-	creds, err := os.ReadFile(e.s3CredsPath)
+	creds, err := os.ReadFile(e.runner.s3CredsPath)
 	if err != nil || !strings.Contains(string(creds), "aws_secret_access_key = very-secret-key") || !strings.Contains(string(creds), "[spawnit-state]") {
 		t.Fatalf("credentials file: %q, %v", creds, err)
 	}
-	for k, v := range e.tofuEnv() {
+	for k, v := range e.runner.tofuEnv() {
 		if strings.HasPrefix(k, "AWS_") || v == "very-secret-key" {
 			t.Fatalf("%s in tofu's environment", k)
 		}
@@ -82,28 +83,25 @@ func TestTofuEnvDropsOverrides(t *testing.T) {
 	t.Setenv("TF_LOG", "trace")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "from-server-env")
 	e := fakeEngine(t, nil)
-	env := e.tofuEnv()
+	env := e.runner.tofuEnv()
 	for k := range env {
 		if strings.HasPrefix(k, "TF_VAR_") || strings.HasPrefix(k, "TF_CLI_ARGS") || strings.HasPrefix(k, "TF_LOG") || strings.HasPrefix(k, "AWS_") {
 			t.Errorf("%s passed to tofu", k)
 		}
 	}
-	if env["TF_CLI_CONFIG_FILE"] != e.cliConfigPath {
+	if env["TF_CLI_CONFIG_FILE"] != e.runner.cliConfigPath {
 		t.Fatal("CLI config not set")
 	}
-	// terraform-exec refuses some variables in SetEnv; ours must be accepted.
-	tf, err := e.newTerraform(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tf.SetEnv(e.tofuEnv()); err != nil {
-		t.Fatal(err)
+	// The process environment says tofu runs unattended, and nothing else is inherited.
+	list := envList(env)
+	if !slices.Contains(list, "TF_IN_AUTOMATION=1") || !slices.Contains(list, "TF_CLI_CONFIG_FILE="+e.runner.cliConfigPath) || len(list) != len(env)+1 {
+		t.Fatalf("process environment: %v", list)
 	}
 }
 
 func TestCLIConfigQuotesPaths(t *testing.T) {
 	e := fakeEngine(t, nil)
-	b, err := os.ReadFile(e.cliConfigPath)
+	b, err := os.ReadFile(e.runner.cliConfigPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,8 +116,8 @@ func TestSyncRebuildsWorkdirAndHashesInit(t *testing.T) {
 	dir := t.TempDir()
 	ws := &workspace{ref: ServiceRef{Client: "c", Service: "s"}, dir: dir}
 	files := Files{"main.tf": []byte("# v1"), TfvarsFile: []byte(`{"a":1}`)}
-	backend, _ := e.backendOverride(ws.ref)
-	need, hash, err := ws.sync(files, backend, e.cliConfig)
+	backend, _ := e.runner.backendOverride(ws.ref)
+	need, hash, err := ws.sync(files, backend, e.runner.cliConfig)
 	if err != nil || !need {
 		t.Fatalf("first sync: need=%v err=%v", need, err)
 	}
@@ -132,7 +130,7 @@ func TestSyncRebuildsWorkdirAndHashesInit(t *testing.T) {
 	// A stale file disappears; tfvars changes do not require init.
 	os.WriteFile(filepath.Join(dir, "stale.tf"), []byte("x"), 0o600)
 	files[TfvarsFile] = []byte(`{"a":2}`)
-	need, _, err = ws.sync(files, backend, e.cliConfig)
+	need, _, err = ws.sync(files, backend, e.runner.cliConfig)
 	if err != nil || need {
 		t.Fatalf("tfvars-only change: need=%v err=%v", need, err)
 	}
@@ -144,12 +142,12 @@ func TestSyncRebuildsWorkdirAndHashesInit(t *testing.T) {
 	}
 	// A module change requires init; so does a missing .terraform.
 	files["main.tf"] = []byte("# v2")
-	if need, _, _ = ws.sync(files, backend, e.cliConfig); !need {
+	if need, _, _ = ws.sync(files, backend, e.runner.cliConfig); !need {
 		t.Fatal("module change must re-init")
 	}
 	// Missing tfvars is an input error.
 	delete(files, TfvarsFile)
-	if _, _, err := ws.sync(files, backend, e.cliConfig); err == nil {
+	if _, _, err := ws.sync(files, backend, e.runner.cliConfig); err == nil {
 		t.Fatal("sync without tfvars accepted")
 	}
 }

@@ -8,8 +8,9 @@ import (
 	"runtime"
 )
 
-// The server runs on Linux only: its engine tracks, interrupts and cleans up tofu's
-// processes through /proc and process groups. The client commands work everywhere.
+// The server runs on Linux only: tofu dies with it (Pdeathsig), and at the next start
+// its engine finds what a crashed server left running through /proc. The client
+// commands work everywhere.
 func init() {
 	register(&command{name: "serve", summary: "run the SpawnIt server (Linux only)", run: runServe})
 }
