@@ -7,6 +7,7 @@ import (
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Sentinel errors. They wrap the engine's and the store's sentinels so the API maps
@@ -112,17 +113,5 @@ func quoteField(s string) string {
 	if plain {
 		return s
 	}
-	return fmt.Sprintf("%q", shorten(s, 64))
-}
-
-// shorten cuts s to at most n bytes without splitting a UTF-8 sequence.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
+	return fmt.Sprintf("%q", truncate.String(s, 64))
 }

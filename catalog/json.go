@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // decodeStrict decodes exactly one JSON document into v. Unknown fields, duplicate
@@ -74,7 +76,7 @@ func checkStructure(raw []byte, maxDepth int) error {
 			top := stack[n-1]
 			if key, ok := tok.(string); ok {
 				if _, dup := top.keys[key]; dup {
-					return fmt.Errorf("duplicate key %q", shorten(path(key), 128))
+					return fmt.Errorf("duplicate key %q", truncate.String(path(key), 128))
 				}
 				top.keys[key] = struct{}{}
 				top.key = key

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // FieldType is the kind of value an input takes. Each maps to one OpenTofu variable type
@@ -213,7 +214,7 @@ var tofuReservedNames = []string{"source", "version", "providers", "count", "for
 func ValidVariableName(name string) error {
 	switch {
 	case !variableNameRe.MatchString(name):
-		return fmt.Errorf("%q is not a valid variable name (letters, digits, '_' and '-', not starting with a digit or '-', at most 64)", shorten(name, 64))
+		return fmt.Errorf("%q is not a valid variable name (letters, digits, '_' and '-', not starting with a digit or '-', at most 64)", truncate.String(name, 64))
 	case slices.Contains(tofuReservedNames, name):
 		return fmt.Errorf("%q is reserved by OpenTofu", name)
 	case strings.HasPrefix(strings.ToLower(name), ReservedPrefix):
@@ -299,7 +300,7 @@ func (f *Field) check() []string {
 	switch f.Type {
 	case TypeString, TypeNumber, TypeInteger, TypeBoolean, TypeEnum, TypePort, TypeSecret:
 	default:
-		bad("type: %q is not one of string, number, integer, boolean, enum, port, secret", shorten(string(f.Type), 32))
+		bad("type: %q is not one of string, number, integer, boolean, enum, port, secret", truncate.String(string(f.Type), 32))
 		return p
 	}
 	if f.Pattern != "" {
@@ -342,10 +343,10 @@ func (f *Field) check() []string {
 		seen := map[string]bool{}
 		for _, v := range f.Enum {
 			if v == "" || len(v) > 256 || checkText(v, 256, false) != nil {
-				bad("enum: value %q must be one line of 1 to 256 characters", shorten(v, 32))
+				bad("enum: value %q must be one line of 1 to 256 characters", truncate.String(v, 32))
 			}
 			if seen[v] {
-				bad("enum: duplicate value %q", shorten(v, 32))
+				bad("enum: duplicate value %q", truncate.String(v, 32))
 			}
 			seen[v] = true
 		}
