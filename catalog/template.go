@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
@@ -187,11 +188,8 @@ func (t *Template) Clone() *Template {
 // any inconsistency (a default out of range, a pattern that does not compile, a reserved
 // name) are errors wrapping ErrInvalidTemplate; malformed input never panics.
 func ParseTemplate(data []byte) (*Template, error) {
-	if len(data) > MaxTemplateBytes {
-		return nil, fmt.Errorf("%w: template.json is larger than %d bytes", ErrInvalidTemplate, MaxTemplateBytes)
-	}
 	var t Template
-	if err := decodeStrict(data, &t, 8); err != nil {
+	if err := strictjson.Decode(data, &t, strictjson.Limits{MaxBytes: MaxTemplateBytes, MaxDepth: 8}); err != nil {
 		return nil, fmt.Errorf("%w: template.json: %v", ErrInvalidTemplate, err)
 	}
 	if err := t.check(); err != nil {
