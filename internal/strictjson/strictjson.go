@@ -60,7 +60,8 @@ type Limits struct {
 // string, a json.Number, a bool or nil. A form's values decode into map[string]Scalar.
 type Scalar any
 
-// Kind classifies a Problem. The values are the field error codes of the API.
+// Kind classifies a Problem. The names are those of the API's field error codes, which
+// catalog.JSONValidationError maps them to.
 type Kind string
 
 const (
