@@ -240,3 +240,33 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecode: a service creation body, strictly and with encoding/json alone.
+func BenchmarkDecode(b *testing.B) {
+	type create struct {
+		Template      string            `json:"template"`
+		Provider      string            `json:"provider"`
+		Name          string            `json:"name"`
+		Inputs        json.RawMessage   `json:"inputs"`
+		Labels        map[string]string `json:"labels"`
+		ExpiresAt     *time.Time        `json:"expires_at"`
+		AutoRemediate bool              `json:"auto_remediate"`
+	}
+	raw := []byte(`{"template":"postgres","provider":"docker","name":"db","inputs":{"version":"16","password":"hunter2hunter2","port":5432,"storage_gb":10},"labels":{"team":"data","env":"dev"},"expires_at":"2026-12-31T00:00:00Z","auto_remediate":true}`)
+	b.Run("strict", func(b *testing.B) {
+		for b.Loop() {
+			var v create
+			if err := Decode(raw, &v, Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var v create
+			if err := json.Unmarshal(raw, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
