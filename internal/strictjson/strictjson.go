@@ -116,12 +116,8 @@ func fail(kind Kind, path, reason string) *Error {
 
 // Decode decodes exactly one JSON document from raw into dst, a non-nil pointer, with
 // numbers as json.Number. A document with any problem listed in the package doc is
-// refused with an *Error and dst is left as it was.
+// refused with an *Error; dst is then not to be used.
 func Decode(raw []byte, dst any, lim Limits) error {
-	lim = lim.withDefaults()
-	if lim.MaxBytes > 0 && len(raw) > lim.MaxBytes {
-		return fail(Limit, "", fmt.Sprintf("larger than %d bytes", lim.MaxBytes))
-	}
 	t := reflect.TypeOf(dst)
 	if t == nil || t.Kind() != reflect.Pointer {
 		return fmt.Errorf("strictjson: Decode needs a pointer, not %T", dst)
@@ -135,7 +131,10 @@ func Decode(raw []byte, dst any, lim Limits) error {
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return fail(Type, te.Field, "must be a JSON "+kindName(te.Type))
+			if name := kindName(te.Type); name != "" {
+				return fail(Type, te.Field, "must be a JSON "+name)
+			}
+			return fail(Type, te.Field, "has the wrong JSON type")
 		}
 		var pe *time.ParseError
 		if errors.As(err, &pe) {
@@ -149,21 +148,7 @@ func Decode(raw []byte, dst any, lim Limits) error {
 // Check reports what Decode would about a document's syntax, duplicate keys and limits,
 // for a document read without a fixed shape (other writers may add fields to it).
 func Check(raw []byte, lim Limits) error {
-	lim = lim.withDefaults()
-	if lim.MaxBytes > 0 && len(raw) > lim.MaxBytes {
-		return fail(Limit, "", fmt.Sprintf("larger than %d bytes", lim.MaxBytes))
-	}
 	return check(raw, nil, lim)
-}
-
-func (lim Limits) withDefaults() Limits {
-	if lim.MaxDepth <= 0 {
-		lim.MaxDepth = DefaultMaxDepth
-	}
-	if lim.MaxKeys <= 0 {
-		lim.MaxKeys = DefaultMaxKeys
-	}
-	return lim
 }
 
 // frame is an open object or array.
@@ -176,7 +161,17 @@ type frame struct {
 	expectKey bool
 }
 
+// check walks raw beside dest, the type it decodes into (nil: anything).
 func check(raw []byte, dest reflect.Type, lim Limits) error {
+	if lim.MaxBytes > 0 && len(raw) > lim.MaxBytes {
+		return fail(Limit, "", fmt.Sprintf("larger than %d bytes", lim.MaxBytes))
+	}
+	if lim.MaxDepth <= 0 {
+		lim.MaxDepth = DefaultMaxDepth
+	}
+	if lim.MaxKeys <= 0 {
+		lim.MaxKeys = DefaultMaxKeys
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var (

@@ -270,3 +270,18 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+func TestCheck(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":1,"A":[2]}`:     "",
+		`{"a":{"b":1,"b":2}}`: "a.b:duplicate",
+		`"x"`:                 "",
+		`{"a":1} 2`:           ":invalid",
+		`{"a":"` + strings.Repeat("x", 20) + `"}`: ":limit",
+	} {
+		got := strings.Join(problems(Check([]byte(doc), Limits{MaxBytes: 20})), ",")
+		if got != want {
+			t.Errorf("Check(%.30s) = %q, want %q", doc, got, want)
+		}
+	}
+}
