@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 const requestIDKey = "spawnit.request_id"
@@ -76,7 +78,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			slog.String("request_id", requestID(c)),
 			slog.String("method", req.Method),
 			slog.String("route", route),
-			slog.String("path", truncate(req.URL.EscapedPath(), 256)),
+			slog.String("path", truncate.String(req.URL.EscapedPath(), 256)),
 			slog.Int("status", status),
 			slog.Int64("bytes", c.Response().Size),
 			slog.Duration("duration", elapsed),
@@ -102,11 +104,4 @@ func (s *Server) recoverPanics(next echo.HandlerFunc) echo.HandlerFunc {
 		}()
 		return next(c)
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -102,34 +102,6 @@ func TestSingleUser(t *testing.T) {
 	}
 }
 
-func TestCheckJSON(t *testing.T) {
-	for doc, ok := range map[string]bool{
-		`{}`:                             true,
-		`{"a":[1,{"b":2}],"c":{"d":[]}}`: true,
-		`{"a":1,"a":2}`:                  false,
-		`{"a":{"b":1,"b":1}}`:            false,
-		`{"a":[{"b":1},{"b":1}]}`:        true, // equal keys in two objects are not duplicates
-		`{"a":1}{}`:                      false,
-		`{"a":1`:                         false,
-		`[]`:                             false,
-		`"x"`:                            false,
-		`{"a":` + deepArray(31) + `}`:    true,
-		`{"a":` + deepArray(32) + `}`:    false,
-	} {
-		if err := checkJSON([]byte(doc), nil); (err == nil) != ok {
-			t.Errorf("%.60s: %v", doc, err)
-		}
-	}
-}
-
-func deepArray(n int) string {
-	s := "1"
-	for range n {
-		s = "[" + s + "]"
-	}
-	return s
-}
-
 // TestReadinessCache: checks run once per TTL, however often /readyz is polled.
 func TestReadinessCache(t *testing.T) {
 	n := 0

@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Sentinel errors. They wrap the engine's and the store's sentinels so the API maps
@@ -76,6 +78,32 @@ func (e *ValidationError) Error() string {
 // Unwrap makes errors.Is(err, engine.ErrInvalidInput) true.
 func (e *ValidationError) Unwrap() error { return engine.ErrInvalidInput }
 
+// JSONValidationError reports what a strict decoding of a request document found
+// (duplicate or unknown keys, wrong types, limits, malformed JSON) as a *ValidationError,
+// one field error per problem. Other errors, and nil, are returned as they are.
+func JSONValidationError(err error) error {
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	ve := &ValidationError{}
+	for _, p := range se.Problems {
+		code := CodeInvalid
+		switch p.Kind {
+		case strictjson.Duplicate:
+			code = CodeDuplicate
+		case strictjson.Unknown:
+			code = CodeUnknown
+		case strictjson.Type:
+			code = CodeType
+		case strictjson.Limit:
+			code = CodeLimit
+		}
+		ve.Fields = append(ve.Fields, FieldError{Field: p.Path, Code: code, Reason: p.Reason})
+	}
+	return ve
+}
+
 // Field returns the first error for name, if any.
 func (e *ValidationError) Field(name string) (FieldError, bool) {
 	for _, f := range e.Fields {
@@ -112,17 +140,5 @@ func quoteField(s string) string {
 	if plain {
 		return s
 	}
-	return fmt.Sprintf("%q", shorten(s, 64))
-}
-
-// shorten cuts s to at most n bytes without splitting a UTF-8 sequence.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return s[:cut] + "…"
+	return fmt.Sprintf("%q", truncate.String(s, 64))
 }

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
 )
 
 // Limits on user inputs, enforced before anything is kept in memory beyond the raw body.
@@ -21,7 +20,7 @@ const (
 	MaxInputBytes  = 256 << 10
 	MaxInputFields = 128
 	// maxSkipDepth bounds how far ParseInputs follows a nested value it already rejected.
-	maxSkipDepth = 32
+	maxSkipDepth = strictjson.DefaultMaxDepth
 )
 
 // ParseInputs decodes a form's values: one JSON object of scalar values (string, number,
@@ -29,85 +28,16 @@ const (
 // keys, a non-object document and trailing data are rejected with a *ValidationError.
 // Numbers come back as json.Number, so nothing is rounded before validation.
 func ParseInputs(raw []byte) (map[string]any, error) {
-	var bad errs
-	if len(raw) > MaxInputBytes {
-		bad.add("", CodeLimit, "inputs are larger than %d bytes", MaxInputBytes)
-		return nil, bad.err()
+	var form map[string]strictjson.Scalar
+	lim := strictjson.Limits{MaxBytes: MaxInputBytes, MaxKeys: MaxInputFields, MaxDepth: maxSkipDepth}
+	if err := strictjson.Decode(raw, &form, lim); err != nil {
+		return nil, JSONValidationError(err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	syntax := func(err error) error {
-		bad.add("", CodeInvalid, "malformed JSON: %v", err)
-		return bad.err()
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, syntax(err)
-	}
-	if tok != json.Delim('{') {
-		bad.add("", CodeType, "inputs must be a JSON object")
-		return nil, bad.err()
-	}
-	out := map[string]any{}
-	count := 0
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, syntax(err)
-		}
-		key, _ := tok.(string)
-		if count++; count > MaxInputFields {
-			bad = errs{{Code: CodeLimit, Reason: fmt.Sprintf("more than %d fields", MaxInputFields)}}
-			return nil, bad.err()
-		}
-		val, err := dec.Token()
-		if err != nil {
-			return nil, syntax(err)
-		}
-		if d, ok := val.(json.Delim); ok {
-			if err := skipNested(dec, d); err != nil {
-				bad = errs{{Field: key, Code: CodeLimit, Reason: err.Error()}}
-				return nil, bad.err()
-			}
-			bad.add(key, CodeInvalid, "must be a single value, not an object or array")
-			val = nil
-		}
-		if _, dup := out[key]; dup {
-			bad.add(key, CodeDuplicate, "appears more than once")
-			continue
-		}
-		out[key] = val
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, syntax(err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		bad.add("", CodeInvalid, "unexpected data after the JSON object")
-	}
-	if err := bad.err(); err != nil {
-		return nil, err
+	out := make(map[string]any, len(form))
+	for k, v := range form {
+		out[k] = v
 	}
 	return out, nil
-}
-
-// skipNested consumes a container whose opening delimiter was just read.
-func skipNested(dec *json.Decoder, open json.Delim) error {
-	depth := 1
-	for depth > 0 {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("malformed JSON: %v", err)
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if depth++; depth > maxSkipDepth {
-				return fmt.Errorf("JSON nested deeper than %d levels", maxSkipDepth)
-			}
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
 }
 
 // Validate checks a user's inputs against the schema and returns the values to render:

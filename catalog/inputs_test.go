@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
 // formTemplate has one field of every type and option.
@@ -531,12 +532,12 @@ func TestMaskAndRedact(t *testing.T) {
 		t.Fatal("MaskValues changed its input")
 	}
 	secrets := SecretValues(map[string]any{"password": "hunter2hunter2", "api_key": "hunter2", "title": "public"}, tpl.SensitiveNames())
-	r := NewRedactor(append(secrets, "abc"))
-	got := r.Redact("login with hunter2hunter2 or hunter2, abc stays, public stays")
+	r := redact.New(append(secrets, "abc")...)
+	got := r.String("login with hunter2hunter2 or hunter2, abc stays, public stays")
 	if got != "login with ******** or ********, abc stays, public stays" {
 		t.Fatalf("Redact = %q", got)
 	}
-	if (&Redactor{}).Redact("x") != "x" || (*Redactor)(nil).Redact("x") != "x" {
+	if (&redact.Redactor{}).String("x") != "x" || (*redact.Redactor)(nil).String("x") != "x" {
 		t.Fatal("a zero Redactor must not change text")
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // ReadinessType is the kind of a readiness check.
@@ -75,14 +77,14 @@ func (c *ReadinessCheck) check() []string {
 		if c.Output == "" {
 			bad("output: required for a %s check (the module output with the address)", c.Type)
 		} else if !variableNameRe.MatchString(c.Output) {
-			bad("output: %q is not an output name", shorten(c.Output, 64))
+			bad("output: %q is not an output name", truncate.String(c.Output, 64))
 		}
 	case ReadyDockerHealth:
 		if c.Output != "" {
 			bad("output: a docker_health check takes none (it inspects the service's container)")
 		}
 	default:
-		bad("type: %q is not one of http, tcp, docker_health", shorten(string(c.Type), 32))
+		bad("type: %q is not one of http, tcp, docker_health", truncate.String(string(c.Type), 32))
 		return p
 	}
 	if c.Type != ReadyHTTP {
@@ -103,7 +105,7 @@ func (c *ReadinessCheck) check() []string {
 		d, err := time.ParseDuration(c.Timeout)
 		switch {
 		case err != nil:
-			bad("timeout: %q is not a duration such as \"60s\" or \"2m\"", shorten(c.Timeout, 32))
+			bad("timeout: %q is not a duration such as \"60s\" or \"2m\"", truncate.String(c.Timeout, 32))
 		case d < time.Second || d > MaxReadinessTimeout:
 			bad("timeout: must be between 1s and %s", MaxReadinessTimeout)
 		default:

@@ -2,13 +2,14 @@ package catalog
 
 import (
 	"slices"
-	"sort"
-	"strings"
+
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
-// Masked replaces sensitive values in listings and logs. ValidateUpdate treats it as
-// "keep the current value", so a form round-tripped through a listing is harmless.
-const Masked = "********"
+// Masked replaces sensitive values in listings and logs (it is redact.Mask, the one mask
+// token). ValidateUpdate treats it as "keep the current value", so a form round-tripped
+// through a listing is harmless.
+const Masked = redact.Mask
 
 // SensitiveNames lists the template's fields whose values must be masked, in schema
 // order.
@@ -42,7 +43,7 @@ func MaskValues(values map[string]any, sensitive []string) map[string]any {
 }
 
 // SecretValues returns the non-empty string values of the sensitive keys: what a
-// Redactor must hide when it appears anywhere in text (tofu output, error messages).
+// redact.Redactor must hide when it appears anywhere in text (tofu output, error messages).
 func SecretValues(values map[string]any, sensitive []string) []string {
 	var out []string
 	for _, k := range sensitive {
@@ -51,43 +52,4 @@ func SecretValues(values map[string]any, sensitive []string) []string {
 		}
 	}
 	return out
-}
-
-// Redactor masks secret values wherever they occur in text, for log lines and job
-// output that echo a value in a place no field name marks (an error message quoting a
-// connection string, for example). The zero value redacts nothing.
-type Redactor struct {
-	r *strings.Replacer
-}
-
-// minRedactLen: shorter values would mask innocent text everywhere ("1" in every
-// number) while protecting nothing a guess would not find.
-const minRedactLen = 4
-
-// NewRedactor builds a Redactor for the given secret values.
-func NewRedactor(secrets []string) *Redactor {
-	var vals []string
-	for _, s := range secrets {
-		if len(s) >= minRedactLen && !slices.Contains(vals, s) {
-			vals = append(vals, s)
-		}
-	}
-	if len(vals) == 0 {
-		return &Redactor{}
-	}
-	// Longest first, so a secret that contains another is masked whole.
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	pairs := make([]string, 0, 2*len(vals))
-	for _, s := range vals {
-		pairs = append(pairs, s, Masked)
-	}
-	return &Redactor{r: strings.NewReplacer(pairs...)}
-}
-
-// Redact returns text with every secret replaced by Masked.
-func (r *Redactor) Redact(text string) string {
-	if r == nil || r.r == nil {
-		return text
-	}
-	return r.r.Replace(text)
 }

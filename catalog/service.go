@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
@@ -335,10 +335,7 @@ func (c *Catalog) readInfo(ctx context.Context, ref engine.ServiceRef) (*Info, e
 }
 
 func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
-	if len(data) > maxInfoBytes {
-		return nil, fmt.Errorf("catalog: %s: info.json larger than %d bytes", ref, maxInfoBytes)
-	}
-	if err := checkStructure(data, 8); err != nil {
+	if err := strictjson.Check(data, strictjson.Limits{MaxBytes: maxInfoBytes, MaxDepth: 8}); err != nil {
 		return nil, fmt.Errorf("catalog: %s: info.json: %w", ref, err)
 	}
 	var info Info
@@ -368,13 +365,8 @@ func decodeTfvars(data []byte) (map[string]any, error) {
 		}
 		return errors.New("terraform.tfvars.json is not a JSON object of unique keys")
 	}
-	if err := checkStructure(data, 8); err != nil {
-		return nil, malformed(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
 	var vals map[string]any
-	if err := dec.Decode(&vals); err != nil {
+	if err := strictjson.Decode(data, &vals, strictjson.Limits{MaxDepth: 8}); err != nil {
 		return nil, malformed(err)
 	}
 	for k := range vals {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // FieldType is the kind of value an input takes. Each maps to one OpenTofu variable type
@@ -186,11 +188,8 @@ func (t *Template) Clone() *Template {
 // any inconsistency (a default out of range, a pattern that does not compile, a reserved
 // name) are errors wrapping ErrInvalidTemplate; malformed input never panics.
 func ParseTemplate(data []byte) (*Template, error) {
-	if len(data) > MaxTemplateBytes {
-		return nil, fmt.Errorf("%w: template.json is larger than %d bytes", ErrInvalidTemplate, MaxTemplateBytes)
-	}
 	var t Template
-	if err := decodeStrict(data, &t, 8); err != nil {
+	if err := strictjson.Decode(data, &t, strictjson.Limits{MaxBytes: MaxTemplateBytes, MaxDepth: 8}); err != nil {
 		return nil, fmt.Errorf("%w: template.json: %v", ErrInvalidTemplate, err)
 	}
 	if err := t.check(); err != nil {
@@ -213,7 +212,7 @@ var tofuReservedNames = []string{"source", "version", "providers", "count", "for
 func ValidVariableName(name string) error {
 	switch {
 	case !variableNameRe.MatchString(name):
-		return fmt.Errorf("%q is not a valid variable name (letters, digits, '_' and '-', not starting with a digit or '-', at most 64)", shorten(name, 64))
+		return fmt.Errorf("%q is not a valid variable name (letters, digits, '_' and '-', not starting with a digit or '-', at most 64)", truncate.String(name, 64))
 	case slices.Contains(tofuReservedNames, name):
 		return fmt.Errorf("%q is reserved by OpenTofu", name)
 	case strings.HasPrefix(strings.ToLower(name), ReservedPrefix):
@@ -299,7 +298,7 @@ func (f *Field) check() []string {
 	switch f.Type {
 	case TypeString, TypeNumber, TypeInteger, TypeBoolean, TypeEnum, TypePort, TypeSecret:
 	default:
-		bad("type: %q is not one of string, number, integer, boolean, enum, port, secret", shorten(string(f.Type), 32))
+		bad("type: %q is not one of string, number, integer, boolean, enum, port, secret", truncate.String(string(f.Type), 32))
 		return p
 	}
 	if f.Pattern != "" {
@@ -342,10 +341,10 @@ func (f *Field) check() []string {
 		seen := map[string]bool{}
 		for _, v := range f.Enum {
 			if v == "" || len(v) > 256 || checkText(v, 256, false) != nil {
-				bad("enum: value %q must be one line of 1 to 256 characters", shorten(v, 32))
+				bad("enum: value %q must be one line of 1 to 256 characters", truncate.String(v, 32))
 			}
 			if seen[v] {
-				bad("enum: duplicate value %q", shorten(v, 32))
+				bad("enum: duplicate value %q", truncate.String(v, 32))
 			}
 			seen[v] = true
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 var builtinIDs = []string{"gitea", "httpecho", "minecraft", "nginx-static", "postgres", "redis"}
@@ -282,7 +284,7 @@ func TestCheckIcon(t *testing.T) {
 	}
 	for _, icon := range bad {
 		if err := checkIcon(icon); err == nil {
-			t.Errorf("checkIcon(%q) accepted", shorten(icon, 80))
+			t.Errorf("checkIcon(%q) accepted", truncate.String(icon, 80))
 		}
 	}
 }

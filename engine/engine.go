@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Config configures an Engine. Only TofuPath, DataDir (or the directories it defaults)
@@ -334,7 +335,7 @@ func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) }
 func parseJobID(id string) (uuid.UUID, error) {
 	u, err := uuid.Parse(id)
 	if err != nil || len(id) != 36 {
-		return uuid.UUID{}, fmt.Errorf("%w: job id %q", ErrInvalidInput, truncate(id, 80))
+		return uuid.UUID{}, fmt.Errorf("%w: job id %q", ErrInvalidInput, truncate.String(id, 80))
 	}
 	return u, nil
 }

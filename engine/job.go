@@ -312,7 +312,7 @@ func (j *Job) appendLocked(ev Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now().UTC()
 	}
-	j.mask.maskEvent(&ev)
+	maskEvent(&j.mask, &ev)
 	j.info.LastSeq++
 	ev.Seq = j.info.LastSeq
 	j.events = append(j.events, ev)
@@ -345,7 +345,7 @@ func (j *Job) transitionLocked(to JobState, errMsg string) error {
 		j.info.EndedAt = &now
 	}
 	if errMsg != "" {
-		j.info.Error = j.mask.mask(errMsg)
+		j.info.Error = j.mask.String(errMsg)
 	}
 	msg := "job " + string(to)
 	level := "info"

@@ -313,7 +313,7 @@ func (e *runner) captureOutputs(j *Job, ws *workspace) error {
 		}
 	}
 	j.mu.Lock()
-	j.mask.add(secrets...)
+	j.mask.Add(secrets...)
 	j.info.Outputs = outs
 	j.appendLocked(Event{Type: EventOutputs, Level: "info", Message: fmt.Sprintf("%d outputs", len(outs)), Outputs: redactOutputs(outs)})
 	j.mu.Unlock()

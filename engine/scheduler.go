@@ -151,11 +151,11 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
 		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
 	})
-	j.mask.add(o.secrets...)
+	j.mask.Add(o.secrets...)
 	j.env = o.env
 	for k, v := range o.env {
 		if secretEnvName(k) {
-			j.mask.add(v)
+			j.mask.Add(v)
 		}
 	}
 	j.failFast = o.failFast

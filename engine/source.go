@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spawnit/spawnit/pkg/storekey"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // ServiceRef names one deployed service: a tenant (client) and a service id. Both must
@@ -52,17 +53,10 @@ func ValidateID(id string) error {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case c == '-' && i > 0:
 		default:
-			return fmt.Errorf("%w: id %q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, truncate(id, 80))
+			return fmt.Errorf("%w: id %q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, truncate.String(id, 80))
 		}
 	}
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // Files is a service's working set: slash-separated relative paths (module files and
@@ -77,11 +71,11 @@ const TfvarsFile = storekey.TfvarsFile
 func (f Files) Validate() error {
 	for p := range f {
 		if p == "" || strings.HasPrefix(p, "/") || strings.Contains(p, "\\") || strings.ContainsRune(p, 0) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
-			return fmt.Errorf("%w: file path %q", ErrInvalidInput, truncate(p, 80))
+			return fmt.Errorf("%w: file path %q", ErrInvalidInput, truncate.String(p, 80))
 		}
 		first := strings.SplitN(p, "/", 2)[0]
 		if strings.HasPrefix(first, ".") || strings.HasPrefix(first, "spawnit_") || strings.HasSuffix(p, "_override.tf") || strings.HasSuffix(p, "_override.tf.json") || first == "override.tf" || first == "override.tf.json" {
-			return fmt.Errorf("%w: file path %q is reserved for the engine", ErrInvalidInput, truncate(p, 80))
+			return fmt.Errorf("%w: file path %q is reserved for the engine", ErrInvalidInput, truncate.String(p, 80))
 		}
 	}
 	return nil

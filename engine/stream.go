@@ -3,8 +3,9 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
-	"strings"
 	"time"
+
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
 // uiMessage is one line of OpenTofu's machine-readable UI (`-json`). terraform-json
@@ -170,43 +171,38 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
-// masker replaces secret values wherever they appear in event text.
-type masker struct{ secrets []string }
+// masker hides a job's secret values in its events and error. The name stays for the
+// Job field that holds one; the masking itself is redact's.
+type masker = redact.Redactor
 
-const maskText = "(sensitive value)"
-
-func (m *masker) add(values ...string) {
-	for _, v := range values {
-		// Very short values would mask ordinary words; secrets are long enough.
-		if len(v) >= 4 {
-			m.secrets = append(m.secrets, v)
-		}
-	}
-}
-
-func (m *masker) mask(s string) string {
-	for _, v := range m.secrets {
-		if strings.Contains(s, v) {
-			s = strings.ReplaceAll(s, v, maskText)
-		}
-	}
-	return s
-}
-
-func (m *masker) maskEvent(ev *Event) {
-	if len(m.secrets) == 0 {
+// maskEvent replaces secret values wherever they appear in an event's text and output
+// values.
+func maskEvent(m *masker, ev *Event) {
+	if m.Empty() {
 		return
 	}
-	ev.Message = m.mask(ev.Message)
+	ev.Message = m.String(ev.Message)
 	if ev.Diagnostic != nil {
 		d := *ev.Diagnostic
-		d.Summary, d.Detail = m.mask(d.Summary), m.mask(d.Detail)
+		d.Summary, d.Detail = m.String(d.Summary), m.String(d.Detail)
 		ev.Diagnostic = &d
 	}
 	for k, o := range ev.Outputs {
 		if len(o.Value) > 0 {
-			o.Value = json.RawMessage(m.mask(string(o.Value)))
+			o.Value = maskJSON(m, o.Value)
 			ev.Outputs[k] = o
 		}
 	}
+}
+
+// maskJSON masks secrets in a JSON value. A secret can be part of a number or span
+// JSON syntax, where the mask would leave invalid JSON, which no event may carry: the
+// masked text then becomes a JSON string.
+func maskJSON(m *masker, v json.RawMessage) json.RawMessage {
+	masked := m.String(string(v))
+	if masked == string(v) || json.Valid([]byte(masked)) {
+		return json.RawMessage(masked)
+	}
+	b, _ := json.Marshal(masked)
+	return b
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -157,14 +158,32 @@ func TestLineWriterBoundsHugeLines(t *testing.T) {
 
 func TestMaskerHidesSecrets(t *testing.T) {
 	var m masker
-	m.add("hunter2-password", "ab") // too short to mask safely: ignored
+	m.Add("hunter2-password", "ab") // too short to mask safely: ignored
 	ev := Event{Message: "password is hunter2-password", Diagnostic: &Diagnostic{Detail: "got hunter2-password"},
 		Outputs: map[string]Output{"x": {Value: []byte(`"hunter2-password"`)}}}
-	m.maskEvent(&ev)
+	maskEvent(&m, &ev)
 	if strings.Contains(ev.Message, "hunter2") || strings.Contains(ev.Diagnostic.Detail, "hunter2") || strings.Contains(string(ev.Outputs["x"].Value), "hunter2") {
 		t.Fatalf("secret leaked: %+v", ev)
 	}
-	if m.mask("ab cd") != "ab cd" {
+	if m.String("ab cd") != "ab cd" {
 		t.Fatal("short values must not be masked")
+	}
+}
+
+func TestMaskerKeepsOutputsValidJSON(t *testing.T) {
+	var m masker
+	m.Add("4242")
+	ev := Event{Outputs: map[string]Output{
+		"port": {Value: []byte(`42424`)},
+		"url":  {Value: []byte(`"http://u:4242@host/"`)},
+	}}
+	maskEvent(&m, &ev)
+	for k, o := range ev.Outputs {
+		if !json.Valid(o.Value) || strings.Contains(string(o.Value), "4242") {
+			t.Errorf("output %s = %s: invalid JSON or secret leaked", k, o.Value)
+		}
+	}
+	if _, err := json.Marshal(ev); err != nil {
+		t.Fatalf("event no longer encodes: %v", err)
 	}
 }

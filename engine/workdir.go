@@ -17,6 +17,7 @@ import (
 	"sync"
 
 	"github.com/spawnit/spawnit/engine/internal/tofu"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Names the engine owns inside a workdir. Files.Validate refuses them in module files.
@@ -202,7 +203,7 @@ func ValidateEnv(env map[string]string) error {
 	for k, v := range env {
 		switch {
 		case !envName.MatchString(k):
-			return fmt.Errorf("%w: environment variable name %q", ErrInvalidInput, truncate(k, 80))
+			return fmt.Errorf("%w: environment variable name %q", ErrInvalidInput, truncate.String(k, 80))
 		case strings.HasPrefix(k, "TF_"):
 			return fmt.Errorf("%w: %s: tofu's own settings (TF_*) are the engine's to set", ErrInvalidInput, k)
 		case strings.ContainsRune(v, 0):

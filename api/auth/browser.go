@@ -18,6 +18,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/spawnit/spawnit/api/authn"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 const (
@@ -165,7 +166,7 @@ func (o *OIDC) handleCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e := q.Get("error"); e != "" {
-		o.log.Info("provider refused sign-in", "error", truncate(e, 64))
+		o.log.Info("provider refused sign-in", "error", truncate.String(e, 64))
 		http.Error(w, "sign-in failed", http.StatusUnauthorized)
 		return
 	}
@@ -308,10 +309,3 @@ func methodNotAllowed(w http.ResponseWriter, allow string) {
 }
 
 func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}

@@ -3,7 +3,8 @@ package main
 import (
 	"context"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
@@ -28,17 +29,8 @@ func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	rows := make([][]string, len(templates))
 	for i, t := range templates {
-		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), cliShorten(t.Description, 60)}
+		// The description on one line and cut short; -o json has the full text.
+		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), truncate.String(strings.Join(strings.Fields(t.Description), " "), 60)}
 	}
 	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "PROVIDERS", "DESCRIPTION"}, rows)
-}
-
-// cliShorten keeps a table row on one line; -o json has the full text.
-func cliShorten(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimSpace(string(r[:n-1])) + "…"
 }

@@ -3,10 +3,8 @@ package main
 // services, create and delete: the configuration side of services.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -147,17 +146,11 @@ func readInputsFile(stdin io.Reader, path string) (map[string]any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the inputs file: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
+	// Read as strictly as the server reads it: a duplicate key would otherwise be
+	// resolved here, silently, before the server could refuse it.
 	var inputs map[string]any
-	if err := dec.Decode(&inputs); err != nil || inputs == nil {
-		if err == nil {
-			err = errors.New("it is null")
-		}
-		return nil, fmt.Errorf("the inputs file %s must hold a JSON object of input names to values: %v", path, err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("the inputs file %s has something after its JSON object", path)
+	if err := strictjson.Decode(data, &inputs, strictjson.Limits{}); err != nil {
+		return nil, fmt.Errorf("the inputs file %s must hold one JSON object of input names to values: %v", path, err)
 	}
 	return inputs, nil
 }

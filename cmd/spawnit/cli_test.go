@@ -653,3 +653,20 @@ func TestServerTextCannotDriveTheTerminal(t *testing.T) {
 		t.Fatalf("%v\n%q", err, out)
 	}
 }
+
+func TestReadInputsFileIsStrict(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"a":1,"a":2}`: "duplicate key",
+		`{"a":1} {}`:    "trailing data",
+		`null`:          "must be a JSON object",
+		`[1]`:           "must be a JSON object",
+	} {
+		if _, err := readInputsFile(strings.NewReader(doc), "-"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: error %v, want %q", doc, err, want)
+		}
+	}
+	in, err := readInputsFile(strings.NewReader(`{"n":12345678901234567890,"s":"x"}`), "-")
+	if err != nil || in["n"] != json.Number("12345678901234567890") || in["s"] != "x" {
+		t.Fatalf("inputs %#v, %v", in, err)
+	}
+}

@@ -69,7 +69,7 @@ func startFailures() []startFailure {
 		}, "--target-env docker: DIR/docker.env:3: want KEY=VALUE", true},
 		{"docker target's engine reached over ssh", func(t *testing.T, dir string) []string {
 			return []string{"--target-env", "docker=" + writeFile(t, dir, "docker.env", "DOCKER_HOST=ssh://me@engine.example\n")}
-		}, `target docker: DOCKER_HOST "ssh://xxxxx@engine.example": ssh:// is not supported (unix:// and tcp:// are)`, true},
+		}, `target docker: DOCKER_HOST "ssh://********@engine.example": ssh:// is not supported (unix:// and tcp:// are)`, true},
 		{"docker target's engine over TLS without certificates", func(t *testing.T, dir string) []string {
 			return []string{"--target-env", "docker=" + writeFile(t, dir, "docker.env",
 				"DOCKER_HOST=tcp://127.0.0.1:2376\nDOCKER_TLS_VERIFY=1\nDOCKER_CERT_PATH="+filepath.Join(dir, "certs")+"\n")}

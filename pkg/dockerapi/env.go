@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
 // DefaultHost is the engine used when DOCKER_HOST is unset or empty.
@@ -62,7 +64,7 @@ func parseEnv(getenv func(string) string) (endpoint, error) {
 	}
 	scheme, rest, ok := strings.Cut(host, "://")
 	if !ok {
-		return endpoint{}, fmt.Errorf("DOCKER_HOST %q: want unix:///path/to/socket or tcp://host:port", redact(host))
+		return endpoint{}, fmt.Errorf("DOCKER_HOST %q: want unix:///path/to/socket or tcp://host:port", hideUserinfo(host))
 	}
 	switch scheme {
 	case "unix":
@@ -74,7 +76,7 @@ func parseEnv(getenv func(string) string) (endpoint, error) {
 		useTLS := getenv("DOCKER_TLS_VERIFY") != "" || getenv("DOCKER_CERT_PATH") != ""
 		hostport, err := tcpAddress(rest, useTLS)
 		if err != nil {
-			return endpoint{}, fmt.Errorf("DOCKER_HOST %q: %w", redact(host), err)
+			return endpoint{}, fmt.Errorf("DOCKER_HOST %q: %w", hideUserinfo(host), err)
 		}
 		ep := endpoint{host: "tcp://" + hostport, network: "tcp", address: hostport}
 		if useTLS {
@@ -84,7 +86,7 @@ func parseEnv(getenv func(string) string) (endpoint, error) {
 		}
 		return ep, nil
 	}
-	return endpoint{}, fmt.Errorf("DOCKER_HOST %q: %s:// is not supported (unix:// and tcp:// are)", redact(host), scheme)
+	return endpoint{}, fmt.Errorf("DOCKER_HOST %q: %s:// is not supported (unix:// and tcp:// are)", hideUserinfo(host), scheme)
 }
 
 // tcpAddress is host:port of a tcp:// DOCKER_HOST without its scheme, with the default
@@ -148,8 +150,8 @@ func tlsConfig(getenv func(string) string) (*tls.Config, error) {
 	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots, Certificates: []tls.Certificate{cert}}, nil
 }
 
-// redact hides the user information of a host (a password, perhaps) in messages.
-func redact(host string) string {
+// hideUserinfo masks the user information of a host (a password, perhaps) in messages.
+func hideUserinfo(host string) string {
 	scheme, rest, ok := strings.Cut(host, "://")
 	at := strings.LastIndex(rest, "@")
 	if !ok {
@@ -158,7 +160,7 @@ func redact(host string) string {
 	if at < 0 {
 		return host
 	}
-	rest = "xxxxx" + rest[at:]
+	rest = redact.Mask + rest[at:]
 	if scheme != "" {
 		return scheme + "://" + rest
 	}

@@ -232,3 +232,16 @@ func TestTLSFilesMissing(t *testing.T) {
 		t.Errorf("TLS config: %+v", ep.tls)
 	}
 }
+
+func TestHideUserinfo(t *testing.T) {
+	for host, want := range map[string]string{
+		"tcp://user:s3cret@engine:2376": "tcp://********@engine:2376",
+		"ssh://s3cret@engine":           "ssh://********@engine",
+		"user:s3cret@engine":            "********@engine",
+		"unix:///var/run/docker.sock":   "unix:///var/run/docker.sock",
+	} {
+		if got := hideUserinfo(host); got != want {
+			t.Errorf("hideUserinfo(%q) = %q, want %q", host, got, want)
+		}
+	}
+}

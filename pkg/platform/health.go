@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/redact"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -126,6 +127,6 @@ func (p *Platform) ProbeHealth(ctx context.Context, ref engine.ServiceRef) error
 		status = HealthUnhealthy
 		break
 	}
-	p.saveHealth(ctx, ref, status, maskAll(msg, secrets(svc)))
+	p.saveHealth(ctx, ref, status, redact.New(secrets(svc)...).String(msg))
 	return nil
 }

@@ -103,7 +103,7 @@ func (p *Platform) runIdempotent(ctx context.Context, a Actor, svc *catalog.Serv
 		}
 		if rec.JobID != "" {
 			info, err := p.jobInfo(ctx, ref, rec.JobID)
-			return redact(info), err
+			return hideSensitive(info), err
 		}
 		if time.Now().After(waitUntil) {
 			return engine.JobInfo{}, fmt.Errorf("%w: a request with this Idempotency-Key is still being processed", engine.ErrLocked)
@@ -166,7 +166,7 @@ func (p *Platform) fulfil(ctx context.Context, a Actor, svc *catalog.Service, re
 		// The job runs; only a retry of this request could miss it (after claimTimeout).
 		p.log.Error("platform: could not record an idempotency key's job", "service", svc.Ref().String(), "job", j.ID(), "err", err)
 	}
-	return redact(j.Info()), nil
+	return hideSensitive(j.Info()), nil
 }
 
 // SweepIdempotencyKeys deletes expired idempotency records and returns how many. Expired

@@ -68,7 +68,7 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
-	return redact(j.Info()), nil
+	return hideSensitive(j.Info()), nil
 }
 
 // submit starts the job, audits the attempt and watches the job to its end.
@@ -198,7 +198,7 @@ func (p *Platform) ListJobs(ctx context.Context, a Actor, service string) ([]eng
 	}
 	out := make([]engine.JobInfo, 0, len(jobs))
 	for _, j := range jobs {
-		out = append(out, redact(j))
+		out = append(out, hideSensitive(j))
 	}
 	return out, nil
 }
@@ -213,7 +213,7 @@ func (p *Platform) GetJob(ctx context.Context, a Actor, service, id string, reve
 	}
 	info, err := p.jobInfo(ctx, ref, id)
 	if err != nil || !reveal || !hasSensitive(info.Outputs) {
-		return redact(info), err
+		return hideSensitive(info), err
 	}
 	info = p.revealOutputs(ctx, ref, info)
 	p.audit(ctx, a, AuditEntry{Action: ActionOutputsReveal, Service: ref.Service, Job: info.ID, Operation: info.Operation}, nil)
@@ -285,13 +285,13 @@ func (p *Platform) Cancel(ctx context.Context, a Actor, service, id string, forc
 			return engine.JobInfo{}, err
 		}
 		if info.State.Final() {
-			return redact(info), engine.ErrJobFinished
+			return hideSensitive(info), engine.ErrJobFinished
 		}
 		// A record that is not final but not running here: another replica's job.
-		return redact(info), fmt.Errorf("%w: job %s runs on host %s", engine.ErrLocked, info.ID, info.Host)
+		return hideSensitive(info), fmt.Errorf("%w: job %s runs on host %s", engine.ErrLocked, info.ID, info.Host)
 	}
 	err = p.eng.Cancel(id, force)
-	return redact(j.Info()), err
+	return hideSensitive(j.Info()), err
 }
 
 // Events returns the job's events with Seq > after, as recorded so far.
@@ -421,9 +421,9 @@ func eventsAfter(evs []engine.Event, after int64) []engine.Event {
 	return nil
 }
 
-// redact removes sensitive output values (the engine keeps them in a live job's
+// hideSensitive removes sensitive output values (the engine keeps them in a live job's
 // snapshot).
-func redact(info engine.JobInfo) engine.JobInfo {
+func hideSensitive(info engine.JobInfo) engine.JobInfo {
 	if !hasSensitive(info.Outputs) {
 		return info
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/dockerapi"
+	"github.com/spawnit/spawnit/pkg/redact"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Readiness checks (catalog.ReadinessCheck) run after an apply of a Docker service: the
@@ -227,15 +229,7 @@ func netDetail(ctx context.Context, err error) string {
 	if errors.As(err, &oe) && oe.Err != nil {
 		err = oe.Err
 	}
-	return shorten(err.Error())
-}
-
-func shorten(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > maxDetail {
-		s = s[:maxDetail] + "…"
-	}
-	return s
+	return truncate.String(strings.Join(strings.Fields(err.Error()), " "), maxDetail)
 }
 
 // waitReady runs one check until it passes, fails for good, or its timeout ends. It
@@ -304,7 +298,7 @@ func (p *Platform) readinessFor(ctx context.Context, svc *catalog.Service) engin
 			}
 			if err != nil {
 				if ctx.Err() == nil {
-					p.saveHealth(ctx, ref, HealthNotReady, maskAll(err.Error(), masks))
+					p.saveHealth(ctx, ref, HealthNotReady, redact.New(masks...).String(err.Error()))
 				}
 				return err
 			}
@@ -312,17 +306,6 @@ func (p *Platform) readinessFor(ctx context.Context, svc *catalog.Service) engin
 		p.saveHealth(ctx, ref, HealthHealthy, "")
 		return nil
 	}
-}
-
-// maskAll replaces each secret value in s (the engine masks job errors and events; a
-// health message is stored apart from them).
-func maskAll(s string, secrets []string) string {
-	for _, v := range secrets {
-		if v != "" {
-			s = strings.ReplaceAll(s, v, "********")
-		}
-	}
-	return s
 }
 
 // dockerAPI is the one call readiness needs from the Docker engine: inspect a container.
@@ -384,7 +367,7 @@ func (d *dockerAPI) tryHealth(ctx context.Context, name string) probeResult {
 	case h.Status == "unhealthy":
 		detail := "unhealthy"
 		if n := len(h.Log); n > 0 {
-			detail = fmt.Sprintf("unhealthy: %s (exit code %d)", shorten(h.Log[n-1].Output), h.Log[n-1].ExitCode)
+			detail = fmt.Sprintf("unhealthy: %s (exit code %d)", truncate.String(strings.Join(strings.Fields(h.Log[n-1].Output), " "), maxDetail), h.Log[n-1].ExitCode)
 		}
 		return probeResult{fatal: true, detail: detail}
 	case !st.State.Running:

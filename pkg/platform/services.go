@@ -268,7 +268,7 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 			return nil, err
 		}
 		p.watch(j, a, func(info engine.JobInfo) { p.deleteAfterDestroy(a, ref, info) })
-		info := redact(j.Info())
+		info := hideSensitive(j.Info())
 		return &info, nil
 	}
 	if err := p.cat.DeleteService(ctx, ref); err != nil {

@@ -33,6 +33,7 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 
+	"github.com/spawnit/spawnit/pkg/redact"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -65,7 +66,7 @@ func (c Config) String() string {
 		scheme = "https"
 	}
 	return fmt.Sprintf("s3store.Config{%s://%s bucket=%s region=%s access_key=%s secret_key=%s path_style=%t}",
-		scheme, c.Endpoint, c.Bucket, c.Region, c.AccessKey, redacted(c.SecretKey), c.PathStyle)
+		scheme, c.Endpoint, c.Bucket, c.Region, c.AccessKey, redact.Value(c.SecretKey), c.PathStyle)
 }
 
 // GoString is String, so %#v cannot print the secret either.
@@ -78,17 +79,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("bucket", c.Bucket),
 		slog.String("region", c.Region),
 		slog.String("access_key", c.AccessKey),
-		slog.String("secret_key", redacted(c.SecretKey)),
+		slog.String("secret_key", redact.Value(c.SecretKey)),
 		slog.Bool("tls", c.UseTLS),
 		slog.Bool("path_style", c.PathStyle),
 	)
-}
-
-func redacted(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	return "REDACTED"
 }
 
 // Store is a store.Store on one S3 bucket. It is safe for concurrent use.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Run runs the whole suite. newStore must return a new, empty store for each call (each
@@ -112,7 +113,7 @@ func wantContent(t *testing.T, s store.Store, key string, want []byte) {
 	t.Helper()
 	got, _ := mustGet(t, s, key)
 	if !bytes.Equal(got, want) {
-		t.Fatalf("Get(%q) = %q, want %q", key, clip(got), clip(want))
+		t.Fatalf("Get(%q) = %q, want %q", key, truncate.String(string(got), 65), truncate.String(string(want), 65))
 	}
 }
 
@@ -572,11 +573,4 @@ func keysOf(objs []store.Object) []string {
 
 func head(keys []string) []string {
 	return keys[:min(len(keys), 3)]
-}
-
-func clip(b []byte) string {
-	if len(b) > 64 {
-		return string(b[:64]) + "…"
-	}
-	return string(b)
 }
