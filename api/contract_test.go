@@ -394,3 +394,8 @@ func TestContractCatchesMismatches(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAPIDocumentValid checks openapi.json against the OpenAPI 3 rules (every
+// operation declares its path parameters, references resolve, examples and defaults
+// match their schemas).
+func TestOpenAPIDocumentValid(t *testing.T) { contractFor(t) }

@@ -484,6 +484,10 @@ export interface components {
     };
     /** @description unauthenticated. */
     E401: {
+      headers: {
+        /** @description Bearer realm="spawnit". */
+        "WWW-Authenticate": string;
+      };
       content: {
         "application/json": components["schemas"]["Error"];
       };
@@ -532,6 +536,12 @@ export interface components {
     };
     /** @description unavailable (store down) or shutting_down. */
     E503: {
+      content: {
+        "application/json": components["schemas"]["Error"];
+      };
+    };
+    /** @description internal: an unexpected error (logged with the request id; the message says no more). */
+    E500: {
       content: {
         "application/json": components["schemas"]["Error"];
       };
@@ -636,6 +646,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      500: components["responses"]["E500"];
     };
   };
   /** List templates */
@@ -648,6 +659,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -668,6 +680,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -681,6 +694,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -699,9 +713,9 @@ export interface operations {
       201: {
         headers: {
           /** @description The configuration's entity tag, for If-Match. */
-          ETag?: string;
+          ETag: string;
           /** @description The service's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
@@ -712,6 +726,7 @@ export interface operations {
       403: components["responses"]["E403"];
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -727,7 +742,7 @@ export interface operations {
       200: {
         headers: {
           /** @description The configuration's entity tag, for If-Match. */
-          ETag?: string;
+          ETag: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
@@ -736,6 +751,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -757,7 +773,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -772,6 +788,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -795,7 +812,7 @@ export interface operations {
       200: {
         headers: {
           /** @description The configuration's entity tag, for If-Match (unchanged by settings). */
-          ETag?: string;
+          ETag: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
@@ -808,6 +825,7 @@ export interface operations {
       409: components["responses"]["E409"];
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -834,7 +852,7 @@ export interface operations {
       200: {
         headers: {
           /** @description The configuration's entity tag, for If-Match. */
-          ETag?: string;
+          ETag: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
@@ -849,6 +867,7 @@ export interface operations {
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
       428: components["responses"]["E428"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -875,7 +894,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -886,6 +905,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -915,7 +935,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -926,6 +946,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -952,7 +973,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -963,6 +984,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -992,7 +1014,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -1003,6 +1025,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1032,7 +1055,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -1043,6 +1066,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1063,6 +1087,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1087,6 +1112,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1115,6 +1141,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1146,6 +1173,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1166,6 +1194,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1192,7 +1221,7 @@ export interface operations {
       202: {
         headers: {
           /** @description The job's URL. */
-          Location?: string;
+          Location: string;
         };
         content: {
           "application/json": components["schemas"]["Job"];
@@ -1203,6 +1232,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
@@ -1216,6 +1246,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      500: components["responses"]["E500"];
     };
   };
   /** Browser sign-in */
@@ -1272,6 +1303,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
