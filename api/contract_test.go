@@ -110,6 +110,7 @@ func matchPath(tmpl string, segs []string) (map[string]string, bool) {
 func (c *contract) handler(next http.Handler, fail func(msg string)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &recorder{ResponseWriter: w, c: c, req: r, fail: fail}
+		rec.route, rec.params = c.route(r.Method, r.URL.Path)
 		next.ServeHTTP(rec, r)
 		rec.finish()
 	})
@@ -118,9 +119,11 @@ func (c *contract) handler(next http.Handler, fail func(msg string)) http.Handle
 // recorder passes a response through while keeping what the check needs.
 type recorder struct {
 	http.ResponseWriter
-	c    *contract
-	req  *http.Request
-	fail func(string)
+	c      *contract
+	req    *http.Request
+	route  *routers.Route // nil outside the document's paths
+	params map[string]string
+	fail   func(string)
 
 	status int // 0 until the header is written
 	body   bytes.Buffer
@@ -158,7 +161,11 @@ func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 
 func (rec *recorder) failf(format string, args ...any) {
 	rec.done = true
-	rec.fail(fmt.Sprintf("openapi.json: %s %s -> %d: ", rec.req.Method, rec.req.URL.Path, rec.status) + fmt.Sprintf(format, args...))
+	route := "(no route)"
+	if rec.route != nil {
+		route = rec.route.Path
+	}
+	rec.fail(fmt.Sprintf("openapi.json: %s %s (route %s) -> %d: ", rec.req.Method, rec.req.URL.Path, route, rec.status) + fmt.Sprintf(format, args...))
 }
 
 // started runs once the status is known: a stream is checked from here on.
@@ -183,7 +190,7 @@ func (rec *recorder) started() {
 // response finds the documented response of the request's route and status, failing
 // when there is none. It returns nil for requests outside the API (the UI's pages).
 func (rec *recorder) response() *openapi3.Response {
-	route, _ := rec.c.route(rec.req.Method, rec.req.URL.Path)
+	route := rec.route
 	if route == nil || route.Operation == nil {
 		if !strings.HasPrefix(rec.req.URL.Path, "/api/") {
 			rec.done = true
@@ -201,7 +208,7 @@ func (rec *recorder) response() *openapi3.Response {
 		ref = route.Operation.Responses.Default()
 	}
 	if ref == nil || ref.Value == nil {
-		rec.failf("status %d is not documented for %s %s", rec.status, rec.req.Method, route.Path)
+		rec.failf("status %d is not documented", rec.status)
 		return nil
 	}
 	return ref.Value
@@ -230,7 +237,7 @@ func (rec *recorder) finish() {
 		rec.failf("a body (%s) where the document has none: %.200s", rec.Header().Get("Content-Type"), rec.body.Bytes())
 		return
 	}
-	route, params := rec.c.route(rec.req.Method, rec.req.URL.Path)
+	route := rec.route
 	if route == nil || route.Operation == nil {
 		// An unknown API route: check the body against the error response alone.
 		op := openapi3.NewOperation()
@@ -238,7 +245,7 @@ func (rec *recorder) finish() {
 		route = &routers.Route{Spec: rec.c.doc, Path: rec.req.URL.Path, Method: rec.req.Method, Operation: op}
 	}
 	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: rec.req, PathParams: params, Route: route},
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: rec.req, PathParams: rec.params, Route: route},
 		Status:                 rec.status,
 		Header:                 rec.Header(),
 		Body:                   io.NopCloser(bytes.NewReader(rec.body.Bytes())),
