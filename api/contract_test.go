@@ -153,9 +153,14 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	return rec.ResponseWriter.Write(p)
 }
 
-// Flush and Unwrap keep streaming and http.ResponseController working through the
-// wrapper.
-func (rec *recorder) Flush() { _ = http.NewResponseController(rec.ResponseWriter).Flush() }
+// Flush, FlushError and Unwrap keep streaming and http.ResponseController working
+// through the wrapper. FlushError matters: the server's streams learn from a failed
+// flush (a write deadline passed) that a client is stuck, and drop it.
+func (rec *recorder) Flush() { _ = rec.FlushError() }
+
+func (rec *recorder) FlushError() error {
+	return http.NewResponseController(rec.ResponseWriter).Flush()
+}
 
 func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
 
