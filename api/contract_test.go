@@ -33,8 +33,28 @@ import (
 // contract is openapi.json, loaded once per test binary.
 type contract struct {
 	doc *openapi3.T
-	// responses and events count what was checked, for the summary TestMain prints.
+	// responses and events count what was checked, and seen the documented responses
+	// (method, route, status) met at least once, for the summary TestMain prints.
 	responses, events atomic.Int64
+	seen              sync.Map
+}
+
+// checked counts a response that matched the document.
+func (c *contract) checked(rec *recorder) {
+	c.responses.Add(1)
+	if rec.route != nil && rec.route.Operation != nil {
+		c.seen.Store(fmt.Sprintf("%s %s %d", rec.req.Method, rec.route.Path, rec.status), true)
+	}
+}
+
+// documented counts the (method, route, status) triples the document lists.
+func (c *contract) documented() (n int) {
+	for _, item := range c.doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			n += op.Responses.Len()
+		}
+	}
+	return n
 }
 
 var loadContract = sync.OnceValues(func() (*contract, error) {
@@ -56,7 +76,10 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if c, err := loadContract(); err == nil && c.responses.Load() > 0 {
-		fmt.Printf("openapi.json: %d responses and %d stream events validated\n", c.responses.Load(), c.events.Load())
+		seen := 0
+		c.seen.Range(func(any, any) bool { seen++; return true })
+		fmt.Printf("openapi.json: %d responses and %d stream events validated; %d of the %d documented responses (method, route, status) seen\n",
+			c.responses.Load(), c.events.Load(), seen, c.documented())
 	}
 	os.Exit(code)
 }
@@ -188,7 +211,7 @@ func (rec *recorder) started() {
 		rec.failf("content type %q is not documented", ct)
 		return
 	}
-	rec.c.responses.Add(1)
+	rec.c.checked(rec)
 	rec.stream = &eventChecker{rec: rec, schemas: eventSchemas(rec.c.doc, media)}
 }
 
@@ -260,7 +283,7 @@ func (rec *recorder) finish() {
 		rec.failf("%v\nbody: %.300s", err, rec.body.Bytes())
 		return
 	}
-	rec.c.responses.Add(1)
+	rec.c.checked(rec)
 }
 
 // eventSchemas reads a stream's x-sse-events: event name to the schema of its data.
