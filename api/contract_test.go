@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,14 +48,18 @@ func (c *contract) checked(rec *recorder) {
 	}
 }
 
-// documented counts the (method, route, status) triples the document lists.
-func (c *contract) documented() (n int) {
-	for _, item := range c.doc.Paths.Map() {
-		for _, op := range item.Operations() {
-			n += op.Responses.Len()
+// documented lists the (method, route, status) triples the document has.
+func (c *contract) documented() []string {
+	var out []string
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status := range op.Responses.Map() {
+				out = append(out, fmt.Sprintf("%s %s %s", method, path, status))
+			}
 		}
 	}
-	return n
+	slices.Sort(out)
+	return out
 }
 
 var loadContract = sync.OnceValues(func() (*contract, error) {
@@ -76,10 +81,18 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if c, err := loadContract(); err == nil && c.responses.Load() > 0 {
-		seen := 0
-		c.seen.Range(func(any, any) bool { seen++; return true })
+		var unseen []string
+		all := c.documented()
+		for _, d := range all {
+			if _, ok := c.seen.Load(d); !ok {
+				unseen = append(unseen, d)
+			}
+		}
 		fmt.Printf("openapi.json: %d responses and %d stream events validated; %d of the %d documented responses (method, route, status) seen\n",
-			c.responses.Load(), c.events.Load(), seen, c.documented())
+			c.responses.Load(), c.events.Load(), len(all)-len(unseen), len(all))
+		if testing.Verbose() {
+			fmt.Printf("openapi.json: not seen: %s\n", strings.Join(unseen, ", "))
+		}
 	}
 	os.Exit(code)
 }
