@@ -312,6 +312,7 @@ export interface components {
       expires_at?: string;
       auto_remediate: boolean;
       inputs: components["schemas"]["Inputs"];
+      /** @description The configuration's entity tag (the ETag header's value, unquoted); empty for a half-deleted service. */
       etag: string;
       status: components["schemas"]["ServiceStatus"];
     };
@@ -741,8 +742,8 @@ export interface operations {
       /** @description The service. */
       200: {
         headers: {
-          /** @description The configuration's entity tag, for If-Match. */
-          ETag: string;
+          /** @description The configuration's entity tag, for If-Match. Absent (and the body's etag empty) for a half-deleted service: its configuration is removed, its record not yet (a delete in progress, or one that failed half-way and may be retried). */
+          ETag?: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
@@ -811,8 +812,8 @@ export interface operations {
       /** @description Updated. */
       200: {
         headers: {
-          /** @description The configuration's entity tag, for If-Match (unchanged by settings). */
-          ETag: string;
+          /** @description The configuration's entity tag, for If-Match (unchanged by settings). Absent (and the body's etag empty) for a half-deleted service: its configuration is removed, its record not yet (a delete in progress, or one that failed half-way and may be retried). */
+          ETag?: string;
         };
         content: {
           "application/json": components["schemas"]["Service"];
