@@ -141,7 +141,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewUnstartedServer(srv)
+	// Every response is held against openapi.json (contract_test.go).
+	ts := httptest.NewUnstartedServer(contractFor(t).handler(srv, func(msg string) { t.Error(msg) }))
 	if o.listen != nil {
 		ts.Listener = o.listen(ts.Listener)
 	}

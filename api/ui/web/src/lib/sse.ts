@@ -9,7 +9,7 @@
 // When the browser gives up on a stream (readyState CLOSED: an HTTP error, a proxy
 // cutting it), JobFollower reads the backlog again and reopens it after a pause.
 
-import type { JobEvent, StatusEvent } from './types';
+import type { EventType, JobEvent, StatusEvent } from './types';
 import { EVENT_TYPES, isFinal } from './types';
 
 /** The part of EventSource the followers use, so tests can give a fake. */
@@ -201,7 +201,7 @@ export function parseEvent(ev: MessageEvent): JobEvent | null {
     if (!Number.isFinite(id)) return null;
     e.seq = id;
   }
-  if (typeof e.type !== 'string' && ev.type !== 'message') e.type = ev.type;
+  if (typeof e.type !== 'string' && ev.type !== 'message') e.type = ev.type as EventType; // the stream names its events by type
   return e;
 }
 

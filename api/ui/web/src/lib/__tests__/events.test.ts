@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { addEvents, emptyLog, lineFor, summarySentence } from '../events';
-import type { JobEvent } from '../types';
+import type { EventType, JobEvent } from '../types';
 
 const t = '2026-01-01T00:00:00Z';
-const ev = (seq: number, type: string, extra: Partial<JobEvent> = {}): JobEvent => ({ seq, time: t, type, ...extra });
+const ev = (seq: number, type: EventType, extra: Partial<JobEvent> = {}): JobEvent => ({ seq, time: t, type, ...extra });
 
 const applyRun: JobEvent[] = [
   ev(1, 'job_state', { state: 'running' }),
@@ -15,7 +15,7 @@ const applyRun: JobEvent[] = [
   ev(7, 'apply_start', { resource: { address: 'docker_container.httpecho', action: 'create' } }),
   ev(8, 'apply_progress', { resource: { address: 'docker_container.httpecho', elapsed_seconds: 10 } }),
   ev(9, 'apply_complete', { resource: { address: 'docker_container.httpecho', action: 'create', elapsed_seconds: 12 } }),
-  ev(10, 'change_summary', { summary: { add: 2, change: 0, remove: 0, operation: 'apply' } }),
+  ev(10, 'change_summary', { summary: { add: 2, change: 0, remove: 0, import: 0, operation: 'apply' } }),
   ev(11, 'outputs', { outputs: { endpoint: { sensitive: false, value: 'http://127.0.0.1:18080/' } } }),
   ev(12, 'job_state', { state: 'succeeded' }),
 ];
@@ -25,7 +25,7 @@ describe('addEvents', () => {
     const log = addEvents(emptyLog(), applyRun);
     expect(log.state).toBe('succeeded');
     expect(log.lastSeq).toBe(12);
-    expect(log.summary).toEqual({ add: 2, change: 0, remove: 0, operation: 'apply' });
+    expect(log.summary).toEqual({ add: 2, change: 0, remove: 0, import: 0, operation: 'apply' });
     expect(log.outputs?.endpoint.value).toBe('http://127.0.0.1:18080/');
     expect([...log.resources.values()].map((r) => [r.address, r.phase])).toEqual([
       ['docker_image.httpecho', 'done'],

@@ -16,7 +16,7 @@ import {
   validateName,
   type FormState,
 } from '../form';
-import type { Field } from '../types';
+import type { ApiFieldError, Field } from '../types';
 
 const builtin = resolve(import.meta.dirname, '../../../../../../catalog/builtin');
 const template = (id: string) => JSON.parse(readFileSync(resolve(builtin, id, 'template.json'), 'utf8'));
@@ -213,6 +213,7 @@ describe('serverSentence', () => {
     expect(serverSentence(eula, { field: 'inputs.eula', code: 'required', reason: 'required' })).toBe('Tick this box to continue.');
     expect(serverSentence(undefined, { field: 'x', code: 'pattern', reason: 'p' })).toBe('This value does not have the expected format.');
     expect(serverSentence(undefined, { field: 'x', code: 'reserved', reason: 'r' })).toBe('This name is reserved for SpawnIt itself.');
-    expect(serverSentence(undefined, { field: 'x', code: 'weird', reason: '' })).toBe('This value is not valid.');
+    // A code this UI does not know yet (from a newer server) reads as the generic sentence.
+    expect(serverSentence(undefined, { field: 'x', code: 'weird' as string as ApiFieldError['code'], reason: '' })).toBe('This value is not valid.');
   });
 });

@@ -73,7 +73,7 @@ describe('settings PATCH body', () => {
   it('says what was saved', () => {
     const fmt = () => 'Feb 3, 2030, 4:05 AM';
     expect(savedSentence({ expires_at: null }, none, fmt)).toBe('Settings saved: the service no longer expires.');
-    expect(savedSentence({ expires_at: 'x', auto_remediate: true }, { expires_at: 'x' }, fmt)).toBe(
+    expect(savedSentence({ expires_at: 'x', auto_remediate: true }, { expires_at: 'x', auto_remediate: true }, fmt)).toBe(
       'Settings saved: the service expires Feb 3, 2030, 4:05 AM, and drift is now repaired automatically.',
     );
     expect(savedSentence({ auto_remediate: false }, none, fmt)).toBe('Settings saved: drift is no longer repaired automatically.');

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ES_CLOSED, ES_CONNECTING, ES_OPEN, JobFollower, TenantStream, type EventSourceLike } from '../sse';
-import type { JobEvent, StatusEvent } from '../types';
+import type { EventType, JobEvent, StatusEvent } from '../types';
 
 class FakeES implements EventSourceLike {
   readyState = ES_CONNECTING;
@@ -21,7 +21,7 @@ class FakeES implements EventSourceLike {
     this.onopen?.(new Event('open'));
   }
   /** Sends an event as the server writes it: id = seq, event = type, data = JSON. */
-  send(e: JobEvent | StatusEvent, type = (e as JobEvent).type, id = String((e as JobEvent).seq ?? '')) {
+  send(e: JobEvent | StatusEvent, type: string = (e as JobEvent).type, id = String((e as JobEvent).seq ?? '')) {
     const m = { data: JSON.stringify(e), lastEventId: id, type } as MessageEvent;
     for (const l of this.listeners.get(type) ?? []) l(m);
   }
@@ -35,7 +35,7 @@ class FakeES implements EventSourceLike {
 }
 
 const t = '2026-01-01T00:00:00Z';
-const ev = (seq: number, type = 'log', extra: Partial<JobEvent> = {}): JobEvent => ({ seq, time: t, type, message: `line ${seq}`, ...extra });
+const ev = (seq: number, type: EventType = 'log', extra: Partial<JobEvent> = {}): JobEvent => ({ seq, time: t, type, message: `line ${seq}`, ...extra });
 
 function harness(backlogs: JobEvent[][]) {
   const streams: FakeES[] = [];
