@@ -60,6 +60,10 @@ func cloneTemplate(t *testing.T, st store.Store, from, to string, edit func(map[
 type statusStream struct {
 	t  *testing.T
 	ch chan apiv1.StatusEvent
+	// held keeps the events received that no wait has matched yet, in order: two
+	// changes can come in either order (a health probe may see a removed container
+	// before the drift check does), and each later wait must still find its own.
+	held []apiv1.StatusEvent
 }
 
 func (h *harness) statusStream(t *testing.T) *statusStream {
@@ -85,9 +89,16 @@ func (h *harness) statusStream(t *testing.T) *statusStream {
 	return s
 }
 
-// wait returns the first event matching match, failing after timeout.
+// wait returns the first event since the last drain that matches match and that no
+// earlier wait took, failing after timeout.
 func (s *statusStream) wait(what string, timeout time.Duration, match func(apiv1.StatusEvent) bool) apiv1.StatusEvent {
 	s.t.Helper()
+	for i, ev := range s.held {
+		if match(ev) {
+			s.held = append(s.held[:i], s.held[i+1:]...)
+			return ev
+		}
+	}
 	deadline := time.After(timeout)
 	for {
 		select {
@@ -95,14 +106,16 @@ func (s *statusStream) wait(what string, timeout time.Duration, match func(apiv1
 			if match(ev) {
 				return ev
 			}
+			s.held = append(s.held, ev)
 		case <-deadline:
-			s.t.Fatalf("no status event within %s: %s", timeout, what)
+			s.t.Fatalf("no status event within %s: %s (unmatched: %+v)", timeout, what, s.held)
 		}
 	}
 }
 
 // drain forgets the events received so far.
 func (s *statusStream) drain() {
+	s.held = nil
 	for {
 		select {
 		case <-s.ch:
