@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -32,8 +33,8 @@ func (s *Server) actor(c echo.Context) platform.Actor {
 // an escaped look-alike never becomes a character of an id.
 func serviceParam(c echo.Context) (string, error) {
 	id := c.Param("service")
-	if engine.ValidateID(id) != nil {
-		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid service id: 1-%d of a-z, 0-9 and '-'", engine.MaxIDLen)
+	if spawnit.ValidateID(id) != nil {
+		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid service id: 1-%d of a-z, 0-9 and '-'", spawnit.MaxIDLen)
 	}
 	return id, nil
 }
@@ -74,7 +75,7 @@ func (s *Server) listTemplates(c echo.Context) error {
 
 func (s *Server) getTemplate(c echo.Context) error {
 	id := c.Param("template")
-	if engine.ValidateID(id) != nil {
+	if spawnit.ValidateID(id) != nil {
 		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid template id")
 	}
 	t, err := s.p.Template(c.Request().Context(), id)

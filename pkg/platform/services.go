@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -58,7 +59,7 @@ func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 
 // Template returns one catalog entry.
 func (p *Platform) Template(ctx context.Context, id string) (apiv1.Template, error) {
-	if err := engine.ValidateID(id); err != nil {
+	if err := spawnit.ValidateID(id); err != nil {
 		return apiv1.Template{}, fmt.Errorf("template: %w", err)
 	}
 	t, err := p.cat.Get(ctx, id)
@@ -76,14 +77,14 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		entry.Service = svc.ID
 		p.audit(ctx, a, entry, err)
 	}()
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
 	provider := req.Provider
 	if provider == "" {
 		provider = catalog.DefaultProvider
 	}
-	if _, ok := p.targets[provider]; !ok && engine.ValidateID(provider) == nil {
+	if _, ok := p.targets[provider]; !ok && spawnit.ValidateID(provider) == nil {
 		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
 			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", provider, strings.Join(p.Targets(), ", "))}}}
 	}
@@ -105,7 +106,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 
 // ListServices lists the tenant's services with their status.
 func (p *Platform) ListServices(ctx context.Context, a Actor) ([]apiv1.Service, error) {
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	svcs, err := p.cat.ListServices(ctx, a.Tenant)
@@ -464,7 +465,7 @@ func inputNames(inputs map[string]any) []string {
 }
 
 func safeID(id string) string {
-	if engine.ValidateID(id) != nil {
+	if spawnit.ValidateID(id) != nil {
 		return ""
 	}
 	return id
