@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -39,14 +38,12 @@ func serviceParam(c echo.Context) (string, error) {
 	return id, nil
 }
 
-var jobIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
-
 func jobParam(c echo.Context) (service, job string, err error) {
 	if service, err = serviceParam(c); err != nil {
 		return "", "", err
 	}
 	job = c.Param("job")
-	if !jobIDRe.MatchString(job) {
+	if spawnit.ValidateJobID(job) != nil {
 		return "", "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid job id: a lowercase UUID")
 	}
 	return service, job, nil
