@@ -67,7 +67,7 @@ func (s *Server) listTemplates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.TemplateList{Templates: tpls})
+	return c.JSON(http.StatusOK, apiv1.TemplateList{Templates: convert(tpls, wireTemplate)})
 }
 
 func (s *Server) getTemplate(c echo.Context) error {
@@ -79,7 +79,7 @@ func (s *Server) getTemplate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, t)
+	return c.JSON(http.StatusOK, wireTemplate(t))
 }
 
 func (s *Server) listServices(c echo.Context) error {
@@ -286,7 +286,7 @@ func (s *Server) deleteService(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, jobLocation(*job))
-	return c.JSON(http.StatusAccepted, job)
+	return c.JSON(http.StatusAccepted, wireJob(*job))
 }
 
 func jobLocation(j engine.JobInfo) string {
@@ -332,7 +332,7 @@ func (s *Server) runFor(op engine.Operation, reason string) echo.HandlerFunc {
 			return err
 		}
 		c.Response().Header().Set(echo.HeaderLocation, jobLocation(job))
-		return c.JSON(http.StatusAccepted, job)
+		return c.JSON(http.StatusAccepted, wireJob(job))
 	}
 }
 
@@ -345,7 +345,7 @@ func (s *Server) listJobs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: jobs})
+	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: convert(jobs, wireJob)})
 }
 
 func (s *Server) getJob(c echo.Context) error {
@@ -361,7 +361,7 @@ func (s *Server) getJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, info)
+	return c.JSON(http.StatusOK, wireJob(info))
 }
 
 func (s *Server) cancelJob(c echo.Context) error {
@@ -383,7 +383,7 @@ func (s *Server) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, info)
+	return c.JSON(http.StatusAccepted, wireJob(info))
 }
 
 func (s *Server) getDrift(c echo.Context) error {
@@ -395,7 +395,7 @@ func (s *Server) getDrift(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, rep)
+	return c.JSON(http.StatusOK, wireDrift(rep))
 }
 
 // recoverService clears a service's "needs recovery" mark once an operator repaired it.

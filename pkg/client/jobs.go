@@ -2,11 +2,11 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -77,7 +77,7 @@ func (c *Client) startJob(ctx context.Context, service, action string, opts []Ru
 		o(&cfg)
 	}
 	if cfg.idempotencyKey == "" {
-		cfg.idempotencyKey = uuid.NewString()
+		cfg.idempotencyKey = rand.Text() // 128 random bits, base32: printable ASCII
 	}
 	var q url.Values
 	if cfg.failIfLocked {

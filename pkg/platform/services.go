@@ -18,13 +18,13 @@ import (
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
-// Templates lists the catalog.
-func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
+// Templates lists the catalog as users see it (templateView).
+func (p *Platform) Templates(ctx context.Context) ([]catalog.Template, error) {
 	tpls, err := p.cat.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]apiv1.Template, 0, len(tpls))
+	out := make([]catalog.Template, 0, len(tpls))
 	for _, t := range tpls {
 		if v := p.templateView(t); len(v.Providers) > 0 {
 			out = append(out, v)
@@ -33,15 +33,18 @@ func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
 	return out, nil
 }
 
-// templateView is a template as users see it: deployable to the enabled targets only.
-func (p *Platform) templateView(t *catalog.Template) apiv1.Template {
+// templateView is a template as users see it: its Providers are the enabled targets it
+// has a module for.
+func (p *Platform) templateView(t *catalog.Template) catalog.Template {
 	providers := []string{}
 	for _, name := range t.Providers {
 		if _, ok := p.targets[name]; ok {
 			providers = append(providers, name)
 		}
 	}
-	return apiv1.Template{Template: *t, Providers: providers}
+	v := *t
+	v.Providers = providers
+	return v
 }
 
 // Targets lists the enabled targets, sorted.
@@ -57,14 +60,14 @@ func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 	return opts
 }
 
-// Template returns one catalog entry.
-func (p *Platform) Template(ctx context.Context, id string) (apiv1.Template, error) {
+// Template returns one catalog entry as users see it (templateView).
+func (p *Platform) Template(ctx context.Context, id string) (catalog.Template, error) {
 	if err := spawnit.ValidateID(id); err != nil {
-		return apiv1.Template{}, fmt.Errorf("template: %w", err)
+		return catalog.Template{}, fmt.Errorf("template: %w", err)
 	}
 	t, err := p.cat.Get(ctx, id)
 	if err != nil {
-		return apiv1.Template{}, err
+		return catalog.Template{}, err
 	}
 	return p.templateView(t), nil
 }
