@@ -1,6 +1,7 @@
 package client
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/spawnit/spawnit"
@@ -10,18 +11,9 @@ func TestNewUUID(t *testing.T) {
 	seen := map[string]bool{}
 	for range 100 {
 		u := newUUID()
-		if err := spawnit.ValidateJobID(u); err != nil || u[14] != '4' || !stringsContainsByte("89ab", u[19]) || seen[u] {
+		if err := spawnit.ValidateJobID(u); err != nil || u[14] != '4' || !strings.ContainsRune("89ab", rune(u[19])) || seen[u] {
 			t.Fatalf("%q is not a fresh version 4 UUID: %v", u, err)
 		}
 		seen[u] = true
 	}
-}
-
-func stringsContainsByte(s string, c byte) bool {
-	for i := range len(s) {
-		if s[i] == c {
-			return true
-		}
-	}
-	return false
 }
