@@ -62,8 +62,8 @@ var statuses = map[Kind]int{
 	KindShuttingDown:         http.StatusServiceUnavailable,
 }
 
-// Kinds lists every kind, in declaration order of their statuses' table: for tests and
-// documentation.
+// Kinds lists every kind (for tests and documentation, such as checking that an API
+// description names every code).
 func Kinds() []Kind {
 	return []Kind{KindInternal, KindBadRequest, KindValidation, KindUnauthenticated, KindCSRF,
 		KindNotFound, KindConflict, KindLocked, KindBusy, KindResourcesExist, KindNeedsRecovery,
