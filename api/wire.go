@@ -11,7 +11,7 @@ import (
 // converter keeps nil slices nil: a field without omitempty reads null, as before.
 
 func wireTemplate(t catalog.Template) apiv1.Template {
-	out := apiv1.Template{
+	return apiv1.Template{
 		ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
 		Icon: t.Icon, Version: t.Version, AcceptDrift: t.AcceptDrift, Providers: t.Providers,
 		Inputs: convert(t.Inputs, func(f catalog.Field) apiv1.Input {
@@ -29,7 +29,6 @@ func wireTemplate(t catalog.Template) apiv1.Template {
 			return apiv1.ReadinessCheck{Type: string(c.Type), Output: c.Output, Path: c.Path, Status: c.Status, Timeout: c.Timeout}
 		}),
 	}
-	return out
 }
 
 func wireJob(i engine.JobInfo) apiv1.Job {
