@@ -8,8 +8,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/api/authn"
-	"github.com/spawnit/spawnit/engine"
 )
 
 // Principal is the verified caller (declared in package authn, shared with the OIDC
@@ -84,7 +84,7 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("%w: %w", authn.ErrUnauthenticated, err)
 		}
-		if err := engine.ValidateID(p.Tenant); err != nil {
+		if err := spawnit.ValidateID(p.Tenant); err != nil {
 			// Fail closed: an identity without a usable tenant reaches nothing.
 			s.log.Error("authenticator returned an invalid tenant", "request_id", requestID(c), "err", err)
 			return authn.ErrUnauthenticated

@@ -3,12 +3,12 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -32,20 +32,18 @@ func (s *Server) actor(c echo.Context) platform.Actor {
 // an escaped look-alike never becomes a character of an id.
 func serviceParam(c echo.Context) (string, error) {
 	id := c.Param("service")
-	if engine.ValidateID(id) != nil {
-		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid service id: 1-%d of a-z, 0-9 and '-'", engine.MaxIDLen)
+	if spawnit.ValidateID(id) != nil {
+		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid service id: 1-%d of a-z, 0-9 and '-'", spawnit.MaxIDLen)
 	}
 	return id, nil
 }
-
-var jobIDRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func jobParam(c echo.Context) (service, job string, err error) {
 	if service, err = serviceParam(c); err != nil {
 		return "", "", err
 	}
 	job = c.Param("job")
-	if !jobIDRe.MatchString(job) {
+	if spawnit.ValidateJobID(job) != nil {
 		return "", "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid job id: a lowercase UUID")
 	}
 	return service, job, nil
@@ -69,19 +67,19 @@ func (s *Server) listTemplates(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.TemplateList{Templates: tpls})
+	return c.JSON(http.StatusOK, apiv1.TemplateList{Templates: convert(tpls, wireTemplate)})
 }
 
 func (s *Server) getTemplate(c echo.Context) error {
 	id := c.Param("template")
-	if engine.ValidateID(id) != nil {
+	if spawnit.ValidateID(id) != nil {
 		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid template id")
 	}
 	t, err := s.p.Template(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, t)
+	return c.JSON(http.StatusOK, wireTemplate(t))
 }
 
 func (s *Server) listServices(c echo.Context) error {
@@ -288,7 +286,7 @@ func (s *Server) deleteService(c echo.Context) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, jobLocation(*job))
-	return c.JSON(http.StatusAccepted, job)
+	return c.JSON(http.StatusAccepted, wireJob(*job))
 }
 
 func jobLocation(j engine.JobInfo) string {
@@ -334,7 +332,7 @@ func (s *Server) runFor(op engine.Operation, reason string) echo.HandlerFunc {
 			return err
 		}
 		c.Response().Header().Set(echo.HeaderLocation, jobLocation(job))
-		return c.JSON(http.StatusAccepted, job)
+		return c.JSON(http.StatusAccepted, wireJob(job))
 	}
 }
 
@@ -347,7 +345,7 @@ func (s *Server) listJobs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: jobs})
+	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: convert(jobs, wireJob)})
 }
 
 func (s *Server) getJob(c echo.Context) error {
@@ -363,7 +361,7 @@ func (s *Server) getJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, info)
+	return c.JSON(http.StatusOK, wireJob(info))
 }
 
 func (s *Server) cancelJob(c echo.Context) error {
@@ -385,7 +383,7 @@ func (s *Server) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, info)
+	return c.JSON(http.StatusAccepted, wireJob(info))
 }
 
 func (s *Server) getDrift(c echo.Context) error {
@@ -397,7 +395,7 @@ func (s *Server) getDrift(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, rep)
+	return c.JSON(http.StatusOK, wireDrift(rep))
 }
 
 // recoverService clears a service's "needs recovery" mark once an operator repaired it.

@@ -129,7 +129,7 @@ func (e *encodedJob) encode(ev engine.Event) ([]byte, error) {
 	if b, ok := e.enc[ev.Seq]; ok {
 		return b, nil
 	}
-	b, err := json.Marshal(ev)
+	b, err := json.Marshal(wireEvent(ev))
 	if err == nil {
 		e.enc[ev.Seq] = b
 	}
@@ -219,7 +219,7 @@ func (s *Server) jobEvents(c echo.Context) error {
 		if evs == nil {
 			evs = []engine.Event{}
 		}
-		return c.JSON(http.StatusOK, apiv1.EventList{Events: evs})
+		return c.JSON(http.StatusOK, apiv1.EventList{Events: convert(evs, wireEvent)})
 	}
 	ctx, cancel := s.streamContext(c.Request().Context())
 	defer cancel()
@@ -288,7 +288,7 @@ func (s *Server) jobEvents(c echo.Context) error {
 				if err != nil || !info.State.Final() {
 					return nil // not known to be over: the client reconnects and resumes
 				}
-				data, _ := json.Marshal(info)
+				data, _ := json.Marshal(wireJob(info))
 				if err := st.event("", apiv1.SSEEnd, data); err != nil {
 					s.streamError(streamJob, err)
 				}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
@@ -252,7 +253,7 @@ func (c *Catalog) List(ctx context.Context) ([]*Template, error) {
 
 // Get returns one template, re-read from the store only when its template.json changed.
 func (c *Catalog) Get(ctx context.Context, id string) (*Template, error) {
-	if err := engine.ValidateID(id); err != nil {
+	if err := spawnit.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
 	objs, err := c.st.List(ctx, storekey.TemplatePrefix(id))
@@ -287,7 +288,7 @@ func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*
 		c.clearProblem(id)
 		return nil, fmt.Errorf("%w: %s (disabled)", ErrTemplateNotFound, id)
 	}
-	if err := engine.ValidateID(id); err != nil {
+	if err := spawnit.ValidateID(id); err != nil {
 		return nil, c.report(id, storekey.TemplatePrefix(id), "", fmt.Errorf("%w: folder name: %v", ErrInvalidTemplate, err))
 	}
 	if g.meta == nil {
@@ -302,7 +303,7 @@ func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*
 	}
 	providers := make([]string, 0, len(g.providers))
 	for p := range g.providers {
-		if err := engine.ValidateID(p); err != nil {
+		if err := spawnit.ValidateID(p); err != nil {
 			return nil, c.report(id, storekey.TemplateModule(id, p), entry.etag,
 				fmt.Errorf("%w %s: module folder %q is not a valid provider name", ErrInvalidTemplate, id, p))
 		}
@@ -372,10 +373,10 @@ func (c *Catalog) clearProblem(id string) {
 // templates/<id>/modules/<provider>/, keyed by its path relative to that folder. Files
 // are re-read only when the listing's keys or ETags change. The map is a copy.
 func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) (engine.Files, error) {
-	if err := engine.ValidateID(templateID); err != nil {
+	if err := spawnit.ValidateID(templateID); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	if err := engine.ValidateID(provider); err != nil {
+	if err := spawnit.ValidateID(provider); err != nil {
 		return nil, fmt.Errorf("provider: %w", err)
 	}
 	prefix := storekey.TemplateModule(templateID, provider)

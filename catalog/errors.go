@@ -3,17 +3,17 @@ package catalog
 import (
 	"errors"
 	"fmt"
-	"strings"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
-// Sentinel errors. They wrap the engine's and the store's sentinels so the API maps
-// every package's errors to HTTP statuses in one place (errors.Is on engine.ErrNotFound,
-// engine.ErrInvalidInput, store.ErrPreconditionFailed).
+// Sentinel errors. They are, or wrap, errors of a kind of the kernel (spawnit.Kind), so
+// the API maps them by their kind; errors.Is on engine.ErrNotFound,
+// engine.ErrInvalidInput and store.ErrPreconditionFailed keeps working.
 var (
 	// ErrTemplateNotFound: no templates/<id>/template.json in the store.
 	ErrTemplateNotFound = fmt.Errorf("template %w", engine.ErrNotFound)
@@ -26,7 +26,8 @@ var (
 	ErrInvalidTemplate = errors.New("invalid template")
 	// ErrConflict: a conditional write lost (If-Match with a stale ETag). It wraps
 	// store.ErrPreconditionFailed.
-	ErrConflict = fmt.Errorf("service configuration was changed by someone else: %w", store.ErrPreconditionFailed)
+	ErrConflict error = spawnit.WrapError(spawnit.KindConflict, "service configuration was changed by someone else",
+		"the configuration was changed by someone else meanwhile: read it again", store.ErrPreconditionFailed)
 )
 
 // Field error codes: stable, machine-readable reasons (FieldError.Code) the UI can map
@@ -45,38 +46,16 @@ const (
 	CodeLimit     = "limit"     // document too large, too many fields, nested too deeply
 )
 
-// FieldError is one bad field. Field is the input name ("" for the document as a whole);
-// in CreateService errors it is prefixed ("inputs.port", "labels.team") so it cannot be
-// confused with the request's own fields (template, provider, name).
-type FieldError struct {
-	Field  string `json:"field"`
-	Code   string `json:"code"`
-	Reason string `json:"reason"`
-}
+// FieldError is one bad field (the kernel's spawnit.FieldError). Field is the input
+// name ("" for the document as a whole); in CreateService errors it is prefixed
+// ("inputs.port", "labels.team") so it cannot be confused with the request's own fields
+// (template, provider, name).
+type FieldError = spawnit.FieldError
 
 // ValidationError lists every bad field of one request at once, so a form can show all
-// its problems in one round trip. It wraps engine.ErrInvalidInput.
-type ValidationError struct {
-	Fields []FieldError `json:"fields"`
-}
-
-func (e *ValidationError) Error() string {
-	var b strings.Builder
-	b.WriteString("invalid input: ")
-	for i, f := range e.Fields {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		if f.Field != "" {
-			fmt.Fprintf(&b, "%s: ", quoteField(f.Field))
-		}
-		b.WriteString(f.Reason)
-	}
-	return b.String()
-}
-
-// Unwrap makes errors.Is(err, engine.ErrInvalidInput) true.
-func (e *ValidationError) Unwrap() error { return engine.ErrInvalidInput }
+// its problems in one round trip (the kernel's spawnit.ValidationError: its kind is
+// validation_failed). It wraps engine.ErrInvalidInput.
+type ValidationError = spawnit.ValidationError
 
 // JSONValidationError reports what a strict decoding of a request document found
 // (duplicate or unknown keys, wrong types, limits, malformed JSON) as a *ValidationError,
@@ -102,16 +81,6 @@ func JSONValidationError(err error) error {
 		ve.Fields = append(ve.Fields, FieldError{Field: p.Path, Code: code, Reason: p.Reason})
 	}
 	return ve
-}
-
-// Field returns the first error for name, if any.
-func (e *ValidationError) Field(name string) (FieldError, bool) {
-	for _, f := range e.Fields {
-		if f.Field == name {
-			return f, true
-		}
-	}
-	return FieldError{}, false
 }
 
 // errs accumulates field errors; err returns nil when there are none, so callers never

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
@@ -67,7 +68,7 @@ func (c *Catalog) addToIndex(ctx context.Context, ref engine.ServiceRef, info *I
 // may name a service deleted meanwhile (or a create that failed half-way): read it
 // before trusting it (GetService says ErrServiceNotFound).
 func (c *Catalog) ServiceRefs(ctx context.Context, tenant string) ([]engine.ServiceRef, error) {
-	if err := engine.ValidateID(tenant); err != nil {
+	if err := spawnit.ValidateID(tenant); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	return c.indexed(ctx, storekey.TenantIndex(tenant))

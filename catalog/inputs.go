@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/strictjson"
 )
@@ -327,10 +328,10 @@ func ValidateServiceName(name string) error {
 // the module exactly as typed, never evaluated and never on a command line.
 func (t *Template) Render(values map[string]any, server ServerValues) ([]byte, error) {
 	var bad errs
-	if err := engine.ValidateID(server.ClientID); err != nil {
+	if err := spawnit.ValidateID(server.ClientID); err != nil {
 		bad.add(VarClientID, CodeInvalid, "%v", err)
 	}
-	if err := engine.ValidateID(server.ServiceID); err != nil {
+	if err := spawnit.ValidateID(server.ServiceID); err != nil {
 		bad.add(VarServiceID, CodeInvalid, "%v", err)
 	}
 	if err := ValidateServiceName(server.ServiceName); err != nil {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/store"
@@ -95,7 +96,7 @@ func (s *Service) MaskedValues() map[string]any { return MaskValues(s.Values, s.
 func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
 
 // newServiceID returns "svc-" and 8 lowercase base32 characters (40 random bits): short
-// enough for container names, and valid for engine.ValidateID.
+// enough for container names, and valid for spawnit.ValidateID.
 func newServiceID() string {
 	var b [5]byte
 	_, _ = rand.Read(b[:])
@@ -130,18 +131,18 @@ func checkLabels(labels map[string]string, bad *errs) {
 // in one *ValidationError whose fields are "template", "provider", "name",
 // "labels.<key>" and "inputs.<field>".
 func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRequest) (*Service, error) {
-	if err := engine.ValidateID(client); err != nil {
+	if err := spawnit.ValidateID(client); err != nil {
 		return nil, fmt.Errorf("client: %w", err)
 	}
 	var bad errs
 	if req.Provider == "" {
 		req.Provider = DefaultProvider
 	}
-	if err := engine.ValidateID(req.Provider); err != nil {
+	if err := spawnit.ValidateID(req.Provider); err != nil {
 		bad.add("provider", CodeInvalid, "%v", err)
 	}
 	var tpl *Template
-	if err := engine.ValidateID(req.Template); err != nil {
+	if err := spawnit.ValidateID(req.Template); err != nil {
 		bad.add("template", CodeInvalid, "%v", err)
 	} else {
 		t, err := c.Get(ctx, req.Template)
@@ -345,10 +346,10 @@ func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
 	}
 	// The key, not the file's content, says whose service this is.
 	info.Client, info.Service = ref.Client, ref.Service
-	if err := engine.ValidateID(info.Template); err != nil {
+	if err := spawnit.ValidateID(info.Template); err != nil {
 		return nil, fmt.Errorf("catalog: %s: info.json template: %w", ref, err)
 	}
-	if err := engine.ValidateID(info.Provider); err != nil {
+	if err := spawnit.ValidateID(info.Provider); err != nil {
 		return nil, fmt.Errorf("catalog: %s: info.json provider: %w", ref, err)
 	}
 	return &info, nil

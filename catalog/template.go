@@ -11,7 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
@@ -228,7 +228,7 @@ func (t *Template) check() error {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
-	if err := engine.ValidateID(t.ID); err != nil {
+	if err := spawnit.ValidateID(t.ID); err != nil {
 		bad("id: %v", err)
 	}
 	if err := checkText(t.Name, 64, false); err != nil || t.Name == "" {
@@ -237,7 +237,7 @@ func (t *Template) check() error {
 	if err := checkText(t.Description, 2000, true); err != nil {
 		bad("description: %v", err)
 	}
-	if err := engine.ValidateID(t.Category); err != nil {
+	if err := spawnit.ValidateID(t.Category); err != nil {
 		bad("category: %v", err)
 	}
 	if err := checkIcon(t.Icon); err != nil {
@@ -274,7 +274,7 @@ func (t *Template) check() error {
 	}
 	if len(problems) > 0 {
 		id := t.ID
-		if engine.ValidateID(id) != nil {
+		if spawnit.ValidateID(id) != nil {
 			id = "?"
 		}
 		return fmt.Errorf("%w %s: %s", ErrInvalidTemplate, id, strings.Join(problems, "; "))

@@ -10,41 +10,44 @@ import (
 	"time"
 
 	tfjson "github.com/hashicorp/terraform-json"
+
+	"github.com/spawnit/spawnit"
 )
 
-// ServiceStatus is a service's drift status (architecture.md, "Drift").
-type ServiceStatus string
+// ServiceStatus is a service's drift status (architecture.md, "Drift"): the kernel's
+// spawnit.DriftStatus.
+type ServiceStatus = spawnit.DriftStatus
 
 // Service statuses.
 const (
-	StatusInSync     ServiceStatus = "in_sync"
-	StatusDrifted    ServiceStatus = "drifted"
-	StatusMissing    ServiceStatus = "missing"
-	StatusOrphaned   ServiceStatus = "orphaned"
-	StatusPending    ServiceStatus = "pending"
-	StatusUnknown    ServiceStatus = "unknown"
-	StatusNotChecked ServiceStatus = "not_checked"
+	StatusInSync     = spawnit.DriftInSync
+	StatusDrifted    = spawnit.DriftDrifted
+	StatusMissing    = spawnit.DriftMissing
+	StatusOrphaned   = spawnit.DriftOrphaned
+	StatusPending    = spawnit.DriftPending
+	StatusUnknown    = spawnit.DriftUnknown
+	StatusNotChecked = spawnit.DriftNotChecked
 )
 
-// ResourceStatus is one resource's drift status.
-type ResourceStatus string
+// ResourceStatus is one resource's drift status (the kernel's).
+type ResourceStatus = spawnit.ResourceStatus
 
 // Resource statuses.
 const (
-	ResourceInSync     ResourceStatus = "in_sync"
-	ResourceModified   ResourceStatus = "modified"
-	ResourceDeleted    ResourceStatus = "deleted"
-	ResourceUnexpected ResourceStatus = "unexpected"
+	ResourceInSync     = spawnit.ResourceInSync
+	ResourceModified   = spawnit.ResourceModified
+	ResourceDeleted    = spawnit.ResourceDeleted
+	ResourceUnexpected = spawnit.ResourceUnexpected
 )
 
-// IntentKind is what the last successful operation asked for.
-type IntentKind string
+// IntentKind is what the last successful operation asked for (the kernel's).
+type IntentKind = spawnit.IntentKind
 
 // Intents.
 const (
-	IntentNone      IntentKind = ""          // never applied
-	IntentApplied   IntentKind = "applied"   // last success was an apply
-	IntentDestroyed IntentKind = "destroyed" // last success was a destroy
+	IntentNone      = spawnit.IntentNone      // never applied
+	IntentApplied   = spawnit.IntentApplied   // last success was an apply
+	IntentDestroyed = spawnit.IntentDestroyed // last success was a destroy
 )
 
 // Intent is the service's desired existence, from its last successful apply or destroy.

@@ -12,8 +12,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/store"
-	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
 // Config configures an Engine. Only TofuPath, DataDir (or the directories it defaults)
@@ -332,12 +333,12 @@ func (e *Engine) LockHolder(ref ServiceRef) (LockHolder, bool) { return e.locks.
 // (background checks do not count). Lease reports the cross-process view.
 func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) }
 
+// parseJobID accepts the job ids the engine makes: lowercase UUIDs (spawnit.ValidateJobID).
 func parseJobID(id string) (uuid.UUID, error) {
-	u, err := uuid.Parse(id)
-	if err != nil || len(id) != 36 {
-		return uuid.UUID{}, fmt.Errorf("%w: job id %q", ErrInvalidInput, truncate.String(id, 80))
+	if err := spawnit.ValidateJobID(id); err != nil {
+		return uuid.UUID{}, err
 	}
-	return u, nil
+	return uuid.Parse(id)
 }
 
 var timeNow = func() time.Time { return time.Now().UTC() }

@@ -3,29 +3,31 @@ package engine
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/spawnit/spawnit"
 )
 
-// EventType says what an Event carries.
-type EventType string
+// EventType says what an Event carries (the kernel's type).
+type EventType = spawnit.EventType
 
 // Event types. The tofu ones mirror OpenTofu's machine-readable UI (-json) messages; the
 // engine adds job lifecycle events.
 const (
-	EventJobState       EventType = "job_state"      // the job moved to State
-	EventLog            EventType = "log"            // a log line (tofu's, or the engine's)
-	EventDiagnostic     EventType = "diagnostic"     // a warning or error from tofu
-	EventPlannedChange  EventType = "planned_change" // a change the plan will make
-	EventResourceDrift  EventType = "resource_drift" // a change made outside SpawnIt
-	EventChangeSummary  EventType = "change_summary" // counts of changes (plan or apply)
-	EventApplyStart     EventType = "apply_start"    // a resource operation started
-	EventApplyProgress  EventType = "apply_progress" // still working on a resource
-	EventApplyComplete  EventType = "apply_complete" // a resource operation finished
-	EventApplyErrored   EventType = "apply_errored"  // a resource operation failed
-	EventRefreshStart   EventType = "refresh_start"  // reading a resource's real state
-	EventRefreshDone    EventType = "refresh_complete"
-	EventOutputs        EventType = "outputs" // output values (sensitive ones without value)
-	EventOther          EventType = "other"   // a tofu message type the engine does not model
-	EventStreamTruncate EventType = "truncated"
+	EventJobState       = spawnit.EventJobState       // the job moved to State
+	EventLog            = spawnit.EventLog            // a log line (tofu's, or the engine's)
+	EventDiagnostic     = spawnit.EventDiagnostic     // a warning or error from tofu
+	EventPlannedChange  = spawnit.EventPlannedChange  // a change the plan will make
+	EventResourceDrift  = spawnit.EventResourceDrift  // a change made outside SpawnIt
+	EventChangeSummary  = spawnit.EventChangeSummary  // counts of changes (plan or apply)
+	EventApplyStart     = spawnit.EventApplyStart     // a resource operation started
+	EventApplyProgress  = spawnit.EventApplyProgress  // still working on a resource
+	EventApplyComplete  = spawnit.EventApplyComplete  // a resource operation finished
+	EventApplyErrored   = spawnit.EventApplyErrored   // a resource operation failed
+	EventRefreshStart   = spawnit.EventRefreshStart   // reading a resource's real state
+	EventRefreshDone    = spawnit.EventRefreshDone    // a resource's real state was read
+	EventOutputs        = spawnit.EventOutputs        // output values (sensitive ones without value)
+	EventOther          = spawnit.EventOther          // a tofu message type the engine does not model
+	EventStreamTruncate = spawnit.EventStreamTruncate // log lines were dropped past MaxEvents
 )
 
 // Event is one numbered entry of a job's event log. Seq starts at 1 and has no gaps, so a

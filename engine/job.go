@@ -7,69 +7,50 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spawnit/spawnit"
 )
 
-// Operation is what a job does.
-type Operation string
+// Operation is what a job does (the kernel's type; its constants are repeated here).
+type Operation = spawnit.Operation
 
 // Operations.
 const (
-	OpPlan    Operation = "plan"
-	OpApply   Operation = "apply"
-	OpDestroy Operation = "destroy"
-	OpDrift   Operation = "drift"
+	OpPlan    = spawnit.OpPlan
+	OpApply   = spawnit.OpApply
+	OpDestroy = spawnit.OpDestroy
+	OpDrift   = spawnit.OpDrift
 	// OpAccept records reality as the new state (a refresh-only apply): drift accepted.
-	OpAccept Operation = "accept"
+	OpAccept = spawnit.OpAccept
 	// OpOutputs reads the module outputs, sensitive values included (they stay in memory
 	// in the job's Info and are never persisted or sent as events).
-	OpOutputs Operation = "outputs"
+	OpOutputs = spawnit.OpOutputs
 )
 
-// JobState is where a job is in its life.
+// JobState is where a job is in its life; the kernel holds the states and the
+// transitions allowed between them (spawnit.CheckTransition).
 //
 //	queued -> running -> succeeded | failed | cancelled
 //	queued -> cancelled
 //	running -> cancelling -> cancelled | failed | succeeded
 //	(any non-final) -> interrupted   (found at start-up: the process running it died)
-type JobState string
+type JobState = spawnit.JobState
 
 // Job states.
 const (
-	StateQueued      JobState = "queued"
-	StateRunning     JobState = "running"
-	StateCancelling  JobState = "cancelling"
-	StateSucceeded   JobState = "succeeded"
-	StateFailed      JobState = "failed"
-	StateCancelled   JobState = "cancelled"
-	StateInterrupted JobState = "interrupted"
+	StateQueued      = spawnit.StateQueued
+	StateRunning     = spawnit.StateRunning
+	StateCancelling  = spawnit.StateCancelling
+	StateSucceeded   = spawnit.StateSucceeded
+	StateFailed      = spawnit.StateFailed
+	StateCancelled   = spawnit.StateCancelled
+	StateInterrupted = spawnit.StateInterrupted
 )
 
-// Final reports whether no further transition is possible.
-func (s JobState) Final() bool {
-	switch s {
-	case StateSucceeded, StateFailed, StateCancelled, StateInterrupted:
-		return true
-	}
-	return false
-}
-
-var transitions = map[JobState][]JobState{
-	StateQueued:     {StateRunning, StateCancelled, StateInterrupted, StateFailed},
-	StateRunning:    {StateCancelling, StateSucceeded, StateFailed, StateCancelled, StateInterrupted},
-	StateCancelling: {StateCancelled, StateFailed, StateSucceeded, StateInterrupted},
-}
-
 // ErrInvalidTransition is returned for a state change the machine does not allow.
-var ErrInvalidTransition = fmt.Errorf("invalid job state transition")
+var ErrInvalidTransition error = spawnit.ErrInvalidTransition
 
-func checkTransition(from, to JobState) error {
-	for _, s := range transitions[from] {
-		if s == to {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: %s -> %s", ErrInvalidTransition, from, to)
-}
+func checkTransition(from, to JobState) error { return spawnit.CheckTransition(from, to) }
 
 // LockHolder says who holds a service's lock.
 type LockHolder struct {

@@ -9,55 +9,25 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/storekey"
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
-// ServiceRef names one deployed service: a tenant (client) and a service id. Both must
-// pass ValidateID before they reach a path, a store key or a command.
-type ServiceRef struct {
-	Client  string `json:"client"`
-	Service string `json:"service"`
-}
-
-func (r ServiceRef) String() string { return r.Client + "/" + r.Service }
-
-// Validate checks both ids against the allow-list.
-func (r ServiceRef) Validate() error {
-	if err := ValidateID(r.Client); err != nil {
-		return fmt.Errorf("client: %w", err)
-	}
-	if err := ValidateID(r.Service); err != nil {
-		return fmt.Errorf("service: %w", err)
-	}
-	return nil
-}
+// ServiceRef names one deployed service: a tenant (the field Client) and a service id.
+// Both must pass ValidateID before they reach a path, a store key or a command. It is
+// the kernel's spawnit.ServiceRef.
+type ServiceRef = spawnit.ServiceRef
 
 // MaxIDLen bounds client and service ids.
-const MaxIDLen = 63
+const MaxIDLen = spawnit.MaxIDLen
 
-// ValidateID is the one allow-list for client and service ids: 1 to 63 characters of
-// lowercase ASCII letters, digits and '-', starting with a letter or digit. It rejects
-// path separators, dots, NUL, upper case and every non-ASCII look-alike, so an id is
-// safe as a path segment, a store key segment, a Docker name part and a label value.
-func ValidateID(id string) error {
-	if id == "" {
-		return fmt.Errorf("%w: id is empty", ErrInvalidInput)
-	}
-	if len(id) > MaxIDLen {
-		return fmt.Errorf("%w: id longer than %d characters", ErrInvalidInput, MaxIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-		case c == '-' && i > 0:
-		default:
-			return fmt.Errorf("%w: id %q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, truncate.String(id, 80))
-		}
-	}
-	return nil
-}
+// ValidateID is the one allow-list for client and service ids (spawnit.ValidateID): 1
+// to 63 characters of lowercase ASCII letters, digits and '-', starting with a letter
+// or digit. It rejects path separators, dots, NUL, upper case and every non-ASCII
+// look-alike, so an id is safe as a path segment, a store key segment, a Docker name
+// part and a label value.
+func ValidateID(id string) error { return spawnit.ValidateID(id) }
 
 // Files is a service's working set: slash-separated relative paths (module files and
 // terraform.tfvars.json) to their content.

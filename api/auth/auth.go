@@ -20,7 +20,7 @@
 // refused. Tokens, codes, cookies and secrets are never logged.
 //
 // Tenants: with Config.TenantClaim set, the tenant is that (string) claim of the token,
-// refused unless it already is a valid id (engine.ValidateID) other than "local", the
+// refused unless it already is a valid id (spawnit.ValidateID) other than "local", the
 // single-user tenant. Otherwise it is derived from the subject by TenantFromSubject.
 package auth
 
@@ -60,7 +60,7 @@ type Config struct {
 	// added).
 	Scopes []string
 	// TenantClaim names a top-level string claim holding the tenant; a value that is
-	// not a valid id (engine.ValidateID), or is "local", is refused, never rewritten.
+	// not a valid id (spawnit.ValidateID), or is "local", is refused, never rewritten.
 	// Empty: the tenant is derived from "sub" (TenantFromSubject).
 	TenantClaim string
 	// CookieSecure marks cookies Secure (and names them with the __Host-/__Secure-

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/api/authn"
-	"github.com/spawnit/spawnit/engine"
 )
 
 const (
@@ -30,7 +30,7 @@ var errTenantClaim = errors.New("tenant claim missing or not a valid id")
 // SHA-256(issuer + "|" + sub). So do subjects starting with "u-" and the subject
 // "local" (the single-user tenant): plain tenants never start with "u-", hashed ones
 // always do, so a user cannot pick a sub that equals someone else's hashed tenant.
-// The result always passes engine.ValidateID. Hashing includes the issuer, so the same
+// The result always passes spawnit.ValidateID. Hashing includes the issuer, so the same
 // sub at two issuers gives two tenants, and changing the issuer URL changes the
 // tenants of hashed subjects.
 func TenantFromSubject(issuer, sub string) string {
@@ -51,7 +51,7 @@ func plainTenant(sub string) bool {
 			return false
 		}
 	}
-	return engine.ValidateID(sub) == nil
+	return spawnit.ValidateID(sub) == nil
 }
 
 // principal builds the caller from verified claims. claims holds every claim of the
@@ -75,7 +75,7 @@ func (o *OIDC) principal(sub string, claims map[string]any) (authn.Principal, er
 	// A configured claim is taken literally or refused: rewriting it could merge two
 	// tenants the provider keeps apart.
 	tenant := stringClaim(claims, o.cfg.TenantClaim)
-	if err := engine.ValidateID(tenant); err != nil || tenant == singleUserTenant {
+	if err := spawnit.ValidateID(tenant); err != nil || tenant == singleUserTenant {
 		return authn.Principal{}, fmt.Errorf("%w: %s", errTenantClaim, o.cfg.TenantClaim)
 	}
 	p.Tenant = tenant

@@ -5,23 +5,26 @@
 package authn
 
 import (
-	"errors"
 	"net/http"
+
+	"github.com/spawnit/spawnit"
 )
 
 // ErrUnauthenticated: the request carries no credentials, or credentials that do not
 // verify. The API answers 401 unauthenticated, whatever the wrapped reason.
-var ErrUnauthenticated = errors.New("unauthenticated")
+var ErrUnauthenticated error = spawnit.NewError(spawnit.KindUnauthenticated, "unauthenticated",
+	"authentication required")
 
 // ErrCSRF: a cookie-authenticated state-changing request lacks a valid X-CSRF-Token.
 // The API answers 403 csrf_failed.
-var ErrCSRF = errors.New("missing or invalid CSRF token")
+var ErrCSRF error = spawnit.NewError(spawnit.KindCSRF, "missing or invalid CSRF token",
+	"missing or invalid X-CSRF-Token")
 
 // Principal is the verified caller.
 type Principal struct {
 	Subject string
 	// Tenant is the client id every object of the request is scoped to. It passes
-	// engine.ValidateID; an Authenticator must never return one that does not.
+	// spawnit.ValidateID; an Authenticator must never return one that does not.
 	Tenant string
 	Name   string
 	Email  string

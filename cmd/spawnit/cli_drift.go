@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -37,7 +37,7 @@ func runDrift(ctx context.Context, env *cliEnv, args []string) error {
 	if s.json {
 		return s.printJSON(report)
 	}
-	if report.Status == engine.StatusNotChecked || report.CheckedAt.IsZero() {
+	if report.Status == spawnit.DriftNotChecked || report.CheckedAt.IsZero() {
 		s.printf("Service %s has not been checked for drift yet. Check it with: spawnit drift %s --check\n", svc, svc)
 		return nil
 	}
@@ -45,13 +45,13 @@ func runDrift(ctx context.Context, env *cliEnv, args []string) error {
 	return nil
 }
 
-var driftMeaning = map[engine.ServiceStatus]string{
-	engine.StatusInSync:   "the infrastructure matches what SpawnIt deployed",
-	engine.StatusDrifted:  "resources were changed outside SpawnIt",
-	engine.StatusMissing:  "resources were deleted outside SpawnIt",
-	engine.StatusOrphaned: "resources are left although the service was destroyed",
-	engine.StatusPending:  "the configuration has changes that are not applied yet",
-	engine.StatusUnknown:  "the check could not tell",
+var driftMeaning = map[spawnit.DriftStatus]string{
+	spawnit.DriftInSync:   "the infrastructure matches what SpawnIt deployed",
+	spawnit.DriftDrifted:  "resources were changed outside SpawnIt",
+	spawnit.DriftMissing:  "resources were deleted outside SpawnIt",
+	spawnit.DriftOrphaned: "resources are left although the service was destroyed",
+	spawnit.DriftPending:  "the configuration has changes that are not applied yet",
+	spawnit.DriftUnknown:  "the check could not tell",
 }
 
 func (s *cliSession) driftReport(d *apiv1.Drift) {
@@ -72,7 +72,7 @@ func (s *cliSession) driftReport(d *apiv1.Drift) {
 	}
 	var rows [][]string
 	for _, r := range d.Resources {
-		if r.Status == engine.ResourceInSync {
+		if r.Status == spawnit.ResourceInSync {
 			continue
 		}
 		details := strings.Join(r.Paths, ", ")

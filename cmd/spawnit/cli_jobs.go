@@ -6,27 +6,27 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
 func runPlan(ctx context.Context, env *cliEnv, args []string) error {
-	return runOperation(ctx, env, args, engine.OpPlan,
+	return runOperation(ctx, env, args, spawnit.OpPlan,
 		"Compute what applying the service's configuration would change, without changing anything.")
 }
 
 func runApply(ctx context.Context, env *cliEnv, args []string) error {
-	return runOperation(ctx, env, args, engine.OpApply,
+	return runOperation(ctx, env, args, spawnit.OpApply,
 		"Create or update the service's infrastructure to match its configuration, showing progress\n"+
 			"until the job ends; the exit status is 1 when it fails or is cancelled.")
 }
 
 func runDestroy(ctx context.Context, env *cliEnv, args []string) error {
-	return runOperation(ctx, env, args, engine.OpDestroy,
+	return runOperation(ctx, env, args, spawnit.OpDestroy,
 		"Remove the service's infrastructure. Its configuration stays: apply recreates it, delete removes it.")
 }
 
-func runOperation(ctx context.Context, env *cliEnv, args []string, op engine.Operation, about string) error {
+func runOperation(ctx context.Context, env *cliEnv, args []string, op spawnit.Operation, about string) error {
 	fs, g := env.flagSet(string(op)+" <service> [--no-follow] [-o json]", about+
 		"\n\nWith -o json it prints each event as one JSON line, then the finished job.")
 	noFollow := fs.Bool("no-follow", false, "start the job and return at once (follow it later with logs -f)")
@@ -41,11 +41,11 @@ func runOperation(ctx context.Context, env *cliEnv, args []string, op engine.Ope
 	svc := pos[0]
 	var job *apiv1.Job
 	switch op {
-	case engine.OpPlan:
+	case spawnit.OpPlan:
 		job, err = s.c.Plan(ctx, svc)
-	case engine.OpApply:
+	case spawnit.OpApply:
 		job, err = s.c.Apply(ctx, svc)
-	case engine.OpDestroy:
+	case spawnit.OpDestroy:
 		job, err = s.c.Destroy(ctx, svc)
 	}
 	if err != nil {
@@ -79,7 +79,7 @@ func (s *cliSession) watch(ctx context.Context, svc string, job *apiv1.Job, foll
 	} else {
 		s.report(final)
 	}
-	if final.State != engine.StateSucceeded {
+	if final.State != spawnit.StateSucceeded {
 		return &cliJobError{job: final, svc: svc}
 	}
 	return nil
@@ -114,15 +114,15 @@ func (s *cliSession) follow(ctx context.Context, svc, jobID string, p *jobProgre
 	return final, nil
 }
 
-func gerund(op engine.Operation) string {
+func gerund(op spawnit.Operation) string {
 	switch op {
-	case engine.OpPlan:
+	case spawnit.OpPlan:
 		return "Planning"
-	case engine.OpApply:
+	case spawnit.OpApply:
 		return "Applying"
-	case engine.OpDestroy:
+	case spawnit.OpDestroy:
 		return "Destroying"
-	case engine.OpDrift:
+	case spawnit.OpDrift:
 		return "Checking drift of"
 	}
 	return "Running a job on"
@@ -131,10 +131,10 @@ func gerund(op engine.Operation) string {
 // report prints how a finished job ended: its state, then what it produced.
 func (s *cliSession) report(job *apiv1.Job) {
 	s.printf("%s\n", jobFinalLine(job))
-	if job.State != engine.StateSucceeded {
+	if job.State != spawnit.StateSucceeded {
 		return
 	}
-	if job.Operation == engine.OpPlan && job.Plan != nil && !job.Plan.HasChanges {
+	if job.Operation == spawnit.OpPlan && job.Plan != nil && !job.Plan.HasChanges {
 		s.printf("No changes: the infrastructure matches the configuration.\n")
 	}
 	if len(job.Outputs) > 0 {
@@ -183,7 +183,7 @@ func runLogs(ctx context.Context, env *cliEnv, args []string) error {
 		if !s.json {
 			s.printf("%s\n", jobFinalLine(final))
 		}
-		if final.State != engine.StateSucceeded {
+		if final.State != spawnit.StateSucceeded {
 			return &cliJobError{job: final, svc: svc}
 		}
 		return nil
@@ -228,7 +228,7 @@ func runCancel(ctx context.Context, env *cliEnv, args []string) error {
 		return s.printJSON(job)
 	}
 	switch {
-	case job.State == engine.StateCancelled:
+	case job.State == spawnit.StateCancelled:
 		s.printf("Job %s (%s) is cancelled.\n", job.ID, job.Operation)
 	case *force:
 		s.printf("Job %s (%s) is being killed (%s).\n", job.ID, job.Operation, job.State)

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -49,57 +49,57 @@ func (p *jobProgress) event(ev apiv1.Event) {
 func (p *jobProgress) text(ev apiv1.Event) string {
 	res := ev.Resource
 	switch ev.Type {
-	case engine.EventApplyStart:
+	case spawnit.EventApplyStart:
 		if res == nil {
 			return ""
 		}
 		p.starts[res.Address] = ev.Time
 		return fmt.Sprintf("%s: %s…", cliClean(res.Address), hookVerb(res.Action))
-	case engine.EventApplyProgress:
+	case spawnit.EventApplyProgress:
 		if res == nil {
 			return ""
 		}
 		return fmt.Sprintf("%s: still %s… (%s)", cliClean(res.Address), hookVerb(res.Action), p.elapsed(ev))
-	case engine.EventApplyComplete, engine.EventApplyErrored:
+	case spawnit.EventApplyComplete, spawnit.EventApplyErrored:
 		if res == nil {
 			return ""
 		}
 		outcome := "done"
-		if ev.Type == engine.EventApplyErrored {
+		if ev.Type == spawnit.EventApplyErrored {
 			outcome = "failed"
 		}
 		line := fmt.Sprintf("%s: %s… %s (%s)", cliClean(res.Address), hookVerb(res.Action), outcome, p.elapsed(ev))
 		delete(p.starts, res.Address)
 		return line
-	case engine.EventPlannedChange:
+	case spawnit.EventPlannedChange:
 		if res == nil || res.Action == "" || res.Action == "noop" || res.Action == "no-op" {
 			return ""
 		}
 		return fmt.Sprintf("%s: %s", cliClean(res.Address), plannedText(res.Action))
-	case engine.EventChangeSummary:
+	case spawnit.EventChangeSummary:
 		if ev.Summary == nil {
 			return ""
 		}
 		return changeSummaryLine(ev.Summary)
-	case engine.EventDiagnostic:
+	case spawnit.EventDiagnostic:
 		if ev.Diagnostic != nil && ev.Diagnostic.Severity != "error" {
 			// Warnings repeat on every run (tofu's lock file notice, say): their
 			// summary is enough here, logs has the details.
 			return "Warning: " + cliCleanLines(ev.Diagnostic.Summary)
 		}
 		return cliDiagnostic(ev)
-	case engine.EventLog:
+	case spawnit.EventLog:
 		switch ev.Level {
 		case "error":
 			return "Error: " + cliCleanLines(ev.Message)
 		case "warn":
 			return "Warning: " + cliCleanLines(ev.Message)
 		}
-	case engine.EventJobState:
-		if ev.State == engine.StateCancelling {
+	case spawnit.EventJobState:
+		if ev.State == spawnit.StateCancelling {
 			return "Cancelling: tofu was asked to stop and save its state…"
 		}
-	case engine.EventStreamTruncate:
+	case spawnit.EventStreamTruncate:
 		return cliClean(ev.Message)
 	}
 	return ""
@@ -114,7 +114,7 @@ func (p *jobProgress) logLine(ev apiv1.Event) {
 	}
 	var text string
 	switch {
-	case ev.Type == engine.EventDiagnostic:
+	case ev.Type == spawnit.EventDiagnostic:
 		text = cliDiagnostic(ev)
 	case ev.Message != "":
 		text = cliCleanLines(ev.Message)
@@ -129,7 +129,7 @@ func (p *jobProgress) logLine(ev apiv1.Event) {
 	}
 	text = strings.ReplaceAll(strings.TrimRight(text, " \n"), "\n", "\n         ")
 	fmt.Fprintf(p.w, "%s %s\n", stamp, text)
-	if ev.Type == engine.EventOutputs && len(ev.Outputs) > 0 {
+	if ev.Type == spawnit.EventOutputs && len(ev.Outputs) > 0 {
 		writeJobOutputs(p.w, ev.Outputs, "         ")
 	}
 }
@@ -184,7 +184,7 @@ func plannedText(action string) string {
 	return "will change (" + cliClean(action) + ")"
 }
 
-func changeSummaryLine(s *engine.ChangeSummary) string {
+func changeSummaryLine(s *apiv1.ChangeSummary) string {
 	imports := ""
 	if s.Import > 0 {
 		imports = fmt.Sprintf("%d to import, ", s.Import)
@@ -227,7 +227,7 @@ func cliCleanLines(s string) string {
 }
 
 // writeJobOutputs lists outputs by name; sensitive values show as "(sensitive)".
-func writeJobOutputs(w io.Writer, outs map[string]engine.Output, indent string) {
+func writeJobOutputs(w io.Writer, outs map[string]apiv1.Output, indent string) {
 	names := make([]string, 0, len(outs))
 	for n := range outs {
 		names = append(names, n)
@@ -240,7 +240,7 @@ func writeJobOutputs(w io.Writer, outs map[string]engine.Output, indent string) 
 	_ = tw.Flush()
 }
 
-func jobOutputValue(o engine.Output) string {
+func jobOutputValue(o apiv1.Output) string {
 	if o.Sensitive {
 		return "(sensitive)"
 	}
@@ -255,15 +255,15 @@ func jobOutputValue(o engine.Output) string {
 }
 
 // opTitle names a job's operation at the start of a sentence.
-func opTitle(op engine.Operation) string {
+func opTitle(op spawnit.Operation) string {
 	switch op {
-	case engine.OpPlan:
+	case spawnit.OpPlan:
 		return "Plan"
-	case engine.OpApply:
+	case spawnit.OpApply:
 		return "Apply"
-	case engine.OpDestroy:
+	case spawnit.OpDestroy:
 		return "Destroy"
-	case engine.OpDrift:
+	case spawnit.OpDrift:
 		return "Drift check"
 	}
 	return "Job"
@@ -273,13 +273,13 @@ func opTitle(op engine.Operation) string {
 func jobFinalLine(job *apiv1.Job) string {
 	title, took := opTitle(job.Operation), cliSeconds(job.Duration())
 	switch job.State {
-	case engine.StateSucceeded:
+	case spawnit.StateSucceeded:
 		return fmt.Sprintf("%s succeeded in %s.", title, took)
-	case engine.StateFailed:
+	case spawnit.StateFailed:
 		return fmt.Sprintf("%s failed after %s.", title, took)
-	case engine.StateCancelled:
+	case spawnit.StateCancelled:
 		return fmt.Sprintf("%s was cancelled after %s.", title, took)
-	case engine.StateInterrupted:
+	case spawnit.StateInterrupted:
 		return fmt.Sprintf("%s was interrupted: the server stopped while it ran.", title)
 	}
 	return fmt.Sprintf("%s is %s.", title, job.State)
@@ -295,14 +295,14 @@ func (e *cliJobError) Error() string {
 	j := e.job
 	what := fmt.Sprintf("%s job %s on service %s", strings.ToLower(opTitle(j.Operation)), j.ID, e.svc)
 	switch j.State {
-	case engine.StateFailed:
+	case spawnit.StateFailed:
 		if j.Error != "" {
 			return fmt.Sprintf("%s failed: %s", what, cliCleanLines(j.Error))
 		}
 		return what + " failed"
-	case engine.StateCancelled:
+	case spawnit.StateCancelled:
 		return what + " was cancelled"
-	case engine.StateInterrupted:
+	case spawnit.StateInterrupted:
 		return what + " was interrupted"
 	}
 	return fmt.Sprintf("%s ended %s", what, j.State)

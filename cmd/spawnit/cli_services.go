@@ -12,8 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spawnit/spawnit/catalog"
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
@@ -57,9 +56,9 @@ func deploymentWord(st apiv1.ServiceStatus) string {
 		return "needs recovery"
 	case st.Busy:
 		return "busy"
-	case st.Intent == engine.IntentApplied:
+	case st.Intent == spawnit.IntentApplied:
 		return "deployed"
-	case st.Intent == engine.IntentDestroyed:
+	case st.Intent == spawnit.IntentDestroyed:
 		return "destroyed"
 	}
 	return "not deployed"
@@ -167,11 +166,11 @@ func coerceSetValue(tpl *apiv1.Template, key, value string) any {
 		return value
 	}
 	switch f.Type {
-	case catalog.TypeNumber, catalog.TypeInteger, catalog.TypePort:
+	case apiv1.InputNumber, apiv1.InputInteger, apiv1.InputPort:
 		if jsonNumberRE.MatchString(value) {
 			return json.Number(value)
 		}
-	case catalog.TypeBoolean:
+	case apiv1.InputBoolean:
 		if b, err := strconv.ParseBool(value); err == nil {
 			return b
 		}

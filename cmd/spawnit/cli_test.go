@@ -17,8 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawnit/spawnit/catalog"
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/client"
 )
@@ -79,7 +78,7 @@ func (f *fakeAPI) serveJob(start string, final apiv1.Job, events []apiv1.Event) 
 	if start != "" {
 		f.HandleFunc(start, func(w http.ResponseWriter, r *http.Request) {
 			queued := final
-			queued.State, queued.Outputs, queued.Error = engine.StateQueued, nil, ""
+			queued.State, queued.Outputs, queued.Error = spawnit.StateQueued, nil, ""
 			sendJSON(w, 202, queued)
 		})
 	}
@@ -129,39 +128,39 @@ var (
 	t0plus2 = t0.Add(2 * time.Second)
 )
 
-func ref(svc string) engine.ServiceRef { return engine.ServiceRef{Client: "local", Service: svc} }
+func ref(svc string) spawnit.ServiceRef { return spawnit.ServiceRef{Client: "local", Service: svc} }
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 // applyEvents is what an apply of one container emits.
 func applyEvents() []apiv1.Event {
-	app := func(action string, elapsed float64) *engine.ResourceEvent {
-		return &engine.ResourceEvent{Address: "docker_container.app", Type: "docker_container", Name: "app", Action: action, Elapsed: elapsed}
+	app := func(action string, elapsed float64) *apiv1.ResourceEvent {
+		return &apiv1.ResourceEvent{Address: "docker_container.app", Type: "docker_container", Name: "app", Action: action, Elapsed: elapsed}
 	}
 	return []apiv1.Event{
-		{Seq: 1, Time: at(0), Type: engine.EventJobState, State: engine.StateQueued, Message: "job queued: apply local/web"},
-		{Seq: 2, Time: at(0), Type: engine.EventJobState, State: engine.StateRunning, Message: "job running"},
-		{Seq: 3, Time: at(100 * time.Millisecond), Type: engine.EventLog, Level: "info", Message: "OpenTofu 1.12.6"},
-		{Seq: 4, Time: at(200 * time.Millisecond), Type: engine.EventPlannedChange, Resource: app("create", 0), Message: "docker_container.app: Plan to create"},
-		{Seq: 5, Time: at(300 * time.Millisecond), Type: engine.EventApplyStart, Resource: app("create", 0), Message: "docker_container.app: Creating..."},
-		{Seq: 6, Time: at(1500 * time.Millisecond), Type: engine.EventApplyComplete, Resource: app("create", 1.2), Message: "docker_container.app: Creation complete after 1s"},
-		{Seq: 7, Time: at(1600 * time.Millisecond), Type: engine.EventDiagnostic, Level: "warn",
-			Diagnostic: &engine.Diagnostic{Severity: "warning", Summary: "Deprecated attribute", Detail: "Use \"ports\" instead.\nSee the docs."}},
-		{Seq: 8, Time: at(1700 * time.Millisecond), Type: engine.EventChangeSummary, Summary: &engine.ChangeSummary{Add: 1, Operation: "apply"}},
-		{Seq: 9, Time: at(1800 * time.Millisecond), Type: engine.EventOutputs, Message: "2 outputs", Outputs: map[string]engine.Output{
+		{Seq: 1, Time: at(0), Type: spawnit.EventJobState, State: spawnit.StateQueued, Message: "job queued: apply local/web"},
+		{Seq: 2, Time: at(0), Type: spawnit.EventJobState, State: spawnit.StateRunning, Message: "job running"},
+		{Seq: 3, Time: at(100 * time.Millisecond), Type: spawnit.EventLog, Level: "info", Message: "OpenTofu 1.12.6"},
+		{Seq: 4, Time: at(200 * time.Millisecond), Type: spawnit.EventPlannedChange, Resource: app("create", 0), Message: "docker_container.app: Plan to create"},
+		{Seq: 5, Time: at(300 * time.Millisecond), Type: spawnit.EventApplyStart, Resource: app("create", 0), Message: "docker_container.app: Creating..."},
+		{Seq: 6, Time: at(1500 * time.Millisecond), Type: spawnit.EventApplyComplete, Resource: app("create", 1.2), Message: "docker_container.app: Creation complete after 1s"},
+		{Seq: 7, Time: at(1600 * time.Millisecond), Type: spawnit.EventDiagnostic, Level: "warn",
+			Diagnostic: &apiv1.Diagnostic{Severity: "warning", Summary: "Deprecated attribute", Detail: "Use \"ports\" instead.\nSee the docs."}},
+		{Seq: 8, Time: at(1700 * time.Millisecond), Type: spawnit.EventChangeSummary, Summary: &apiv1.ChangeSummary{Add: 1, Operation: "apply"}},
+		{Seq: 9, Time: at(1800 * time.Millisecond), Type: spawnit.EventOutputs, Message: "2 outputs", Outputs: map[string]apiv1.Output{
 			"url": {Value: json.RawMessage(`"http://localhost:8080"`)}, "password": {Sensitive: true}}},
-		{Seq: 10, Time: at(2 * time.Second), Type: engine.EventJobState, State: engine.StateSucceeded, Message: "job succeeded"},
+		{Seq: 10, Time: at(2 * time.Second), Type: spawnit.EventJobState, State: spawnit.StateSucceeded, Message: "job succeeded"},
 	}
 }
 
-func finishedJob(id string, op engine.Operation, svc string, state engine.JobState) apiv1.Job {
+func finishedJob(id string, op spawnit.Operation, svc string, state spawnit.JobState) apiv1.Job {
 	return apiv1.Job{ID: id, Operation: op, Service: ref(svc), State: state, CreatedAt: t0, StartedAt: &t0, EndedAt: &t0plus2}
 }
 
 func TestApplyFollowsWithProgress(t *testing.T) {
 	f := newFakeAPI(t)
-	job := finishedJob("j-1", engine.OpApply, "web", engine.StateSucceeded)
-	job.Outputs = map[string]engine.Output{
+	job := finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded)
+	job.Outputs = map[string]apiv1.Output{
 		"url":      {Value: json.RawMessage(`"http://localhost:8080"`)},
 		"password": {Sensitive: true},
 		"ports":    {Value: json.RawMessage(`[ 8080,  8443 ]`)},
@@ -196,14 +195,14 @@ Outputs:
 
 func TestApplyFailureIsAnErrorWithTheJobsReason(t *testing.T) {
 	f := newFakeAPI(t)
-	job := finishedJob("j-2", engine.OpApply, "web", engine.StateFailed)
+	job := finishedJob("j-2", spawnit.OpApply, "web", spawnit.StateFailed)
 	job.Error = "tofu apply: exit status 1"
 	events := []apiv1.Event{
-		{Seq: 1, Time: at(0), Type: engine.EventApplyStart, Resource: &engine.ResourceEvent{Address: "docker_image.app", Action: "create"}},
-		{Seq: 2, Time: at(3 * time.Second), Type: engine.EventApplyErrored, Resource: &engine.ResourceEvent{Address: "docker_image.app", Action: "create"}},
-		{Seq: 3, Time: at(3 * time.Second), Type: engine.EventDiagnostic, Level: "error",
-			Diagnostic: &engine.Diagnostic{Severity: "error", Summary: "Unable to pull image", Address: "docker_image.app"}},
-		{Seq: 4, Time: at(3 * time.Second), Type: engine.EventJobState, State: engine.StateFailed, Level: "error", Message: "job failed: tofu apply: exit status 1"},
+		{Seq: 1, Time: at(0), Type: spawnit.EventApplyStart, Resource: &apiv1.ResourceEvent{Address: "docker_image.app", Action: "create"}},
+		{Seq: 2, Time: at(3 * time.Second), Type: spawnit.EventApplyErrored, Resource: &apiv1.ResourceEvent{Address: "docker_image.app", Action: "create"}},
+		{Seq: 3, Time: at(3 * time.Second), Type: spawnit.EventDiagnostic, Level: "error",
+			Diagnostic: &apiv1.Diagnostic{Severity: "error", Summary: "Unable to pull image", Address: "docker_image.app"}},
+		{Seq: 4, Time: at(3 * time.Second), Type: spawnit.EventJobState, State: spawnit.StateFailed, Level: "error", Message: "job failed: tofu apply: exit status 1"},
 	}
 	f.serveJob("POST /api/v1/services/web/apply", job, events)
 
@@ -231,7 +230,7 @@ func TestApplyFailureIsAnErrorWithTheJobsReason(t *testing.T) {
 
 func TestApplyJSONPrintsEventsThenTheJob(t *testing.T) {
 	f := newFakeAPI(t)
-	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", engine.OpApply, "web", engine.StateSucceeded), applyEvents())
+	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), applyEvents())
 	out, _, err := runCLI(t, f, runApply, "web", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -247,14 +246,14 @@ func TestApplyJSONPrintsEventsThenTheJob(t *testing.T) {
 		}
 	}
 	var job apiv1.Job
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &job); err != nil || job.State != engine.StateSucceeded {
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &job); err != nil || job.State != spawnit.StateSucceeded {
 		t.Fatalf("last line %s (%v)", lines[len(lines)-1], err)
 	}
 }
 
 func TestApplyNoFollow(t *testing.T) {
 	f := newFakeAPI(t)
-	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", engine.OpApply, "web", engine.StateSucceeded), nil)
+	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), nil)
 	out, _, err := runCLI(t, f, runApply, "--no-follow", "web")
 	if err != nil {
 		t.Fatal(err)
@@ -271,12 +270,12 @@ func TestApplyNoFollow(t *testing.T) {
 
 func TestPlanShowsChangesAndNoChanges(t *testing.T) {
 	f := newFakeAPI(t)
-	job := finishedJob("p-1", engine.OpPlan, "web", engine.StateSucceeded)
-	job.Plan = &engine.PlanSummary{}
+	job := finishedJob("p-1", spawnit.OpPlan, "web", spawnit.StateSucceeded)
+	job.Plan = &apiv1.PlanSummary{}
 	f.serveJob("POST /api/v1/services/web/plan", job, []apiv1.Event{
-		{Seq: 1, Type: engine.EventPlannedChange, Resource: &engine.ResourceEvent{Address: "docker_container.app", Action: "update"}},
-		{Seq: 2, Type: engine.EventPlannedChange, Resource: &engine.ResourceEvent{Address: "docker_network.n", Action: "noop"}},
-		{Seq: 3, Type: engine.EventChangeSummary, Summary: &engine.ChangeSummary{Change: 1, Operation: "plan"}},
+		{Seq: 1, Type: spawnit.EventPlannedChange, Resource: &apiv1.ResourceEvent{Address: "docker_container.app", Action: "update"}},
+		{Seq: 2, Type: spawnit.EventPlannedChange, Resource: &apiv1.ResourceEvent{Address: "docker_network.n", Action: "noop"}},
+		{Seq: 3, Type: spawnit.EventChangeSummary, Summary: &apiv1.ChangeSummary{Change: 1, Operation: "plan"}},
 	})
 	out, _, err := runCLI(t, f, runPlan, "web")
 	if err != nil {
@@ -293,7 +292,7 @@ func TestPlanShowsChangesAndNoChanges(t *testing.T) {
 func TestFollowInterrupted(t *testing.T) {
 	f := newFakeAPI(t)
 	f.HandleFunc("POST /api/v1/services/web/destroy", func(w http.ResponseWriter, r *http.Request) {
-		sendJSON(w, 202, apiv1.Job{ID: "d-1", Operation: engine.OpDestroy, State: engine.StateQueued})
+		sendJSON(w, 202, apiv1.Job{ID: "d-1", Operation: spawnit.OpDestroy, State: spawnit.StateQueued})
 	})
 	started := make(chan struct{})
 	f.HandleFunc("GET /api/v1/services/web/jobs/d-1/events", func(w http.ResponseWriter, r *http.Request) {
@@ -326,7 +325,7 @@ func TestLogsOfTheLatestJob(t *testing.T) {
 	for i := range events {
 		events[i].Seq = int64(i + 1)
 	}
-	f.serveJob("", finishedJob("j-9", engine.OpApply, "web", engine.StateSucceeded), events)
+	f.serveJob("", finishedJob("j-9", spawnit.OpApply, "web", spawnit.StateSucceeded), events)
 	out, _, err := runCLI(t, f, runLogs, "web")
 	if err != nil {
 		t.Fatal(err)
@@ -351,8 +350,8 @@ func TestCatalogTable(t *testing.T) {
 	f := newFakeAPI(t)
 	f.HandleFunc("GET /api/v1/catalog", func(w http.ResponseWriter, r *http.Request) {
 		sendJSON(w, 200, apiv1.TemplateList{Templates: []apiv1.Template{
-			{Template: catalog.Template{ID: "echo", Name: "Echo server", Version: "1.0.0", Description: "Answers HTTP\trequests."}, Providers: []string{"docker"}},
-			{Template: catalog.Template{ID: "postgres", Name: "PostgreSQL", Version: "16", Description: strings.Repeat("A database. ", 10)}, Providers: []string{"aws", "docker"}},
+			{ID: "echo", Name: "Echo server", Version: "1.0.0", Description: "Answers HTTP\trequests.", Providers: []string{"docker"}},
+			{ID: "postgres", Name: "PostgreSQL", Version: "16", Description: strings.Repeat("A database. ", 10), Providers: []string{"aws", "docker"}},
 		}})
 	})
 	out, _, err := runCLI(t, f, runCatalog)
@@ -373,10 +372,10 @@ func TestServicesTableAndJSON(t *testing.T) {
 	f.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, r *http.Request) {
 		sendJSON(w, 200, apiv1.ServiceList{Services: []apiv1.Service{
 			{ID: "web", Name: "My web", Template: "echo", Provider: "docker", Status: apiv1.ServiceStatus{
-				Intent: engine.IntentApplied, Drift: engine.StatusInSync,
-				LastJob: &apiv1.JobRef{ID: "j-1", Operation: engine.OpApply, State: engine.StateSucceeded}}},
+				Intent: spawnit.IntentApplied, Drift: spawnit.DriftInSync,
+				LastJob: &apiv1.JobRef{ID: "j-1", Operation: spawnit.OpApply, State: spawnit.StateSucceeded}}},
 			{ID: "db", Name: "Database", Template: "postgres", Provider: "docker", Status: apiv1.ServiceStatus{
-				Drift: engine.StatusNotChecked, Busy: true}},
+				Drift: spawnit.DriftNotChecked, Busy: true}},
 		}})
 	})
 	out, _, err := runCLI(t, f, runServices)
@@ -398,14 +397,14 @@ db       Database  postgres  docker    busy      not checked  -
 }
 
 func echoTemplate() apiv1.Template {
-	return apiv1.Template{Template: catalog.Template{ID: "echo", Name: "Echo", Version: "1", Inputs: []catalog.Field{
-		{Name: "port", Type: catalog.TypePort},
-		{Name: "replicas", Type: catalog.TypeInteger},
-		{Name: "ratio", Type: catalog.TypeNumber},
-		{Name: "debug", Type: catalog.TypeBoolean},
-		{Name: "greeting", Type: catalog.TypeString},
-		{Name: "count_label", Type: catalog.TypeString},
-	}}, Providers: []string{"docker"}}
+	return apiv1.Template{ID: "echo", Name: "Echo", Version: "1", Inputs: []apiv1.Input{
+		{Name: "port", Type: apiv1.InputPort},
+		{Name: "replicas", Type: apiv1.InputInteger},
+		{Name: "ratio", Type: apiv1.InputNumber},
+		{Name: "debug", Type: apiv1.InputBoolean},
+		{Name: "greeting", Type: apiv1.InputString},
+		{Name: "count_label", Type: apiv1.InputString},
+	}, Providers: []string{"docker"}}
 }
 
 func TestCreateCoercesSetValuesByTemplateType(t *testing.T) {
@@ -537,10 +536,10 @@ func TestUnreachableServerIsASentence(t *testing.T) {
 
 func TestDeleteWithDestroyFollowsTheJob(t *testing.T) {
 	f := newFakeAPI(t)
-	f.serveJob("DELETE /api/v1/services/web", finishedJob("d-1", engine.OpDestroy, "web", engine.StateSucceeded), []apiv1.Event{
-		{Seq: 1, Type: engine.EventApplyStart, Resource: &engine.ResourceEvent{Address: "docker_container.app", Action: "delete"}},
-		{Seq: 2, Type: engine.EventApplyComplete, Resource: &engine.ResourceEvent{Address: "docker_container.app", Action: "delete", Elapsed: 0.4}},
-		{Seq: 3, Type: engine.EventChangeSummary, Summary: &engine.ChangeSummary{Remove: 1, Operation: "destroy"}},
+	f.serveJob("DELETE /api/v1/services/web", finishedJob("d-1", spawnit.OpDestroy, "web", spawnit.StateSucceeded), []apiv1.Event{
+		{Seq: 1, Type: spawnit.EventApplyStart, Resource: &apiv1.ResourceEvent{Address: "docker_container.app", Action: "delete"}},
+		{Seq: 2, Type: spawnit.EventApplyComplete, Resource: &apiv1.ResourceEvent{Address: "docker_container.app", Action: "delete", Elapsed: 0.4}},
+		{Seq: 3, Type: spawnit.EventChangeSummary, Summary: &apiv1.ChangeSummary{Remove: 1, Operation: "destroy"}},
 	})
 	out, _, err := runCLI(t, f, runDelete, "web", "--destroy")
 	if err != nil {
@@ -565,7 +564,7 @@ func TestCancel(t *testing.T) {
 			sendError(w, 409, apiv1.CodeCoolOff, "a forced cancel is allowed 10s after the first cancel")
 			return
 		}
-		sendJSON(w, 202, apiv1.Job{ID: r.PathValue("job"), Operation: engine.OpApply, State: engine.StateCancelling})
+		sendJSON(w, 202, apiv1.Job{ID: r.PathValue("job"), Operation: spawnit.OpApply, State: spawnit.StateCancelling})
 	})
 	out, _, err := runCLI(t, f, runCancel, "web", "j-1")
 	if err != nil || !strings.HasPrefix(out, "Job j-1 (apply) was asked to stop (cancelling).\n") {
@@ -579,10 +578,10 @@ func TestCancel(t *testing.T) {
 
 func TestDriftReportAndCheck(t *testing.T) {
 	f := newFakeAPI(t)
-	report := &apiv1.Drift{Status: engine.StatusDrifted, Intent: engine.IntentApplied, CheckedAt: t0, Duration: 3200 * time.Millisecond,
-		Resources: []engine.ResourceDrift{
-			{Address: "docker_container.app", Status: engine.ResourceModified, Paths: []string{"ports[0].external"}, Planned: "update"},
-			{Address: "docker_image.app", Status: engine.ResourceInSync},
+	report := &apiv1.Drift{Status: spawnit.DriftDrifted, Intent: spawnit.IntentApplied, CheckedAt: t0, Duration: 3200 * time.Millisecond,
+		Resources: []apiv1.ResourceDrift{
+			{Address: "docker_container.app", Status: spawnit.ResourceModified, Paths: []string{"ports[0].external"}, Planned: "update"},
+			{Address: "docker_image.app", Status: spawnit.ResourceInSync},
 		}}
 	f.HandleFunc("GET /api/v1/services/web/drift", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 200, report) })
 	out, _, err := runCLI(t, f, runDrift, "web")
@@ -599,8 +598,8 @@ docker_container.app  modified  ports[0].external; apply would update it
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
 
-	job := finishedJob("x-1", engine.OpDrift, "web", engine.StateSucceeded)
-	job.Drift = &engine.DriftReport{Status: engine.StatusInSync, CheckedAt: t0}
+	job := finishedJob("x-1", spawnit.OpDrift, "web", spawnit.StateSucceeded)
+	job.Drift = &apiv1.Drift{Status: spawnit.DriftInSync, CheckedAt: t0}
 	f.serveJob("POST /api/v1/services/web/drift", job, nil)
 	out, _, err = runCLI(t, f, runDrift, "web", "--check")
 	if err != nil {

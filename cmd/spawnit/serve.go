@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/api"
 	"github.com/spawnit/spawnit/api/authn"
 	"github.com/spawnit/spawnit/api/ui"
@@ -143,7 +144,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	for _, name := range strings.Split(c.targets, ",") {
 		name = strings.TrimSpace(name)
-		if err := engine.ValidateID(name); err != nil {
+		if err := spawnit.ValidateID(name); err != nil {
 			return nil, usageError{fmt.Sprintf("--targets: %q is not a target name", name)}
 		}
 		c.targetNames = append(c.targetNames, name)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/platform"
 )
@@ -32,7 +33,7 @@ func (f targetEnvFlag) Set(v string) error {
 		if !ok || name == "" || path == "" {
 			return fmt.Errorf("want target=file, got %q", pair)
 		}
-		if err := engine.ValidateID(name); err != nil {
+		if err := spawnit.ValidateID(name); err != nil {
 			return fmt.Errorf("target %q: not a target name", name)
 		}
 		f[name] = path

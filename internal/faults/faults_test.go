@@ -166,7 +166,7 @@ func TestSIGTERMDuringApply(t *testing.T) {
 			}
 			var rec struct {
 				engine.JobInfo
-				Events []engine.Event `json:"events"`
+				Events []apiv1.Event `json:"events"`
 			}
 			if err := json.Unmarshal(e.get(serviceKey(svc.ID, "jobs/"+job.ID+".json")), &rec); err != nil {
 				t.Fatal(err)
@@ -707,7 +707,7 @@ func TestProviderCrashDuringApply(t *testing.T) {
 		t.Fatal("lease or state lock left after the crash")
 	}
 	var rec struct {
-		Events []engine.Event `json:"events"`
+		Events []apiv1.Event `json:"events"`
 	}
 	if err := json.Unmarshal(e.get(serviceKey(svc.ID, "jobs/"+job.ID+".json")), &rec); err != nil || !strings.Contains(eventText(rec.Events), "Creation complete") {
 		t.Fatalf("the job's output was not kept (%v):\n%s", err, eventText(rec.Events))

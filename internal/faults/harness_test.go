@@ -459,7 +459,7 @@ func (s *server) jobs(id string) []apiv1.Job {
 	return l.Jobs
 }
 
-func (s *server) events(id, job string) []engine.Event {
+func (s *server) events(id, job string) []apiv1.Event {
 	s.t.Helper()
 	r := s.request("GET", "/api/v1/services/"+id+"/jobs/"+job+"/events", nil, map[string]string{"Accept": "application/json"}, 30*time.Second)
 	if r.err != nil || r.status != 200 {
@@ -472,7 +472,7 @@ func (s *server) events(id, job string) []engine.Event {
 	return l.Events
 }
 
-func eventText(evs []engine.Event) string {
+func eventText(evs []apiv1.Event) string {
 	var b strings.Builder
 	for _, ev := range evs {
 		fmt.Fprintf(&b, "  %d %s %s %s\n", ev.Seq, ev.Type, ev.Level, ev.Message)
@@ -591,7 +591,7 @@ func procsUnder(dir string) []proc {
 
 // tofuRan reports whether an event comes from a tofu run (its version banner, a plan
 // or an apply).
-func tofuRan(ev engine.Event) bool {
+func tofuRan(ev apiv1.Event) bool {
 	return ev.Type == engine.EventPlannedChange || ev.Type == engine.EventApplyStart || strings.HasPrefix(ev.Message, "OpenTofu 1")
 }
 

@@ -1,14 +1,16 @@
 // Package apiv1 declares the JSON shapes of SpawnIt's HTTP API v1 (docs/api.md): the
 // server (package api) encodes them and the Go client (package client) decodes them, so
-// both sides share one definition. It depends only on the engine's and catalog's types.
+// both sides share one definition. They are the API's own types, apart from the
+// engine's records and the catalog's templates (package api converts, in one place), so
+// either side can change without changing the other; the enums are the kernel's
+// (package spawnit). It depends on the standard library and the kernel only.
 package apiv1
 
 import (
 	"encoding/json"
 	"time"
 
-	"github.com/spawnit/spawnit/catalog"
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 )
 
 // Error is the body of every error response.
@@ -30,29 +32,30 @@ type FieldError struct {
 	Reason string `json:"reason"`
 }
 
-// Stable error codes (docs/api.md).
+// Stable error codes (docs/api.md): the kernel's error kinds (spawnit.Kind), each of
+// which also fixes the HTTP status.
 const (
-	CodeValidation         = "validation_failed"
-	CodeBadRequest         = "bad_request"
-	CodeUnauthenticated    = "unauthenticated"
-	CodeCSRF               = "csrf_failed"
-	CodeNotFound           = "not_found"
-	CodeLocked             = "locked"
-	CodeConflict           = "conflict"
-	CodeBusy               = "busy"
-	CodeResourcesExist     = "resources_exist"
-	CodeNeedsRecovery      = "needs_recovery"
-	CodeCoolOff            = "cool_off"
-	CodeJobFinished        = "job_finished"
-	CodePreconditionFailed = "precondition_failed"
-	CodeTooLarge           = "too_large"
-	CodeUnsupportedMedia   = "unsupported_media_type"
-	CodePreconditionNeeded = "precondition_required"
-	CodeUnavailable        = "unavailable"
-	CodeShuttingDown       = "shutting_down"
-	CodeAcceptDisabled     = "accept_disabled"
-	CodeNotDeployed        = "not_deployed"
-	CodeInternal           = "internal"
+	CodeValidation         = string(spawnit.KindValidation)
+	CodeBadRequest         = string(spawnit.KindBadRequest)
+	CodeUnauthenticated    = string(spawnit.KindUnauthenticated)
+	CodeCSRF               = string(spawnit.KindCSRF)
+	CodeNotFound           = string(spawnit.KindNotFound)
+	CodeLocked             = string(spawnit.KindLocked)
+	CodeConflict           = string(spawnit.KindConflict)
+	CodeBusy               = string(spawnit.KindBusy)
+	CodeResourcesExist     = string(spawnit.KindResourcesExist)
+	CodeNeedsRecovery      = string(spawnit.KindNeedsRecovery)
+	CodeCoolOff            = string(spawnit.KindCoolOff)
+	CodeJobFinished        = string(spawnit.KindJobFinished)
+	CodePreconditionFailed = string(spawnit.KindPreconditionFailed)
+	CodeTooLarge           = string(spawnit.KindTooLarge)
+	CodeUnsupportedMedia   = string(spawnit.KindUnsupportedMedia)
+	CodePreconditionNeeded = string(spawnit.KindPreconditionRequired)
+	CodeUnavailable        = string(spawnit.KindUnavailable)
+	CodeShuttingDown       = string(spawnit.KindShuttingDown)
+	CodeAcceptDisabled     = string(spawnit.KindAcceptDisabled)
+	CodeNotDeployed        = string(spawnit.KindNotDeployed)
+	CodeInternal           = string(spawnit.KindInternal)
 )
 
 // Me describes the caller.
@@ -65,10 +68,98 @@ type Me struct {
 	CSRFToken  string `json:"csrf_token,omitempty"`
 }
 
-// Template is a catalog entry with the providers it can deploy to.
+// Template is a catalog entry: what the user sees (metadata and a typed form), the
+// readiness checks an apply waits for, and the providers (targets) it can deploy to on
+// this server.
 type Template struct {
-	catalog.Template
-	Providers []string `json:"providers"`
+	ID          string  `json:"id"`
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Category    string  `json:"category"`
+	Icon        string  `json:"icon,omitempty"`
+	Version     string  `json:"version"`
+	Inputs      []Input `json:"inputs"`
+	// Readiness lists what an apply waits for before it succeeds.
+	Readiness []ReadinessCheck `json:"readiness,omitempty"`
+	// AcceptDrift says whether users may accept drift instead of remediating it; nil
+	// means true.
+	AcceptDrift *bool    `json:"accept_drift,omitempty"`
+	Providers   []string `json:"providers"`
+}
+
+// Field returns the input named name.
+func (t *Template) Field(name string) (*Input, bool) {
+	for i := range t.Inputs {
+		if t.Inputs[i].Name == name {
+			return &t.Inputs[i], true
+		}
+	}
+	return nil, false
+}
+
+// AcceptsDrift reports whether drift may be accepted (AcceptDrift, default true).
+func (t *Template) AcceptsDrift() bool { return t.AcceptDrift == nil || *t.AcceptDrift }
+
+// HasProvider reports whether the template can deploy to provider on this server.
+func (t *Template) HasProvider(provider string) bool {
+	for _, p := range t.Providers {
+		if p == provider {
+			return true
+		}
+	}
+	return false
+}
+
+// InputType is the kind of value an input takes.
+type InputType string
+
+// Input types.
+const (
+	InputString  InputType = "string"
+	InputNumber  InputType = "number"
+	InputInteger InputType = "integer"
+	InputBoolean InputType = "boolean"
+	InputEnum    InputType = "enum"   // one of Input.Enum
+	InputPort    InputType = "port"   // integer 1-65535
+	InputSecret  InputType = "secret" // string, always sensitive, may be generated
+)
+
+// Input is one field of a template's form.
+type Input struct {
+	Name     string    `json:"name"`
+	Label    string    `json:"label"`
+	Help     string    `json:"help,omitempty"`
+	Type     InputType `json:"type"`
+	Required bool      `json:"required,omitempty"`
+	// Default applies when the user gives no value.
+	Default any `json:"default,omitempty"`
+	// Pattern is a regular expression the whole value must match (string and secret).
+	Pattern string `json:"pattern,omitempty"`
+	// Min and Max bound numbers, and the length in characters of strings and secrets.
+	Min       *float64 `json:"min,omitempty"`
+	Max       *float64 `json:"max,omitempty"`
+	Enum      []string `json:"enum,omitempty"`
+	Sensitive bool     `json:"sensitive,omitempty"`
+	// Generate (secrets only): the server creates a random value when left empty.
+	Generate *Generate `json:"generate,omitempty"`
+}
+
+// IsSensitive reports whether values of the input are masked.
+func (in *Input) IsSensitive() bool { return in.Sensitive || in.Type == InputSecret }
+
+// Generate asks the server to create a random value for a secret left empty.
+type Generate struct {
+	// Length in characters (letters and digits); 0 means the server's default.
+	Length int `json:"length,omitempty"`
+}
+
+// ReadinessCheck is one condition an apply waits for before it succeeds.
+type ReadinessCheck struct {
+	Type    string `json:"type"` // http, tcp, docker_health
+	Output  string `json:"output,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Status  int    `json:"status,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
 }
 
 // TemplateList is GET /api/v1/catalog.
@@ -161,10 +252,10 @@ type Service struct {
 // ServiceStatus is what a list of services shows at a glance.
 type ServiceStatus struct {
 	// Intent is the last successful operation: "applied", "destroyed" or "" (never).
-	Intent engine.IntentKind `json:"intent"`
+	Intent spawnit.IntentKind `json:"intent"`
 	// Drift is the last drift check's status (not_checked when none).
-	Drift   engine.ServiceStatus `json:"drift"`
-	DriftAt *time.Time           `json:"drift_checked_at,omitempty"`
+	Drift   spawnit.DriftStatus `json:"drift"`
+	DriftAt *time.Time          `json:"drift_checked_at,omitempty"`
 	// Health is the last readiness result of a deployed service: healthy, unhealthy,
 	// unknown or not_ready; empty when none was recorded (no readiness checks, or not
 	// deployed). HealthMessage says what failed.
@@ -183,9 +274,9 @@ type ServiceStatus struct {
 
 // JobRef points at a job.
 type JobRef struct {
-	ID        string           `json:"id"`
-	Operation engine.Operation `json:"operation"`
-	State     engine.JobState  `json:"state"`
+	ID        string            `json:"id"`
+	Operation spawnit.Operation `json:"operation"`
+	State     spawnit.JobState  `json:"state"`
 }
 
 // ServiceList is GET /api/v1/services.
@@ -193,9 +284,78 @@ type ServiceList struct {
 	Services []Service `json:"services"`
 }
 
-// Job is a job as the API shows it (engine.JobInfo; sensitive output values are empty
-// unless ?reveal=true).
-type Job = engine.JobInfo
+// Job is a job as the API shows it (sensitive output values are empty unless
+// ?reveal=true).
+type Job struct {
+	ID        string             `json:"id"`
+	Operation spawnit.Operation  `json:"operation"`
+	Service   spawnit.ServiceRef `json:"service"`
+	State     spawnit.JobState   `json:"state"`
+	CreatedAt time.Time          `json:"created_at"`
+	StartedAt *time.Time         `json:"started_at,omitempty"`
+	EndedAt   *time.Time         `json:"ended_at,omitempty"`
+	// CancelRequestedAt is set by the first cancel; a forced cancel is allowed a
+	// cool-off later.
+	CancelRequestedAt *time.Time `json:"cancel_requested_at,omitempty"`
+	Error             string     `json:"error,omitempty"`
+	// Background: a supervisor's check, not part of the service's job history.
+	Background bool `json:"background,omitempty"`
+	// Host and PID are the process that ran (or runs) the job.
+	Host string `json:"host"`
+	PID  int    `json:"pid"`
+
+	Changes *ChangeSummary    `json:"changes,omitempty"`
+	Plan    *PlanSummary      `json:"plan,omitempty"`
+	Outputs map[string]Output `json:"outputs,omitempty"`
+	Drift   *Drift            `json:"drift,omitempty"`
+	// LastSeq is the sequence number of the job's last event.
+	LastSeq int64 `json:"last_seq"`
+}
+
+// Duration is how long the job ran (so far).
+func (j Job) Duration() time.Duration {
+	if j.StartedAt == nil {
+		return 0
+	}
+	end := time.Now()
+	if j.EndedAt != nil {
+		end = *j.EndedAt
+	}
+	return end.Sub(*j.StartedAt)
+}
+
+// ChangeSummary counts a plan's or an apply's changes.
+type ChangeSummary struct {
+	Add       int    `json:"add"`
+	Change    int    `json:"change"`
+	Remove    int    `json:"remove"`
+	Import    int    `json:"import"`
+	Operation string `json:"operation,omitempty"` // plan, apply, destroy
+}
+
+// PlanSummary is the readable part of a saved plan.
+type PlanSummary struct {
+	HasChanges bool              `json:"has_changes"`
+	Add        int               `json:"add"`
+	Change     int               `json:"change"`
+	Destroy    int               `json:"destroy"`
+	Resources  []PlannedResource `json:"resources"`
+	Drift      []PlannedResource `json:"drift,omitempty"`
+}
+
+// PlannedResource is one entry of a plan summary.
+type PlannedResource struct {
+	Address string `json:"address"`
+	Type    string `json:"type"`
+	Action  string `json:"action"` // create, update, delete, replace, read, no-op
+}
+
+// Output is one module output. Value is empty for sensitive outputs unless revealed.
+type Output struct {
+	Sensitive bool            `json:"sensitive"`
+	Type      json.RawMessage `json:"type,omitempty"`
+	Value     json.RawMessage `json:"value,omitempty"`
+}
 
 // JobList is GET /api/v1/services/{service}/jobs.
 type JobList struct {
@@ -207,25 +367,79 @@ type Cancel struct {
 	Force bool `json:"force"`
 }
 
-// Event is one job event (engine.Event). On the wire it is the data of an SSE event whose
-// id is Seq and whose event name is Type; a job stream ends with an "end" event.
-type Event = engine.Event
+// Event is one numbered job event. On the wire it is the data of an SSE event whose id
+// is Seq and whose event name is Type; a job stream ends with an "end" event. Seq
+// starts at 1 and has no gaps.
+type Event struct {
+	Seq     int64             `json:"seq"`
+	Time    time.Time         `json:"time"`
+	Type    spawnit.EventType `json:"type"`
+	Level   string            `json:"level,omitempty"` // info, warn, error
+	Message string            `json:"message,omitempty"`
 
-// Drift is GET /api/v1/services/{service}/drift.
-type Drift = engine.DriftReport
+	State      spawnit.JobState  `json:"state,omitempty"`
+	Resource   *ResourceEvent    `json:"resource,omitempty"`
+	Summary    *ChangeSummary    `json:"summary,omitempty"`
+	Diagnostic *Diagnostic       `json:"diagnostic,omitempty"`
+	Outputs    map[string]Output `json:"outputs,omitempty"`
+	// Raw is set for the type "other": tofu's message type, for forward compatibility.
+	Raw string `json:"raw_type,omitempty"`
+}
+
+// ResourceEvent describes the resource a planned change, drift or apply step is about.
+type ResourceEvent struct {
+	Address string  `json:"address"`
+	Type    string  `json:"type,omitempty"`
+	Name    string  `json:"name,omitempty"`
+	Action  string  `json:"action,omitempty"` // create, update, delete, replace, read, noop
+	Reason  string  `json:"reason,omitempty"`
+	IDKey   string  `json:"id_key,omitempty"`
+	IDValue string  `json:"id_value,omitempty"`
+	Elapsed float64 `json:"elapsed_seconds,omitempty"`
+}
+
+// Diagnostic is a warning or error reported by tofu.
+type Diagnostic struct {
+	Severity string `json:"severity"`
+	Summary  string `json:"summary"`
+	Detail   string `json:"detail,omitempty"`
+	Address  string `json:"address,omitempty"`
+}
+
+// Drift is GET /api/v1/services/{service}/drift: the result of a drift check.
+type Drift struct {
+	Status    spawnit.DriftStatus `json:"status"`
+	Intent    spawnit.IntentKind  `json:"intent"`
+	Resources []ResourceDrift     `json:"resources"`
+	CheckedAt time.Time           `json:"checked_at"`
+	Duration  time.Duration       `json:"duration_ns"`
+	Error     string              `json:"error,omitempty"`
+}
+
+// ResourceDrift is one resource's drift.
+type ResourceDrift struct {
+	Address string                 `json:"address"`
+	Type    string                 `json:"type"`
+	Status  spawnit.ResourceStatus `json:"status"`
+	// Paths lists the changed attributes of a modified resource, e.g. "ports[0].external".
+	Paths []string `json:"paths,omitempty"`
+	// Planned is what applying the stored configuration would do to it (create, update,
+	// delete, replace), when anything.
+	Planned string `json:"planned,omitempty"`
+}
 
 // StatusEvent is the data of an event on the tenant stream GET /api/v1/events.
 type StatusEvent struct {
-	Kind    string               `json:"kind"` // job, drift, health, service
-	Service string               `json:"service"`
-	Job     *JobRef              `json:"job,omitempty"`
-	Drift   engine.ServiceStatus `json:"drift,omitempty"`
-	Health  string               `json:"health,omitempty"`
-	Message string               `json:"message,omitempty"`
-	Time    time.Time            `json:"time"`
+	Kind    string              `json:"kind"` // job, drift, health, service
+	Service string              `json:"service"`
+	Job     *JobRef             `json:"job,omitempty"`
+	Drift   spawnit.DriftStatus `json:"drift,omitempty"`
+	Health  string              `json:"health,omitempty"`
+	Message string              `json:"message,omitempty"`
+	Time    time.Time           `json:"time"`
 }
 
-// SSE event names that are not engine event types.
+// SSE event names that are not event types (spawnit.EventType).
 const (
 	SSEEnd    = "end"    // a job stream is complete
 	SSEStatus = "status" // tenant stream entry

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -251,7 +251,7 @@ func flaky(n int, h http.HandlerFunc) (http.HandlerFunc, *recorder) {
 
 func TestIdempotencyKeyStableAcrossRetries(t *testing.T) {
 	handler, seen := flaky(2, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 202, apiv1.Job{ID: "j1", Operation: engine.OpApply, State: engine.StateQueued})
+		writeJSON(w, 202, apiv1.Job{ID: "j1", Operation: spawnit.OpApply, State: spawnit.StateQueued})
 	})
 	c := newTestClient(t, handler)
 	job, err := c.Apply(t.Context(), "blog")
@@ -291,7 +291,7 @@ func TestRetryWaitsForAKeyInUse(t *testing.T) {
 		case 2:
 			apiErr(w, 409, apiv1.CodeLocked, "a request with this Idempotency-Key is still being processed")
 		default:
-			writeJSON(w, 202, apiv1.Job{ID: "j1", State: engine.StateQueued})
+			writeJSON(w, 202, apiv1.Job{ID: "j1", State: spawnit.StateQueued})
 		}
 	}))
 	job, err := c.Destroy(t.Context(), "s")
@@ -313,7 +313,7 @@ func TestRunOptions(t *testing.T) {
 	rec := &recorder{}
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.add(r)
-		writeJSON(w, 202, apiv1.Job{ID: "j", State: engine.StateQueued})
+		writeJSON(w, 202, apiv1.Job{ID: "j", State: spawnit.StateQueued})
 	}))
 	ctx := t.Context()
 	calls := []func() (*apiv1.Job, error){
@@ -369,7 +369,7 @@ func TestDeleteService(t *testing.T) {
 		case r.PathValue("id") == "idle":
 			w.WriteHeader(204)
 		case r.URL.Query().Get("destroy") == "true":
-			writeJSON(w, 202, apiv1.Job{ID: "d1", Operation: engine.OpDestroy, State: engine.StateQueued})
+			writeJSON(w, 202, apiv1.Job{ID: "d1", Operation: spawnit.OpDestroy, State: spawnit.StateQueued})
 		default:
 			apiErr(w, 409, apiv1.CodeResourcesExist, "service web is deployed: destroy it first")
 		}
@@ -416,18 +416,18 @@ func TestInvalidIDsSendNothing(t *testing.T) {
 func TestJobAndEvents(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/services/s/jobs/{job}", func(w http.ResponseWriter, r *http.Request) {
-		out := engine.Output{Sensitive: true}
+		out := apiv1.Output{Sensitive: true}
 		if r.URL.Query().Get("reveal") == "true" {
 			out.Value = json.RawMessage(`"hunter2"`)
 		}
-		writeJSON(w, 200, apiv1.Job{ID: r.PathValue("job"), Outputs: map[string]engine.Output{"password": out}})
+		writeJSON(w, 200, apiv1.Job{ID: r.PathValue("job"), Outputs: map[string]apiv1.Output{"password": out}})
 	})
 	mux.HandleFunc("GET /api/v1/services/s/jobs/{job}/events", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Accept") != "application/json" || r.URL.Query().Get("after") != "1" {
 			http.Error(w, "want JSON after 1", 400)
 			return
 		}
-		writeJSON(w, 200, apiv1.EventList{Events: []apiv1.Event{{Seq: 2, Type: engine.EventLog, Message: "two"}}})
+		writeJSON(w, 200, apiv1.EventList{Events: []apiv1.Event{{Seq: 2, Type: spawnit.EventLog, Message: "two"}}})
 	})
 	mux.HandleFunc("GET /api/v1/services/s/jobs", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, apiv1.JobList{Jobs: []apiv1.Job{{ID: "new"}, {ID: "old"}}})
@@ -512,7 +512,7 @@ func TestUpdateServiceAcceptRemediate(t *testing.T) {
 			apiErr(w, 409, apiv1.CodeAcceptDisabled, "no")
 			return
 		}
-		writeJSON(w, 202, apiv1.Job{ID: "j", Operation: engine.OpApply})
+		writeJSON(w, 202, apiv1.Job{ID: "j", Operation: spawnit.OpApply})
 	})
 	c := newTestClient(t, mux)
 	ctx := context.Background()

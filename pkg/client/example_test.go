@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/client"
 )
@@ -18,14 +18,14 @@ func fakeServer() *httptest.Server {
 	mux.HandleFunc("POST /api/v1/services/blog/apply", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
-		_ = json.NewEncoder(w).Encode(apiv1.Job{ID: "j-1", Operation: engine.OpApply, State: engine.StateQueued})
+		_ = json.NewEncoder(w).Encode(apiv1.Job{ID: "j-1", Operation: spawnit.OpApply, State: spawnit.StateQueued})
 	})
 	mux.HandleFunc("GET /api/v1/services/blog/jobs/j-1/events", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		for _, ev := range []apiv1.Event{
-			{Seq: 1, Type: engine.EventJobState, State: engine.StateRunning},
-			{Seq: 2, Type: engine.EventApplyComplete, Resource: &engine.ResourceEvent{Address: "docker_container.app", Action: "create"}},
-			{Seq: 3, Type: engine.EventJobState, State: engine.StateSucceeded},
+			{Seq: 1, Type: spawnit.EventJobState, State: spawnit.StateRunning},
+			{Seq: 2, Type: spawnit.EventApplyComplete, Resource: &apiv1.ResourceEvent{Address: "docker_container.app", Action: "create"}},
+			{Seq: 3, Type: spawnit.EventJobState, State: spawnit.StateSucceeded},
 		} {
 			data, _ := json.Marshal(ev)
 			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, data)
@@ -64,9 +64,9 @@ func Example() {
 			panic(err)
 		}
 		switch ev.Type {
-		case engine.EventJobState:
+		case spawnit.EventJobState:
 			fmt.Println(ev.Seq, "job", ev.State)
-		case engine.EventApplyComplete:
+		case spawnit.EventApplyComplete:
 			fmt.Println(ev.Seq, ev.Resource.Address, ev.Resource.Action, "done")
 		}
 	}

@@ -2,11 +2,12 @@ package client
 
 import (
 	"context"
+	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -77,7 +78,7 @@ func (c *Client) startJob(ctx context.Context, service, action string, opts []Ru
 		o(&cfg)
 	}
 	if cfg.idempotencyKey == "" {
-		cfg.idempotencyKey = uuid.NewString()
+		cfg.idempotencyKey = newUUID()
 	}
 	var q url.Values
 	if cfg.failIfLocked {
@@ -167,4 +168,13 @@ func (c *Client) Drift(ctx context.Context, service string) (*apiv1.Drift, error
 		return nil, err
 	}
 	return &d, nil
+}
+
+// newUUID returns a random (version 4) UUID, the form of the keys the client makes.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -19,7 +19,7 @@ import (
 func jobEvents(n int) []apiv1.Event {
 	evs := make([]apiv1.Event, n)
 	for i := range evs {
-		evs[i] = apiv1.Event{Seq: int64(i + 1), Type: engine.EventLog, Message: fmt.Sprintf("line %d", i+1)}
+		evs[i] = apiv1.Event{Seq: int64(i + 1), Type: spawnit.EventLog, Message: fmt.Sprintf("line %d", i+1)}
 	}
 	return evs
 }
@@ -308,7 +308,7 @@ func TestEventsResumesWithLastEventID(t *testing.T) {
 			send("a1", apiv1.StatusEvent{Kind: "service", Service: "web", Message: "created"})
 			return
 		}
-		send("a2", apiv1.StatusEvent{Kind: "job", Service: "web", Job: &apiv1.JobRef{ID: "j1", State: engine.StateRunning}})
+		send("a2", apiv1.StatusEvent{Kind: "job", Service: "web", Job: &apiv1.JobRef{ID: "j1", State: spawnit.StateRunning}})
 		<-r.Context().Done()
 	}))
 	var got []apiv1.StatusEvent

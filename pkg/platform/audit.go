@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/store"
@@ -75,7 +76,7 @@ type AuditEntry struct {
 func (p *Platform) audit(ctx context.Context, a Actor, e AuditEntry, err error) {
 	e.Time = p.now()
 	e.Tenant, e.Subject, e.RequestID = a.Tenant, a.Subject, a.RequestID
-	if engine.ValidateID(e.Service) != nil {
+	if spawnit.ValidateID(e.Service) != nil {
 		e.Service = "" // never echo a hostile id into the log
 	}
 	if e.Result == "" {

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -368,7 +369,7 @@ func (p *Platform) Drift(ctx context.Context, a Actor, service string) (engine.D
 // Subscribe returns a subscription to the tenant's status events (job state changes,
 // drift status changes, services created, updated and deleted).
 func (p *Platform) Subscribe(a Actor) (*Subscription, error) {
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	return p.broker.Subscribe(a.Tenant), nil

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/dockerapi"
@@ -22,24 +23,33 @@ import (
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
-// Errors of this package; the engine's, catalog's and store's sentinels pass through
-// wrapped, so callers test every error with errors.Is.
+// Errors of this package, each of a kind of the kernel (spawnit.Kind: the API's code
+// and status); the engine's, catalog's and store's sentinels pass through wrapped, so
+// callers test every error with errors.Is.
 var (
 	// ErrBusy: the service has a job running or queued, so it cannot be deleted now.
-	ErrBusy = errors.New("service has a job running or queued")
+	ErrBusy error = spawnit.NewError(spawnit.KindBusy, "service has a job running or queued",
+		"the service has a job running or queued")
 	// ErrResourcesExist: the service is deployed; destroy it before deleting it.
-	ErrResourcesExist = errors.New("service is deployed: destroy it first, or delete it with destroy")
+	ErrResourcesExist error = spawnit.NewError(spawnit.KindResourcesExist,
+		"service is deployed: destroy it first, or delete it with destroy",
+		"the service is deployed: destroy it first, or delete it with ?destroy=true")
 	// ErrStale: the caller's If-Match is not the configuration's current ETag. It wraps
 	// store.ErrPreconditionFailed. A write that loses a race after the check returns
 	// catalog.ErrConflict instead.
-	ErrStale = fmt.Errorf("the configuration changed since it was read: %w", store.ErrPreconditionFailed)
+	ErrStale error = spawnit.WrapError(spawnit.KindPreconditionFailed, "the configuration changed since it was read",
+		"If-Match is not the current ETag: read the service again", store.ErrPreconditionFailed)
 	// ErrIdempotencyMismatch: an idempotency key was already used for another operation.
-	ErrIdempotencyMismatch = errors.New("idempotency key already used for another operation")
+	ErrIdempotencyMismatch error = spawnit.NewError(spawnit.KindConflict, "idempotency key already used for another operation",
+		"this Idempotency-Key was already used for another operation")
 	// ErrAcceptDisabled: the service's template sets "accept_drift": false; remediate
 	// (apply) instead.
-	ErrAcceptDisabled = errors.New("the service's template does not allow accepting drift: remediate it instead")
+	ErrAcceptDisabled error = spawnit.NewError(spawnit.KindAcceptDisabled,
+		"the service's template does not allow accepting drift: remediate it instead",
+		"the service's template does not allow accepting drift: remediate it instead")
 	// ErrNotDeployed: the operation needs a deployed service (accepting drift).
-	ErrNotDeployed = errors.New("the service is not deployed")
+	ErrNotDeployed error = spawnit.NewError(spawnit.KindNotDeployed, "the service is not deployed",
+		"the service is not deployed")
 	// ErrNotDue: what the supervisor asked for no longer applies (the expiry was moved
 	// or removed, auto-remediation was turned off, the service is no longer drifted).
 	ErrNotDue = errors.New("no longer due")
@@ -132,7 +142,7 @@ func New(cfg Config) (*Platform, error) {
 		cfg.Targets = map[string]Target{catalog.DefaultProvider: {}}
 	}
 	for name, t := range cfg.Targets {
-		if err := engine.ValidateID(name); err != nil {
+		if err := spawnit.ValidateID(name); err != nil {
 			return nil, fmt.Errorf("target: %w", err)
 		}
 		if err := engine.ValidateEnv(t.Env); err != nil {
@@ -227,10 +237,10 @@ func (p *Platform) lockService(ref engine.ServiceRef) func() {
 
 // ref checks the actor's tenant and a service id from a request.
 func (a Actor) ref(service string) (engine.ServiceRef, error) {
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return engine.ServiceRef{}, fmt.Errorf("tenant: %w", err)
 	}
-	if err := engine.ValidateID(service); err != nil {
+	if err := spawnit.ValidateID(service); err != nil {
 		return engine.ServiceRef{}, fmt.Errorf("service: %w", err)
 	}
 	return engine.ServiceRef{Client: a.Tenant, Service: service}, nil

@@ -11,19 +11,20 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
-// Templates lists the catalog.
-func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
+// Templates lists the catalog as users see it (templateView).
+func (p *Platform) Templates(ctx context.Context) ([]catalog.Template, error) {
 	tpls, err := p.cat.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]apiv1.Template, 0, len(tpls))
+	out := make([]catalog.Template, 0, len(tpls))
 	for _, t := range tpls {
 		if v := p.templateView(t); len(v.Providers) > 0 {
 			out = append(out, v)
@@ -32,15 +33,18 @@ func (p *Platform) Templates(ctx context.Context) ([]apiv1.Template, error) {
 	return out, nil
 }
 
-// templateView is a template as users see it: deployable to the enabled targets only.
-func (p *Platform) templateView(t *catalog.Template) apiv1.Template {
+// templateView is a template as users see it: its Providers are the enabled targets it
+// has a module for.
+func (p *Platform) templateView(t *catalog.Template) catalog.Template {
 	providers := []string{}
 	for _, name := range t.Providers {
 		if _, ok := p.targets[name]; ok {
 			providers = append(providers, name)
 		}
 	}
-	return apiv1.Template{Template: *t, Providers: providers}
+	v := *t
+	v.Providers = providers
+	return v
 }
 
 // Targets lists the enabled targets, sorted.
@@ -56,14 +60,14 @@ func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 	return opts
 }
 
-// Template returns one catalog entry.
-func (p *Platform) Template(ctx context.Context, id string) (apiv1.Template, error) {
-	if err := engine.ValidateID(id); err != nil {
-		return apiv1.Template{}, fmt.Errorf("template: %w", err)
+// Template returns one catalog entry as users see it (templateView).
+func (p *Platform) Template(ctx context.Context, id string) (catalog.Template, error) {
+	if err := spawnit.ValidateID(id); err != nil {
+		return catalog.Template{}, fmt.Errorf("template: %w", err)
 	}
 	t, err := p.cat.Get(ctx, id)
 	if err != nil {
-		return apiv1.Template{}, err
+		return catalog.Template{}, err
 	}
 	return p.templateView(t), nil
 }
@@ -76,14 +80,14 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		entry.Service = svc.ID
 		p.audit(ctx, a, entry, err)
 	}()
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
 	provider := req.Provider
 	if provider == "" {
 		provider = catalog.DefaultProvider
 	}
-	if _, ok := p.targets[provider]; !ok && engine.ValidateID(provider) == nil {
+	if _, ok := p.targets[provider]; !ok && spawnit.ValidateID(provider) == nil {
 		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
 			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", provider, strings.Join(p.Targets(), ", "))}}}
 	}
@@ -105,7 +109,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 
 // ListServices lists the tenant's services with their status.
 func (p *Platform) ListServices(ctx context.Context, a Actor) ([]apiv1.Service, error) {
-	if err := engine.ValidateID(a.Tenant); err != nil {
+	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	svcs, err := p.cat.ListServices(ctx, a.Tenant)
@@ -464,7 +468,7 @@ func inputNames(inputs map[string]any) []string {
 }
 
 func safeID(id string) string {
-	if engine.ValidateID(id) != nil {
+	if spawnit.ValidateID(id) != nil {
 		return ""
 	}
 	return id

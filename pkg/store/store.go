@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/spawnit/spawnit"
 )
 
 // Errors returned by every Store. Check them with errors.Is.
@@ -26,11 +28,15 @@ var (
 	ErrNotFound = fmt.Errorf("store: object not found: %w", fs.ErrNotExist)
 	// ErrPreconditionFailed: a conditional put lost (IfNoneMatch on an existing key, or
 	// IfMatch with an ETag that is no longer current).
-	ErrPreconditionFailed = errors.New("store: precondition failed (object changed or already exists)")
+	// Its kind is a conflict: whoever retries reads the object again.
+	ErrPreconditionFailed error = spawnit.NewError(spawnit.KindConflict,
+		"store: precondition failed (object changed or already exists)",
+		"the object was changed by someone else meanwhile: retry")
 	// ErrInvalidKey: the key is not acceptable (see ValidateKey).
 	ErrInvalidKey = errors.New("store: invalid key")
 	// ErrUnavailable: the backing store cannot be reached.
-	ErrUnavailable = errors.New("store: unavailable")
+	ErrUnavailable error = spawnit.NewError(spawnit.KindUnavailable, "store: unavailable",
+		"storage is unavailable; retry later")
 )
 
 // Object describes a stored object.

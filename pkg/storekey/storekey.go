@@ -10,7 +10,7 @@
 //	index/services/<tenant>/<service>          see ServiceEntry
 //	index/jobs/<tenant>/<service>/<job>        see RunningJob
 //
-// Keys are built from ids the caller has validated (engine.ValidateID, job ids): this
+// Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
 // that every layer, the engine included, can use it.
 package storekey
