@@ -39,7 +39,7 @@ func TestServerKilledDuringApply(t *testing.T) {
 		t.Fatalf("expected tofu, the docker provider and the sleep under %s, got %v", work, before)
 	}
 	s.kill()
-	// tofu dies with the server (terraform-exec sets Pdeathsig); its providers and the
+	// tofu dies with the server (the engine starts it with Pdeathsig); its providers and the
 	// provisioner's commands are reparented and live on until the restart cleans up.
 	tofuLeft := func(ps []proc) (proc, bool) {
 		for _, p := range ps {
