@@ -216,17 +216,5 @@ func quoteField(s string) string {
 	if plain {
 		return s
 	}
-	return fmt.Sprintf("%q", shorten(s, 64))
-}
-
-// shorten cuts s to at most n bytes without splitting a UTF-8 sequence.
-func shorten(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	c := n
-	for c > 0 && c < len(s) && s[c]&0xC0 == 0x80 {
-		c--
-	}
-	return s[:c] + "…"
+	return fmt.Sprintf("%.64q", s) // fmt cuts by runes, never inside one
 }

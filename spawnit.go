@@ -62,7 +62,7 @@ func ValidateID(id string) error {
 		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
 		case c == '-' && i > 0:
 		default:
-			return fmt.Errorf("%w: id %q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, shorten(id, 80))
+			return fmt.Errorf("%w: id %.80q: only a-z, 0-9 and '-' (not first) are allowed", ErrInvalidInput, id)
 		}
 	}
 	return nil
@@ -82,7 +82,7 @@ func ValidateJobID(id string) error {
 		}
 	}
 	if !ok {
-		return fmt.Errorf("%w: job id %q", ErrInvalidInput, shorten(id, 80))
+		return fmt.Errorf("%w: job id %.80q", ErrInvalidInput, id)
 	}
 	return nil
 }
