@@ -429,7 +429,7 @@ func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) 
 
 // checkModulePath refuses variable files in a module: OpenTofu loads *.auto.tfvars and
 // terraform.tfvars on its own, and they would override the user's and the server's
-// values (spawnit_client_id included).
+// values (spawnit_client_id, the tenant id, included).
 func checkModulePath(rel string) error {
 	base := path.Base(rel)
 	if strings.HasSuffix(base, ".tfvars") || strings.HasSuffix(base, ".tfvars.json") {

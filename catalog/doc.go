@@ -15,7 +15,7 @@
 // operator's changes without a restart; Seed installs the built-in templates
 // (Builtin) without ever overwriting an operator's. CreateService, UpdateInputs
 // (If-Match), UpdateInfo (expiry, auto-remediation, labels) and DeleteService manage
-// clients/<client>/<service>/, and ServiceSource
+// clients/<tenant>/<service>/, and ServiceSource
 // hands the engine a service's module and tfvars.
 //
 // See README.md in this folder for the module conventions and how an operator adds a

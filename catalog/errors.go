@@ -17,7 +17,7 @@ import (
 var (
 	// ErrTemplateNotFound: no templates/<id>/template.json in the store.
 	ErrTemplateNotFound = fmt.Errorf("template %w", engine.ErrNotFound)
-	// ErrServiceNotFound: no clients/<client>/<service>/info.json in the store.
+	// ErrServiceNotFound: no clients/<tenant>/<service>/info.json in the store.
 	ErrServiceNotFound = fmt.Errorf("service %w", engine.ErrNotFound)
 	// ErrModuleNotFound: the template has no module for the requested provider.
 	ErrModuleNotFound = fmt.Errorf("module %w", engine.ErrNotFound)

@@ -69,7 +69,7 @@ func (c *Catalog) addToIndex(ctx context.Context, ref engine.ServiceRef, info *I
 // before trusting it (GetService says ErrServiceNotFound).
 func (c *Catalog) ServiceRefs(ctx context.Context, tenant string) ([]engine.ServiceRef, error) {
 	if err := spawnit.ValidateID(tenant); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	return c.indexed(ctx, storekey.TenantIndex(tenant))
 }

@@ -21,7 +21,7 @@ import (
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
-// Per-service objects under clients/<client>/<service>/.
+// Per-service objects under clients/<tenant>/<service>/.
 const (
 	InfoFile = storekey.InfoFile
 	// DefaultProvider is used when a request names none.
@@ -49,7 +49,7 @@ type CreateRequest struct {
 	Inputs        map[string]any `json:"inputs"`
 }
 
-// Info is clients/<client>/<service>/info.json: what the service is. The catalog
+// Info is clients/<tenant>/<service>/info.json: what the service is. The catalog
 // writes it once, at creation; other packages may add their own fields (intent, last
 // operation) and must keep the ones they do not know when they rewrite it.
 type Info struct {
@@ -130,9 +130,9 @@ func checkLabels(labels map[string]string, bad *errs) {
 // configuration under a new server-generated id. Request problems come back together
 // in one *ValidationError whose fields are "template", "provider", "name",
 // "labels.<key>" and "inputs.<field>".
-func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRequest) (*Service, error) {
-	if err := spawnit.ValidateID(client); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRequest) (*Service, error) {
+	if err := spawnit.ValidateID(tenant); err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	var bad errs
 	if req.Provider == "" {
@@ -188,7 +188,7 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 	}
 
 	info := Info{
-		Client:          client,
+		Client:          tenant,
 		Template:        tpl.ID,
 		TemplateVersion: tpl.Version,
 		Provider:        req.Provider,
@@ -201,7 +201,7 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 	}
 	for attempt := 0; attempt < idAttempts; attempt++ {
 		info.Service = c.newID()
-		ref := engine.ServiceRef{Client: client, Service: info.Service}
+		ref := engine.ServiceRef{Client: tenant, Service: info.Service}
 		if err := ref.Validate(); err != nil {
 			return nil, fmt.Errorf("catalog: generated %w", err)
 		}
@@ -228,7 +228,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if len(existing) > 0 {
 		return nil, errIDTaken
 	}
-	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: info.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Client, ServiceID: ref.Service, ServiceName: info.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -378,16 +378,16 @@ func decodeTfvars(data []byte) (map[string]any, error) {
 	return vals, nil
 }
 
-// ListServices returns a client's services sorted by id, found through the service
+// ListServices returns a tenant's services sorted by id, found through the service
 // index (see ServiceRefs). A service whose info.json cannot be read is logged and left
 // out rather than failing the whole listing.
-func (c *Catalog) ListServices(ctx context.Context, client string) ([]*Service, error) {
-	refs, err := c.ServiceRefs(ctx, client)
+func (c *Catalog) ListServices(ctx context.Context, tenant string) ([]*Service, error) {
+	refs, err := c.ServiceRefs(ctx, tenant)
 	if err != nil {
 		if errors.Is(err, engine.ErrInvalidInput) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("catalog: list services of %s: %w", client, err)
+		return nil, fmt.Errorf("catalog: list services of %s: %w", tenant, err)
 	}
 	var out []*Service
 	sensitive := map[string][]string{}
@@ -436,7 +436,7 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	if err != nil {
 		return nil, err
 	}
-	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: cur.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Client, ServiceID: ref.Service, ServiceName: cur.Name})
 	if err != nil {
 		return nil, err
 	}

@@ -61,13 +61,13 @@ const ReservedPrefix = "spawnit_"
 
 // The variables SpawnIt sets in every module, after the user's values, from ServerValues.
 const (
-	VarClientID    = "spawnit_client_id"
+	VarTenantID    = "spawnit_client_id" // the tenant; its name stays for existing modules
 	VarServiceID   = "spawnit_service_id"
 	VarServiceName = "spawnit_service_name"
 )
 
 // ReservedVariables lists the server-set variables every module declares.
-var ReservedVariables = []string{VarClientID, VarServiceID, VarServiceName}
+var ReservedVariables = []string{VarTenantID, VarServiceID, VarServiceName}
 
 // Generate asks the server to create a random value for a secret left empty.
 type Generate struct {

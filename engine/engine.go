@@ -25,7 +25,7 @@ type Config struct {
 	// DataDir is the default parent of WorkDir (work/), PluginCacheDir (plugin-cache/),
 	// the local state root and the default file store (store/).
 	DataDir string
-	// WorkDir holds one workdir per service: <WorkDir>/<client>/<service>. Workdirs are
+	// WorkDir holds one workdir per service: <WorkDir>/<tenant>/<service>. Workdirs are
 	// caches: each operation rebuilds what it needs from Source.
 	WorkDir string
 	// PluginCacheDir is shared by every workdir when providers come from a registry (not
@@ -64,7 +64,7 @@ type Backend struct {
 	// S3, when set, keeps state in an S3 bucket under StateKey(ref), locked with
 	// OpenTofu's S3 lockfile.
 	S3 *S3Backend
-	// LocalStateRoot is the root of local state files (<root>/clients/<c>/<s>/terraform.tfstate),
+	// LocalStateRoot is the root of local state files (<root>/clients/<tenant>/<service>/terraform.tfstate),
 	// outside every workdir. Defaults to DataDir/store, so the local layout matches the
 	// bucket's.
 	LocalStateRoot string

@@ -29,7 +29,7 @@ const (
 )
 
 // HealthRecord is a service's last health result, kept at
-// clients/<client>/<service>/health.json.
+// clients/<tenant>/<service>/health.json.
 type HealthRecord struct {
 	Status    string    `json:"status"`
 	Message   string    `json:"message,omitempty"`

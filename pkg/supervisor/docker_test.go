@@ -53,7 +53,7 @@ func TestEventsOfTheGivenEngine(t *testing.T) {
 		}
 		name := fmt.Sprintf("spawnit-%s-%s-%d", ref.Client, ref.Service, i)
 		if out, err := testservers.DockerCommand("create", "--name", name,
-			"--label", LabelClient+"="+ref.Client, "--label", LabelService+"="+ref.Service, image).CombinedOutput(); err != nil {
+			"--label", LabelTenant+"="+ref.Client, "--label", LabelService+"="+ref.Service, image).CombinedOutput(); err != nil {
 			t.Fatalf("docker create: %v\n%s", err, out)
 		}
 		t.Cleanup(func() { _ = testservers.DockerCommand("rm", "-f", name).Run() })
