@@ -35,7 +35,7 @@ func TestWireShapes(t *testing.T) {
 		same(t, info, wireJob(info))
 		same(t, ev, wireEvent(ev))
 		same(t, rep, wireDrift(rep))
-		same(t, oldTemplate{Template: tpl, Providers: tpl.Providers}, wireTemplate(tpl))
+		same(t, oldTemplate{Template: tpl, Providers: tpl.Targets}, wireTemplate(tpl))
 	}
 }
 

@@ -24,8 +24,8 @@ import (
 // Per-service objects under clients/<tenant>/<service>/.
 const (
 	InfoFile = storekey.InfoFile
-	// DefaultProvider is used when a request names none.
-	DefaultProvider = "docker"
+	// DefaultTarget is used when a request names none.
+	DefaultTarget = "docker"
 	// MaxLabels bounds a service's labels.
 	MaxLabels = 32
 	// maxInfoBytes bounds info.json; it holds metadata only.
@@ -38,9 +38,11 @@ const (
 // CreateRequest is what a user asks for. Inputs are the form's values (see ParseInputs
 // to decode them from JSON safely).
 type CreateRequest struct {
-	Template string            `json:"template"`
-	Provider string            `json:"provider,omitempty"` // DefaultProvider when empty
-	Name     string            `json:"name,omitempty"`     // the template's name when empty
+	Template string `json:"template"`
+	// Provider is the target to deploy to (DefaultTarget when empty); the name is the
+	// API's and the stored record's.
+	Provider string            `json:"provider,omitempty"`
+	Name     string            `json:"name,omitempty"` // the template's name when empty
 	Labels   map[string]string `json:"labels,omitempty"`
 	Expires  *time.Time        `json:"expires,omitempty"`
 	// AutoRemediate lets SpawnIt re-apply the service on its own when a check finds it
@@ -53,6 +55,8 @@ type CreateRequest struct {
 // writes it once, at creation; other packages may add their own fields (intent, last
 // operation) and must keep the ones they do not know when they rewrite it.
 type Info struct {
+	// Client is the tenant and Provider (below) the target; the JSON names stay for
+	// existing stores.
 	Client          string            `json:"client"`
 	Service         string            `json:"service"`
 	Template        string            `json:"template"`
@@ -136,7 +140,7 @@ func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRe
 	}
 	var bad errs
 	if req.Provider == "" {
-		req.Provider = DefaultProvider
+		req.Provider = DefaultTarget
 	}
 	if err := spawnit.ValidateID(req.Provider); err != nil {
 		bad.add("provider", CodeInvalid, "%v", err)
@@ -155,8 +159,8 @@ func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRe
 			tpl = t
 		}
 	}
-	if tpl != nil && !bad.hasField("provider") && !tpl.HasProvider(req.Provider) {
-		bad.add("provider", CodeEnum, "template %s can be deployed to: %s", tpl.ID, strings.Join(tpl.Providers, ", "))
+	if tpl != nil && !bad.hasField("provider") && !tpl.HasTarget(req.Provider) {
+		bad.add("provider", CodeEnum, "template %s can be deployed to: %s", tpl.ID, strings.Join(tpl.Targets, ", "))
 	}
 	if req.Name == "" && tpl != nil {
 		req.Name = tpl.Name
@@ -258,7 +262,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 		}
 		return nil, fmt.Errorf("catalog: create service: %w", err)
 	}
-	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "provider", info.Provider)
+	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "target", info.Provider)
 	return &Service{
 		Info:      info,
 		Values:    values,
@@ -350,7 +354,7 @@ func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
 		return nil, fmt.Errorf("catalog: %s: info.json template: %w", ref, err)
 	}
 	if err := spawnit.ValidateID(info.Provider); err != nil {
-		return nil, fmt.Errorf("catalog: %s: info.json provider: %w", ref, err)
+		return nil, fmt.Errorf("catalog: %s: info.json target (provider): %w", ref, err)
 	}
 	return &info, nil
 }

@@ -83,7 +83,7 @@ func (p *Platform) ProbeHealth(ctx context.Context, ref engine.ServiceRef) error
 	if err != nil {
 		return err
 	}
-	if svc.Provider != readinessProvider {
+	if svc.Provider != checkedTarget {
 		return nil
 	}
 	tpl, err := p.cat.Get(ctx, svc.Template)

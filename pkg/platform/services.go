@@ -26,24 +26,24 @@ func (p *Platform) Templates(ctx context.Context) ([]catalog.Template, error) {
 	}
 	out := make([]catalog.Template, 0, len(tpls))
 	for _, t := range tpls {
-		if v := p.templateView(t); len(v.Providers) > 0 {
+		if v := p.templateView(t); len(v.Targets) > 0 {
 			out = append(out, v)
 		}
 	}
 	return out, nil
 }
 
-// templateView is a template as users see it: its Providers are the enabled targets it
+// templateView is a template as users see it: its Targets are the enabled targets it
 // has a module for.
 func (p *Platform) templateView(t *catalog.Template) catalog.Template {
-	providers := []string{}
-	for _, name := range t.Providers {
+	targets := []string{}
+	for _, name := range t.Targets {
 		if _, ok := p.targets[name]; ok {
-			providers = append(providers, name)
+			targets = append(targets, name)
 		}
 	}
 	v := *t
-	v.Providers = providers
+	v.Targets = targets
 	return v
 }
 
@@ -83,13 +83,13 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
-	provider := req.Provider
-	if provider == "" {
-		provider = catalog.DefaultProvider
+	target := req.Provider
+	if target == "" {
+		target = catalog.DefaultTarget
 	}
-	if _, ok := p.targets[provider]; !ok && spawnit.ValidateID(provider) == nil {
+	if _, ok := p.targets[target]; !ok && spawnit.ValidateID(target) == nil {
 		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
-			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", provider, strings.Join(p.Targets(), ", "))}}}
+			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", target, strings.Join(p.Targets(), ", "))}}}
 	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
 		Template:      req.Template,

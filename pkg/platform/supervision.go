@@ -16,9 +16,9 @@ import (
 
 // Watched is a service with an intent (applied or destroyed): one a supervisor checks.
 type Watched struct {
-	Ref      engine.ServiceRef
-	Provider string
-	Intent   engine.IntentKind
+	Ref    engine.ServiceRef
+	Target string
+	Intent engine.IntentKind
 	// IntentJob is the job that set the intent: it changes with every successful apply,
 	// accept or destroy, after which the service deserves a fresh check.
 	IntentJob     string
@@ -55,7 +55,7 @@ func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
 			}
 			continue // deleted since the listing, or unreadable (the catalog logs it)
 		}
-		out = append(out, Watched{Ref: ref, Provider: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
+		out = append(out, Watched{Ref: ref, Target: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
 			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate})
 	}
 	return out, nil

@@ -28,7 +28,7 @@ func TestEventsOfTheGivenEngine(t *testing.T) {
 
 	f := newFake(0)
 	ref := engine.ServiceRef{Client: "acme", Service: fmt.Sprintf("events-%d", time.Now().UnixNano())}
-	f.targets = []Target{{Ref: ref, Provider: "docker", Intent: engine.IntentApplied}}
+	f.watched = []Watched{{Ref: ref, Target: "docker", Intent: engine.IntentApplied}}
 	// A long interval: the service's first periodic check is not due during the test.
 	s := New(Config{Interval: time.Hour, Debounce: 10 * time.Millisecond, DockerEvents: true, Docker: api}, f)
 	ctx, cancel := context.WithCancel(context.Background())
