@@ -264,9 +264,10 @@ func WithEnv(env map[string]string) RunOption {
 // latest background job of each service only, so periodic checks take bounded space.
 func Background() RunOption { return func(o *runOptions) { o.background = true; o.failFast = true } }
 
-// ReadinessFunc waits until an applied service is ready to use (a port answers, a health
-// check passes), reporting progress through progress. Its error fails the apply job; the
-// resources stay for inspection.
+// ReadinessFunc is a service's readiness: it waits until an applied service is ready
+// to use (a port answers, a container's healthcheck passes), reporting progress through
+// progress. Its error fails the apply job; the resources stay for inspection. It is not
+// the SpawnIt server's own readiness.
 type ReadinessFunc func(ctx context.Context, outputs map[string]Output, progress func(msg string)) error
 
 // WithReadiness makes an apply succeed only once ready reports the service ready.

@@ -256,9 +256,10 @@ type ServiceStatus struct {
 	// Drift is the last drift check's status (not_checked when none).
 	Drift   spawnit.DriftStatus `json:"drift"`
 	DriftAt *time.Time          `json:"drift_checked_at,omitempty"`
-	// Health is the last readiness result of a deployed service: healthy, unhealthy,
-	// unknown or not_ready; empty when none was recorded (no readiness checks, or not
-	// deployed). HealthMessage says what failed.
+	// Health is the last health result of a deployed service (its readiness checks, run
+	// after the apply and again by the supervisor): healthy, unhealthy, unknown or
+	// not_ready; empty when none was recorded (no readiness checks, or not deployed).
+	// HealthMessage says what failed.
 	Health        string     `json:"health,omitempty"`
 	HealthMessage string     `json:"health_message,omitempty"`
 	HealthAt      *time.Time `json:"health_checked_at,omitempty"`
