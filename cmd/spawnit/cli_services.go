@@ -122,6 +122,7 @@ func runCreate(ctx context.Context, env *cliEnv, args []string) error {
 			inputs[kv.key] = coerceSetValue(tpl, kv.key, kv.value)
 		}
 	}
+	// Sent as provider, the older name of target, which servers before the rename accept too.
 	svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: target, Name: *name, Inputs: inputs})
 	if err != nil {
 		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})

@@ -83,17 +83,25 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
-	target := req.Provider
+	// target is the documented field; provider, its older name, is still accepted.
+	requested, field := req.Target, "target"
+	if requested == "" {
+		requested, field = req.Provider, "provider"
+	} else if req.Provider != "" && req.Provider != requested {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "target", Code: catalog.CodeInvalid,
+			Reason: fmt.Sprintf("target %q and provider %q (its older name) differ: send one", requested, req.Provider)}}}
+	}
+	target := requested
 	if target == "" {
 		target = catalog.DefaultTarget
 	}
 	if _, ok := p.targets[target]; !ok && spawnit.ValidateID(target) == nil {
-		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: field, Code: catalog.CodeEnum,
 			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", target, strings.Join(p.Targets(), ", "))}}}
 	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
 		Template:      req.Template,
-		Provider:      req.Provider,
+		Provider:      requested,
 		Name:          req.Name,
 		Labels:        req.Labels,
 		Expires:       req.ExpiresAt,
@@ -362,6 +370,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		Name:            s.Name,
 		Template:        s.Template,
 		TemplateVersion: s.TemplateVersion,
+		Target:          s.Provider,
 		Provider:        s.Provider,
 		Labels:          s.Labels,
 		CreatedAt:       s.Created,

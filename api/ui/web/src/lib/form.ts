@@ -262,8 +262,8 @@ export interface MappedErrors {
 /**
  * mapFieldErrors places a validation_failed error's fields next to the controls:
  * "inputs.<name>" (or a bare input name, as PUT .../inputs reports) goes to that
- * input, "name" to the service name, "provider" (the target) and "expires_at" to theirs; the rest
- * become general sentences.
+ * input, "name" to the service name, "target" (or "provider", its older name) and
+ * "expires_at" to theirs; the rest become general sentences.
  */
 export function mapFieldErrors(fields: Field[], errors: ApiFieldError[]): MappedErrors {
   const byName = new Map(fields.map((f) => [f.name, f]));
@@ -276,7 +276,7 @@ export function mapFieldErrors(fields: Field[], errors: ApiFieldError[]): Mapped
     const name = e.field ?? '';
     if (name === 'name') {
       put(FORM_NAME_KEY, serverSentence(undefined, e));
-    } else if (name === 'provider') {
+    } else if (name === 'target' || name === 'provider') {
       put(FORM_TARGET_KEY, serverSentence(undefined, e));
     } else if (name === 'expires_at' || name === 'expires') {
       put(FORM_EXPIRES_KEY, serverSentence(undefined, e));

@@ -81,7 +81,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
   const fields = tpl.inputs ?? [];
   const [state, setState] = useState<FormState>(() => initialState(fields));
   const [name, setName] = useState(tpl.name);
-  const [target, setTarget] = useState(() => (tpl.providers?.includes('docker') ? 'docker' : (tpl.providers?.[0] ?? '')));
+  const [target, setTarget] = useState(() => (tpl.targets?.includes('docker') ? 'docker' : (tpl.targets?.[0] ?? '')));
   const [expires, setExpires] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
@@ -141,7 +141,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
     try {
       created = await api.createService({
         template: tpl.id,
-        provider: target || undefined,
+        target: target || undefined,
         name: name.trim(),
         inputs: toInputs(fields, state),
         expires_at: expires ? new Date(expires).toISOString() : undefined,
@@ -264,7 +264,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
             />
             <FieldError id={NAME_ID} text={errors[FORM_NAME_KEY]} />
           </div>
-          {tpl.providers && tpl.providers.length > 1 ? (
+          {tpl.targets && tpl.targets.length > 1 ? (
             <div class="field">
               <label for={TARGET_ID}>Where to deploy</label>
               <select
@@ -274,7 +274,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
                 aria-describedby={describedBy(TARGET_ID, false, !!errors[FORM_TARGET_KEY])}
                 onChange={(e) => setTarget(e.currentTarget.value)}
               >
-                {tpl.providers.map((p) => (
+                {tpl.targets.map((p) => (
                   <option key={p} value={p}>
                     {targetLabel(p)}
                   </option>
