@@ -122,6 +122,8 @@ func TestBadBodies(t *testing.T) {
 		{"target and provider differ", `{"template":"bulk","target":"docker","provider":"aws"}`, "", 400, apiv1.CodeValidation, "target", "invalid"},
 		{"target not enabled", `{"template":"bulk","target":"nowhere"}`, "", 400, apiv1.CodeValidation, "target", "enum"},
 		{"provider not enabled", `{"template":"bulk","provider":"nowhere"}`, "", 400, apiv1.CodeValidation, "provider", "enum"},
+		{"bad target id", `{"template":"bulk","target":"Bad Name"}`, "", 400, apiv1.CodeValidation, "target", "invalid"},
+		{"bad provider id", `{"template":"bulk","provider":"Bad Name"}`, "", 400, apiv1.CodeValidation, "provider", "invalid"},
 		{"too many inputs", manyInputs, "", 400, apiv1.CodeValidation, "inputs", "limit"},
 		{"deeply nested input", deep, "", 400, apiv1.CodeValidation, "inputs.note", "limit"},
 		{"deeply nested labels", deepLabels, "", 400, apiv1.CodeValidation, "labels.a", "limit"},

@@ -109,7 +109,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		Inputs:        req.Inputs,
 	})
 	if err != nil {
-		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at"}, "")
+		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at", "provider": field}, "")
 	}
 	p.publishService(a.Tenant, created.Service, "created")
 	return p.view(ctx, created)
