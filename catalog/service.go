@@ -97,7 +97,9 @@ func (s *Service) Ref() engine.ServiceRef {
 func (s *Service) MaskedValues() map[string]any { return MaskValues(s.Values, s.Sensitive) }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
-func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
+func storeKeys(ref engine.ServiceRef) storekey.Service {
+	return storekey.For(ref.Tenant(), ref.Service)
+}
 
 // newServiceID returns "svc-" and 8 lowercase base32 characters (40 random bits): short
 // enough for container names, and valid for spawnit.ValidateID.
@@ -232,7 +234,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if len(existing) > 0 {
 		return nil, errIDTaken
 	}
-	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Client, ServiceID: ref.Service, ServiceName: info.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: info.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -349,7 +351,7 @@ func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
 		return nil, fmt.Errorf("catalog: %s: info.json: %w", ref, err)
 	}
 	// The key, not the file's content, says whose service this is.
-	info.Client, info.Service = ref.Client, ref.Service
+	info.Client, info.Service = ref.Tenant(), ref.Service
 	if err := spawnit.ValidateID(info.Template); err != nil {
 		return nil, fmt.Errorf("catalog: %s: info.json template: %w", ref, err)
 	}
@@ -440,7 +442,7 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	if err != nil {
 		return nil, err
 	}
-	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Client, ServiceID: ref.Service, ServiceName: cur.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: cur.Name})
 	if err != nil {
 		return nil, err
 	}

@@ -190,7 +190,7 @@ func (p *Platform) Start(ctx context.Context) ([]engine.JobInfo, error) {
 	}
 	for _, j := range fixed {
 		p.log.Warn("job marked interrupted at start-up", "job", j.ID, "op", j.Operation, "service", j.Service.String())
-		p.broker.Publish(j.Service.Client, jobStatus(j, p.now()))
+		p.broker.Publish(j.Service.Tenant(), jobStatus(j, p.now()))
 	}
 	return fixed, nil
 }
@@ -223,7 +223,9 @@ func (p *Platform) isClosed() bool {
 }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
-func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
+func storeKeys(ref engine.ServiceRef) storekey.Service {
+	return storekey.For(ref.Tenant(), ref.Service)
+}
 
 // lockService serialises check-then-act sequences on one service (striped: a
 // collision only costs a little waiting).

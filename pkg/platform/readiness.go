@@ -96,7 +96,7 @@ func (p *Platform) resolveProbe(ref engine.ServiceRef, c catalog.ReadinessCheck,
 
 // containerName is the Docker container of a service (the catalog's module convention).
 func containerName(ref engine.ServiceRef) string {
-	return "spawnit-" + ref.Client + "-" + ref.Service
+	return "spawnit-" + ref.Tenant() + "-" + ref.Service
 }
 
 func outputString(outs map[string]engine.Output, name string) (string, error) {

@@ -312,7 +312,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
 	} else {
 		p.dropClaims(ctx, ref)
-		p.publishService(ref.Client, ref.Service, "deleted")
+		p.publishService(ref.Tenant(), ref.Service, "deleted")
 	}
 	p.audit(ctx, a, entry, err)
 }
