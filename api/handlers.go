@@ -94,6 +94,7 @@ func (s *Server) listServices(c echo.Context) error {
 // by catalog.ParseInputs (scalars only, numbers exact, field-level errors).
 type createBody struct {
 	Template  string            `json:"template"`
+	Target    string            `json:"target"`
 	Provider  string            `json:"provider"`
 	Name      string            `json:"name"`
 	Inputs    json.RawMessage   `json:"inputs"`
@@ -120,7 +121,7 @@ func (s *Server) createService(c echo.Context) error {
 		return err
 	}
 	svc, err := s.p.CreateService(c.Request().Context(), s.actor(c), apiv1.CreateService{
-		Template: body.Template, Provider: body.Provider, Name: body.Name,
+		Template: body.Template, Target: body.Target, Provider: body.Provider, Name: body.Name,
 		Inputs: inputs, Labels: body.Labels, ExpiresAt: body.ExpiresAt, AutoRemediate: body.AutoRemediate,
 	})
 	if err != nil {

@@ -164,7 +164,7 @@ func TestDrift(t *testing.T) {
 	}
 
 	watched, err := h.p.WatchedServices(ctx)
-	if err != nil || len(watched) != 1 || watched[0].Ref.Service != svc.ID || watched[0].Intent != engine.IntentApplied || watched[0].Provider != "docker" {
+	if err != nil || len(watched) != 1 || watched[0].Ref.Service != svc.ID || watched[0].Intent != engine.IntentApplied || watched[0].Target != "docker" {
 		t.Fatalf("watched services: %+v %v", watched, err)
 	}
 	ref := engine.ServiceRef{Client: "tenant-a", Service: svc.ID}

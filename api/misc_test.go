@@ -123,3 +123,26 @@ func TestDriftNotChecked(t *testing.T) {
 		t.Fatalf("drift of a new service: %+v", rep)
 	}
 }
+
+// TestTargetAndProvider: target is the documented field of a service's target and
+// provider, its older name, is still accepted and still sent with the same value.
+func TestTargetAndProvider(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	for _, body := range []map[string]any{
+		{"template": "bulk", "target": "docker", "inputs": map[string]any{}},
+		{"template": "bulk", "provider": "docker", "inputs": map[string]any{}},
+		{"template": "bulk", "target": "docker", "provider": "docker", "inputs": map[string]any{}},
+		{"template": "bulk", "inputs": map[string]any{}},
+	} {
+		var svc apiv1.Service
+		h.must(201, req{method: "POST", path: "/api/v1/services", tenant: "tenant-t", body: body}).decode(t, &svc)
+		if svc.Target != "docker" || svc.Provider != "docker" {
+			t.Fatalf("%v: target %q, provider %q", body, svc.Target, svc.Provider)
+		}
+	}
+	var tpl apiv1.Template
+	h.must(200, req{method: "GET", path: "/api/v1/catalog/bulk"}).decode(t, &tpl)
+	if !slices.Equal(tpl.Targets, tpl.Providers) || !tpl.HasTarget("docker") {
+		t.Fatalf("template targets %v, providers %v", tpl.Targets, tpl.Providers)
+	}
+}

@@ -14,7 +14,9 @@ import (
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
-// ReadyCheck is one dependency /readyz verifies.
+// ReadyCheck is one dependency the server's readiness (/readyz: can this server take
+// work?) verifies. It is not a service's readiness checks (catalog.ReadinessCheck).
+
 type ReadyCheck struct {
 	Name  string
 	Check func(ctx context.Context) error
@@ -41,9 +43,9 @@ func TofuCheck(tofuPath string) ReadyCheck {
 	}}
 }
 
-// readiness runs the checks at most once per TTL: a load balancer polling /readyz
+// serverReadiness runs the checks of /readyz at most once per TTL: a load balancer polling /readyz
 // must not turn into a stream of tofu processes and store requests.
-type readiness struct {
+type serverReadiness struct {
 	checks []ReadyCheck
 	ttl    time.Duration
 
@@ -52,7 +54,7 @@ type readiness struct {
 	results map[string]error
 }
 
-func (rd *readiness) run(ctx context.Context) map[string]error {
+func (rd *serverReadiness) run(ctx context.Context) map[string]error {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
 	if rd.results != nil && time.Since(rd.at) < rd.ttl {
@@ -87,7 +89,7 @@ func (s *Server) readyz(c echo.Context) error {
 	for name, err := range s.ready.run(c.Request().Context()) {
 		if err != nil {
 			// Details go to the log, not to an unauthenticated endpoint.
-			s.log.Warn("readiness check failed", "check", name, "err", err)
+			s.log.Warn("server readiness check failed", "check", name, "err", err)
 			body.Checks[name] = "failing"
 			body.Status, code = "unready", http.StatusServiceUnavailable
 			continue

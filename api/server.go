@@ -40,7 +40,8 @@ type Config struct {
 	// Metrics, when nil, are created; pass the ones given to the platform as its
 	// Observer so job metrics appear.
 	Metrics *Metrics
-	// Ready are the checks of /readyz, cached for ReadyCacheTTL (default 5s).
+	// Ready are the checks of the server's readiness (/readyz), cached for
+	// ReadyCacheTTL (default 5s).
 	Ready         []ReadyCheck
 	ReadyCacheTTL time.Duration
 	// KeepAlive is the longest a stream stays silent: a comment is sent then (15s).
@@ -58,7 +59,7 @@ type Server struct {
 	p       *platform.Platform
 	log     *slog.Logger
 	metrics *Metrics
-	ready   *readiness
+	ready   *serverReadiness
 	e       *echo.Echo
 
 	draining     atomic.Bool
@@ -96,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 		p:       cfg.Platform,
 		log:     cfg.Logger,
 		metrics: cfg.Metrics,
-		ready:   &readiness{checks: cfg.Ready, ttl: cfg.ReadyCacheTTL},
+		ready:   &serverReadiness{checks: cfg.Ready, ttl: cfg.ReadyCacheTTL},
 	}
 	s.streams, s.closeStreams = context.WithCancel(context.Background())
 	s.e = s.routes()

@@ -83,7 +83,7 @@ func (st *sseStream) send() error {
 	return err
 }
 
-// maxBatch bounds how many ready events go out in one write.
+// maxBatch bounds how many queued events go out in one write.
 const maxBatch = 128
 
 // encodedEvents keeps each followed job's events encoded once for all its streams: with

@@ -102,10 +102,10 @@ func TestSingleUser(t *testing.T) {
 	}
 }
 
-// TestReadinessCache: checks run once per TTL, however often /readyz is polled.
+// TestReadinessCache: the server's readiness checks run once per TTL, however often /readyz is polled.
 func TestReadinessCache(t *testing.T) {
 	n := 0
-	rd := &readiness{ttl: 1 << 62, checks: []ReadyCheck{{Name: "x", Check: func(context.Context) error { n++; return nil }}}}
+	rd := &serverReadiness{ttl: 1 << 62, checks: []ReadyCheck{{Name: "x", Check: func(context.Context) error { n++; return nil }}}}
 	for range 5 {
 		rd.run(context.Background())
 	}

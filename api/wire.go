@@ -13,7 +13,7 @@ import (
 func wireTemplate(t catalog.Template) apiv1.Template {
 	return apiv1.Template{
 		ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
-		Icon: t.Icon, Version: t.Version, AcceptDrift: t.AcceptDrift, Providers: t.Providers,
+		Icon: t.Icon, Version: t.Version, AcceptDrift: t.AcceptDrift, Targets: t.Targets, Providers: t.Targets,
 		Inputs: convert(t.Inputs, func(f catalog.Field) apiv1.Input {
 			in := apiv1.Input{
 				Name: f.Name, Label: f.Label, Help: f.Help, Type: apiv1.InputType(f.Type),

@@ -16,9 +16,10 @@ import (
 // types encode byte for byte as the domain types do.
 func TestWireShapes(t *testing.T) {
 	// Before apiv1 had types of its own, a template was sent as the catalog's with the
-	// enabled providers added.
+	// enabled providers added; targets, their new name, now comes first.
 	type oldTemplate struct {
 		catalog.Template
+		Targets   []string `json:"targets"`
 		Providers []string `json:"providers"`
 	}
 	for _, full := range []bool{true, false} {
@@ -35,7 +36,7 @@ func TestWireShapes(t *testing.T) {
 		same(t, info, wireJob(info))
 		same(t, ev, wireEvent(ev))
 		same(t, rep, wireDrift(rep))
-		same(t, oldTemplate{Template: tpl, Providers: tpl.Providers}, wireTemplate(tpl))
+		same(t, oldTemplate{Template: tpl, Targets: tpl.Targets, Providers: tpl.Targets}, wireTemplate(tpl))
 	}
 }
 

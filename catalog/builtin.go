@@ -9,7 +9,7 @@ import (
 var builtinFS embed.FS
 
 // Builtin returns the built-in templates as a file system laid out like the store's
-// templates/ folder: <id>/template.json and <id>/modules/<provider>/*.
+// templates/ folder: <id>/template.json and <id>/modules/<target>/*.
 func Builtin() fs.FS {
 	sub, err := fs.Sub(builtinFS, "builtin")
 	if err != nil {

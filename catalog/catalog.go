@@ -177,9 +177,9 @@ func contentType(key string) string {
 
 // templateObjects is what one listing says about templates/<id>/.
 type templateObjects struct {
-	meta      *store.Object // template.json
-	disabled  bool
-	providers map[string]bool
+	meta     *store.Object // template.json
+	disabled bool
+	targets  map[string]bool
 }
 
 func groupTemplates(objs []store.Object) map[string]*templateObjects {
@@ -191,7 +191,7 @@ func groupTemplates(objs []store.Object) map[string]*templateObjects {
 		}
 		g := groups[k.ID]
 		if g == nil {
-			g = &templateObjects{providers: map[string]bool{}}
+			g = &templateObjects{targets: map[string]bool{}}
 			groups[k.ID] = g
 		}
 		switch k.Kind {
@@ -200,7 +200,7 @@ func groupTemplates(objs []store.Object) map[string]*templateObjects {
 		case storekey.TemplateMarkDisabled:
 			g.disabled = true
 		case storekey.TemplateModuleFile:
-			g.providers[k.Target] = true
+			g.targets[k.Target] = true
 		}
 	}
 	return groups
@@ -301,22 +301,22 @@ func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*
 	if entry.err != nil {
 		return nil, c.report(id, key, entry.etag, entry.err)
 	}
-	providers := make([]string, 0, len(g.providers))
-	for p := range g.providers {
+	targets := make([]string, 0, len(g.targets))
+	for p := range g.targets {
 		if err := spawnit.ValidateID(p); err != nil {
 			return nil, c.report(id, storekey.TemplateModule(id, p), entry.etag,
-				fmt.Errorf("%w %s: module folder %q is not a valid provider name", ErrInvalidTemplate, id, p))
+				fmt.Errorf("%w %s: module folder %q is not a valid target name", ErrInvalidTemplate, id, p))
 		}
-		providers = append(providers, p)
+		targets = append(targets, p)
 	}
-	if len(providers) == 0 {
+	if len(targets) == 0 {
 		return nil, c.report(id, storekey.TemplateModules(id), entry.etag,
-			fmt.Errorf("%w %s: no module under %s/<provider>/", ErrInvalidTemplate, id, modulesDir))
+			fmt.Errorf("%w %s: no module under %s/<target>/", ErrInvalidTemplate, id, modulesDir))
 	}
-	slices.Sort(providers)
+	slices.Sort(targets)
 	c.clearProblem(id)
 	tpl := entry.tpl.Clone()
-	tpl.Providers = providers
+	tpl.Targets = targets
 	return tpl, nil
 }
 
@@ -369,28 +369,28 @@ func (c *Catalog) clearProblem(id string) {
 	c.mu.Unlock()
 }
 
-// ModuleFiles returns the module of a template for one provider: every object under
-// templates/<id>/modules/<provider>/, keyed by its path relative to that folder. Files
+// ModuleFiles returns the module of a template for one target: every object under
+// templates/<id>/modules/<target>/, keyed by its path relative to that folder. Files
 // are re-read only when the listing's keys or ETags change. The map is a copy.
-func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) (engine.Files, error) {
+func (c *Catalog) ModuleFiles(ctx context.Context, templateID, target string) (engine.Files, error) {
 	if err := spawnit.ValidateID(templateID); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
 	}
-	if err := spawnit.ValidateID(provider); err != nil {
-		return nil, fmt.Errorf("provider: %w", err)
+	if err := spawnit.ValidateID(target); err != nil {
+		return nil, fmt.Errorf("target: %w", err)
 	}
-	prefix := storekey.TemplateModule(templateID, provider)
+	prefix := storekey.TemplateModule(templateID, target)
 	objs, err := c.st.List(ctx, prefix)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list %s: %w", prefix, err)
 	}
 	if len(objs) == 0 {
-		return nil, fmt.Errorf("%w: template %s has no module for provider %s", ErrModuleNotFound, templateID, provider)
+		return nil, fmt.Errorf("%w: template %s has no module for target %s", ErrModuleNotFound, templateID, target)
 	}
 	if len(objs) > MaxModuleFiles {
-		return nil, fmt.Errorf("%w %s: module %s has more than %d files", ErrInvalidTemplate, templateID, provider, MaxModuleFiles)
+		return nil, fmt.Errorf("%w %s: module %s has more than %d files", ErrInvalidTemplate, templateID, target, MaxModuleFiles)
 	}
-	cacheKey := templateID + "/" + provider
+	cacheKey := templateID + "/" + target
 	if files := c.cachedModule(cacheKey, moduleSignature(objs)); files != nil {
 		return files, nil
 	}
@@ -409,17 +409,17 @@ func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) 
 			return nil, fmt.Errorf("catalog: read %s: %w", o.Key, err)
 		}
 		if total += len(data); len(data) > MaxModuleFileBytes || total > MaxModuleBytes {
-			return nil, fmt.Errorf("%w %s: module %s is larger than %d bytes", ErrInvalidTemplate, templateID, provider, MaxModuleBytes)
+			return nil, fmt.Errorf("%w %s: module %s is larger than %d bytes", ErrInvalidTemplate, templateID, target, MaxModuleBytes)
 		}
 		rel := strings.TrimPrefix(o.Key, prefix)
 		if err := checkModulePath(rel); err != nil {
-			return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, provider, err)
+			return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, target, err)
 		}
 		files[rel] = data
 		read = append(read, got)
 	}
 	if err := files.Validate(); err != nil {
-		return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, provider, err)
+		return nil, fmt.Errorf("%w %s: module %s: %v", ErrInvalidTemplate, templateID, target, err)
 	}
 	c.mu.Lock()
 	c.modules[cacheKey] = &moduleEntry{sig: moduleSignature(read), files: files}
@@ -429,7 +429,7 @@ func (c *Catalog) ModuleFiles(ctx context.Context, templateID, provider string) 
 
 // checkModulePath refuses variable files in a module: OpenTofu loads *.auto.tfvars and
 // terraform.tfvars on its own, and they would override the user's and the server's
-// values (spawnit_client_id included).
+// values (spawnit_client_id, the tenant id, included).
 func checkModulePath(rel string) error {
 	base := path.Base(rel)
 	if strings.HasSuffix(base, ".tfvars") || strings.HasSuffix(base, ".tfvars.json") {

@@ -239,8 +239,8 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.1.0" || !reflect.DeepEqual(tpl.Providers, []string{"aws", "docker", "kubernetes"}) {
-		t.Fatalf("got version %s providers %v", tpl.Version, tpl.Providers)
+	if tpl.Version != "1.1.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "kubernetes"}) {
+		t.Fatalf("got version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	reads := st.getCount(key)
 	for i := 0; i < 3; i++ {
@@ -261,8 +261,8 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.2.0" || !reflect.DeepEqual(tpl.Providers, []string{"aws", "docker", "gcp", "kubernetes"}) {
-		t.Fatalf("after the change: version %s providers %v", tpl.Version, tpl.Providers)
+	if tpl.Version != "1.2.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "gcp", "kubernetes"}) {
+		t.Fatalf("after the change: version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	list, _ := c.List(ctx)
 	for _, l := range list {
@@ -301,9 +301,9 @@ func TestGetReturnsACopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Inputs[0].Default = "mutated"
-	a.Providers[0] = "mutated"
+	a.Targets[0] = "mutated"
 	b, _ := c.Get(ctx, "postgres")
-	if b.Inputs[0].Default == "mutated" || b.Providers[0] == "mutated" {
+	if b.Inputs[0].Default == "mutated" || b.Targets[0] == "mutated" {
 		t.Fatal("a caller's change leaked into the cache")
 	}
 }

@@ -2,7 +2,7 @@
 // each deployed one.
 //
 // A template (templates/<id>/ in the store) is metadata and a typed input schema
-// (template.json, see Template) plus one OpenTofu module per target provider
+// (template.json, see Template) plus one OpenTofu module per target
 // (modules/docker/, later modules/aws/). A user's form values are checked by
 // Template.Validate (every bad field reported at once in a *ValidationError) and
 // written by Template.Render as terraform.tfvars.json with encoding/json, so no value
@@ -15,7 +15,7 @@
 // operator's changes without a restart; Seed installs the built-in templates
 // (Builtin) without ever overwriting an operator's. CreateService, UpdateInputs
 // (If-Match), UpdateInfo (expiry, auto-remediation, labels) and DeleteService manage
-// clients/<client>/<service>/, and ServiceSource
+// clients/<tenant>/<service>/, and ServiceSource
 // hands the engine a service's module and tfvars.
 //
 // See README.md in this folder for the module conventions and how an operator adds a

@@ -17,9 +17,9 @@ import (
 var (
 	// ErrTemplateNotFound: no templates/<id>/template.json in the store.
 	ErrTemplateNotFound = fmt.Errorf("template %w", engine.ErrNotFound)
-	// ErrServiceNotFound: no clients/<client>/<service>/info.json in the store.
+	// ErrServiceNotFound: no clients/<tenant>/<service>/info.json in the store.
 	ErrServiceNotFound = fmt.Errorf("service %w", engine.ErrNotFound)
-	// ErrModuleNotFound: the template has no module for the requested provider.
+	// ErrModuleNotFound: the template has no module for the requested target.
 	ErrModuleNotFound = fmt.Errorf("module %w", engine.ErrNotFound)
 	// ErrInvalidTemplate: a template in the store (or a built-in one) is malformed. It is
 	// an operator's problem, not the user's, so it does not wrap ErrInvalidInput.

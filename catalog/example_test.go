@@ -29,7 +29,7 @@ func ExampleTemplate_Validate() {
 	if err != nil {
 		panic(err)
 	}
-	tfvars, err := tpl.Render(values, catalog.ServerValues{ClientID: "acme", ServiceID: "svc-abcdefgh", ServiceName: "My echo"})
+	tfvars, err := tpl.Render(values, catalog.ServerValues{TenantID: "acme", ServiceID: "svc-abcdefgh", ServiceName: "My echo"})
 	if err != nil {
 		panic(err)
 	}

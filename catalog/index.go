@@ -39,7 +39,7 @@ type indexEntry struct {
 const indexGrace = 10 * time.Minute
 
 func newIndexEntry(ref engine.ServiceRef, info *Info) []byte {
-	e := indexEntry{Tenant: ref.Client, Service: ref.Service}
+	e := indexEntry{Tenant: ref.Tenant(), Service: ref.Service}
 	if info != nil {
 		e.Template, e.Provider, e.Created = info.Template, info.Provider, info.Created
 	}
@@ -50,7 +50,7 @@ func newIndexEntry(ref engine.ServiceRef, info *Info) []byte {
 // validEntry reports whether an entry's content names the service its key names.
 func validEntry(ref engine.ServiceRef, data []byte) bool {
 	var e indexEntry
-	return json.Unmarshal(data, &e) == nil && e.Tenant == ref.Client && e.Service == ref.Service
+	return json.Unmarshal(data, &e) == nil && e.Tenant == ref.Tenant() && e.Service == ref.Service
 }
 
 // addToIndex writes the service's entry, create-only: an entry already there (a
@@ -69,7 +69,7 @@ func (c *Catalog) addToIndex(ctx context.Context, ref engine.ServiceRef, info *I
 // before trusting it (GetService says ErrServiceNotFound).
 func (c *Catalog) ServiceRefs(ctx context.Context, tenant string) ([]engine.ServiceRef, error) {
 	if err := spawnit.ValidateID(tenant); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	return c.indexed(ctx, storekey.TenantIndex(tenant))
 }

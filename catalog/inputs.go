@@ -303,7 +303,7 @@ func generateSecret(n int) string {
 // ServerValues are the variables SpawnIt itself sets in every module. Users can never
 // set them: inputs named spawnit_* are rejected, and Render writes these last.
 type ServerValues struct {
-	ClientID    string
+	TenantID    string
 	ServiceID   string
 	ServiceName string
 }
@@ -328,8 +328,8 @@ func ValidateServiceName(name string) error {
 // the module exactly as typed, never evaluated and never on a command line.
 func (t *Template) Render(values map[string]any, server ServerValues) ([]byte, error) {
 	var bad errs
-	if err := spawnit.ValidateID(server.ClientID); err != nil {
-		bad.add(VarClientID, CodeInvalid, "%v", err)
+	if err := spawnit.ValidateID(server.TenantID); err != nil {
+		bad.add(VarTenantID, CodeInvalid, "%v", err)
 	}
 	if err := spawnit.ValidateID(server.ServiceID); err != nil {
 		bad.add(VarServiceID, CodeInvalid, "%v", err)
@@ -364,7 +364,7 @@ func (t *Template) Render(values map[string]any, server ServerValues) ([]byte, e
 	if err := bad.err(); err != nil {
 		return nil, err
 	}
-	vars[VarClientID] = server.ClientID
+	vars[VarTenantID] = server.TenantID
 	vars[VarServiceID] = server.ServiceID
 	vars[VarServiceName] = server.ServiceName
 	var buf bytes.Buffer

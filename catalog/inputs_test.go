@@ -434,7 +434,7 @@ func TestRenderKeepsValuesLiteral(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := ServerValues{ClientID: "acme", ServiceID: "svc-abcdefgh", ServiceName: `My "db" ${x}`}
+	server := ServerValues{TenantID: "acme", ServiceID: "svc-abcdefgh", ServiceName: `My "db" ${x}`}
 	data, err := tpl.Render(values, server)
 	if err != nil {
 		t.Fatal(err)
@@ -443,7 +443,7 @@ func TestRenderKeepsValuesLiteral(t *testing.T) {
 	if err := json.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]any{"s_secret": hostileSecret, VarClientID: "acme", VarServiceID: "svc-abcdefgh", VarServiceName: `My "db" ${x}`}
+	want := map[string]any{"s_secret": hostileSecret, VarTenantID: "acme", VarServiceID: "svc-abcdefgh", VarServiceName: `My "db" ${x}`}
 	for k, v := range hostileValues {
 		want[k] = v
 	}
@@ -461,7 +461,7 @@ func TestRenderTypesAndServerValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := tpl.Render(values, ServerValues{ClientID: "c1", ServiceID: "s1", ServiceName: "n"})
+	data, err := tpl.Render(values, ServerValues{TenantID: "c1", ServiceID: "s1", ServiceName: "n"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,22 +486,22 @@ func TestRenderTypesAndServerValues(t *testing.T) {
 
 func TestRenderRejects(t *testing.T) {
 	tpl := formTemplate(t)
-	good := ServerValues{ClientID: "c1", ServiceID: "s1", ServiceName: "n"}
+	good := ServerValues{TenantID: "c1", ServiceID: "s1", ServiceName: "n"}
 	tests := []struct {
 		name   string
 		values map[string]any
 		server ServerValues
 		field  string
 	}{
-		{"user value for a server variable", map[string]any{VarClientID: "other"}, good, VarClientID},
+		{"user value for a server variable", map[string]any{VarTenantID: "other"}, good, VarTenantID},
 		{"user value for a server variable, other case", map[string]any{"Spawnit_Service_ID": "x"}, good, "Spawnit_Service_ID"},
 		{"unknown key", map[string]any{"nope": "x"}, good, "nope"},
 		{"unvalidated bad value", map[string]any{"port": 70000}, good, "port"},
 		{"unvalidated nested value", map[string]any{"title": map[string]any{}}, good, "title"},
-		{"bad client id", nil, ServerValues{ClientID: "../x", ServiceID: "s1", ServiceName: "n"}, VarClientID},
-		{"bad service id", nil, ServerValues{ClientID: "c1", ServiceID: "a/b", ServiceName: "n"}, VarServiceID},
-		{"empty service name", nil, ServerValues{ClientID: "c1", ServiceID: "s1"}, VarServiceName},
-		{"multi-line service name", nil, ServerValues{ClientID: "c1", ServiceID: "s1", ServiceName: "a\nb"}, VarServiceName},
+		{"bad client id", nil, ServerValues{TenantID: "../x", ServiceID: "s1", ServiceName: "n"}, VarTenantID},
+		{"bad service id", nil, ServerValues{TenantID: "c1", ServiceID: "a/b", ServiceName: "n"}, VarServiceID},
+		{"empty service name", nil, ServerValues{TenantID: "c1", ServiceID: "s1"}, VarServiceName},
+		{"multi-line service name", nil, ServerValues{TenantID: "c1", ServiceID: "s1", ServiceName: "a\nb"}, VarServiceName},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -585,7 +585,7 @@ func FuzzParseInputs(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := tpl.Render(values, ServerValues{ClientID: "c", ServiceID: "s", ServiceName: "n"}); err != nil {
+		if _, err := tpl.Render(values, ServerValues{TenantID: "c", ServiceID: "s", ServiceName: "n"}); err != nil {
 			t.Fatalf("Render of validated values: %v", err)
 		}
 	})

@@ -83,7 +83,7 @@ func TestBuiltinModuleInterface(t *testing.T) {
 			if err != nil {
 				t.Fatalf("defaults do not validate: %v", err)
 			}
-			tfvars, err := tpl.Render(values, ServerValues{ClientID: "c1", ServiceID: "svc-abcdefgh", ServiceName: "n"})
+			tfvars, err := tpl.Render(values, ServerValues{TenantID: "c1", ServiceID: "svc-abcdefgh", ServiceName: "n"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,7 +9,7 @@ import (
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
-// ReadinessType is the kind of a readiness check.
+// ReadinessType is the kind of a service readiness check.
 type ReadinessType string
 
 const (
@@ -31,8 +31,8 @@ const (
 	maxReadinessPath        = 1024
 )
 
-// ReadinessCheck is one condition an apply waits for before it succeeds: the service
-// is deployed and also usable. Checks run in order, each with its own timeout.
+// ReadinessCheck is one of a service's readiness checks: a condition an apply waits for
+// before it succeeds (the service is deployed and also usable). Checks run in order, each with its own timeout.
 type ReadinessCheck struct {
 	Type ReadinessType `json:"type"`
 	// Output names the module output holding the address to check (http and tcp): a

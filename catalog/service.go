@@ -21,11 +21,11 @@ import (
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
-// Per-service objects under clients/<client>/<service>/.
+// Per-service objects under clients/<tenant>/<service>/.
 const (
 	InfoFile = storekey.InfoFile
-	// DefaultProvider is used when a request names none.
-	DefaultProvider = "docker"
+	// DefaultTarget is used when a request names none.
+	DefaultTarget = "docker"
 	// MaxLabels bounds a service's labels.
 	MaxLabels = 32
 	// maxInfoBytes bounds info.json; it holds metadata only.
@@ -38,9 +38,11 @@ const (
 // CreateRequest is what a user asks for. Inputs are the form's values (see ParseInputs
 // to decode them from JSON safely).
 type CreateRequest struct {
-	Template string            `json:"template"`
-	Provider string            `json:"provider,omitempty"` // DefaultProvider when empty
-	Name     string            `json:"name,omitempty"`     // the template's name when empty
+	Template string `json:"template"`
+	// Provider is the target to deploy to (DefaultTarget when empty); the name is the
+	// API's and the stored record's.
+	Provider string            `json:"provider,omitempty"`
+	Name     string            `json:"name,omitempty"` // the template's name when empty
 	Labels   map[string]string `json:"labels,omitempty"`
 	Expires  *time.Time        `json:"expires,omitempty"`
 	// AutoRemediate lets SpawnIt re-apply the service on its own when a check finds it
@@ -49,10 +51,12 @@ type CreateRequest struct {
 	Inputs        map[string]any `json:"inputs"`
 }
 
-// Info is clients/<client>/<service>/info.json: what the service is. The catalog
+// Info is clients/<tenant>/<service>/info.json: what the service is. The catalog
 // writes it once, at creation; other packages may add their own fields (intent, last
 // operation) and must keep the ones they do not know when they rewrite it.
 type Info struct {
+	// Client is the tenant and Provider (below) the target; the JSON names stay for
+	// existing stores.
 	Client          string            `json:"client"`
 	Service         string            `json:"service"`
 	Template        string            `json:"template"`
@@ -93,7 +97,9 @@ func (s *Service) Ref() engine.ServiceRef {
 func (s *Service) MaskedValues() map[string]any { return MaskValues(s.Values, s.Sensitive) }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
-func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
+func storeKeys(ref engine.ServiceRef) storekey.Service {
+	return storekey.For(ref.Tenant(), ref.Service)
+}
 
 // newServiceID returns "svc-" and 8 lowercase base32 characters (40 random bits): short
 // enough for container names, and valid for spawnit.ValidateID.
@@ -130,13 +136,13 @@ func checkLabels(labels map[string]string, bad *errs) {
 // configuration under a new server-generated id. Request problems come back together
 // in one *ValidationError whose fields are "template", "provider", "name",
 // "labels.<key>" and "inputs.<field>".
-func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRequest) (*Service, error) {
-	if err := spawnit.ValidateID(client); err != nil {
-		return nil, fmt.Errorf("client: %w", err)
+func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRequest) (*Service, error) {
+	if err := spawnit.ValidateID(tenant); err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
 	}
 	var bad errs
 	if req.Provider == "" {
-		req.Provider = DefaultProvider
+		req.Provider = DefaultTarget
 	}
 	if err := spawnit.ValidateID(req.Provider); err != nil {
 		bad.add("provider", CodeInvalid, "%v", err)
@@ -155,8 +161,8 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 			tpl = t
 		}
 	}
-	if tpl != nil && !bad.hasField("provider") && !tpl.HasProvider(req.Provider) {
-		bad.add("provider", CodeEnum, "template %s can be deployed to: %s", tpl.ID, strings.Join(tpl.Providers, ", "))
+	if tpl != nil && !bad.hasField("provider") && !tpl.HasTarget(req.Provider) {
+		bad.add("provider", CodeEnum, "template %s can be deployed to: %s", tpl.ID, strings.Join(tpl.Targets, ", "))
 	}
 	if req.Name == "" && tpl != nil {
 		req.Name = tpl.Name
@@ -188,7 +194,7 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 	}
 
 	info := Info{
-		Client:          client,
+		Client:          tenant,
 		Template:        tpl.ID,
 		TemplateVersion: tpl.Version,
 		Provider:        req.Provider,
@@ -201,7 +207,7 @@ func (c *Catalog) CreateService(ctx context.Context, client string, req CreateRe
 	}
 	for attempt := 0; attempt < idAttempts; attempt++ {
 		info.Service = c.newID()
-		ref := engine.ServiceRef{Client: client, Service: info.Service}
+		ref := engine.ServiceRef{Client: tenant, Service: info.Service}
 		if err := ref.Validate(); err != nil {
 			return nil, fmt.Errorf("catalog: generated %w", err)
 		}
@@ -228,7 +234,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if len(existing) > 0 {
 		return nil, errIDTaken
 	}
-	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: info.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: info.Name})
 	if err != nil {
 		return nil, err
 	}
@@ -258,7 +264,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 		}
 		return nil, fmt.Errorf("catalog: create service: %w", err)
 	}
-	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "provider", info.Provider)
+	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "target", info.Provider)
 	return &Service{
 		Info:      info,
 		Values:    values,
@@ -345,12 +351,12 @@ func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
 		return nil, fmt.Errorf("catalog: %s: info.json: %w", ref, err)
 	}
 	// The key, not the file's content, says whose service this is.
-	info.Client, info.Service = ref.Client, ref.Service
+	info.Client, info.Service = ref.Tenant(), ref.Service
 	if err := spawnit.ValidateID(info.Template); err != nil {
 		return nil, fmt.Errorf("catalog: %s: info.json template: %w", ref, err)
 	}
 	if err := spawnit.ValidateID(info.Provider); err != nil {
-		return nil, fmt.Errorf("catalog: %s: info.json provider: %w", ref, err)
+		return nil, fmt.Errorf("catalog: %s: info.json target (provider): %w", ref, err)
 	}
 	return &info, nil
 }
@@ -378,16 +384,16 @@ func decodeTfvars(data []byte) (map[string]any, error) {
 	return vals, nil
 }
 
-// ListServices returns a client's services sorted by id, found through the service
+// ListServices returns a tenant's services sorted by id, found through the service
 // index (see ServiceRefs). A service whose info.json cannot be read is logged and left
 // out rather than failing the whole listing.
-func (c *Catalog) ListServices(ctx context.Context, client string) ([]*Service, error) {
-	refs, err := c.ServiceRefs(ctx, client)
+func (c *Catalog) ListServices(ctx context.Context, tenant string) ([]*Service, error) {
+	refs, err := c.ServiceRefs(ctx, tenant)
 	if err != nil {
 		if errors.Is(err, engine.ErrInvalidInput) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("catalog: list services of %s: %w", client, err)
+		return nil, fmt.Errorf("catalog: list services of %s: %w", tenant, err)
 	}
 	var out []*Service
 	sensitive := map[string][]string{}
@@ -436,7 +442,7 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	if err != nil {
 		return nil, err
 	}
-	tfvars, err := tpl.Render(values, ServerValues{ClientID: ref.Client, ServiceID: ref.Service, ServiceName: cur.Name})
+	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: cur.Name})
 	if err != nil {
 		return nil, err
 	}

@@ -63,7 +63,7 @@ func TestCreateService(t *testing.T) {
 	}
 	wantVars := map[string]any{
 		"greeting": "hi ${x}", "port": 18081.0, "token": token,
-		VarClientID: "acme", VarServiceID: svc.Service, VarServiceName: "My echo",
+		VarTenantID: "acme", VarServiceID: svc.Service, VarServiceName: "My echo",
 	}
 	if !reflect.DeepEqual(tfvars, wantVars) {
 		t.Fatalf("tfvars = %v\nwant %v", tfvars, wantVars)
@@ -76,7 +76,7 @@ func TestCreateService(t *testing.T) {
 	if !reflect.DeepEqual(got.Info, wantInfo) || got.ETag != svc.ETag || got.ETag == "" {
 		t.Fatalf("GetService = %+v", got)
 	}
-	if got.Values["token"] != token || got.Values["greeting"] != "hi ${x}" || got.Values[VarClientID] != nil {
+	if got.Values["token"] != token || got.Values["greeting"] != "hi ${x}" || got.Values[VarTenantID] != nil {
 		t.Fatalf("values = %v", got.Values)
 	}
 	if m := got.MaskedValues(); m["token"] != Masked || m["greeting"] != "hi ${x}" {

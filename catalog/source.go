@@ -10,7 +10,7 @@ import (
 )
 
 // ServiceSource gives the engine a service's working set from the store: the module of
-// its template for its provider, plus its terraform.tfvars.json. Modules therefore come
+// its template for its target, plus its terraform.tfvars.json. Modules therefore come
 // only from the catalog; nothing a user sends becomes a file other than the tfvars.
 type ServiceSource struct {
 	c *Catalog

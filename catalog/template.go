@@ -61,13 +61,13 @@ const ReservedPrefix = "spawnit_"
 
 // The variables SpawnIt sets in every module, after the user's values, from ServerValues.
 const (
-	VarClientID    = "spawnit_client_id"
+	VarTenantID    = "spawnit_client_id" // the tenant; its name stays for existing modules
 	VarServiceID   = "spawnit_service_id"
 	VarServiceName = "spawnit_service_name"
 )
 
 // ReservedVariables lists the server-set variables every module declares.
-var ReservedVariables = []string{VarClientID, VarServiceID, VarServiceName}
+var ReservedVariables = []string{VarTenantID, VarServiceID, VarServiceName}
 
 // Generate asks the server to create a random value for a secret left empty.
 type Generate struct {
@@ -133,9 +133,9 @@ type Template struct {
 	// instead of remediating it; nil means true.
 	AcceptDrift *bool `json:"accept_drift,omitempty"`
 
-	// Providers lists the targets with a module under templates/<id>/modules/, sorted.
+	// Targets lists the targets with a module under templates/<id>/modules/, sorted.
 	// It comes from the store, not from template.json.
-	Providers []string `json:"-"`
+	Targets []string `json:"-"`
 }
 
 // Field returns the input named name.
@@ -151,8 +151,8 @@ func (t *Template) Field(name string) (*Field, bool) {
 // AcceptsDrift reports whether drift may be accepted (AcceptDrift, default true).
 func (t *Template) AcceptsDrift() bool { return t.AcceptDrift == nil || *t.AcceptDrift }
 
-// HasProvider reports whether the template has a module for provider.
-func (t *Template) HasProvider(provider string) bool { return slices.Contains(t.Providers, provider) }
+// HasTarget reports whether the template has a module for target.
+func (t *Template) HasTarget(target string) bool { return slices.Contains(t.Targets, target) }
 
 // Clone returns a deep copy, so a cached template is never changed through a caller's
 // pointer.
@@ -180,7 +180,7 @@ func (t *Template) Clone() *Template {
 		v := *t.AcceptDrift
 		c.AcceptDrift = &v
 	}
-	c.Providers = slices.Clone(t.Providers)
+	c.Targets = slices.Clone(t.Targets)
 	return &c
 }
 

@@ -26,7 +26,7 @@ func loadBuiltin(t *testing.T, id string) *Template {
 	if err != nil {
 		t.Fatalf("built-in %s: %v", id, err)
 	}
-	tpl.Providers = []string{"docker"}
+	tpl.Targets = []string{"docker"}
 	return tpl
 }
 
@@ -36,7 +36,7 @@ func exported(t *Template) *Template {
 	for i := range c.Inputs {
 		c.Inputs[i].pattern, c.Inputs[i].def = nil, nil
 	}
-	c.Providers = nil
+	c.Targets = nil
 	return c
 }
 
@@ -307,9 +307,9 @@ func TestCloneIsDeep(t *testing.T) {
 	c := tpl.Clone()
 	c.Inputs[0].Label = "changed"
 	c.Inputs[2].Enum[0] = "changed"
-	c.Providers[0] = "changed"
+	c.Targets[0] = "changed"
 	f, _ := tpl.Field("server_type")
-	if tpl.Inputs[0].Label == "changed" || f.Enum[0] == "changed" || tpl.Providers[0] == "changed" {
+	if tpl.Inputs[0].Label == "changed" || f.Enum[0] == "changed" || tpl.Targets[0] == "changed" {
 		t.Fatal("Clone shares memory with the original")
 	}
 }

@@ -222,13 +222,13 @@ func TestRenderedValuesReachTofuLiterally(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	server := ServerValues{ClientID: "acme", ServiceID: "svc-abcdefgh", ServiceName: `Name "with" ${quotes} %{x} -v`}
+	server := ServerValues{TenantID: "acme", ServiceID: "svc-abcdefgh", ServiceName: `Name "with" ${quotes} %{x} -v`}
 	tfvars, err := tpl.Render(values, server)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var main strings.Builder
-	want := map[string]string{VarClientID: server.ClientID, VarServiceID: server.ServiceID, VarServiceName: server.ServiceName}
+	want := map[string]string{VarTenantID: server.TenantID, VarServiceID: server.ServiceID, VarServiceName: server.ServiceName}
 	for k, v := range values {
 		want[k] = v.(string)
 	}

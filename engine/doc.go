@@ -1,5 +1,5 @@
 // Package engine runs OpenTofu for SpawnIt: it plans, applies, destroys and checks the
-// drift of services, each a (client, service) pair with a module and its
+// drift of services, each a (tenant, service) pair with a module and its
 // terraform.tfvars.json, and it is usable on its own by any Go program.
 //
 // Give it a tofu binary, a data directory and a Source of service files:
@@ -7,7 +7,7 @@
 //	eng, err := engine.New(engine.Config{
 //		TofuPath: "/usr/local/bin/tofu",
 //		DataDir:  "/var/lib/spawnit",
-//		Source:   engine.DirSource("/srv/services"), // <root>/<client>/<service>/*.tf + tfvars
+//		Source:   engine.DirSource("/srv/services"), // <root>/<tenant>/<service>/*.tf + tfvars
 //	})
 //	job, err := eng.Apply(ctx, engine.ServiceRef{Client: "acme", Service: "db"})
 //	for ev := range job.Follow(ctx, 0) { fmt.Println(ev.Seq, ev.Message) }

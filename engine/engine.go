@@ -25,7 +25,7 @@ type Config struct {
 	// DataDir is the default parent of WorkDir (work/), PluginCacheDir (plugin-cache/),
 	// the local state root and the default file store (store/).
 	DataDir string
-	// WorkDir holds one workdir per service: <WorkDir>/<client>/<service>. Workdirs are
+	// WorkDir holds one workdir per service: <WorkDir>/<tenant>/<service>. Workdirs are
 	// caches: each operation rebuilds what it needs from Source.
 	WorkDir string
 	// PluginCacheDir is shared by every workdir when providers come from a registry (not
@@ -64,7 +64,7 @@ type Backend struct {
 	// S3, when set, keeps state in an S3 bucket under StateKey(ref), locked with
 	// OpenTofu's S3 lockfile.
 	S3 *S3Backend
-	// LocalStateRoot is the root of local state files (<root>/clients/<c>/<s>/terraform.tfstate),
+	// LocalStateRoot is the root of local state files (<root>/clients/<tenant>/<service>/terraform.tfstate),
 	// outside every workdir. Defaults to DataDir/store, so the local layout matches the
 	// bucket's.
 	LocalStateRoot string
@@ -264,9 +264,10 @@ func WithEnv(env map[string]string) RunOption {
 // latest background job of each service only, so periodic checks take bounded space.
 func Background() RunOption { return func(o *runOptions) { o.background = true; o.failFast = true } }
 
-// ReadinessFunc waits until an applied service is ready to use (a port answers, a health
-// check passes), reporting progress through progress. Its error fails the apply job; the
-// resources stay for inspection.
+// ReadinessFunc is a service's readiness: it waits until an applied service is ready
+// to use (a port answers, a container's healthcheck passes), reporting progress through
+// progress. Its error fails the apply job; the resources stay for inspection. It is not
+// the SpawnIt server's own readiness.
 type ReadinessFunc func(ctx context.Context, outputs map[string]Output, progress func(msg string)) error
 
 // WithReadiness makes an apply succeed only once ready reports the service ready.

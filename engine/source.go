@@ -19,10 +19,10 @@ import (
 // the kernel's spawnit.ServiceRef.
 type ServiceRef = spawnit.ServiceRef
 
-// MaxIDLen bounds client and service ids.
+// MaxIDLen bounds tenant and service ids.
 const MaxIDLen = spawnit.MaxIDLen
 
-// ValidateID is the one allow-list for client and service ids (spawnit.ValidateID): 1
+// ValidateID is the one allow-list for tenant and service ids (spawnit.ValidateID): 1
 // to 63 characters of lowercase ASCII letters, digits and '-', starting with a letter
 // or digit. It rejects path separators, dots, NUL, upper case and every non-ASCII
 // look-alike, so an id is safe as a path segment, a store key segment, a Docker name
@@ -58,7 +58,7 @@ type Source interface {
 	Files(ctx context.Context, ref ServiceRef) (Files, error)
 }
 
-// DirSource reads <root>/<client>/<service>/ recursively: the simplest Source, for
+// DirSource reads <root>/<tenant>/<service>/ recursively: the simplest Source, for
 // library users who keep modules on disk.
 type DirSource string
 

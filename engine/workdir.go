@@ -69,7 +69,7 @@ func (e *runner) orphanWorkspace(j *Job) (*workspace, error) {
 	return e.workspaceIn(j, ".orphans-"+j.info.Service.Service)
 }
 
-// workspaceIn returns the cached workspace of <WorkDir>/<client>/<name>, creating it
+// workspaceIn returns the cached workspace of <WorkDir>/<tenant>/<name>, creating it
 // on first use, with tofu's
 // environment set for j (jobEnv): j holds the service, so nothing else uses it meanwhile.
 func (e *runner) workspaceIn(j *Job, name string) (*workspace, error) {
@@ -108,7 +108,7 @@ func (e *runner) cachedWorkspace(ref ServiceRef, name string) (*workspace, error
 	return ws, nil
 }
 
-type workspaceKey struct{ client, dir string }
+type workspaceKey struct{ tenant, dir string }
 
 // ensureDir creates dir and returns its absolute path with symlinks resolved, which is
 // what /proc/<pid>/cwd shows for a process started there.

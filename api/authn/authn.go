@@ -23,7 +23,7 @@ var ErrCSRF error = spawnit.NewError(spawnit.KindCSRF, "missing or invalid CSRF 
 // Principal is the verified caller.
 type Principal struct {
 	Subject string
-	// Tenant is the client id every object of the request is scoped to. It passes
+	// Tenant is the tenant id every object of the request is scoped to. It passes
 	// spawnit.ValidateID; an Authenticator must never return one that does not.
 	Tenant string
 	Name   string

@@ -8,7 +8,7 @@ import (
 )
 
 func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("catalog [-o json]", "List the templates you can deploy and the providers each can deploy to.")
+	fs, g := env.flagSet("catalog [-o json]", "List the templates you can deploy and the targets each can deploy to.")
 	if _, err := parseCLI(fs, g, args, 0, 0); err != nil {
 		return err
 	}
@@ -32,5 +32,5 @@ func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
 		// The description on one line and cut short; -o json has the full text.
 		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), truncate.String(strings.Join(strings.Fields(t.Description), " "), 60)}
 	}
-	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "PROVIDERS", "DESCRIPTION"}, rows)
+	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "TARGETS", "DESCRIPTION"}, rows)
 }

@@ -46,7 +46,7 @@ func runServices(ctx context.Context, env *cliEnv, args []string) error {
 		rows[i] = []string{svc.ID, svc.Name, svc.Template, svc.Provider, deploymentWord(svc.Status),
 			strings.ReplaceAll(string(svc.Status.Drift), "_", " "), last}
 	}
-	return s.table([]string{"SERVICE", "NAME", "TEMPLATE", "PROVIDER", "STATUS", "DRIFT", "LAST JOB"}, rows)
+	return s.table([]string{"SERVICE", "NAME", "TEMPLATE", "TARGET", "STATUS", "DRIFT", "LAST JOB"}, rows)
 }
 
 // deployment sums up a service's state in a word or two.
@@ -83,12 +83,14 @@ func (kv *setFlags) Set(s string) error {
 }
 
 func runCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("create <template> --name <name> [--provider <provider>] [--set key=value ...] [--inputs-file <file>]",
+	fs, g := env.flagSet("create <template> --name <name> [--target <target>] [--set key=value ...] [--inputs-file <file>]",
 		"Create a service from a catalog template. It records the configuration only: deploy it\n"+
 			"with apply. A --set value is a string unless the template declares the input a number,\n"+
 			"integer, port or boolean; it is sent exactly as typed (no ${...} evaluation, no quote removal).")
 	name := fs.String("name", "", "the service's `name` (required)")
-	provider := fs.String("provider", "", "where to deploy, for example docker (default: the server's choice)")
+	var target string
+	fs.StringVar(&target, "target", "", "the `target` to deploy to, for example docker (default: the server's choice)")
+	fs.StringVar(&target, "provider", "", "the older name of --target")
 	var sets setFlags
 	fs.Var(&sets, "set", "set the input `key=value` (repeat for several inputs; wins over --inputs-file)")
 	inputsFile := fs.String("inputs-file", "", "read inputs from the JSON object in `file` (- for standard input)")
@@ -120,7 +122,8 @@ func runCreate(ctx context.Context, env *cliEnv, args []string) error {
 			inputs[kv.key] = coerceSetValue(tpl, kv.key, kv.value)
 		}
 	}
-	svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: *provider, Name: *name, Inputs: inputs})
+	// Sent as provider, the older name of target, which servers before the rename accept too.
+	svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: target, Name: *name, Inputs: inputs})
 	if err != nil {
 		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
 	}

@@ -358,7 +358,7 @@ func TestCatalogTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `TEMPLATE  NAME         VERSION  PROVIDERS   DESCRIPTION
+	want := `TEMPLATE  NAME         VERSION  TARGETS     DESCRIPTION
 echo      Echo server  1.0.0    docker      Answers HTTP requests.
 postgres  PostgreSQL   16       aws,docker  A database. A database. A database. A database. A database.…
 `
@@ -382,9 +382,9 @@ func TestServicesTableAndJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `SERVICE  NAME      TEMPLATE  PROVIDER  STATUS    DRIFT        LAST JOB
-web      My web    echo      docker    deployed  in sync      apply succeeded (j-1)
-db       Database  postgres  docker    busy      not checked  -
+	want := `SERVICE  NAME      TEMPLATE  TARGET  STATUS    DRIFT        LAST JOB
+web      My web    echo      docker  deployed  in sync      apply succeeded (j-1)
+db       Database  postgres  docker  busy      not checked  -
 `
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)

@@ -69,8 +69,7 @@ type Me struct {
 }
 
 // Template is a catalog entry: what the user sees (metadata and a typed form), the
-// readiness checks an apply waits for, and the providers (targets) it can deploy to on
-// this server.
+// readiness checks an apply waits for, and the targets it can deploy to on this server.
 type Template struct {
 	ID          string  `json:"id"`
 	Name        string  `json:"name"`
@@ -83,8 +82,11 @@ type Template struct {
 	Readiness []ReadinessCheck `json:"readiness,omitempty"`
 	// AcceptDrift says whether users may accept drift instead of remediating it; nil
 	// means true.
-	AcceptDrift *bool    `json:"accept_drift,omitempty"`
-	Providers   []string `json:"providers"`
+	AcceptDrift *bool `json:"accept_drift,omitempty"`
+	// Targets are the targets this server enables that the template has a module for.
+	Targets []string `json:"targets"`
+	// Providers is the older name of Targets, sent alongside for older clients.
+	Providers []string `json:"providers"`
 }
 
 // Field returns the input named name.
@@ -100,10 +102,24 @@ func (t *Template) Field(name string) (*Input, bool) {
 // AcceptsDrift reports whether drift may be accepted (AcceptDrift, default true).
 func (t *Template) AcceptsDrift() bool { return t.AcceptDrift == nil || *t.AcceptDrift }
 
-// HasProvider reports whether the template can deploy to provider on this server.
-func (t *Template) HasProvider(provider string) bool {
+// HasTarget reports whether the template can deploy to target on this server (from
+// Providers when Targets is empty: a server older than the field).
+func (t *Template) HasTarget(target string) bool {
+	if len(t.Targets) == 0 {
+		return t.HasProvider(target)
+	}
+	for _, p := range t.Targets {
+		if p == target {
+			return true
+		}
+	}
+	return false
+}
+
+// HasProvider reports whether Providers, the older name of Targets, holds target.
+func (t *Template) HasProvider(target string) bool {
 	for _, p := range t.Providers {
-		if p == provider {
+		if p == target {
 			return true
 		}
 	}
@@ -170,7 +186,8 @@ type TemplateList struct {
 // CreateService is the body of POST /api/v1/services.
 type CreateService struct {
 	Template  string            `json:"template"`
-	Provider  string            `json:"provider,omitempty"`
+	Target    string            `json:"target,omitempty"`   // where it runs; the server's default when empty
+	Provider  string            `json:"provider,omitempty"` // Target's older name; when both are set they must be equal
 	Name      string            `json:"name"`
 	Inputs    map[string]any    `json:"inputs"`
 	Labels    map[string]string `json:"labels,omitempty"`
@@ -238,7 +255,8 @@ type Service struct {
 	Name            string            `json:"name"`
 	Template        string            `json:"template"`
 	TemplateVersion string            `json:"template_version,omitempty"`
-	Provider        string            `json:"provider"`
+	Target          string            `json:"target"`
+	Provider        string            `json:"provider"` // Target's older name, the same value
 	Labels          map[string]string `json:"labels,omitempty"`
 	CreatedAt       time.Time         `json:"created_at"`
 	UpdatedAt       time.Time         `json:"updated_at"`
@@ -256,9 +274,10 @@ type ServiceStatus struct {
 	// Drift is the last drift check's status (not_checked when none).
 	Drift   spawnit.DriftStatus `json:"drift"`
 	DriftAt *time.Time          `json:"drift_checked_at,omitempty"`
-	// Health is the last readiness result of a deployed service: healthy, unhealthy,
-	// unknown or not_ready; empty when none was recorded (no readiness checks, or not
-	// deployed). HealthMessage says what failed.
+	// Health is the last health result of a deployed service (its readiness checks, run
+	// after the apply and again by the supervisor): healthy, unhealthy, unknown or
+	// not_ready; empty when none was recorded (no readiness checks, or not deployed).
+	// HealthMessage says what failed.
 	Health        string     `json:"health,omitempty"`
 	HealthMessage string     `json:"health_message,omitempty"`
 	HealthAt      *time.Time `json:"health_checked_at,omitempty"`

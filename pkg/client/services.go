@@ -16,7 +16,7 @@ func (c *Client) Health(ctx context.Context) error {
 	return err
 }
 
-// Ready checks /readyz: nil when the server reaches its store and tofu. It does not
+// Ready checks the server's readiness (/readyz): nil when the server reaches its store and tofu. It does not
 // retry a 503, which is the answer it exists to report.
 func (c *Client) Ready(ctx context.Context) error {
 	_, err := c.do(ctx, request{method: http.MethodGet, path: "/readyz"}, nil)

@@ -29,7 +29,7 @@ const (
 )
 
 // HealthRecord is a service's last health result, kept at
-// clients/<client>/<service>/health.json.
+// clients/<tenant>/<service>/health.json.
 type HealthRecord struct {
 	Status    string    `json:"status"`
 	Message   string    `json:"message,omitempty"`
@@ -67,7 +67,7 @@ func (p *Platform) saveHealth(ctx context.Context, ref engine.ServiceRef, status
 		return
 	}
 	if prev == nil || prev.Status != status {
-		p.broker.Publish(ref.Client, apiv1.StatusEvent{Kind: "health", Service: ref.Service, Health: status, Message: msg, Time: rec.CheckedAt})
+		p.broker.Publish(ref.Tenant(), apiv1.StatusEvent{Kind: "health", Service: ref.Service, Health: status, Message: msg, Time: rec.CheckedAt})
 	}
 }
 
@@ -83,7 +83,7 @@ func (p *Platform) ProbeHealth(ctx context.Context, ref engine.ServiceRef) error
 	if err != nil {
 		return err
 	}
-	if svc.Provider != readinessProvider {
+	if svc.Provider != checkedTarget {
 		return nil
 	}
 	tpl, err := p.cat.Get(ctx, svc.Template)

@@ -129,7 +129,7 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 			if ev.Type == engine.EventJobState {
 				info := first
 				info.State = ev.State
-				p.broker.Publish(first.Service.Client, jobStatus(info, ev.Time))
+				p.broker.Publish(first.Service.Tenant(), jobStatus(info, ev.Time))
 			}
 		}
 		info := j.Info()
@@ -408,7 +408,7 @@ func (p *Platform) recordDrift(ctx context.Context, ref engine.ServiceRef, rep e
 		return err
 	}
 	if prev == nil || prev.Status != rep.Status {
-		p.broker.Publish(ref.Client, apiv1.StatusEvent{Kind: "drift", Service: ref.Service, Drift: rep.Status, Time: p.now()})
+		p.broker.Publish(ref.Tenant(), apiv1.StatusEvent{Kind: "drift", Service: ref.Service, Drift: rep.Status, Time: p.now()})
 	}
 	return nil
 }

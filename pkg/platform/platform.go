@@ -85,7 +85,7 @@ type Config struct {
 	// SubscriberBuffer bounds each status subscriber's queue (64); a subscriber that
 	// falls that far behind is dropped.
 	SubscriberBuffer int
-	// Targets are the targets (template providers) users may deploy new services to,
+	// Targets are the targets (each a template module folder) users may deploy new services to,
 	// each with the environment its tofu runs get (credentials, region): nil means
 	// docker alone, with none. Existing services of a target no longer listed keep
 	// working (they can still be destroyed), with no environment.
@@ -139,7 +139,7 @@ func New(cfg Config) (*Platform, error) {
 		cfg.SubscriberBuffer = 64
 	}
 	if cfg.Targets == nil {
-		cfg.Targets = map[string]Target{catalog.DefaultProvider: {}}
+		cfg.Targets = map[string]Target{catalog.DefaultTarget: {}}
 	}
 	for name, t := range cfg.Targets {
 		if err := spawnit.ValidateID(name); err != nil {
@@ -153,9 +153,9 @@ func New(cfg Config) (*Platform, error) {
 	// target's environment over the server's. When docker is offered, an engine this
 	// client cannot speak to is a configuration error; otherwise only the probes of
 	// services left from before fail, saying why.
-	docker, err := newDockerAPI(dockerapi.Overlay(cfg.Targets[readinessProvider].Env))
-	if _, offered := cfg.Targets[readinessProvider]; offered && err != nil {
-		return nil, fmt.Errorf("target %s: %w", readinessProvider, err)
+	docker, err := newDockerAPI(dockerapi.Overlay(cfg.Targets[checkedTarget].Env))
+	if _, offered := cfg.Targets[checkedTarget]; offered && err != nil {
+		return nil, fmt.Errorf("target %s: %w", checkedTarget, err)
 	}
 	if docker.api != nil {
 		log.Info("platform: the docker target's engine", "docker_host", docker.api.Host(), "tls", docker.api.TLS())
@@ -190,7 +190,7 @@ func (p *Platform) Start(ctx context.Context) ([]engine.JobInfo, error) {
 	}
 	for _, j := range fixed {
 		p.log.Warn("job marked interrupted at start-up", "job", j.ID, "op", j.Operation, "service", j.Service.String())
-		p.broker.Publish(j.Service.Client, jobStatus(j, p.now()))
+		p.broker.Publish(j.Service.Tenant(), jobStatus(j, p.now()))
 	}
 	return fixed, nil
 }
@@ -223,7 +223,9 @@ func (p *Platform) isClosed() bool {
 }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
-func storeKeys(ref engine.ServiceRef) storekey.Service { return storekey.For(ref.Client, ref.Service) }
+func storeKeys(ref engine.ServiceRef) storekey.Service {
+	return storekey.For(ref.Tenant(), ref.Service)
+}
 
 // lockService serialises check-then-act sequences on one service (striped: a
 // collision only costs a little waiting).

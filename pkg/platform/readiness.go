@@ -21,9 +21,10 @@ import (
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
-// Readiness checks (catalog.ReadinessCheck) run after an apply of a Docker service: the
-// apply succeeds only once every check passed, in order, each within its timeout. The
-// same probes, tried once with a short timeout, refresh a service's health (ProbeHealth).
+// Service readiness checks (catalog.ReadinessCheck) run after an apply of a Docker
+// service: the apply succeeds only once every check passed, in order, each within its
+// timeout. The same probes, tried once with a short timeout, are the service's health
+// probes (ProbeHealth, health.go). Neither is the server's readiness (/readyz, api).
 
 const (
 	// probeTimeout bounds one try of a probe (one GET, one connect, one inspect).
@@ -38,9 +39,9 @@ const (
 	maxDetail = 200
 )
 
-// readinessProvider is the only target whose services are checked for now: its
+// checkedTarget is the only target whose services are checked for now: its
 // endpoints are on this machine, and its containers can be inspected.
-const readinessProvider = "docker"
+const checkedTarget = "docker"
 
 // probeResult is one try of a probe.
 type probeResult struct {
@@ -95,7 +96,7 @@ func (p *Platform) resolveProbe(ref engine.ServiceRef, c catalog.ReadinessCheck,
 
 // containerName is the Docker container of a service (the catalog's module convention).
 func containerName(ref engine.ServiceRef) string {
-	return "spawnit-" + ref.Client + "-" + ref.Service
+	return "spawnit-" + ref.Tenant() + "-" + ref.Service
 }
 
 func outputString(outs map[string]engine.Output, name string) (string, error) {
@@ -280,7 +281,7 @@ func (p *Platform) readinessFor(ctx context.Context, svc *catalog.Service) engin
 		return nil
 	}
 	ref, checks, masks := svc.Ref(), tpl.Readiness, secrets(svc)
-	if svc.Provider != readinessProvider {
+	if svc.Provider != checkedTarget {
 		return func(ctx context.Context, _ map[string]engine.Output, progress func(string)) error {
 			msg := fmt.Sprintf("readiness checks run for the docker target only: %d skipped for %s", len(checks), svc.Provider)
 			progress(msg)

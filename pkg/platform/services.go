@@ -26,24 +26,24 @@ func (p *Platform) Templates(ctx context.Context) ([]catalog.Template, error) {
 	}
 	out := make([]catalog.Template, 0, len(tpls))
 	for _, t := range tpls {
-		if v := p.templateView(t); len(v.Providers) > 0 {
+		if v := p.templateView(t); len(v.Targets) > 0 {
 			out = append(out, v)
 		}
 	}
 	return out, nil
 }
 
-// templateView is a template as users see it: its Providers are the enabled targets it
+// templateView is a template as users see it: its Targets are the enabled targets it
 // has a module for.
 func (p *Platform) templateView(t *catalog.Template) catalog.Template {
-	providers := []string{}
-	for _, name := range t.Providers {
+	targets := []string{}
+	for _, name := range t.Targets {
 		if _, ok := p.targets[name]; ok {
-			providers = append(providers, name)
+			targets = append(targets, name)
 		}
 	}
 	v := *t
-	v.Providers = providers
+	v.Targets = targets
 	return v
 }
 
@@ -83,17 +83,25 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return apiv1.Service{}, fmt.Errorf("tenant: %w", err)
 	}
-	provider := req.Provider
-	if provider == "" {
-		provider = catalog.DefaultProvider
+	// target is the documented field; provider, its older name, is still accepted.
+	requested, field := req.Target, "target"
+	if requested == "" {
+		requested, field = req.Provider, "provider"
+	} else if req.Provider != "" && req.Provider != requested {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "target", Code: catalog.CodeInvalid,
+			Reason: fmt.Sprintf("target %q and provider %q (its older name) differ: send one", requested, req.Provider)}}}
 	}
-	if _, ok := p.targets[provider]; !ok && spawnit.ValidateID(provider) == nil {
-		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "provider", Code: catalog.CodeEnum,
-			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", provider, strings.Join(p.Targets(), ", "))}}}
+	target := requested
+	if target == "" {
+		target = catalog.DefaultTarget
+	}
+	if _, ok := p.targets[target]; !ok && spawnit.ValidateID(target) == nil {
+		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: field, Code: catalog.CodeEnum,
+			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", target, strings.Join(p.Targets(), ", "))}}}
 	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
 		Template:      req.Template,
-		Provider:      req.Provider,
+		Provider:      requested,
 		Name:          req.Name,
 		Labels:        req.Labels,
 		Expires:       req.ExpiresAt,
@@ -101,7 +109,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		Inputs:        req.Inputs,
 	})
 	if err != nil {
-		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at"}, "")
+		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at", "provider": field}, "")
 	}
 	p.publishService(a.Tenant, created.Service, "created")
 	return p.view(ctx, created)
@@ -304,7 +312,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
 	} else {
 		p.dropClaims(ctx, ref)
-		p.publishService(ref.Client, ref.Service, "deleted")
+		p.publishService(ref.Tenant(), ref.Service, "deleted")
 	}
 	p.audit(ctx, a, entry, err)
 }
@@ -362,6 +370,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		Name:            s.Name,
 		Template:        s.Template,
 		TemplateVersion: s.TemplateVersion,
+		Target:          s.Provider,
 		Provider:        s.Provider,
 		Labels:          s.Labels,
 		CreatedAt:       s.Created,

@@ -18,14 +18,14 @@ type supervised struct{ p *Platform }
 
 var _ supervisor.Platform = supervised{}
 
-func (s supervised) Targets(ctx context.Context) ([]supervisor.Target, error) {
+func (s supervised) Watched(ctx context.Context) ([]supervisor.Watched, error) {
 	ws, err := s.p.WatchedServices(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]supervisor.Target, 0, len(ws))
+	out := make([]supervisor.Watched, 0, len(ws))
 	for _, w := range ws {
-		out = append(out, supervisor.Target{Ref: w.Ref, Provider: w.Provider, Intent: w.Intent, IntentJob: w.IntentJob,
+		out = append(out, supervisor.Watched{Ref: w.Ref, Target: w.Target, Intent: w.Intent, IntentJob: w.IntentJob,
 			Expires: w.Expires, AutoRemediate: w.AutoRemediate})
 	}
 	return out, nil

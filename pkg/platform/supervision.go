@@ -16,9 +16,9 @@ import (
 
 // Watched is a service with an intent (applied or destroyed): one a supervisor checks.
 type Watched struct {
-	Ref      engine.ServiceRef
-	Provider string
-	Intent   engine.IntentKind
+	Ref    engine.ServiceRef
+	Target string
+	Intent engine.IntentKind
 	// IntentJob is the job that set the intent: it changes with every successful apply,
 	// accept or destroy, after which the service deserves a fresh check.
 	IntentJob     string
@@ -55,7 +55,7 @@ func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
 			}
 			continue // deleted since the listing, or unreadable (the catalog logs it)
 		}
-		out = append(out, Watched{Ref: ref, Provider: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
+		out = append(out, Watched{Ref: ref, Target: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
 			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate})
 	}
 	return out, nil
@@ -79,7 +79,7 @@ func (p *Platform) CheckDriftNow(ctx context.Context, ref engine.ServiceRef) (*e
 	if err != nil {
 		return nil, err
 	}
-	done := p.watch(j, Actor{Tenant: ref.Client, Subject: SystemSubject}, nil)
+	done := p.watch(j, Actor{Tenant: ref.Tenant(), Subject: SystemSubject}, nil)
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -129,7 +129,7 @@ func (p *Platform) Expire(ctx context.Context, ref engine.ServiceRef) error {
 		return fmt.Errorf("expiry of %s: %w", ref, engine.ErrLocked)
 	}
 	p.log.Info("platform: service expired; destroying it", "service", ref.String(), "expires", svc.Expires)
-	_, err = p.Run(ctx, Actor{Tenant: ref.Client, Subject: SystemSubject}, ref.Service,
+	_, err = p.Run(ctx, Actor{Tenant: ref.Tenant(), Subject: SystemSubject}, ref.Service,
 		RunRequest{Operation: engine.OpDestroy, NoQueue: true, Reason: ReasonExpired})
 	return err
 }
@@ -166,7 +166,7 @@ func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (<-
 		return nil, fmt.Errorf("auto-remediation of %s: %w", ref, engine.ErrLocked)
 	}
 	p.log.Info("platform: remediating drift on its own", "service", ref.String(), "drift", rep.Status)
-	info, err := p.Run(ctx, Actor{Tenant: ref.Client, Subject: SystemSubject}, ref.Service,
+	info, err := p.Run(ctx, Actor{Tenant: ref.Tenant(), Subject: SystemSubject}, ref.Service,
 		RunRequest{Operation: engine.OpApply, NoQueue: true, Reason: ReasonAutoRemediate})
 	if err != nil {
 		return nil, err

@@ -61,8 +61,8 @@ func TestTargets(t *testing.T) {
 		t.Fatal("no templates")
 	}
 	for _, tpl := range tpls {
-		if !slices.Equal(tpl.Providers, []string{"docker"}) {
-			t.Errorf("template %s offers %v with docker alone enabled", tpl.ID, tpl.Providers)
+		if !slices.Equal(tpl.Targets, []string{"docker"}) {
+			t.Errorf("template %s offers %v with docker alone enabled", tpl.ID, tpl.Targets)
 		}
 	}
 	_, err = p.CreateService(ctx, a, apiv1.CreateService{Template: "redis", Provider: "aws"})
@@ -76,8 +76,8 @@ func TestTargets(t *testing.T) {
 		"aws":    {Env: map[string]string{"AWS_REGION": "eu-west-3"}},
 	})
 	redis, err := p.Template(ctx, "redis")
-	if err != nil || !slices.Equal(redis.Providers, []string{"aws", "docker"}) {
-		t.Fatalf("redis with aws and docker enabled: %v, %v", redis.Providers, err)
+	if err != nil || !slices.Equal(redis.Targets, []string{"aws", "docker"}) {
+		t.Fatalf("redis with aws and docker enabled: %v, %v", redis.Targets, err)
 	}
 	if _, err := p.CreateService(ctx, a, apiv1.CreateService{Template: "redis", Provider: "aws"}); err != nil {
 		t.Fatalf("creating an aws service with aws enabled: %v", err)

@@ -16,7 +16,7 @@ func layout() []string {
 	s := For("<tenant>", "<service>")
 	return []string{
 		Template("<template>"),
-		TemplateModule("<template>", "<provider>") + "*",
+		TemplateModule("<template>", "<target>") + "*",
 		TemplateDisabled("<template>"),
 		s.Info(), s.Tfvars(), s.State(), s.StateLock(), s.Intent(), s.Lease(),
 		s.Job("<job>"), s.Check(), s.Drift(), s.Health(), s.PreDestroy(), s.Errored(),

@@ -19,7 +19,7 @@ import (
 
 // Labels every catalog Docker module puts on its containers and volumes.
 const (
-	LabelClient  = "spawnit.client"
+	LabelTenant  = "spawnit.client" // the tenant; the label stays for existing containers
 	LabelService = "spawnit.service"
 )
 
@@ -114,7 +114,7 @@ type containerInspect struct {
 }
 
 func refFromLabels(l map[string]string) (engine.ServiceRef, bool) {
-	ref := engine.ServiceRef{Client: l[LabelClient], Service: l[LabelService]}
+	ref := engine.ServiceRef{Client: l[LabelTenant], Service: l[LabelService]}
 	return ref, ref.Validate() == nil
 }
 

@@ -28,7 +28,7 @@ func TestEventsOfTheGivenEngine(t *testing.T) {
 
 	f := newFake(0)
 	ref := engine.ServiceRef{Client: "acme", Service: fmt.Sprintf("events-%d", time.Now().UnixNano())}
-	f.targets = []Target{{Ref: ref, Provider: "docker", Intent: engine.IntentApplied}}
+	f.watched = []Watched{{Ref: ref, Target: "docker", Intent: engine.IntentApplied}}
 	// A long interval: the service's first periodic check is not due during the test.
 	s := New(Config{Interval: time.Hour, Debounce: 10 * time.Millisecond, DockerEvents: true, Docker: api}, f)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -53,7 +53,7 @@ func TestEventsOfTheGivenEngine(t *testing.T) {
 		}
 		name := fmt.Sprintf("spawnit-%s-%s-%d", ref.Client, ref.Service, i)
 		if out, err := testservers.DockerCommand("create", "--name", name,
-			"--label", LabelClient+"="+ref.Client, "--label", LabelService+"="+ref.Service, image).CombinedOutput(); err != nil {
+			"--label", LabelTenant+"="+ref.Client, "--label", LabelService+"="+ref.Service, image).CombinedOutput(); err != nil {
 			t.Fatalf("docker create: %v\n%s", err, out)
 		}
 		t.Cleanup(func() { _ = testservers.DockerCommand("rm", "-f", name).Run() })

@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// Prime checks every target now (up to Concurrency at once) and spreads their next
+// Prime checks every watched service now (up to Concurrency at once) and spreads their next
 // checks uniformly over one Interval: the state a long-running supervisor is in. It is
 // the "check everything" action, and what benchmarks use to measure steady state
 // without waiting an interval first. Call it before Run.
 func (s *Supervisor) Prime(ctx context.Context) error {
-	s.refreshTargets(ctx, true)
+	s.refreshWatched(ctx, true)
 	var inv *dockerInventory
 	if s.docker != nil {
 		if i, err := s.docker.inventory(ctx); err == nil {
@@ -32,7 +32,7 @@ func (s *Supervisor) Prime(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, w := range all {
 		s.mu.Lock()
-		t := w.target
+		t := w.svc
 		s.mu.Unlock()
 		fp := ""
 		if inv != nil {

@@ -38,11 +38,11 @@ import (
 	"github.com/spawnit/spawnit/pkg/dockerapi"
 )
 
-// Target is a service the supervisor watches.
-type Target struct {
-	Ref      engine.ServiceRef
-	Provider string
-	Intent   engine.IntentKind
+// Watched is a service the supervisor watches.
+type Watched struct {
+	Ref    engine.ServiceRef
+	Target string
+	Intent engine.IntentKind
 	// IntentJob is the job that set the intent; a new one (an apply, accept or destroy
 	// that succeeded) makes the service due for a check.
 	IntentJob     string
@@ -56,8 +56,8 @@ var ErrNotDue = errors.New("supervisor: no longer due")
 
 // Platform is what the supervisor needs from the rest of SpawnIt.
 type Platform interface {
-	// Targets lists every service of every tenant that has an intent (applied or destroyed).
-	Targets(ctx context.Context) ([]Target, error)
+	// Watched lists every service of every tenant that has an intent (applied or destroyed).
+	Watched(ctx context.Context) ([]Watched, error)
 	// Check runs a background drift check (engine.ErrLocked when the service is busy),
 	// records its report and publishes a status change; it returns the report.
 	Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error)
@@ -81,7 +81,7 @@ type Config struct {
 	Debounce     time.Duration // wait after a Docker event before checking [500ms]
 	BusyRetry    time.Duration // retry after a service was busy [30s]
 	MaxBackoff   time.Duration // longest wait after repeated failures [30m]
-	Refresh      time.Duration // how often the list of targets is re-read [30s]
+	Refresh      time.Duration // how often the list of watched services is re-read [30s]
 	// RemediateEvery is the least time between two automatic remediations of one
 	// service [Interval].
 	RemediateEvery time.Duration
@@ -116,7 +116,7 @@ func (c *Config) defaults() {
 
 // watch is the supervisor's memory of one service.
 type watch struct {
-	target      Target
+	svc         Watched
 	next        time.Time
 	failures    int
 	running     bool
@@ -135,13 +135,13 @@ type watch struct {
 // undo: such a service gets full checks even when Docker shows no change, since the
 // check is what remediates it.
 func (w *watch) remediable() bool {
-	return (w.status == engine.StatusDrifted || w.status == engine.StatusMissing) && w.target.AutoRemediate
+	return (w.status == engine.StatusDrifted || w.status == engine.StatusMissing) && w.svc.AutoRemediate
 }
 
 // expiryDue returns when the service must be destroyed, if it has an expiry, is
 // deployed and no expiry is in progress.
 func (w *watch) expiryDue() (time.Time, bool) {
-	t := w.target
+	t := w.svc
 	if t.Expires == nil || t.Intent != engine.IntentApplied || w.expiring {
 		return time.Time{}, false
 	}
@@ -239,7 +239,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.wg.Wait()
 	refresh := time.NewTicker(s.cfg.Refresh)
 	defer refresh.Stop()
-	s.refreshTargets(ctx, true)
+	s.refreshWatched(ctx, true)
 	for {
 		s.dispatch(ctx)
 		wait := s.untilNext()
@@ -249,7 +249,7 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			timer.Stop()
 			return nil
 		case <-refresh.C:
-			s.refreshTargets(ctx, false)
+			s.refreshWatched(ctx, false)
 		case <-s.wake:
 		case <-timer.C:
 		}
@@ -282,11 +282,11 @@ func (s *Supervisor) jittered(d time.Duration) time.Duration {
 	return d + time.Duration((rand.Float64()*0.2-0.1)*float64(d))
 }
 
-// refreshTargets reconciles the watch list with the platform's services. At start every
+// refreshWatched reconciles the watch list with the platform's services. At start every
 // service gets a random first check within one interval, so a restart does not check
 // them all at once.
-func (s *Supervisor) refreshTargets(ctx context.Context, start bool) {
-	targets, err := s.p.Targets(ctx)
+func (s *Supervisor) refreshWatched(ctx context.Context, start bool) {
+	watched, err := s.p.Watched(ctx)
 	if err != nil {
 		s.log.Warn("supervisor: cannot list services", "err", err)
 		return
@@ -294,10 +294,10 @@ func (s *Supervisor) refreshTargets(ctx context.Context, start bool) {
 	now := time.Now()
 	s.mu.Lock()
 	seen := map[engine.ServiceRef]bool{}
-	for _, t := range targets {
+	for _, t := range watched {
 		seen[t.Ref] = true
 		if w, ok := s.watches[t.Ref]; ok {
-			if w.target.Intent != t.Intent || w.target.IntentJob != t.IntentJob {
+			if w.svc.Intent != t.Intent || w.svc.IntentJob != t.IntentJob {
 				// An apply, accept or destroy finished: check soon, and expire again
 				// only if the new intent calls for it.
 				w.next = now
@@ -305,17 +305,17 @@ func (s *Supervisor) refreshTargets(ctx context.Context, start bool) {
 				w.expiring = false
 			}
 			drifted := w.status == engine.StatusDrifted || w.status == engine.StatusMissing
-			if t.AutoRemediate && !w.target.AutoRemediate && drifted {
+			if t.AutoRemediate && !w.svc.AutoRemediate && drifted {
 				w.next = now // auto-remediation just turned on for a drifted service
 			}
-			w.target = t
+			w.svc = t
 			continue
 		}
 		first := now.Add(time.Duration(rand.Int64N(int64(s.cfg.Interval))))
 		if !start {
 			first = now.Add(s.cfg.Debounce) // a service applied while we run: check it soon
 		}
-		s.watches[t.Ref] = &watch{target: t, next: first}
+		s.watches[t.Ref] = &watch{svc: t, next: first}
 	}
 	for ref, w := range s.watches {
 		if !seen[ref] && !w.running {
@@ -367,14 +367,14 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	}
 	for _, w := range due {
 		s.mu.Lock()
-		t := w.target
+		t := w.svc
 		if at, ok := w.expiryDue(); ok && !now.Before(at) {
 			w.expiring, w.running = true, true
 			s.mu.Unlock()
 			s.start(ctx, func() { s.expire(ctx, w, t.Ref) })
 			continue
 		}
-		if t.Provider == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
+		if t.Target == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
 			inv.fingerprints[t.Ref] == w.fingerprint && !w.remediable() {
 			// Nothing Docker shows changed since the last full check.
 			w.next = now.Add(s.jittered(s.cfg.Interval))
@@ -406,10 +406,10 @@ func (s *Supervisor) start(ctx context.Context, f func()) {
 	}()
 }
 
-func (s *Supervisor) check(ctx context.Context, w *watch, t Target, fp string, inv *dockerInventory) {
+func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, inv *dockerInventory) {
 	ref := t.Ref
 	report, err := s.p.Check(ctx, ref)
-	if err == nil && report != nil && t.Intent == engine.IntentApplied && t.Provider == "docker" {
+	if err == nil && report != nil && t.Intent == engine.IntentApplied && t.Target == "docker" {
 		// Health rides on full checks: a few quick probes, Docker target only.
 		herr := s.p.Health(ctx, ref)
 		s.mu.Lock()
@@ -430,7 +430,7 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Target, fp string, i
 
 // recordCheck schedules the next check after one ended, and says whether the service
 // is to be remediated now.
-func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Target, fp string, inv *dockerInventory, report *engine.DriftReport, err error) (remediate bool) {
+func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp string, inv *dockerInventory, report *engine.DriftReport, err error) (remediate bool) {
 	ref := t.Ref
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -541,7 +541,7 @@ func (s *Supervisor) expire(ctx context.Context, w *watch, ref engine.ServiceRef
 		// The expiry moved or went away since the last listing: forget the old one
 		// until the next refresh brings the new one.
 		w.expiring = false
-		w.target.Expires = nil
+		w.svc.Expires = nil
 	case errors.Is(err, engine.ErrLocked):
 		s.stats.Busy++
 		w.expiring = false

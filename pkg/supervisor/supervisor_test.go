@@ -14,7 +14,7 @@ import (
 // fakePlatform records calls; checks take a little time so concurrency shows.
 type fakePlatform struct {
 	mu      sync.Mutex
-	targets []Target
+	watched []Watched
 	checks  map[engine.ServiceRef][]time.Time
 	busy    map[engine.ServiceRef]bool
 	failing map[engine.ServiceRef]bool
@@ -39,15 +39,15 @@ func newFake(n int) *fakePlatform {
 		failing: map[engine.ServiceRef]bool{}, expired: map[engine.ServiceRef]int{},
 		status: map[engine.ServiceRef]engine.ServiceStatus{}, health: map[engine.ServiceRef]int{}, remediated: map[engine.ServiceRef]int{}}
 	for i := range n {
-		f.targets = append(f.targets, Target{Ref: engine.ServiceRef{Client: "c", Service: fmt.Sprintf("s%d", i)}, Provider: "aws", Intent: engine.IntentApplied})
+		f.watched = append(f.watched, Watched{Ref: engine.ServiceRef{Client: "c", Service: fmt.Sprintf("s%d", i)}, Target: "aws", Intent: engine.IntentApplied})
 	}
 	return f
 }
 
-func (f *fakePlatform) Targets(context.Context) ([]Target, error) {
+func (f *fakePlatform) Watched(context.Context) ([]Watched, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]Target(nil), f.targets...), nil
+	return append([]Watched(nil), f.watched...), nil
 }
 
 func (f *fakePlatform) Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
@@ -86,7 +86,7 @@ func (f *fakePlatform) Record(context.Context, engine.ServiceRef, engine.DriftRe
 func (f *fakePlatform) Expire(_ context.Context, ref engine.ServiceRef) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, t := range f.targets {
+	for _, t := range f.watched {
 		if t.Ref == ref && t.Intent != engine.IntentApplied {
 			return fmt.Errorf("already destroyed: %w", ErrNotDue) // as the platform reads it
 		}
@@ -95,9 +95,9 @@ func (f *fakePlatform) Expire(_ context.Context, ref engine.ServiceRef) error {
 	if f.expireErr != nil {
 		return f.expireErr
 	}
-	for i := range f.targets {
-		if f.targets[i].Ref == ref {
-			f.targets[i].Intent = engine.IntentDestroyed
+	for i := range f.watched {
+		if f.watched[i].Ref == ref {
+			f.watched[i].Intent = engine.IntentDestroyed
 		}
 	}
 	return nil
@@ -217,7 +217,7 @@ func watched(s *Supervisor, ref engine.ServiceRef) func() bool {
 func TestSpreadAfterStartAndConcurrencyCap(t *testing.T) {
 	f := newFake(40)
 	allChecked := func() bool {
-		for _, tg := range f.targets {
+		for _, tg := range f.watched {
 			if f.count(tg.Ref) == 0 {
 				return false
 			}
@@ -229,7 +229,7 @@ func TestSpreadAfterStartAndConcurrencyCap(t *testing.T) {
 	_, took := runUntil(t, Config{Interval: 2 * time.Second, Concurrency: 3, Refresh: time.Second}, f, 0, allChecked)
 	t.Logf("every service checked once after %s", took.Round(time.Millisecond))
 	var firsts []time.Time
-	for _, tg := range f.targets {
+	for _, tg := range f.watched {
 		firsts = append(firsts, f.checks[tg.Ref][0])
 	}
 	// Spread: not all in the same 200 ms.
@@ -252,7 +252,7 @@ func TestSpreadAfterStartAndConcurrencyCap(t *testing.T) {
 
 func TestBusyRetriesSoonAndFailuresBackOff(t *testing.T) {
 	f := newFake(3)
-	busy, failing, ok := f.targets[0].Ref, f.targets[1].Ref, f.targets[2].Ref
+	busy, failing, ok := f.watched[0].Ref, f.watched[1].Ref, f.watched[2].Ref
 	f.busy[busy], f.failing[failing] = true, true
 	// At least 2 s, and until the busy service was retried 8 times (every ~100ms), the
 	// healthy one checked 4 times (every ~300ms) and the failing one retried once: a
@@ -290,7 +290,7 @@ func TestBusyRetriesSoonAndFailuresBackOff(t *testing.T) {
 
 func TestCheckSoonDebounces(t *testing.T) {
 	f := newFake(1)
-	ref := f.targets[0].Ref
+	ref := f.watched[0].Ref
 	// The start schedules the first check within the interval: 1000 h, so that it
 	// never falls within the test. Events 30 ms apart and a debounce of 1 s: one
 	// event's debounce cannot run out before the next one even on a loaded machine.
@@ -324,7 +324,7 @@ func TestCheckSoonDebounces(t *testing.T) {
 // not an interval later.
 func TestEventDuringCheckRechecks(t *testing.T) {
 	f := newFake(1)
-	ref := f.targets[0].Ref
+	ref := f.watched[0].Ref
 	f.hold, f.started = make(chan struct{}), make(chan struct{}, 16)
 	s := New(Config{Interval: 1000 * time.Hour, Debounce: 10 * time.Millisecond, Refresh: 1000 * time.Hour}, f)
 	s.docker = nil
@@ -356,22 +356,22 @@ func TestEventDuringCheckRechecks(t *testing.T) {
 func TestExpiryDestroysOnce(t *testing.T) {
 	f := newFake(2)
 	past := time.Now().Add(-time.Minute)
-	f.targets[0].Expires = &past
+	f.watched[0].Expires = &past
 	// 1.5 s: several refreshes and checks after the expiry, and until it happened.
 	runUntil(t, Config{Interval: 200 * time.Millisecond, Refresh: 100 * time.Millisecond}, f, 1500*time.Millisecond,
-		func() bool { return f.expiredCount(f.targets[0].Ref) >= 1 })
-	if f.expired[f.targets[0].Ref] != 1 {
-		t.Fatalf("expired %d times", f.expired[f.targets[0].Ref])
+		func() bool { return f.expiredCount(f.watched[0].Ref) >= 1 })
+	if f.expired[f.watched[0].Ref] != 1 {
+		t.Fatalf("expired %d times", f.expired[f.watched[0].Ref])
 	}
-	if f.expired[f.targets[1].Ref] != 0 {
+	if f.expired[f.watched[1].Ref] != 0 {
 		t.Fatal("a service without expiry was destroyed")
 	}
 }
 
 func TestAutoRemediationIsRateLimited(t *testing.T) {
 	f := newFake(3)
-	auto, manual, fine := f.targets[0].Ref, f.targets[1].Ref, f.targets[2].Ref
-	f.targets[0].AutoRemediate, f.targets[2].AutoRemediate = true, true
+	auto, manual, fine := f.watched[0].Ref, f.watched[1].Ref, f.watched[2].Ref
+	f.watched[0].AutoRemediate, f.watched[2].AutoRemediate = true, true
 	f.status[auto], f.status[manual] = engine.StatusMissing, engine.StatusDrifted
 	// At least 2.5 s, and until the drifted service was checked 10 times and remediated
 	// twice: a loaded machine may need longer.
@@ -394,26 +394,26 @@ func TestAutoRemediationIsRateLimited(t *testing.T) {
 
 	// Nothing started (no longer due, or busy): the next check may try again at once.
 	f2 := newFake(1)
-	f2.targets[0].AutoRemediate = true
-	f2.status[f2.targets[0].Ref] = engine.StatusMissing
+	f2.watched[0].AutoRemediate = true
+	f2.status[f2.watched[0].Ref] = engine.StatusMissing
 	f2.remediateErr = fmt.Errorf("turned off: %w", ErrNotDue)
 	_, took = runUntil(t, Config{Interval: 100 * time.Millisecond, RemediateEvery: time.Hour, Refresh: time.Second}, f2, time.Second,
-		func() bool { return f2.count(f2.targets[0].Ref) >= 5 })
-	if n := f2.count(f2.targets[0].Ref); n < int(took/(500*time.Millisecond)) {
+		func() bool { return f2.count(f2.watched[0].Ref) >= 5 })
+	if n := f2.count(f2.watched[0].Ref); n < int(took/(500*time.Millisecond)) {
 		t.Fatalf("checked %d times in %s (interval 100ms)", n, took.Round(time.Millisecond))
 	}
 }
 
 func TestHealthFollowsFullChecksOfDockerServices(t *testing.T) {
 	f := newFake(3)
-	f.targets[0].Provider, f.targets[1].Provider = "docker", "docker"
-	f.targets[1].Intent = engine.IntentDestroyed
+	f.watched[0].Target, f.watched[1].Target = "docker", "docker"
+	f.watched[1].Intent = engine.IntentDestroyed
 	runUntil(t, Config{Interval: 200 * time.Millisecond, Refresh: time.Second}, f, time.Second,
-		func() bool { return f.healthCount(f.targets[0].Ref) >= 1 })
-	if f.health[f.targets[0].Ref] == 0 || f.health[f.targets[0].Ref] != f.count(f.targets[0].Ref) {
-		t.Fatalf("deployed docker service: %d health probes for %d checks", f.health[f.targets[0].Ref], f.count(f.targets[0].Ref))
+		func() bool { return f.healthCount(f.watched[0].Ref) >= 1 })
+	if f.health[f.watched[0].Ref] == 0 || f.health[f.watched[0].Ref] != f.count(f.watched[0].Ref) {
+		t.Fatalf("deployed docker service: %d health probes for %d checks", f.health[f.watched[0].Ref], f.count(f.watched[0].Ref))
 	}
-	if f.health[f.targets[1].Ref] != 0 || f.health[f.targets[2].Ref] != 0 {
+	if f.health[f.watched[1].Ref] != 0 || f.health[f.watched[2].Ref] != 0 {
 		t.Fatal("health probed for a destroyed service or another target")
 	}
 }
@@ -421,30 +421,30 @@ func TestHealthFollowsFullChecksOfDockerServices(t *testing.T) {
 func TestExpiryIsOnTime(t *testing.T) {
 	f := newFake(1)
 	soon := time.Now().Add(300 * time.Millisecond)
-	f.targets[0].Expires = &soon
+	f.watched[0].Expires = &soon
 	start := time.Now()
 	s := New(Config{Interval: time.Hour, Refresh: time.Hour}, f)
 	s.docker = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = s.Run(ctx); close(done) }()
-	waitFor(0, patience, func() bool { return f.expiredCount(f.targets[0].Ref) > 0 })
+	waitFor(0, patience, func() bool { return f.expiredCount(f.watched[0].Ref) > 0 })
 	took := time.Since(start)
 	cancel()
 	<-done
 	// Due 300 ms after the start. Without the expiry waking the supervisor it would wait
 	// for the next check or refresh, an hour away; 10 s leaves a loaded machine room.
-	if f.expired[f.targets[0].Ref] != 1 || took > 10*time.Second {
-		t.Fatalf("expired %d times after %s, want once, on time (interval 1h)", f.expired[f.targets[0].Ref], took)
+	if f.expired[f.watched[0].Ref] != 1 || took > 10*time.Second {
+		t.Fatalf("expired %d times after %s, want once, on time (interval 1h)", f.expired[f.watched[0].Ref], took)
 	}
 
 	// An expiry moved since the listing: no failure, no busy loop.
 	f2 := newFake(1)
 	past := time.Now().Add(-time.Minute)
-	f2.targets[0].Expires = &past
+	f2.watched[0].Expires = &past
 	f2.expireErr = fmt.Errorf("moved: %w", ErrNotDue)
 	s2 := run(t, Config{Interval: time.Hour, Refresh: 300 * time.Millisecond}, f2, time.Second)
-	if n := f2.expired[f2.targets[0].Ref]; n < 1 || n > 4 {
+	if n := f2.expired[f2.watched[0].Ref]; n < 1 || n > 4 {
 		t.Fatalf("Expire called %d times in 1s (once per refresh at most)", n)
 	}
 	if st := s2.Stats(); st.Failures != 0 || st.Expired != 0 {
@@ -454,7 +454,7 @@ func TestExpiryIsOnTime(t *testing.T) {
 
 func TestNewIntentMeansCheckSoon(t *testing.T) {
 	f := newFake(1)
-	ref := f.targets[0].Ref
+	ref := f.watched[0].Ref
 	// The start schedules one check within the interval, 1000 h: never within the test.
 	s := New(Config{Interval: 1000 * time.Hour, Refresh: 100 * time.Millisecond, Debounce: 10 * time.Millisecond}, f)
 	s.docker = nil
@@ -463,7 +463,7 @@ func TestNewIntentMeansCheckSoon(t *testing.T) {
 			return false
 		}
 		f.mu.Lock()
-		f.targets[0].IntentJob = "job-2" // a user's apply succeeded
+		f.watched[0].IntentJob = "job-2" // a user's apply succeeded
 		f.mu.Unlock()
 		return f.count(ref) >= 1
 	})
@@ -479,7 +479,7 @@ func (f *fakePlatform) expiredCount(ref engine.ServiceRef) int {
 
 func TestTurningAutoRemediationOnActsSoon(t *testing.T) {
 	f := newFake(1)
-	ref := f.targets[0].Ref
+	ref := f.watched[0].Ref
 	f.status[ref] = engine.StatusMissing
 	s := New(Config{Interval: 1000 * time.Hour, Refresh: 100 * time.Millisecond, Debounce: 100 * time.Millisecond}, f)
 	s.docker = nil
@@ -488,7 +488,7 @@ func TestTurningAutoRemediationOnActsSoon(t *testing.T) {
 	}
 	primed := f.count(ref)
 	f.mu.Lock()
-	f.targets[0].AutoRemediate = true
+	f.watched[0].AutoRemediate = true
 	f.mu.Unlock()
 	// Until the remediation, and the check that follows it (once that job ended): that
 	// check finds the service still missing and must leave it alone (RemediateEvery is

@@ -214,7 +214,10 @@ export interface components {
        * @default true
        */
       accept_drift?: boolean;
+      /** @description The older name of targets (the same list). */
       providers: string[];
+      /** @description The targets this server enables that the template has a module for (docker, aws, kubernetes). */
+      targets: string[];
     };
     ReadinessCheck: {
       /** @enum {string} */
@@ -243,6 +246,9 @@ export interface components {
     };
     CreateService: {
       template: string;
+      /** @description Where the service runs (docker, aws, kubernetes); default docker. */
+      target?: string;
+      /** @description The older name of target; when both are given they must be equal. */
       provider?: string;
       name?: string;
       inputs?: components["schemas"]["Inputs"];
@@ -300,6 +306,9 @@ export interface components {
       name: string;
       template: string;
       template_version?: string;
+      /** @description Where the service runs. */
+      target: string;
+      /** @description The older name of target (the same value). */
       provider: string;
       labels?: {
         [key: string]: string;
@@ -672,7 +681,7 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The template with its form and providers. */
+      /** @description The template with its form and targets. */
       200: {
         content: {
           "application/json": components["schemas"]["Template"];

@@ -139,7 +139,7 @@ export const api = {
   service: (id: string, signal?: AbortSignal) => get<Service>(svc(id), { signal }),
   createService: async (body: {
     template: string;
-    provider?: string;
+    target?: string;
     name: string;
     inputs: Record<string, unknown>;
     expires_at?: string;

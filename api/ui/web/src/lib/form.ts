@@ -249,7 +249,7 @@ export function validateAll(fields: Field[], state: FormState, name: string): Re
 
 /** Key of the service name in error maps; field names cannot start with "spawnit_"-like reserved words, nor with '@'. */
 export const FORM_NAME_KEY = '@name';
-export const FORM_PROVIDER_KEY = '@provider';
+export const FORM_TARGET_KEY = '@target';
 export const FORM_EXPIRES_KEY = '@expires';
 
 export interface MappedErrors {
@@ -262,8 +262,8 @@ export interface MappedErrors {
 /**
  * mapFieldErrors places a validation_failed error's fields next to the controls:
  * "inputs.<name>" (or a bare input name, as PUT .../inputs reports) goes to that
- * input, "name" to the service name, "provider" and "expires_at" to theirs; the rest
- * become general sentences.
+ * input, "name" to the service name, "target" (or "provider", its older name) and
+ * "expires_at" to theirs; the rest become general sentences.
  */
 export function mapFieldErrors(fields: Field[], errors: ApiFieldError[]): MappedErrors {
   const byName = new Map(fields.map((f) => [f.name, f]));
@@ -276,8 +276,8 @@ export function mapFieldErrors(fields: Field[], errors: ApiFieldError[]): Mapped
     const name = e.field ?? '';
     if (name === 'name') {
       put(FORM_NAME_KEY, serverSentence(undefined, e));
-    } else if (name === 'provider') {
-      put(FORM_PROVIDER_KEY, serverSentence(undefined, e));
+    } else if (name === 'target' || name === 'provider') {
+      put(FORM_TARGET_KEY, serverSentence(undefined, e));
     } else if (name === 'expires_at' || name === 'expires') {
       put(FORM_EXPIRES_KEY, serverSentence(undefined, e));
     } else if (name.startsWith('inputs.') || byName.has(name)) {

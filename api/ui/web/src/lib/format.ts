@@ -35,7 +35,7 @@ export function intentBadge(i: IntentKind | undefined): Badge {
   }
 }
 
-/** healthBadge words Service.status.health (the last readiness result); null when absent. */
+/** healthBadge words Service.status.health (the last health result); null when absent. */
 export function healthBadge(h: string | undefined, message?: string): Badge | null {
   if (!h) return null;
   const why = message ? ` ${message.trim().replace(/([^.!?])$/, '$1.')}` : '';
@@ -177,13 +177,13 @@ export function plural(n: number, one: string, many = one + 's'): string {
   return `${n} ${n === 1 ? one : many}`;
 }
 
-const PROVIDERS: Record<string, string> = {
+const TARGET_LABELS: Record<string, string> = {
   docker: 'Docker on this machine',
   aws: 'AWS (an EC2 instance)',
   kubernetes: 'Kubernetes',
 };
 
-/** providerLabel names a deployment target for people. */
-export function providerLabel(p: string): string {
-  return PROVIDERS[p] ?? p;
+/** targetLabel names a deployment target for people. */
+export function targetLabel(p: string): string {
+  return TARGET_LABELS[p] ?? p;
 }

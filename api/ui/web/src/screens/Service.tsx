@@ -19,7 +19,7 @@ import {
   intentBadge,
   jobStateBadge,
   operationName,
-  providerLabel,
+  targetLabel,
   serviceBusy,
 } from '../lib/format';
 import { subscribeLive } from '../lib/live';
@@ -239,7 +239,7 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         </h1>
         <p class="muted">
           {tpl ? tpl.name : svc.template}
-          {svc.template_version ? ` ${svc.template_version}` : ''} · {providerLabel(svc.provider)} · created{' '}
+          {svc.template_version ? ` ${svc.template_version}` : ''} · {targetLabel(svc.target)} · created{' '}
           {formatTime(svc.created_at)}
         </p>
         <div class="badges" data-testid="service-status">

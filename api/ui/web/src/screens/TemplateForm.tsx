@@ -5,14 +5,14 @@ import { Loading, Notice } from '../components/Notice';
 import { announce } from '../components/Announcer';
 import { api, type JobAction } from '../lib/api';
 import { categoryLabel } from '../lib/catalog';
-import { providerLabel } from '../lib/format';
+import { targetLabel } from '../lib/format';
 import { ApiError, describe } from '../lib/errors';
 import { setFlash } from '../lib/flash';
 import {
   controlFor,
   FORM_EXPIRES_KEY,
   FORM_NAME_KEY,
-  FORM_PROVIDER_KEY,
+  FORM_TARGET_KEY,
   generates,
   initialState,
   mapFieldErrors,
@@ -30,12 +30,12 @@ type Submit = 'plan' | 'apply' | 'save';
 
 const fieldId = (name: string) => `in-${name}`;
 const NAME_ID = 'svc-name';
-const PROVIDER_ID = 'svc-provider';
+const TARGET_ID = 'svc-target';
 const EXPIRES_ID = 'svc-expires';
 
 function idForKey(key: string): string {
   if (key === FORM_NAME_KEY) return NAME_ID;
-  if (key === FORM_PROVIDER_KEY) return PROVIDER_ID;
+  if (key === FORM_TARGET_KEY) return TARGET_ID;
   if (key === FORM_EXPIRES_KEY) return EXPIRES_ID;
   return fieldId(key);
 }
@@ -81,7 +81,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
   const fields = tpl.inputs ?? [];
   const [state, setState] = useState<FormState>(() => initialState(fields));
   const [name, setName] = useState(tpl.name);
-  const [provider, setProvider] = useState(() => (tpl.providers?.includes('docker') ? 'docker' : (tpl.providers?.[0] ?? '')));
+  const [target, setTarget] = useState(() => (tpl.targets?.includes('docker') ? 'docker' : (tpl.targets?.[0] ?? '')));
   const [expires, setExpires] = useState('');
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [general, setGeneral] = useState<string[]>([]);
@@ -141,7 +141,7 @@ function TemplateForm({ tpl }: { tpl: Template }) {
     try {
       created = await api.createService({
         template: tpl.id,
-        provider: provider || undefined,
+        target: target || undefined,
         name: name.trim(),
         inputs: toInputs(fields, state),
         expires_at: expires ? new Date(expires).toISOString() : undefined,
@@ -264,23 +264,23 @@ function TemplateForm({ tpl }: { tpl: Template }) {
             />
             <FieldError id={NAME_ID} text={errors[FORM_NAME_KEY]} />
           </div>
-          {tpl.providers && tpl.providers.length > 1 ? (
+          {tpl.targets && tpl.targets.length > 1 ? (
             <div class="field">
-              <label for={PROVIDER_ID}>Where to deploy</label>
+              <label for={TARGET_ID}>Where to deploy</label>
               <select
-                id={PROVIDER_ID}
-                value={provider}
-                aria-invalid={errors[FORM_PROVIDER_KEY] ? 'true' : undefined}
-                aria-describedby={describedBy(PROVIDER_ID, false, !!errors[FORM_PROVIDER_KEY])}
-                onChange={(e) => setProvider(e.currentTarget.value)}
+                id={TARGET_ID}
+                value={target}
+                aria-invalid={errors[FORM_TARGET_KEY] ? 'true' : undefined}
+                aria-describedby={describedBy(TARGET_ID, false, !!errors[FORM_TARGET_KEY])}
+                onChange={(e) => setTarget(e.currentTarget.value)}
               >
-                {tpl.providers.map((p) => (
+                {tpl.targets.map((p) => (
                   <option key={p} value={p}>
-                    {providerLabel(p)}
+                    {targetLabel(p)}
                   </option>
                 ))}
               </select>
-              <FieldError id={PROVIDER_ID} text={errors[FORM_PROVIDER_KEY]} />
+              <FieldError id={TARGET_ID} text={errors[FORM_TARGET_KEY]} />
             </div>
           ) : null}
           <div class="field">
@@ -347,13 +347,13 @@ function TemplateForm({ tpl }: { tpl: Template }) {
 }
 
 function orderedErrorKeys(errors: Record<string, string>, fields: Field[]): string[] {
-  const order = [FORM_NAME_KEY, FORM_PROVIDER_KEY, FORM_EXPIRES_KEY, ...fields.map((f) => f.name)];
+  const order = [FORM_NAME_KEY, FORM_TARGET_KEY, FORM_EXPIRES_KEY, ...fields.map((f) => f.name)];
   return order.filter((k) => errors[k]);
 }
 
 function labelForKey(key: string, fields: Field[]): string {
   if (key === FORM_NAME_KEY) return 'Service name';
-  if (key === FORM_PROVIDER_KEY) return 'Where to deploy';
+  if (key === FORM_TARGET_KEY) return 'Where to deploy';
   if (key === FORM_EXPIRES_KEY) return 'Expires';
   return fields.find((f) => f.name === key)?.label || key;
 }

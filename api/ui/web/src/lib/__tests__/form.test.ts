@@ -5,7 +5,7 @@ import {
   controlFor,
   FORM_EXPIRES_KEY,
   FORM_NAME_KEY,
-  FORM_PROVIDER_KEY,
+  FORM_TARGET_KEY,
   initialState,
   mapFieldErrors,
   patternRegExp,
@@ -173,7 +173,7 @@ describe('mapFieldErrors', () => {
     ]);
     expect(m.fields.port).toBe('Enter a port number between 1024 and 65535.');
     expect(m.fields[FORM_NAME_KEY]).toBe('Must be 1 to 64 characters.');
-    expect(m.fields[FORM_PROVIDER_KEY]).toBe('No module for provider "aws".');
+    expect(m.fields[FORM_TARGET_KEY]).toBe('No module for provider "aws".');
     expect(m.fields[FORM_EXPIRES_KEY]).toBe('Must be in the future.');
     expect(m.general).toEqual([]);
   });

@@ -35,7 +35,7 @@ describe('api requests', () => {
 
 describe('catalog filter', () => {
   const t = (id: string, name: string, category: string, description = ''): Template => ({
-    id, name, category, description, version: '1', inputs: [], providers: ['docker'],
+    id, name, category, description, version: '1', inputs: [], targets: ['docker'], providers: ['docker'],
   });
   const all = [t('postgres', 'PostgreSQL', 'database', 'Relational database'), t('redis', 'Redis', 'database', 'Key-value store'), t('minecraft', 'Minecraft server', 'game'), t('gitea', 'Gitea', 'devops', 'Git service with issues')];
   it('searches name, description and category, every word', () => {
