@@ -132,13 +132,6 @@ func (e *runner) outputWriter(j *Job) *streamWriter {
 	return w
 }
 
-// stderrWriter records tofu's stderr (panics, crashes) as error log lines.
-func stderrWriter(j *Job) *lineWriter {
-	return &lineWriter{emit: func(line []byte, truncated bool) {
-		j.emit(Event{Type: EventLog, Level: "error", Message: string(line)})
-	}}
-}
-
 // failure explains a failed tofu command with tofu's own error diagnostics when there
 // are any (the exit error alone says only "exit status 1").
 func (w *streamWriter) failure(what string, err error) error {

@@ -6,9 +6,11 @@ import (
 	"github.com/spawnit/spawnit/engine/internal/tofu"
 )
 
-// procHandle holds the tofu process a job runs now, if any: what a cancel interrupts
-// and a forced cancel kills. The job sets it when it starts tofu and clears it when tofu
-// has exited and its process group was killed.
+// procHandle holds the tofu process a job runs now, if any, so that its pid can be
+// read (tests follow the process group with it). A cancel does not go through it:
+// runTofu ties the process to the job's contexts (interrupt on the soft one, kill on
+// the hard one). The job sets it when it starts tofu and clears it when tofu has exited
+// and its process group was killed.
 type procHandle struct {
 	mu sync.Mutex
 	p  *tofu.Process
@@ -32,18 +34,4 @@ func (h *procHandle) get() int {
 		return p.Pid()
 	}
 	return 0
-}
-
-// interrupt asks the running tofu, if any, to stop gracefully (once per process).
-func (h *procHandle) interrupt() {
-	if p := h.current(); p != nil {
-		p.Interrupt()
-	}
-}
-
-// kill kills the running tofu's process group, if any.
-func (h *procHandle) kill() {
-	if p := h.current(); p != nil {
-		p.Kill()
-	}
 }

@@ -49,7 +49,7 @@ func TestServerKilledDuringApply(t *testing.T) {
 		}
 		return proc{}, false
 	}
-	left := procsUnder(work)
+	var left []proc
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		left = procsUnder(work)
 		p, ok := tofuLeft(left)

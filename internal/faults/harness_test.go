@@ -304,8 +304,6 @@ func (s *server) launch() error {
 	}
 }
 
-func (s *server) pid() int { return s.cmd.Process.Pid }
-
 func (s *server) running() bool {
 	select {
 	case <-s.exited:
@@ -595,14 +593,6 @@ func tofuRan(ev apiv1.Event) bool {
 	return ev.Type == engine.EventPlannedChange || ev.Type == engine.EventApplyStart || strings.HasPrefix(ev.Message, "OpenTofu 1")
 }
 
-func procText(ps []proc) string {
-	var b strings.Builder
-	for _, p := range ps {
-		b.WriteString(p.String() + "\n")
-	}
-	return b.String()
-}
-
 // waitNoProcs waits up to d for every process under dir to be gone, and returns what is
 // left.
 func waitNoProcs(dir string, d time.Duration) []proc {
@@ -687,13 +677,6 @@ func hangingListener(t *testing.T) (addr string, connected <-chan struct{}) {
 		mu.Unlock()
 	})
 	return l.Addr().String(), first
-}
-
-// tofuLock is the part of OpenTofu's S3 lockfile the tests read.
-type tofuLock struct {
-	ID      string    `json:"ID"`
-	Who     string    `json:"Who"`
-	Created time.Time `json:"Created"`
 }
 
 type syncBuffer struct {
