@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/spawnit/spawnit/pkg/redact"
+
 	"context"
 	"fmt"
 	"iter"
@@ -111,7 +113,7 @@ type Job struct {
 	dropped int
 	changed chan struct{} // closed and replaced on every append: a broadcast to followers
 	done    chan struct{}
-	mask    masker
+	mask    redact.Redactor // the job's secret values, hidden in its events and error
 	// endedFrom and endedErr are the state and error the job had before its final
 	// state: what Info shows until Done.
 	endedFrom JobState

@@ -171,13 +171,9 @@ func (w *lineWriter) Close() error {
 	return nil
 }
 
-// masker hides a job's secret values in its events and error. The name stays for the
-// Job field that holds one; the masking itself is redact's.
-type masker = redact.Redactor
-
 // maskEvent replaces secret values wherever they appear in an event's text and output
 // values.
-func maskEvent(m *masker, ev *Event) {
+func maskEvent(m *redact.Redactor, ev *Event) {
 	if m.Empty() {
 		return
 	}
@@ -198,7 +194,7 @@ func maskEvent(m *masker, ev *Event) {
 // maskJSON masks secrets in a JSON value. A secret can be part of a number or span
 // JSON syntax, where the mask would leave invalid JSON, which no event may carry: the
 // masked text then becomes a JSON string.
-func maskJSON(m *masker, v json.RawMessage) json.RawMessage {
+func maskJSON(m *redact.Redactor, v json.RawMessage) json.RawMessage {
 	masked := m.String(string(v))
 	if masked == string(v) || json.Valid([]byte(masked)) {
 		return json.RawMessage(masked)

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"github.com/spawnit/spawnit/pkg/redact"
+
 	"bytes"
 	"encoding/json"
 	"os"
@@ -157,7 +159,7 @@ func TestLineWriterBoundsHugeLines(t *testing.T) {
 }
 
 func TestMaskerHidesSecrets(t *testing.T) {
-	var m masker
+	var m redact.Redactor
 	m.Add("hunter2-password", "ab") // too short to mask safely: ignored
 	ev := Event{Message: "password is hunter2-password", Diagnostic: &Diagnostic{Detail: "got hunter2-password"},
 		Outputs: map[string]Output{"x": {Value: []byte(`"hunter2-password"`)}}}
@@ -171,7 +173,7 @@ func TestMaskerHidesSecrets(t *testing.T) {
 }
 
 func TestMaskerKeepsOutputsValidJSON(t *testing.T) {
-	var m masker
+	var m redact.Redactor
 	m.Add("4242")
 	ev := Event{Outputs: map[string]Output{
 		"port": {Value: []byte(`42424`)},
