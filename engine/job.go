@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"github.com/spawnit/spawnit/pkg/redact"
-
 	"context"
 	"fmt"
 	"iter"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit"
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
 // Operation is what a job does (the kernel's type; its constants are repeated here).

@@ -1,13 +1,13 @@
 package engine
 
 import (
-	"github.com/spawnit/spawnit/pkg/redact"
-
 	"bytes"
 	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/spawnit/spawnit/pkg/redact"
 )
 
 // collect feeds data to a lineWriter in chunks of the given size and parses each line.
