@@ -49,9 +49,17 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   const focusHeading = useRef(false);
   useTitle(svc ? svc.name : 'Service');
 
+  // Reloads overlap (a status event and a job's end each start one) and their answers can
+  // arrive out of order: only the answer to the newest request of each kind is applied, so
+  // an older answer (the job still running) never overwrites a newer one.
+  const latest = useRef({ service: 0, jobs: 0, drift: 0 });
+
   const loadService = async () => {
+    const n = ++latest.current.service;
+    const stale = () => n !== latest.current.service;
     try {
       const s = await api.service(id);
+      if (stale()) return s;
       setSvc(s);
       setLoadError('');
       const lj = s.status.last_job;
@@ -59,6 +67,7 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
       if (lj && !isFinal(lj.state)) setFollowId(lj.id);
       return s;
     } catch (err) {
+      if (stale()) return null;
       if (err instanceof ApiError && err.status === 404) setGone(true);
       else setLoadError(describe(err));
       return null;
@@ -66,8 +75,10 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   };
 
   const loadJobs = async () => {
+    const n = ++latest.current.jobs;
     try {
       const list = await api.jobs(id);
+      if (n !== latest.current.jobs) return;
       setJobs(list);
       const lastApply = list.find((j) => j.operation === 'apply' && j.state === 'succeeded');
       const lastDestroy = list.find((j) => j.operation === 'destroy' && j.state === 'succeeded');
@@ -81,10 +92,12 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
   };
 
   const loadDrift = async () => {
+    const n = ++latest.current.drift;
     try {
-      setDrift(await api.drift(id));
+      const d = await api.drift(id);
+      if (n === latest.current.drift) setDrift(d);
     } catch {
-      setDrift(null);
+      if (n === latest.current.drift) setDrift(null);
     }
   };
 
