@@ -9,6 +9,7 @@
 //	audit/<yyyy-mm-dd>/<time>-<random>.json
 //	index/services/<tenant>/<service>          see ServiceEntry
 //	index/jobs/<tenant>/<service>/<job>        see RunningJob
+//	replicas/<replica>.json                    see Replica
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -33,6 +34,8 @@ const (
 	// under it can be rebuilt from the service folders: it is never the only record
 	// of anything.
 	IndexPrefix = "index/"
+	// ReplicasPrefix holds one heartbeat record per running replica (package cluster).
+	ReplicasPrefix = "replicas/"
 )
 
 // Files of a template folder.
@@ -320,4 +323,21 @@ func ParseRunningJob(key string) (s Service, id string, ok bool) {
 		return Service{}, "", false
 	}
 	return Service{Tenant: parts[0], Service: parts[1]}, parts[2], true
+}
+
+// Replica is a replica's heartbeat record: replicas/<replica>.json. Replica ids are
+// made by package cluster from [a-z0-9-] only.
+func Replica(id string) string { return ReplicasPrefix + id + recordExtension }
+
+// ParseReplica parses a key of the replica registry.
+func ParseReplica(key string) (id string, ok bool) {
+	rest, found := strings.CutPrefix(key, ReplicasPrefix)
+	if !found {
+		return "", false
+	}
+	id, found = strings.CutSuffix(rest, recordExtension)
+	if !found || id == "" || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
 }

@@ -23,6 +23,7 @@ func layout() []string {
 		s.IdempotencyClaim("<hash>"),
 		AuditPrefix + "<yyyy-mm-dd>/<time>-<random>.json", // checked against Audit below
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
+		Replica("<replica>"),
 	}
 }
 
