@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/spawnit/spawnit"
+	"github.com/spawnit/spawnit/pkg/cluster"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -55,6 +56,9 @@ type Config struct {
 	JobHistory int
 	// Host names this process in lock holders and job records (default: hostname).
 	Host string
+	// Cluster is this replica's membership among the processes sharing Store (see
+	// package cluster); nil means this engine is alone on its store.
+	Cluster *cluster.Registry
 	// Logger receives the engine's own logs; nil means silent.
 	Logger *slog.Logger
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/spawnit/spawnit/api/ui"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/cluster"
 	"github.com/spawnit/spawnit/pkg/platform"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/store/s3store"
@@ -186,6 +187,7 @@ type app struct {
 	out      io.Writer
 	store    store.Store
 	closers  []func() error
+	cluster  *cluster.Registry
 	engine   *engine.Engine
 	platform *platform.Platform
 	api      *api.Server
@@ -271,6 +273,16 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		log.Info("store: local files", "root", filepath.Join(dataDir, "store"))
 	}
 
+	// The replica's heartbeat comes first: the engine and the supervisor tell live
+	// replicas' work from a dead one's by it.
+	if a.cluster, err = cluster.New(a.store, cluster.Options{Version: versionString(), Log: log}); err != nil {
+		return nil, err
+	}
+	if err := a.cluster.Join(ctx); err != nil {
+		return nil, err
+	}
+	log.Info("replica joined", "replica", a.cluster.ID(), "live_replicas", len(a.cluster.Members()))
+
 	cat := catalog.New(a.store, log)
 	if err := cat.Seed(ctx); err != nil {
 		return nil, fmt.Errorf("seed the catalog: %w", err)
@@ -286,6 +298,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		JobTimeout:     cfg.jobTimeout,
 		KillGrace:      cfg.killGrace,
 		JobHistory:     cfg.jobHistory,
+		Cluster:        a.cluster,
 		Logger:         log,
 	})
 	if err != nil {
@@ -296,7 +309,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if err != nil {
 		return nil, err
 	}
-	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Logger: log, Observer: metrics, Targets: targets})
+	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Cluster: a.cluster, Logger: log, Observer: metrics, Targets: targets})
 	if err != nil {
 		return nil, err
 	}
@@ -350,6 +363,12 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(a.listener) }()
+	// The heartbeat outlives the jobs: it stops (and the replica's record is removed)
+	// only once the platform has shut down.
+	heartbeat, stopHeartbeat := context.WithCancel(context.Background())
+	beating := make(chan struct{})
+	go func() { defer close(beating); a.cluster.Run(heartbeat) }()
+	defer func() { stopHeartbeat(); <-beating }()
 	// Background work stops before the platform shuts down, so it starts no job then.
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()

@@ -18,6 +18,7 @@ import (
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/cluster"
 	"github.com/spawnit/spawnit/pkg/dockerapi"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
@@ -76,6 +77,9 @@ type Config struct {
 	Store   store.Store
 	Catalog *catalog.Catalog
 	Engine  *engine.Engine
+	// Cluster is this replica's membership among the servers sharing Store: work done
+	// once for all (supervision) is split over its live members. Nil: this server is alone.
+	Cluster *cluster.Registry
 	// Logger receives the platform's own logs; nil means silent.
 	Logger *slog.Logger
 	// Observer, when set, is told when jobs end and drift checks complete.
