@@ -252,6 +252,8 @@ locals {
     SPAWNIT_OIDC_REDIRECT_URL  = local.redirect_url
     }, var.oidc_tenant_claim == null ? {} : {
     SPAWNIT_OIDC_TENANT_CLAIM = var.oidc_tenant_claim
+    }, var.spawnit_session_secret == null ? {} : {
+    SPAWNIT_SESSION_SECRET = var.spawnit_session_secret
   })
 }
 

@@ -247,6 +247,13 @@ variable "spawnit_log_level" {
   default     = "info"
 }
 
+variable "spawnit_session_secret" {
+  description = "Secret every replica is given to seal browser sessions (SPAWNIT_SESSION_SECRET, spawnit serve --session-secret), so that a session opened on one replica works on the others and after a restart. null: not set."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
 variable "spawnit_env" {
   description = "Extra environment of SpawnIt's server (SPAWNIT_MAX_PARALLEL, SPAWNIT_JOB_TIMEOUT, ...; see spawnit serve --help)."
   type        = map(string)
