@@ -282,6 +282,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if err := checkStore(ctx, a.store, storeName); err != nil {
 		return nil, err
 	}
+	log.Info("store checked: conditional writes and read-after-write hold", "store", storeName)
 
 	// The replica's heartbeat comes first: the engine and the supervisor tell live
 	// replicas' work from a dead one's by it.
