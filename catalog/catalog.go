@@ -92,40 +92,85 @@ func New(st store.Store, logger *slog.Logger) *Catalog {
 
 // Seed writes each built-in template into the store when it is absent. Every write is a
 // create (IfNoneMatch), so an operator's edited or retired template (DisabledMarker) is
-// never overwritten, and two servers seeding one store at once cannot clobber each
-// other. Module files go first and template.json last: template.json is what makes a
+// never overwritten, and replicas seeding one store at once write each file once.
+// Module files go first and template.json last: template.json is what makes a
 // template visible, so a seed interrupted half-way is completed by the next one.
+//
+// It logs what this process did: the templates whose template.json its own write
+// created, and those it found already there (seeded before, or by another replica a
+// moment ago), so that of several replicas starting at once exactly one says it seeded
+// each template.
 func (c *Catalog) Seed(ctx context.Context) error {
+	r, err := c.seed(ctx)
+	attrs := []any{"seeded", r.seeded, "already_present", r.present}
+	if len(r.disabled) > 0 {
+		attrs = append(attrs, "disabled", r.disabled)
+	}
+	switch {
+	case len(r.seeded) > 0:
+		c.log.Info(fmt.Sprintf("catalog: seeded %d built-in templates", len(r.seeded)), attrs...)
+	case err == nil:
+		c.log.Info("catalog: built-in templates already in the store; nothing seeded", attrs...)
+	}
+	return err
+}
+
+// seeding is what one Seed did, template by template (ids in built-in order).
+type seeding struct {
+	seeded   []string // created by this call
+	present  []string // found there (this call wrote nothing that makes them visible)
+	disabled []string // retired by the operator: left alone
+}
+
+func (c *Catalog) seed(ctx context.Context) (seeding, error) {
+	var r seeding
 	builtin := Builtin()
 	ids, err := fs.ReadDir(builtin, ".")
 	if err != nil {
-		return fmt.Errorf("catalog: read built-in templates: %w", err)
+		return r, fmt.Errorf("catalog: read built-in templates: %w", err)
 	}
 	var failures []error
 	for _, d := range ids {
 		if !d.IsDir() {
 			continue
 		}
-		if err := c.seedOne(ctx, builtin, d.Name()); err != nil {
+		id := d.Name()
+		outcome, err := c.seedOne(ctx, builtin, id)
+		switch {
+		case err != nil:
 			failures = append(failures, err)
+		case outcome == seededNow:
+			r.seeded = append(r.seeded, id)
+		case outcome == seededBefore:
+			r.present = append(r.present, id)
+		case outcome == seedDisabled:
+			r.disabled = append(r.disabled, id)
 		}
 	}
-	return errors.Join(failures...)
+	return r, errors.Join(failures...)
 }
 
-func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
+type seedOutcome int
+
+const (
+	seededNow    seedOutcome = iota // this call created template.json
+	seededBefore                    // template.json was there, or another writer created it first
+	seedDisabled                    // the operator retired the template
+)
+
+func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) (seedOutcome, error) {
 	data, err := fs.ReadFile(builtin, path.Join(id, TemplateFile))
 	if err != nil {
-		return fmt.Errorf("catalog: built-in template %s: %w", id, err)
+		return 0, fmt.Errorf("catalog: built-in template %s: %w", id, err)
 	}
 	tpl, err := ParseTemplate(data)
 	if err != nil {
-		return fmt.Errorf("catalog: built-in template %s: %w", id, err)
+		return 0, fmt.Errorf("catalog: built-in template %s: %w", id, err)
 	}
 	if _, err := c.st.Stat(ctx, storekey.TemplateDisabled(id)); err == nil {
-		return nil
+		return seedDisabled, nil
 	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("catalog: seed %s: %w", id, err)
+		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
 	stored, _, err := c.st.Get(ctx, storekey.Template(id))
 	switch {
@@ -134,9 +179,9 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
 			c.log.Info("catalog: built-in template differs from the stored one; keeping the stored one",
 				"template", id, "stored_version", cur.Version, "builtin_version", tpl.Version)
 		}
-		return nil
+		return seededBefore, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("catalog: seed %s: %w", id, err)
+		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
 	err = fs.WalkDir(builtin, path.Join(id, modulesDir), func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -147,25 +192,32 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) error {
 			return err
 		}
 		// The built-in tree is laid out as the store's templates/ folder.
-		return c.create(ctx, storekey.TemplatesPrefix+p, b)
+		_, err = c.create(ctx, storekey.TemplatesPrefix+p, b)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("catalog: seed %s: %w", id, err)
+		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
-	if err := c.create(ctx, storekey.Template(id), data); err != nil {
-		return fmt.Errorf("catalog: seed %s: %w", id, err)
+	created, err := c.create(ctx, storekey.Template(id), data)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
-	c.log.Info("catalog: seeded built-in template", "template", id, "version", tpl.Version)
-	return nil
+	if !created {
+		// Another replica seeding at the same moment made it visible first.
+		return seededBefore, nil
+	}
+	c.log.Debug("catalog: seeded built-in template", "template", id, "version", tpl.Version)
+	return seededNow, nil
 }
 
 // create writes key only if it does not exist; an existing object is left as it is.
-func (c *Catalog) create(ctx context.Context, key string, data []byte) error {
-	_, err := c.st.Put(ctx, key, data, store.PutOptions{IfNoneMatch: true, ContentType: contentType(key)})
+// created says whether this call's write made the object.
+func (c *Catalog) create(ctx context.Context, key string, data []byte) (created bool, err error) {
+	_, err = c.st.Put(ctx, key, data, store.PutOptions{IfNoneMatch: true, ContentType: contentType(key)})
 	if errors.Is(err, store.ErrPreconditionFailed) {
-		return nil
+		return false, nil
 	}
-	return err
+	return err == nil, err
 }
 
 func contentType(key string) string {

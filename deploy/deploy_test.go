@@ -52,10 +52,11 @@ func TestStacksFormattedAndValid(t *testing.T) {
 }
 
 // TestDeployment deploys the whole of SpawnIt with deploy.sh on the local Docker engine
-// (images built by image/build.sh), checks that a second deploy changes nothing, signs
-// in through the deployed identity provider, deploys and destroys an httpecho service
-// through the deployed SpawnIt, then undeploys and checks that nothing of the
-// deployment is left.
+// (images built by image/build.sh) as two replicas behind the load balancer, checks
+// that a second deploy changes nothing, signs in through the deployed identity
+// provider, checks that requests through the load balancer reach both replicas, deploys
+// and destroys an httpecho service through it, then undeploys and checks that nothing
+// of the deployment is left.
 func TestDeployment(t *testing.T) {
 	if testing.Short() {
 		t.Skip("deploys containers: not in -short mode")
@@ -78,8 +79,8 @@ func TestDeployment(t *testing.T) {
 	d.run(t, "deploy")
 	t.Logf("deployed in %s", time.Since(start).Round(time.Second))
 	first := d.containers(t)
-	if len(first) != 3 {
-		t.Fatalf("want 3 containers (s3, idp, server), got %v", first)
+	if len(first) != 5 {
+		t.Fatalf("want 5 containers (s3, idp, server, server-2, lb), got %v", first)
 	}
 
 	// Idempotence: a second deploy replaces nothing and leaves every stack up to date.
@@ -91,7 +92,8 @@ func TestDeployment(t *testing.T) {
 	d.run(t, "check") // exits non-zero when a plan has changes
 	t.Logf("second deploy and check in %s: no change", time.Since(start).Round(time.Second))
 
-	c := d.signIn(t)
+	d.signIn(t)
+	c := d.throughBalancer(t)
 	deployService(t, c)
 
 	start = time.Now()
@@ -117,7 +119,8 @@ func buildImages(t *testing.T) {
 type deployment struct {
 	dir, prefix                 string
 	env                         []string
-	spawnitPort, s3Port, idPort string
+	spawnitPort, s3Port, idPort string // spawnitPort: the load balancer
+	replicaPorts                []string
 	undeployed                  bool
 }
 
@@ -130,6 +133,7 @@ func newDeployment(t *testing.T, tofu, mirror string) *deployment {
 		s3Port:      testservers.FreePort(t),
 		idPort:      testservers.FreePort(t),
 	}
+	d.replicaPorts = []string{testservers.FreePort(t), testservers.FreePort(t)}
 	vars := t.TempDir()
 	writeJSON(t, filepath.Join(vars, "volumes.tfvars.json"), map[string]any{"name_prefix": d.prefix})
 	writeJSON(t, filepath.Join(vars, "network.tfvars.json"), map[string]any{"name_prefix": d.prefix})
@@ -137,6 +141,8 @@ func newDeployment(t *testing.T, tofu, mirror string) *deployment {
 		"spawnit_port":              atoi(t, d.spawnitPort),
 		"s3_port":                   atoi(t, d.s3Port),
 		"idp_port":                  atoi(t, d.idPort),
+		"spawnit_replicas":          len(d.replicaPorts),
+		"spawnit_replica_ports":     []int{atoi(t, d.replicaPorts[0]), atoi(t, d.replicaPorts[1])},
 		"readiness_timeout_seconds": 180, // containers starting on a loaded machine
 	})
 	d.env = append(os.Environ(),
@@ -170,8 +176,10 @@ func (d *deployment) run(t *testing.T, command string) {
 // carrying the deployment's prefix, logging the server's output first.
 func (d *deployment) cleanup(t *testing.T) {
 	if t.Failed() {
-		if out, err := exec.Command("docker", "logs", "--tail", "60", d.prefix+"-server").CombinedOutput(); err == nil {
-			t.Logf("docker logs %s-server:\n%s", d.prefix, out)
+		for _, name := range []string{"-server", "-server-2", "-lb"} {
+			if out, err := exec.Command("docker", "logs", "--tail", "60", d.prefix+name).CombinedOutput(); err == nil {
+				t.Logf("docker logs %s%s:\n%s", d.prefix, name, out)
+			}
 		}
 	}
 	if !d.undeployed {
@@ -233,20 +241,21 @@ func (d *deployment) leftovers(t *testing.T) []string {
 // signIn plays a browser: SpawnIt's /auth/login sends it to the deployed identity
 // provider, whose login form it fills in; the provider sends it back to SpawnIt's
 // callback, where SpawnIt (inside its container) redeems the code at the same issuer
-// URL. It returns an API client riding on that browser session.
-func (d *deployment) signIn(t *testing.T) *client.Client {
+// URL. The browser talks to the first replica directly: the sign-in's state and the
+// session it opens are checked where they were made.
+func (d *deployment) signIn(t *testing.T) {
 	t.Helper()
-	base := "http://127.0.0.1:" + d.spawnitPort
+	public := "http://127.0.0.1:" + d.spawnitPort // the callback registered with the provider
+	base := "http://127.0.0.1:" + d.replicaPorts[0]
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 20 * time.Second}
-	op := &testservers.OP{Issuer: "http://localhost:" + d.idPort + "/", Port: d.idPort}
-	back := op.SignIn(t, browser, base+"/auth/login", testservers.OPUser, testservers.OPPassword)
-	if !strings.HasPrefix(back.String(), base+"/auth/callback?") {
+	back := d.op().SignIn(t, browser, base+"/auth/login", testservers.OPUser, testservers.OPPassword)
+	if !strings.HasPrefix(back.String(), public+"/auth/callback?") {
 		t.Fatalf("the identity provider sent the browser to %s://%s%s, not SpawnIt's callback", back.Scheme, back.Host, back.Path)
 	}
 	noFollow := *browser
 	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	resp, err := noFollow.Get(back.String())
+	resp, err := noFollow.Get(base + "/auth/callback?" + back.RawQuery)
 	if err != nil {
 		t.Fatalf("callback: %v", err)
 	}
@@ -270,23 +279,47 @@ func (d *deployment) signIn(t *testing.T) *client.Client {
 		t.Fatalf("signed in as %+v, want subject %s with a CSRF token", me, testservers.OPUserSubject)
 	}
 	t.Logf("signed in through the deployed identity provider as %s (tenant %s)", me.Subject, me.Tenant)
+}
 
-	api := &http.Client{Jar: jar, Timeout: 30 * time.Second, Transport: csrfTransport{token: me.CSRFToken}}
-	c, err := client.New(base, client.WithHTTPClient(api))
+func (d *deployment) op() *testservers.OP {
+	return &testservers.OP{Issuer: "http://localhost:" + d.idPort + "/", Port: d.idPort}
+}
+
+// throughBalancer checks that requests made through the load balancer reach every
+// replica and are answered there, and returns an API client going through it. The
+// client carries an access token from the deployed provider (SpawnIt's own client,
+// as a script would get one): every replica checks a token by itself.
+func (d *deployment) throughBalancer(t *testing.T) *client.Client {
+	t.Helper()
+	base := "http://127.0.0.1:" + d.spawnitPort
+	tok := d.op().CodeFlowTokens(t, testservers.OPWebClient, testservers.OPClientSecret, base+"/auth/callback", testservers.OPUser, testservers.OPPassword)
+	answered := map[string]int{}
+	for range 2 * len(d.replicaPorts) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("through the load balancer: %v", err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		var me apiv1.Me
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &me) != nil || me.Subject != testservers.OPUserSubject {
+			t.Fatalf("GET /api/v1/me through the load balancer (answered by %q): %s: %s", resp.Header.Get("X-Spawnit-Backend"), resp.Status, body)
+		}
+		answered[resp.Header.Get("X-Spawnit-Backend")]++
+	}
+	for _, port := range d.replicaPorts {
+		if answered["127.0.0.1:"+port] == 0 {
+			t.Fatalf("no request through the load balancer reached the replica on port %s: answers by backend %v", port, answered)
+		}
+	}
+	t.Logf("requests through the load balancer answered by %v", answered)
+	c, err := client.New(base, client.WithToken(tok.AccessToken), client.WithHTTPClient(&http.Client{Timeout: 30 * time.Second}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
-}
-
-// csrfTransport adds the session's CSRF token, as SpawnIt's web UI does, so that
-// state-changing requests made with the session cookie are accepted.
-type csrfTransport struct{ token string }
-
-func (c csrfTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-CSRF-Token", c.token)
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 // deployService creates an httpecho service through the deployed SpawnIt, applies it,

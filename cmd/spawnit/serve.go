@@ -237,6 +237,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	}
 
 	var backend engine.Backend
+	var storeName string // for messages
 	if cfg.s3.endpoint != "" {
 		hostport, tls, err := splitEndpoint(cfg.s3.endpoint, cfg.s3.tls)
 		if err != nil {
@@ -255,6 +256,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 			return nil, fmt.Errorf("S3 store: %w", err)
 		}
 		a.store = st
+		storeName = fmt.Sprintf("S3 bucket %q at %s", cfg.s3.bucket, hostport)
 		scheme := "http://"
 		if tls {
 			scheme = "https://"
@@ -270,8 +272,17 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		}
 		a.store = st
 		a.closers = append(a.closers, st.Close)
+		storeName = "local store " + filepath.Join(dataDir, "store")
 		log.Info("store: local files", "root", filepath.Join(dataDir, "store"))
 	}
+
+	// Leases, create-only writes and If-Match updates are only as safe as the store's
+	// conditional writes: a store that ignores them is refused before anything is
+	// written for real.
+	if err := checkStore(ctx, a.store, storeName); err != nil {
+		return nil, err
+	}
+	log.Info("store checked: conditional writes and read-after-write hold", "store", storeName)
 
 	// The replica's heartbeat comes first: the engine and the supervisor tell live
 	// replicas' work from a dead one's by it.
@@ -345,6 +356,21 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		"drift_interval", cfg.driftInterval)
 	fmt.Fprintf(out, "listening on http://%s\n", a.listener.Addr())
 	return a, nil
+}
+
+// checkStore refuses a store that does not honour conditional writes (see
+// store.CheckConditionalWrites), naming the store and what it failed.
+func checkStore(ctx context.Context, st store.Store, name string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err := store.CheckConditionalWrites(ctx, st)
+	switch {
+	case errors.Is(err, store.ErrUnsafeStore):
+		return fmt.Errorf("refusing to run on the %s: it does not keep the promises SpawnIt relies on (conditional writes, read-after-write consistency; see docs/store.md): %w", name, err)
+	case err != nil:
+		return fmt.Errorf("checking the %s: %w", name, err)
+	}
+	return nil
 }
 
 // serve answers requests until ctx ends (SIGINT or SIGTERM), then shuts down: no new

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -49,6 +51,9 @@ func startFailures() []startFailure {
 		{"S3 endpoint that does not answer", func(t *testing.T, dir string) []string {
 			return []string{"--s3-endpoint", closedAddr(t), "--s3-access-key", "key", "--s3-secret-key", "secret"}
 		}, `S3 store: store: unavailable: s3store: check bucket "spawnit"`, false},
+		{"S3 server that ignores conditional writes", func(t *testing.T, dir string) []string {
+			return []string{"--s3-endpoint", ignoringS3(t), "--s3-access-key", "key", "--s3-secret-key", "secret"}
+		}, `refusing to run on the S3 bucket "spawnit" at 127.0.0.1:`, true},
 		{"local store root is a file", func(t *testing.T, dir string) []string {
 			writeFile(t, dir, "data/store", "")
 			return nil
@@ -187,6 +192,25 @@ func writeFile(t *testing.T, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// ignoringS3 starts a fake S3 server that accepts every PUT and ignores its
+// conditional headers, as some S3 implementations do, and returns its host:port.
+func ignoringS3(t *testing.T) string {
+	t.Helper()
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodHead: // the bucket exists
+		case http.MethodPut: // accepted, whatever If-None-Match or If-Match say
+			w.Header().Set("ETag", `"0123456789abcdef0123456789abcdef"`)
+		case http.MethodDelete:
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			w.WriteHeader(http.StatusNotImplemented)
+		}
+	}))
+	t.Cleanup(fake.Close)
+	return strings.TrimPrefix(fake.URL, "http://")
 }
 
 // busyAddr returns a loopback address a listener of the test holds.

@@ -20,6 +20,7 @@ import (
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -207,6 +208,10 @@ func TestServeS3(t *testing.T) {
 	}
 	if strings.Contains(out.String()+logs.String(), s3.SecretKey) {
 		t.Fatal("the S3 secret key was printed")
+	}
+	// versitygw passed the start-up check of conditional writes, which left nothing.
+	if left, err := a.store.List(context.Background(), storekey.ProbesPrefix); err != nil || len(left) > 0 {
+		t.Fatalf("the store check left %v (%v)", left, err)
 	}
 	installBulk(t, a)
 	ctx, stop := context.WithCancel(context.Background())

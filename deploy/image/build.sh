@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# build.sh [server|versitygw|oidc-op|all]...
+# build.sh [server|lb|versitygw|oidc-op|all]...
 #
 # Builds the images of SpawnIt's self-deployment on the local Docker engine, each FROM
 # scratch from static binaries (no registry is needed, none is used):
 #
 #   spawnit/server:TAG     spawnit (built here, CGO_ENABLED=0), tofu and the provider mirror
+#   spawnit/lb:TAG         the round-robin proxy in front of several replicas (deploy/loadbalancer)
 #   spawnit/versitygw:TAG  the versitygw S3 server (tests and local runs)
 #   spawnit/oidc-op:TAG    the zitadel/oidc example OpenID Provider (tests and local runs)
 #
@@ -81,6 +82,15 @@ build_server() {
   docker_build "spawnit/server:$tag" "$dir"
 }
 
+build_lb() {
+  local dir
+  dir=$(context lb)
+  echo "compiling the load balancer (CGO_ENABLED=0)"
+  (cd "$repo" && CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "-s -w" -o "$dir/spawnit-lb" ./deploy/loadbalancer)
+  is_static "$dir/spawnit-lb" || die "the load balancer is not static"
+  docker_build "spawnit/lb:$tag" "$dir"
+}
+
 build_versitygw() {
   local dir bin=$tools/bin/versitygw
   dir=$(context versitygw)
@@ -118,9 +128,10 @@ trap 'rm -rf "$scratch"' EXIT
 for what in "$@"; do
   case $what in
   server) build_server ;;
+  lb) build_lb ;;
   versitygw) build_versitygw ;;
   oidc-op) build_oidc_op ;;
-  all) build_server; build_versitygw; build_oidc_op ;;
-  *) die "unknown image $what (want server, versitygw, oidc-op or all)" ;;
+  all) build_server; build_lb; build_versitygw; build_oidc_op ;;
+  *) die "unknown image $what (want server, lb, versitygw, oidc-op or all)" ;;
   esac
 done

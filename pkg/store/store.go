@@ -1,8 +1,8 @@
 // Package store is SpawnIt's durable storage: one small interface over an object store,
-// with an S3 implementation (MinIO in production, any S3 API; package s3store) and a
-// local-filesystem one (the embedded single-machine default; NewFS). Both behave the
-// same, down to conditional writes, and are checked by one conformance suite
-// (package storetest).
+// with an S3 implementation (any S3 API that honours conditional writes; package
+// s3store) and a local-filesystem one (the embedded single-machine default; NewFS).
+// Both behave the same, down to conditional writes, and are checked by one conformance
+// suite (package storetest). CheckConditionalWrites checks a store at start-up.
 //
 // Keys are slash-separated paths such as "clients/c1/s1/terraform.tfvars.json". Every
 // key is validated (ValidateKey) before it touches a bucket or a file system.

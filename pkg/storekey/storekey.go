@@ -10,6 +10,7 @@
 //	index/services/<tenant>/<service>          see ServiceEntry
 //	index/jobs/<tenant>/<service>/<job>        see RunningJob
 //	replicas/<replica>.json                    see Replica
+//	probes/<probe>                             see Probe
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -36,6 +37,8 @@ const (
 	IndexPrefix = "index/"
 	// ReplicasPrefix holds one heartbeat record per running replica (package cluster).
 	ReplicasPrefix = "replicas/"
+	// ProbesPrefix holds the short-lived objects of start-up checks of the store.
+	ProbesPrefix = "probes/"
 )
 
 // Files of a template folder.
@@ -341,3 +344,8 @@ func ParseReplica(key string) (id string, ok bool) {
 	}
 	return id, true
 }
+
+// Probe is the object a start-up check of the store writes and removes again
+// (store.CheckConditionalWrites): probes/<probe>. probe is random, so replicas starting
+// at once never check on each other's object.
+func Probe(probe string) string { return ProbesPrefix + probe }

@@ -3,8 +3,8 @@
 # after a fixed sleep.
 #
 #   s3 ──ready──┐
-#               ├──> spawnit ──ready (/readyz)
-#   idp ─ready──┘
+#               ├──> spawnit ──ready (/readyz)   (one per replica, spawnit_replicas)
+#   idp ─ready──┘                 └──> load balancer ──ready (several replicas only)
 
 data "terraform_remote_state" "volumes" {
   backend = "local"
@@ -239,7 +239,6 @@ module "idp_ready" {
 locals {
   spawnit_name = "${local.prefix}-server"
   spawnit_env = merge(var.spawnit_env, {
-    SPAWNIT_LISTEN             = var.spawnit_network_mode == "host" ? "127.0.0.1:${var.spawnit_port}" : ":8080"
     SPAWNIT_LOG_LEVEL          = var.spawnit_log_level
     SPAWNIT_S3_ENDPOINT        = local.s3_endpoint_for_spawnit
     SPAWNIT_S3_BUCKET          = var.s3_bucket
@@ -253,22 +252,69 @@ locals {
     SPAWNIT_OIDC_REDIRECT_URL  = local.redirect_url
     }, var.oidc_tenant_claim == null ? {} : {
     SPAWNIT_OIDC_TENANT_CLAIM = var.oidc_tenant_claim
+    }, var.spawnit_session_secret == null ? {} : {
+    SPAWNIT_SESSION_SECRET = var.spawnit_session_secret
   })
+}
+
+# One replica keeps the deployment as it was: <prefix>-server on spawnit_port, data in
+# the volume spawnit_data. Several replicas are <prefix>-server, <prefix>-server-2, ...,
+# each on a port of its own, the first with spawnit_data and the others with a data
+# volume of their own (workdirs and plugin cache are caches: what lasts is in the
+# bucket), and a load balancer on spawnit_port hands requests to them in turn.
+locals {
+  replicated = var.spawnit_replicas > 1
+  replica_ports = [for i in range(var.spawnit_replicas) : (
+    !local.replicated ? var.spawnit_port :
+    length(var.spawnit_replica_ports) > i ? var.spawnit_replica_ports[i] : var.spawnit_port + 1 + i
+  )]
+  replica_names = [for i in range(var.spawnit_replicas) : i == 0 ? local.spawnit_name : "${local.spawnit_name}-${i + 1}"]
+  replicas = [for i in range(var.spawnit_replicas) : {
+    name = local.replica_names[i]
+    port = local.replica_ports[i]
+    # Where the load balancer reaches it: its port on the host's loopback when both
+    # share the host's network, its name on the deployment's network otherwise.
+    backend = var.spawnit_network_mode == "host" ? "127.0.0.1:${local.replica_ports[i]}" : "${local.replica_names[i]}:8080"
+  }]
+}
+
+module "spawnit_data" {
+  source = "../../modules/volume"
+  count  = var.spawnit_replicas - 1
+
+  name   = "${local.prefix}-spawnit-data-${count.index + 2}"
+  labels = local.labels
+}
+
+moved {
+  from = module.spawnit
+  to   = module.spawnit[0]
+}
+
+moved {
+  from = module.spawnit_ready
+  to   = module.spawnit_ready[0]
 }
 
 module "spawnit" {
   source = "../../modules/container"
+  count  = var.spawnit_replicas
 
-  name         = local.spawnit_name
-  image        = var.spawnit_image
-  env          = local.spawnit_env
+  name  = local.replicas[count.index].name
+  image = var.spawnit_image
+  env = merge(local.spawnit_env, {
+    SPAWNIT_LISTEN = var.spawnit_network_mode == "host" ? "127.0.0.1:${local.replicas[count.index].port}" : ":8080"
+  })
   group_add    = [var.docker_socket_gid]
   network_mode = var.spawnit_network_mode
-  networks     = var.spawnit_network_mode == "host" ? [] : [{ name = local.network, aliases = ["spawnit"] }]
-  ports        = var.spawnit_network_mode == "host" ? [] : [{ internal = 8080, external = var.spawnit_port }]
-  volumes      = [{ volume_name = local.volumes["spawnit_data"], container_path = "/var/lib/spawnit" }]
-  bind_mounts  = [{ host_path = var.docker_socket_path, container_path = "/var/run/docker.sock" }]
-  labels       = local.labels
+  networks     = var.spawnit_network_mode == "host" ? [] : [{ name = local.network, aliases = count.index == 0 && !local.replicated ? ["spawnit"] : [] }]
+  ports        = var.spawnit_network_mode == "host" ? [] : [{ internal = 8080, external = local.replicas[count.index].port }]
+  volumes = [{
+    volume_name    = count.index == 0 ? local.volumes["spawnit_data"] : module.spawnit_data[count.index - 1].name
+    container_path = "/var/lib/spawnit"
+  }]
+  bind_mounts = [{ host_path = var.docker_socket_path, container_path = "/var/run/docker.sock" }]
+  labels      = local.labels
   # SpawnIt gives running OpenTofu jobs a grace period on SIGTERM (SPAWNIT_SHUTDOWN_GRACE,
   # 30 s by default); Docker must wait a little longer before it kills the process.
   stop_timeout_seconds = 45
@@ -279,11 +325,47 @@ module "spawnit" {
 
 module "spawnit_ready" {
   source = "../../modules/readiness"
+  count  = var.spawnit_replicas
 
-  name            = "SpawnIt ${local.spawnit_name} /readyz"
+  name            = "SpawnIt ${local.replicas[count.index].name} /readyz"
+  url             = "http://127.0.0.1:${local.replicas[count.index].port}/readyz"
+  timeout_seconds = var.readiness_timeout_seconds
+  triggers        = [module.spawnit[count.index].id]
+}
+
+# ---------------------------------------------------------------------------------------
+# Load balancer (several replicas only)
+
+locals {
+  lb_name = "${local.prefix}-lb"
+}
+
+module "lb" {
+  source = "../../modules/container"
+  count  = local.replicated ? 1 : 0
+
+  name  = local.lb_name
+  image = var.lb_image
+  env = {
+    LB_LISTEN   = var.spawnit_network_mode == "host" ? "127.0.0.1:${var.spawnit_port}" : ":8080"
+    LB_BACKENDS = join(",", [for r in local.replicas : r.backend])
+  }
+  network_mode = var.spawnit_network_mode
+  networks     = var.spawnit_network_mode == "host" ? [] : [{ name = local.network, aliases = ["spawnit"] }]
+  ports        = var.spawnit_network_mode == "host" ? [] : [{ internal = 8080, external = var.spawnit_port }]
+  labels       = local.labels
+
+  depends_on = [module.spawnit_ready]
+}
+
+module "lb_ready" {
+  source = "../../modules/readiness"
+  count  = local.replicated ? 1 : 0
+
+  name            = "load balancer ${local.lb_name} /readyz"
   url             = "http://127.0.0.1:${var.spawnit_port}/readyz"
   timeout_seconds = var.readiness_timeout_seconds
-  triggers        = [module.spawnit.id]
+  triggers        = [module.lb[0].id]
 }
 
 # Consistency checks that no single variable's validation can express.
@@ -298,6 +380,10 @@ resource "terraform_data" "checks" {
     precondition {
       condition     = alltrue([for k in ["s3_data", "spawnit_data"] : contains(keys(local.volumes), k)])
       error_message = "The volumes stack must define the volumes s3_data and spawnit_data."
+    }
+    precondition {
+      condition     = length(distinct(concat([var.spawnit_port], local.replicated ? local.replica_ports : []))) == (local.replicated ? var.spawnit_replicas + 1 : 1)
+      error_message = "With several replicas, spawnit_port and each of spawnit_replica_ports must be different ports."
     }
     precondition {
       condition     = var.idp_kind != "example-op" || var.spawnit_network_mode == "host"

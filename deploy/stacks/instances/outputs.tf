@@ -48,17 +48,26 @@ output "s3_credentials" {
 }
 
 output "container_ids" {
-  description = "Ids of the deployment's containers by role; a changed id means the container was replaced."
+  description = "Ids of the deployment's containers by role (spawnit is the first replica, spawnit-2... the others); a changed id means the container was replaced."
   value = merge(
-    { s3 = module.s3.id, spawnit = module.spawnit.id },
+    { s3 = module.s3.id },
+    { for i, m in module.spawnit : (i == 0 ? "spawnit" : "spawnit-${i + 1}") => m.id },
     var.idp_kind == "external" ? {} : { idp = module.idp[0].id },
+    local.replicated ? { lb = module.lb[0].id } : {},
   )
 }
 
 output "container_names" {
   description = "Names of the deployment's containers by role (docker logs <name>)."
   value = merge(
-    { s3 = module.s3.name, spawnit = module.spawnit.name },
+    { s3 = module.s3.name },
+    { for i, m in module.spawnit : (i == 0 ? "spawnit" : "spawnit-${i + 1}") => m.name },
     var.idp_kind == "external" ? {} : { idp = module.idp[0].name },
+    local.replicated ? { lb = module.lb[0].name } : {},
   )
+}
+
+output "spawnit_replica_urls" {
+  description = "Each SpawnIt replica on the host's loopback (with one replica, spawnit_local_url)."
+  value       = [for r in local.replicas : "http://127.0.0.1:${r.port}"]
 }

@@ -218,10 +218,40 @@ variable "spawnit_network_mode" {
   }
 }
 
+variable "spawnit_replicas" {
+  description = "Number of SpawnIt servers sharing the bucket. 1: one server on spawnit_port, as it always was. More: each replica on its own port (spawnit_replica_ports) and a round-robin load balancer (lb_image) on spawnit_port in front of them."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.spawnit_replicas >= 1 && var.spawnit_replicas <= 16 && floor(var.spawnit_replicas) == var.spawnit_replicas
+    error_message = "spawnit_replicas must be a whole number from 1 to 16."
+  }
+}
+
+variable "spawnit_replica_ports" {
+  description = "With spawnit_replicas > 1: the host port (on 127.0.0.1) of each replica, in order; empty means spawnit_port + 1, + 2, ..."
+  type        = list(number)
+  default     = []
+}
+
+variable "lb_image" {
+  description = "Image of the load balancer in front of several replicas (spawnit/lb, built by image/build.sh)."
+  type        = string
+  default     = "spawnit/lb:dev"
+}
+
 variable "spawnit_log_level" {
   description = "SpawnIt's log level: debug, info, warn or error."
   type        = string
   default     = "info"
+}
+
+variable "spawnit_session_secret" {
+  description = "Secret every replica is given to seal browser sessions (SPAWNIT_SESSION_SECRET, spawnit serve --session-secret), so that a session opened on one replica works on the others and after a restart. null: not set."
+  type        = string
+  default     = null
+  sensitive   = true
 }
 
 variable "spawnit_env" {

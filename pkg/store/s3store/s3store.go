@@ -1,9 +1,11 @@
-// Package s3store is the store.Store on an S3 API (MinIO in production; versitygw in
-// tests; any server that honours conditional PUTs), through minio-go.
+// Package s3store is the store.Store on an S3 API (versitygw in tests; any server that
+// honours conditional PUTs, see docs/store.md), through minio-go.
 //
 // Conditional puts map onto the standard headers: IfNoneMatch sends "If-None-Match: *"
 // and IfMatch sends "If-Match: <etag>". The server must evaluate them atomically with
-// the write; this package adds no locking of its own.
+// the write; this package adds no locking of its own. Some servers accept and ignore
+// those headers: store.CheckConditionalWrites finds them out, and servers call it at
+// start-up.
 //
 // Errors are translated at this boundary: a missing object becomes store.ErrNotFound,
 // HTTP 412 and 409 ConditionalRequestConflict become store.ErrPreconditionFailed, and a
@@ -15,7 +17,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/md5"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -171,46 +172,6 @@ func (s *Store) bucketError(op string, err error) error {
 		return fmt.Errorf("%w: s3store: %s bucket %q: %w", store.ErrUnavailable, op, s.bucket, err)
 	}
 	return fmt.Errorf("s3store: %s bucket %q: %w", op, s.bucket, err)
-}
-
-// CheckConditionalWrites verifies with a throwaway object (under "spawnit-probe/",
-// deleted afterwards) that the server enforces If-None-Match and If-Match on PUT. Some
-// S3 implementations accept and ignore those headers, which would silently turn every
-// conditional Put into an unconditional one; a server that refuses to start is better.
-// New does not call it because it needs write access; servers should, once, at start-up.
-func (s *Store) CheckConditionalWrites(ctx context.Context) (err error) {
-	key := "spawnit-probe/" + rand.Text()
-	defer func() {
-		if derr := s.Delete(context.WithoutCancel(ctx), key); derr != nil {
-			err = errors.Join(err, derr)
-		}
-	}()
-	ignored := func(header string) error {
-		return fmt.Errorf("s3store: bucket %q: the server ignores %s on PUT, so conditional writes would not be safe", s.bucket, header)
-	}
-	first, err := s.Put(ctx, key, []byte("1"), store.PutOptions{IfNoneMatch: true})
-	if err != nil {
-		return fmt.Errorf("s3store: conditional write check: %w", err)
-	}
-	_, err = s.Put(ctx, key, []byte("2"), store.PutOptions{IfNoneMatch: true})
-	switch {
-	case err == nil:
-		return ignored("If-None-Match")
-	case !errors.Is(err, store.ErrPreconditionFailed):
-		return fmt.Errorf("s3store: conditional write check: %w", err)
-	}
-	stale := md5.Sum([]byte("not the probe's content"))
-	_, err = s.Put(ctx, key, []byte("3"), store.PutOptions{IfMatch: hex.EncodeToString(stale[:])})
-	switch {
-	case err == nil:
-		return ignored("If-Match")
-	case !errors.Is(err, store.ErrPreconditionFailed):
-		return fmt.Errorf("s3store: conditional write check: %w", err)
-	}
-	if _, err := s.Put(ctx, key, []byte("4"), store.PutOptions{IfMatch: first.ETag}); err != nil {
-		return fmt.Errorf("s3store: conditional write check: a put with the current ETag failed: %w", err)
-	}
-	return nil
 }
 
 // Get implements store.Store.

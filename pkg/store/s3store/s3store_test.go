@@ -227,7 +227,7 @@ func TestConfigHidesSecret(t *testing.T) {
 func TestCheckConditionalWrites(t *testing.T) {
 	srv := testservers.Versitygw(t)
 	s := newStore(t, config(srv, freshBucket()))
-	if err := s.CheckConditionalWrites(t.Context()); err != nil {
+	if err := store.CheckConditionalWrites(t.Context(), s); err != nil {
 		t.Fatalf("versitygw: %v", err)
 	}
 	left, err := s.List(t.Context(), "")
@@ -260,8 +260,8 @@ func TestCheckConditionalWritesDetectsIgnoringServer(t *testing.T) {
 		SecretKey: "b",
 		PathStyle: true,
 	})
-	err := s.CheckConditionalWrites(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "If-None-Match") {
+	err := store.CheckConditionalWrites(t.Context(), s)
+	if !errors.Is(err, store.ErrUnsafeStore) || !strings.Contains(err.Error(), "If-None-Match") {
 		t.Fatalf("err = %v, want a report that If-None-Match is ignored", err)
 	}
 	if puts.Load() != 2 {

@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Binary", testBinary},
 		{"Empty", testEmpty},
 		{"CanceledContext", testCanceledContext},
+		{"ConditionalWritesProbe", testConditionalWritesProbe},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -573,4 +574,15 @@ func keysOf(objs []store.Object) []string {
 
 func head(keys []string) []string {
 	return keys[:min(len(keys), 3)]
+}
+
+// testConditionalWritesProbe: the start-up check passes and removes its object.
+func testConditionalWritesProbe(t *testing.T, s store.Store) {
+	if err := store.CheckConditionalWrites(ctx(t), s); err != nil {
+		t.Fatalf("CheckConditionalWrites: %v", err)
+	}
+	left, err := s.List(ctx(t), "")
+	if err != nil || len(left) != 0 {
+		t.Fatalf("the probe left objects behind: %v, %v", keysOf(left), err)
+	}
 }
