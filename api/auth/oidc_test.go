@@ -89,6 +89,7 @@ type env struct {
 	auth     *OIDC
 	logs     *lockedBuffer
 	rt       *countingTransport
+	store    Store // where every OIDC the env makes keeps its sessions
 }
 
 func newEnv(t *testing.T, mutate func(*Config)) *env {
@@ -108,7 +109,11 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 
 func (e *env) newAuth(t *testing.T, mutate func(*Config)) *OIDC {
 	t.Helper()
+	if e.store == nil {
+		e.store = fsStore(t)
+	}
 	cfg := Config{
+		Store:        e.store,
 		Issuer:       e.op.Issuer,
 		ClientID:     testservers.OPWebClient,
 		ClientSecret: testservers.OPClientSecret,

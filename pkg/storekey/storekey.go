@@ -10,6 +10,8 @@
 //	index/services/<tenant>/<service>          see ServiceEntry
 //	index/jobs/<tenant>/<service>/<job>        see RunningJob
 //	replicas/<replica>.json                    see Replica
+//	auth/session-secret                        see SessionSecret
+//	auth/sessions/<hash>.json                  see Session
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -36,6 +38,8 @@ const (
 	IndexPrefix = "index/"
 	// ReplicasPrefix holds one heartbeat record per running replica (package cluster).
 	ReplicasPrefix = "replicas/"
+	// AuthPrefix holds what browser sign-in shares between replicas (package api/auth).
+	AuthPrefix = "auth/"
 )
 
 // Files of a template folder.
@@ -341,3 +345,15 @@ func ParseReplica(key string) (id string, ok bool) {
 	}
 	return id, true
 }
+
+// SessionSecret holds the key browser sessions are sealed with when the operator gives
+// none (--session-secret): drawn once by the first replica, then read by every other.
+const SessionSecret = AuthPrefix + "session-secret"
+
+// SessionsPrefix holds one record per signed-in browser session.
+const SessionsPrefix = AuthPrefix + "sessions/"
+
+// Session is a browser session's record: auth/sessions/<hash>.json, named by the hex
+// SHA-256 of the session id (never the id itself, which only the browser's cookie
+// carries).
+func Session(hash string) string { return SessionsPrefix + hash + recordExtension }

@@ -24,6 +24,7 @@ func layout() []string {
 		AuditPrefix + "<yyyy-mm-dd>/<time>-<random>.json", // checked against Audit below
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
 		Replica("<replica>"),
+		SessionSecret, Session("<hash>"),
 	}
 }
 
