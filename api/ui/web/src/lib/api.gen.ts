@@ -657,6 +657,7 @@ export interface operations {
       };
       401: components["responses"]["E401"];
       500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
     };
   };
   /** List templates */
@@ -1257,6 +1258,7 @@ export interface operations {
       };
       401: components["responses"]["E401"];
       500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
     };
   };
   /** Browser sign-in */
