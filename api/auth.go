@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -82,6 +83,9 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		r := c.Request()
 		p, err := s.cfg.Auth.Authenticate(r)
 		if err != nil {
+			if unavailable(err) {
+				return err // the session store did not answer: 503, not a sign-out
+			}
 			return fmt.Errorf("%w: %w", authn.ErrUnauthenticated, err)
 		}
 		if err := spawnit.ValidateID(p.Tenant); err != nil {
@@ -93,12 +97,22 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		case http.MethodGet, http.MethodHead, http.MethodOptions:
 		default:
 			if err := s.cfg.Auth.CheckCSRF(r); err != nil {
+				if unavailable(err) {
+					return err
+				}
 				return fmt.Errorf("%w: %w", authn.ErrCSRF, err)
 			}
 		}
 		c.Set(principalKey, p)
 		return next(c)
 	}
+}
+
+// unavailable reports whether an Authenticator's error is a dependency that did not
+// answer (the store keeping sessions), rather than a refusal of the credentials.
+func unavailable(err error) bool {
+	var ke spawnit.KindError
+	return errors.As(err, &ke) && ke.Kind() == spawnit.KindUnavailable
 }
 
 func principal(c echo.Context) Principal {

@@ -236,6 +236,9 @@ func TestBadHeadersAndQueries(t *testing.T) {
 		{"unknown route", req{method: "GET", path: "/api/v1/nothing"}, 404, apiv1.CodeNotFound},
 		{"unauthenticated", req{method: "GET", path: "/api/v1/services", headers: map[string]string{"X-Test-Unauthenticated": "1"}}, 401, apiv1.CodeUnauthenticated},
 		{"csrf", req{method: "POST", path: p + "/plan", headers: map[string]string{"X-Test-Bad-CSRF": "1"}}, 403, apiv1.CodeCSRF},
+		// A session store that does not answer is not a signed-out browser.
+		{"session store down", req{method: "GET", path: "/api/v1/me", headers: map[string]string{"X-Test-Sessions-Down": "1"}}, 503, apiv1.CodeUnavailable},
+		{"session store down at the CSRF check", req{method: "POST", path: p + "/plan", headers: map[string]string{"X-Test-Sessions-Down-CSRF": "1"}}, 503, apiv1.CodeUnavailable},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -29,13 +30,18 @@ import (
 )
 
 // testAuth is the tests' Authenticator: the tenant comes from X-Test-Tenant (default
-// tenant-a), and X-Test-Unauthenticated makes the request fail authentication. Only
-// tests may trust a header for identity.
+// tenant-a), X-Test-Unauthenticated makes the request fail authentication, and
+// X-Test-Sessions-Down (authenticate) or X-Test-Sessions-Down-CSRF (the CSRF check)
+// makes it fail as a session store that does not answer. Only tests may trust a header
+// for identity.
 type testAuth struct{}
 
 func (testAuth) Authenticate(r *http.Request) (authn.Principal, error) {
 	if r.Header.Get("X-Test-Unauthenticated") != "" {
 		return authn.Principal{}, authn.ErrUnauthenticated
+	}
+	if r.Header.Get("X-Test-Sessions-Down") != "" {
+		return authn.Principal{}, fmt.Errorf("%w: auth: read the session: connection refused", store.ErrUnavailable)
 	}
 	t := r.Header.Get("X-Test-Tenant")
 	if t == "" {
@@ -47,6 +53,9 @@ func (testAuth) CSRFToken(*http.Request) string { return "" }
 func (testAuth) CheckCSRF(r *http.Request) error {
 	if r.Header.Get("X-Test-Bad-CSRF") != "" {
 		return errors.New("bad token")
+	}
+	if r.Header.Get("X-Test-Sessions-Down-CSRF") != "" {
+		return fmt.Errorf("%w: auth: read the session: connection refused", store.ErrUnavailable)
 	}
 	return nil
 }

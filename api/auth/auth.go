@@ -12,7 +12,10 @@
 //     the expected issuer and audience when the answer names them. Positive introspection answers are cached
 //     for at most 30 s and never past the token's expiry, keyed by the token's SHA-256.
 //   - The session cookie set by /auth/callback after an authorization-code + PKCE
-//     sign-in. Sessions live in memory (a restart signs everyone out) and expire after
+//     sign-in. Sessions are records in Config.Store, encrypted, named by a hash of the
+//     cookie's id, with a cookie bound to Config.SessionSecret by an HMAC: every
+//     replica sharing the store and the secret knows every session, a restart keeps
+//     them, and a sign-out on one replica holds on all. They expire after
 //     Config.SessionTTL. State-changing requests made with the cookie must echo the
 //     session's CSRF token in X-CSRF-Token.
 //
@@ -68,6 +71,15 @@ type Config struct {
 	CookieSecure bool
 	// SessionTTL is how long a browser session lasts. Default: 8 h.
 	SessionTTL time.Duration
+	// Store keeps browser sessions; required with a RedirectURL. Replicas that share it
+	// (and SessionSecret) share the sessions.
+	Store Store
+	// SessionSecret keys the session cookies, the session records and the login cookie
+	// (the state and PKCE verifier between /auth/login and /auth/callback); at least
+	// MinSessionSecretLen bytes. Every replica must be given the same one. Empty: one is
+	// drawn and kept in Store (auth/session-secret) by the first replica, and read from
+	// there by the others.
+	SessionSecret []byte
 	// HTTPClient talks to the provider. Default: a client with a 10 s timeout.
 	HTTPClient *http.Client
 	// Logger receives sign-in and verification events. Default: discard.
@@ -77,7 +89,6 @@ type Config struct {
 const (
 	defaultSessionTTL   = 8 * time.Hour
 	defaultHTTPTimeout  = 10 * time.Second
-	maxSessions         = 10000
 	introspectionTTL    = 30 * time.Second
 	introspectionMax    = 4096
 	maxBearerLen        = 16 << 10
@@ -95,7 +106,7 @@ type OIDC struct {
 	intro    rs.ResourceServer // nil: the issuer offers no introspection
 	cache    *introspectionCache
 	party    rp.RelyingParty // nil: no browser sign-in
-	sessions *sessionStore
+	sessions *sessionStore   // nil: no browser sign-in
 	cookies  cookieNames
 	login    *loginState
 	now      func() time.Time
@@ -137,14 +148,13 @@ func New(ctx context.Context, cfg Config) (*OIDC, error) {
 		return nil, fmt.Errorf("auth: issuer %s publishes no jwks_uri", cfg.Issuer)
 	}
 	o := &OIDC{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		keys:     newKeySet(cfg.HTTPClient, disco.JwksURI),
-		algs:     acceptedAlgorithms,
-		cache:    newIntrospectionCache(introspectionMax),
-		sessions: newSessionStore(maxSessions),
-		cookies:  newCookieNames(cfg.CookieSecure),
-		now:      time.Now,
+		cfg:     cfg,
+		log:     cfg.Logger,
+		keys:    newKeySet(cfg.HTTPClient, disco.JwksURI),
+		algs:    acceptedAlgorithms,
+		cache:   newIntrospectionCache(introspectionMax),
+		cookies: newCookieNames(cfg.CookieSecure),
+		now:     time.Now,
 	}
 	// Loading the keys now turns a wrong jwks_uri into a start-up error instead of a
 	// 401 on the first request.
@@ -190,7 +200,11 @@ func (o *OIDC) Authenticate(r *http.Request) (authn.Principal, error) {
 		}
 		return p, nil
 	}
-	s, ok := o.session(r)
+	s, ok, err := o.session(r)
+	if err != nil {
+		// Not a 401: the browser is still signed in, the store did not answer.
+		return authn.Principal{}, err
+	}
 	if !ok {
 		return authn.Principal{}, unauthenticated("no bearer token or session", nil)
 	}
@@ -202,7 +216,7 @@ func (o *OIDC) CSRFToken(r *http.Request) string {
 	if r.Header.Get("Authorization") != "" {
 		return ""
 	}
-	if s, ok := o.session(r); ok {
+	if s, ok, _ := o.session(r); ok {
 		return s.csrf
 	}
 	return ""
@@ -220,7 +234,10 @@ func (o *OIDC) CheckCSRF(r *http.Request) error {
 	if r.Header.Get("Authorization") != "" {
 		return nil
 	}
-	s, ok := o.session(r)
+	s, ok, err := o.session(r)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return fmt.Errorf("%w: no session", authn.ErrCSRF)
 	}
@@ -231,12 +248,26 @@ func (o *OIDC) CheckCSRF(r *http.Request) error {
 	return nil
 }
 
-func (o *OIDC) session(r *http.Request) (session, bool) {
+// session returns the request's session; err means the store could not say.
+func (o *OIDC) session(r *http.Request) (session, bool, error) {
+	if o.sessions == nil {
+		return session{}, false, nil
+	}
 	c, err := r.Cookie(o.cookies.session)
 	if err != nil || c.Value == "" {
-		return session{}, false
+		return session{}, false, nil
 	}
-	return o.sessions.get(c.Value, o.now())
+	return o.sessions.get(r.Context(), c.Value, o.now())
+}
+
+// SweepSessions deletes the records of browser sessions that have ended (whoever
+// created them; one replica sweeping is enough) and returns how many it deleted.
+// Sessions end without it; it only bounds what the store keeps.
+func (o *OIDC) SweepSessions(ctx context.Context) (int, error) {
+	if o.sessions == nil {
+		return 0, nil
+	}
+	return o.sessions.sweep(ctx, o.now())
 }
 
 // bearerToken extracts an RFC 6750 token: scheme "Bearer" (any case), one token of

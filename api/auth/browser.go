@@ -2,10 +2,10 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -42,8 +42,9 @@ func newCookieNames(secure bool) cookieNames {
 }
 
 // loginState carries what /auth/login chose (state, PKCE verifier, nonce, return_to)
-// to /auth/callback in one cookie, encrypted and authenticated with keys that live only
-// in this process; nothing is stored server-side before sign-in completes.
+// to /auth/callback in one cookie, encrypted and authenticated with keys derived from
+// the session secret: the callback may reach another replica than the login did, or
+// the same one restarted. Nothing is stored server-side before sign-in completes.
 type loginState struct {
 	cookies *httphelper.CookieHandler
 }
@@ -62,9 +63,21 @@ func (o *OIDC) setupBrowser(ctx context.Context) error {
 	if err != nil || redirect.Scheme == "" || redirect.Host == "" {
 		return fmt.Errorf("auth: redirect URL %q is not an absolute URL", o.cfg.RedirectURL)
 	}
-	hashKey, encKey := make([]byte, 32), make([]byte, 32)
-	_, _ = rand.Read(hashKey)
-	_, _ = rand.Read(encKey)
+	if o.cfg.Store == nil {
+		return errors.New("auth: browser sign-in needs a store to keep sessions in")
+	}
+	secret := o.cfg.SessionSecret
+	if len(secret) == 0 {
+		if secret, err = storedSessionSecret(ctx, o.cfg.Store); err != nil {
+			return err
+		}
+		o.log.Warn("browser sessions are sealed with a key kept in the store: give every replica the same --session-secret to keep it out of the bucket")
+	}
+	keys, err := deriveSessionKeys(secret)
+	if err != nil {
+		return err
+	}
+	o.sessions = &sessionStore{st: o.cfg.Store, keys: keys}
 	cookiePath := redirect.Path
 	if cookiePath == "" {
 		cookiePath = "/"
@@ -77,7 +90,7 @@ func (o *OIDC) setupBrowser(ctx context.Context) error {
 	if !o.cfg.CookieSecure {
 		opts = append(opts, httphelper.WithUnsecure())
 	}
-	o.login = &loginState{cookies: httphelper.NewCookieHandler(hashKey, encKey, opts...)}
+	o.login = &loginState{cookies: httphelper.NewCookieHandler(keys.loginHash, keys.loginEnc, opts...)}
 
 	o.party, err = rp.NewRelyingPartyOIDC(ctx, o.cfg.Issuer, o.cfg.ClientID, o.cfg.ClientSecret, o.cfg.RedirectURL, o.cfg.Scopes,
 		rp.WithHTTPClient(o.cfg.HTTPClient),
@@ -192,12 +205,19 @@ func (o *OIDC) handleCallback(w http.ResponseWriter, r *http.Request) {
 
 	// A fresh id at every sign-in: a session id planted before sign-in is worthless.
 	if old, err := r.Cookie(o.cookies.session); err == nil && old.Value != "" {
-		o.sessions.delete(old.Value)
+		if err := o.sessions.delete(r.Context(), old.Value); err != nil {
+			o.log.Warn("the previous session could not be ended", "error", err.Error())
+		}
 	}
-	id, _ := o.sessions.create(p, o.cfg.SessionTTL, o.now())
+	cookie, _, err := o.sessions.create(r.Context(), p, o.cfg.SessionTTL, o.now())
+	if err != nil {
+		o.log.Error("sign-in could not be recorded", "error", err.Error())
+		http.Error(w, "sign-in could not be recorded; please sign in again later", http.StatusServiceUnavailable)
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     o.cookies.session,
-		Value:    id,
+		Value:    cookie,
 		Path:     "/",
 		MaxAge:   int(o.cfg.SessionTTL.Seconds()),
 		HttpOnly: true,
@@ -257,8 +277,14 @@ func (o *OIDC) handleLogout(w http.ResponseWriter, r *http.Request) {
 		methodNotAllowed(w, "POST")
 		return
 	}
-	if c, err := r.Cookie(o.cookies.session); err == nil && c.Value != "" {
-		if s, ok := o.sessions.get(c.Value, o.now()); ok {
+	if c, err := r.Cookie(o.cookies.session); err == nil && c.Value != "" && o.sessions != nil {
+		s, ok, err := o.sessions.get(r.Context(), c.Value, o.now())
+		if err != nil {
+			o.log.Error("sign-out: the session could not be read", "error", err.Error())
+			http.Error(w, "sign-out could not be recorded; retry", http.StatusServiceUnavailable)
+			return
+		}
+		if ok {
 			// Compared here rather than through CheckCSRF, which waives the check for
 			// requests carrying an Authorization header.
 			got := r.Header.Get(csrfHeader)
@@ -266,7 +292,12 @@ func (o *OIDC) handleLogout(w http.ResponseWriter, r *http.Request) {
 				http.Error(w, authn.ErrCSRF.Error(), http.StatusForbidden)
 				return
 			}
-			o.sessions.delete(c.Value)
+			// The record goes: every replica refuses the cookie from now on.
+			if err := o.sessions.delete(r.Context(), c.Value); err != nil {
+				o.log.Error("sign-out could not be recorded", "error", err.Error())
+				http.Error(w, "sign-out could not be recorded; retry", http.StatusServiceUnavailable)
+				return
+			}
 			o.log.Info("signed out", "subject", s.principal.Subject, "tenant", s.principal.Tenant)
 		}
 	}

@@ -89,6 +89,7 @@ type env struct {
 	auth     *OIDC
 	logs     *lockedBuffer
 	rt       *countingTransport
+	store    Store // where every OIDC the env makes keeps its sessions
 }
 
 func newEnv(t *testing.T, mutate func(*Config)) *env {
@@ -108,7 +109,11 @@ func newEnv(t *testing.T, mutate func(*Config)) *env {
 
 func (e *env) newAuth(t *testing.T, mutate func(*Config)) *OIDC {
 	t.Helper()
+	if e.store == nil {
+		e.store = fsStore(t)
+	}
 	cfg := Config{
+		Store:        e.store,
 		Issuer:       e.op.Issuer,
 		ClientID:     testservers.OPWebClient,
 		ClientSecret: testservers.OPClientSecret,
@@ -932,4 +937,130 @@ func signJWT(t *testing.T, key *rsa.PrivateKey, alg jose.SignatureAlgorithm, kid
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestBrowserSessionsAcrossReplicas: two replicas on one store behind one address (the
+// load balancer swaps which one answers). A sign-in started on A and finished on B
+// works; its session works on A, on B and on a replica started later (a restart); a
+// sign-out on B is refused on A; a replica with another secret, and a tampered cookie,
+// are refused. Run with the operator's secret and with the secret kept in the store.
+func TestBrowserSessionsAcrossReplicas(t *testing.T) {
+	for _, mode := range []struct {
+		name   string
+		secret []byte
+	}{
+		{"operator's secret", []byte("an operator's secret, long enough for HKDF")},
+		{"secret kept in the store", nil},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			withSecret := func(c *Config) { c.SessionSecret = mode.secret }
+			e := newEnv(t, withSecret)
+			var lb atomic.Value
+			lb.Store(e.mux(e.auth))
+			e.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				lb.Load().(http.Handler).ServeHTTP(w, r)
+			})
+			a := e.auth
+			b := e.newAuth(t, withSecret)
+			route := func(o *OIDC) { lb.Store(e.mux(o)) }
+
+			jar, _ := cookiejar.New(nil)
+			browser := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+			noFollow := *browser
+			noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+			// /auth/login on A, the provider's redirect back lands on B.
+			route(a)
+			back := e.op.SignIn(t, browser, e.srv.URL+"/auth/login?return_to=/services", testservers.OPUser, testservers.OPPassword)
+			route(b)
+			resp, err := noFollow.Get(back.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/services" {
+				t.Fatalf("callback on B after login on A: %s %s\nlogs:\n%s", resp.Status, body, e.logs.String())
+			}
+			sc := findCookie(resp, "spawnit_session")
+			if sc == nil {
+				t.Fatal("no session cookie")
+			}
+
+			probe := func(o *OIDC, method, csrf string) (int, map[string]string) {
+				t.Helper()
+				route(o)
+				req, _ := http.NewRequest(method, e.srv.URL+"/api/probe", nil)
+				if csrf != "" {
+					req.Header.Set("X-CSRF-Token", csrf)
+				}
+				resp, err := noFollow.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var got map[string]string
+				if resp.StatusCode == http.StatusOK {
+					if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return resp.StatusCode, got
+			}
+			status, me := probe(b, http.MethodGet, "")
+			if status != http.StatusOK || me["subject"] != testservers.OPUserSubject || me["csrf_token"] == "" {
+				t.Fatalf("B, where the sign-in ended: %d %v", status, me)
+			}
+			csrf := me["csrf_token"]
+			if status, onA := probe(a, http.MethodGet, ""); status != http.StatusOK || onA["subject"] != me["subject"] || onA["csrf_token"] != csrf {
+				t.Fatalf("A: %d %v, want the same session as on B", status, onA)
+			}
+			// The CSRF token is the session's, on every replica.
+			if status, _ := probe(a, http.MethodPost, csrf); status != http.StatusOK {
+				t.Errorf("POST on A with the token B gave: %d", status)
+			}
+
+			// A restart: a new process on the same store, with the same configuration.
+			restarted := e.newAuth(t, withSecret)
+			if status, _ := probe(restarted, http.MethodGet, ""); status != http.StatusOK {
+				t.Errorf("after a restart: %d, want the session to survive", status)
+			}
+
+			// Another secret (an operator's mistake, or a rotation) refuses the cookie.
+			other := e.newAuth(t, func(c *Config) { c.SessionSecret = []byte("another secret, also long enough for HKDF") })
+			mustUnauthenticated(t, other, "cookie under another secret", cookieRequest(sc))
+			if status, _ := probe(other, http.MethodGet, ""); status != http.StatusUnauthorized {
+				t.Errorf("replica with another secret: %d, want 401", status)
+			}
+
+			// A tampered cookie is refused.
+			id, mac, _ := strings.Cut(sc.Value, ".")
+			differ := map[bool]string{true: "B", false: "A"}
+			for _, v := range []string{id, id + "." + differ[mac[0] == 'A'] + mac[1:], differ[id[0] == 'A'] + id[1:] + "." + mac} {
+				mustUnauthenticated(t, a, "tampered cookie", cookieRequest(&http.Cookie{Name: sc.Name, Value: v}))
+			}
+
+			// Sign-out on B: A refuses the cookie at once.
+			route(b)
+			req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/auth/logout", nil)
+			req.Header.Set("X-CSRF-Token", csrf)
+			out, err := noFollow.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out.Body.Close()
+			if out.StatusCode != http.StatusNoContent {
+				t.Fatalf("logout on B: %s", out.Status)
+			}
+			mustUnauthenticated(t, a, "cookie signed out on B, on A", cookieRequest(sc))
+			mustUnauthenticated(t, restarted, "cookie signed out on B, after a restart", cookieRequest(sc))
+			assertNoSecretsLogged(t, e.logs.String(), sc.Value, csrf)
+		})
+	}
+}
+
+func cookieRequest(c *http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/api/v1/services", nil)
+	r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	return r
 }

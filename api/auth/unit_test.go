@@ -223,32 +223,3 @@ func TestIntrospectionCacheBounds(t *testing.T) {
 		t.Error("an already expired answer was cached")
 	}
 }
-
-func TestSessionStoreBounds(t *testing.T) {
-	s := newSessionStore(3)
-	now := time.Unix(1_000_000, 0)
-	var ids []string
-	for i := 0; i < 5; i++ {
-		id, sess := s.create(authn.Principal{Subject: itoa(i)}, time.Duration(i+1)*time.Hour, now)
-		if sess.csrf == "" || sess.csrf == id {
-			t.Fatal("session without its own CSRF token")
-		}
-		ids = append(ids, id)
-		if n := s.len(); n > 3 {
-			t.Fatalf("store holds %d sessions, max 3", n)
-		}
-	}
-	// The ones closest to expiry went first.
-	if _, ok := s.get(ids[0], now); ok {
-		t.Error("oldest session survived eviction")
-	}
-	if got, ok := s.get(ids[4], now); !ok || got.principal.Subject != "4" {
-		t.Error("newest session evicted")
-	}
-	if _, ok := s.get(ids[4], now.Add(5*time.Hour)); ok {
-		t.Error("expired session served")
-	}
-	if _, ok := s.get("not-a-session", now); ok {
-		t.Error("unknown id accepted")
-	}
-}

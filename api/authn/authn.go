@@ -33,13 +33,15 @@ type Principal struct {
 // Authenticator verifies a request's credentials (bearer token or session cookie).
 type Authenticator interface {
 	// Authenticate returns the verified caller; an error (wrapping ErrUnauthenticated,
-	// ideally) means 401 unauthenticated.
+	// ideally) means 401 unauthenticated, except an error of kind unavailable (the
+	// store keeping sessions did not answer), which means 503.
 	Authenticate(r *http.Request) (Principal, error)
 	// CSRFToken returns the token a cookie-authenticated browser must echo in
 	// X-CSRF-Token on state-changing requests; "" when the request is not
 	// cookie-authenticated.
 	CSRFToken(r *http.Request) string
 	// CheckCSRF verifies X-CSRF-Token for cookie-authenticated state-changing requests
-	// (nil for bearer requests). An error means 403 csrf_failed.
+	// (nil for bearer requests). An error means 403 csrf_failed (503 for an error of
+	// kind unavailable).
 	CheckCSRF(r *http.Request) error
 }

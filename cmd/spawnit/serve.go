@@ -22,6 +22,7 @@ import (
 
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/api"
+	"github.com/spawnit/spawnit/api/auth"
 	"github.com/spawnit/spawnit/api/authn"
 	"github.com/spawnit/spawnit/api/ui"
 	"github.com/spawnit/spawnit/catalog"
@@ -65,6 +66,7 @@ type s3Config struct {
 
 type oidcConfig struct {
 	issuer, audience, clientID, clientSecret, redirectURL, tenantClaim string
+	sessionSecret                                                      string // see readSessionSecret
 }
 
 // envName is the environment variable of a flag: --s3-secret-key → SPAWNIT_S3_SECRET_KEY.
@@ -96,6 +98,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.StringVar(&c.oidc.clientSecret, "oidc-client-secret", "", "OIDC client secret (prefer the environment variable)")
 	fs.StringVar(&c.oidc.redirectURL, "oidc-redirect-url", "", "this server's /auth/callback URL as the issuer knows it")
 	fs.StringVar(&c.oidc.tenantClaim, "oidc-tenant-claim", "", "token claim naming the tenant (default: a sanitised sub)")
+	fs.StringVar(&c.oidc.sessionSecret, "session-secret", "", "key of browser sessions, the same on every replica, at least 32 characters (prefer the environment variable, or a file named by $"+sessionSecretFileEnv+"; default: one kept in the store)")
 	fs.IntVar(&c.maxParallel, "max-parallel", 4, "jobs running at once across services")
 	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
@@ -127,6 +130,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected arguments: %q", fs.Args())}
+	}
+	if err := readSessionSecret(&c.oidc, lookupEnv); err != nil {
+		return nil, err
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		return nil, usageError{err.Error()}
@@ -190,6 +196,7 @@ type app struct {
 	cluster  *cluster.Registry
 	engine   *engine.Engine
 	platform *platform.Platform
+	oidc     *auth.OIDC // nil: single-user
 	api      *api.Server
 	listener net.Listener
 }
@@ -331,9 +338,10 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	var auth authn.Authenticator = api.NewSingleUser()
 	var handlers *api.AuthHandlers
 	if !singleUser {
-		if auth, handlers, err = newOIDCAuthenticator(ctx, cfg.oidc, log); err != nil {
+		if a.oidc, handlers, err = newOIDCAuthenticator(ctx, cfg.oidc, a.store, log); err != nil {
 			return nil, fmt.Errorf("OIDC: %w", err)
 		}
+		auth = a.oidc
 	}
 	a.api, err = api.New(api.Config{
 		Platform:     a.platform,
@@ -400,6 +408,9 @@ func (a *app) serve(ctx context.Context) error {
 	defer stopBackground()
 	var background sync.WaitGroup
 	background.Go(func() { a.sweepIdempotencyKeys(bgCtx) })
+	if a.oidc != nil {
+		background.Go(func() { a.sweepSessions(bgCtx) })
+	}
 	if a.cfg.driftInterval > 0 {
 		// Docker events are followed on the docker target's engine, where tofu deploys.
 		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Docker: a.platform.Docker(), Logger: a.log}, a.platform.Supervised())

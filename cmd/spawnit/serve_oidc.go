@@ -9,22 +9,26 @@ import (
 
 	"github.com/spawnit/spawnit/api"
 	"github.com/spawnit/spawnit/api/auth"
-	"github.com/spawnit/spawnit/api/authn"
+	"github.com/spawnit/spawnit/pkg/store"
 )
 
 // newOIDCAuthenticator connects to the configured OIDC issuer and returns the
 // Authenticator with its browser sign-in handlers. Cookies are Secure when the
-// redirect URL is https (the browser reaches the server over TLS).
-func newOIDCAuthenticator(ctx context.Context, c oidcConfig, log *slog.Logger) (authn.Authenticator, *api.AuthHandlers, error) {
+// redirect URL is https (the browser reaches the server over TLS). Browser sessions
+// are kept in st, sealed with the session secret (or, without one, with a key kept in
+// st: see auth.Config.SessionSecret).
+func newOIDCAuthenticator(ctx context.Context, c oidcConfig, st store.Store, log *slog.Logger) (*auth.OIDC, *api.AuthHandlers, error) {
 	o, err := auth.New(ctx, auth.Config{
-		Issuer:       c.issuer,
-		Audience:     c.audience,
-		ClientID:     c.clientID,
-		ClientSecret: c.clientSecret,
-		RedirectURL:  c.redirectURL,
-		TenantClaim:  c.tenantClaim,
-		CookieSecure: strings.HasPrefix(c.redirectURL, "https://"),
-		Logger:       log,
+		Store:         st,
+		SessionSecret: []byte(c.sessionSecret),
+		Issuer:        c.issuer,
+		Audience:      c.audience,
+		ClientID:      c.clientID,
+		ClientSecret:  c.clientSecret,
+		RedirectURL:   c.redirectURL,
+		TenantClaim:   c.tenantClaim,
+		CookieSecure:  strings.HasPrefix(c.redirectURL, "https://"),
+		Logger:        log,
 	})
 	if err != nil {
 		return nil, nil, err

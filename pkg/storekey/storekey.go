@@ -11,6 +11,8 @@
 //	index/jobs/<tenant>/<service>/<job>        see RunningJob
 //	replicas/<replica>.json                    see Replica
 //	probes/<probe>                             see Probe
+//	auth/session-secret                        see SessionSecret
+//	auth/sessions/<hash>.json                  see Session
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -39,6 +41,8 @@ const (
 	ReplicasPrefix = "replicas/"
 	// ProbesPrefix holds the short-lived objects of start-up checks of the store.
 	ProbesPrefix = "probes/"
+	// AuthPrefix holds what browser sign-in shares between replicas (package api/auth).
+	AuthPrefix = "auth/"
 )
 
 // Files of a template folder.
@@ -349,3 +353,15 @@ func ParseReplica(key string) (id string, ok bool) {
 // (store.CheckConditionalWrites): probes/<probe>. probe is random, so replicas starting
 // at once never check on each other's object.
 func Probe(probe string) string { return ProbesPrefix + probe }
+
+// SessionSecret holds the key browser sessions are sealed with when the operator gives
+// none (--session-secret): drawn once by the first replica, then read by every other.
+const SessionSecret = AuthPrefix + "session-secret"
+
+// SessionsPrefix holds one record per signed-in browser session.
+const SessionsPrefix = AuthPrefix + "sessions/"
+
+// Session is a browser session's record: auth/sessions/<hash>.json, named by the hex
+// SHA-256 of the session id (never the id itself, which only the browser's cookie
+// carries).
+func Session(hash string) string { return SessionsPrefix + hash + recordExtension }

@@ -25,6 +25,7 @@ func layout() []string {
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
 		Replica("<replica>"),
 		Probe("<probe>"),
+		SessionSecret, Session("<hash>"),
 	}
 }
 

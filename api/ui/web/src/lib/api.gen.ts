@@ -657,6 +657,7 @@ export interface operations {
       };
       401: components["responses"]["E401"];
       500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
     };
   };
   /** List templates */
@@ -1257,6 +1258,7 @@ export interface operations {
       };
       401: components["responses"]["E401"];
       500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
     };
   };
   /** Browser sign-in */
@@ -1276,6 +1278,10 @@ export interface operations {
         content: never;
       };
       400: components["responses"]["E400"];
+      /** @description The session could not be recorded (the store did not answer): sign in again later. */
+      503: {
+        content: never;
+      };
     };
   };
   /** Sign out */
@@ -1287,6 +1293,10 @@ export interface operations {
       };
       /** @description Session cleared; redirect. */
       303: {
+        content: never;
+      };
+      /** @description The session could not be ended (the store did not answer): retry. */
+      503: {
         content: never;
       };
     };

@@ -174,7 +174,8 @@ export const api = {
    */
   recover: async (service: string) => (await request<Service>('POST', `${svc(service)}/recover`)).data,
   logout: async () => {
-    // The session is gone whatever the answer; a 401 here just means it already was.
+    // A 401 here just means the session already was gone; any other failure (503: the
+    // server could not reach its store) leaves the session in place and is shown.
     try {
       await request<unknown>('POST', '/auth/logout', { quiet401: true });
     } catch (err) {
