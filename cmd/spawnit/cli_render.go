@@ -241,10 +241,10 @@ func writeJobOutputs(w io.Writer, outs map[string]apiv1.Output, indent string) {
 }
 
 func jobOutputValue(o apiv1.Output) string {
-	if o.Sensitive {
-		return "(sensitive)"
-	}
 	if len(o.Value) == 0 {
+		if o.Sensitive {
+			return "(sensitive)" // unless revealed
+		}
 		return "(known after apply)"
 	}
 	var buf bytes.Buffer

@@ -40,7 +40,7 @@ func executeCLI(ctx context.Context, env *cliEnv, args []string) cliResult {
 	if cmd == nil {
 		cmd = root
 	}
-	if errors.As(err, new(usageError)) {
+	if errors.As(err, new(usageError)) && !errors.As(err, new(unknownCommand)) {
 		fmt.Fprint(env.stderr, cmd.UsageString())
 		fmt.Fprintln(env.stderr)
 	}
@@ -171,11 +171,14 @@ func subcommandArgs(cmd *cobra.Command, args []string) error {
 	if len(args) == 0 {
 		return nil
 	}
+	if cmd.SuggestionsMinimumDistance <= 0 {
+		cmd.SuggestionsMinimumDistance = 2
+	}
 	msg := fmt.Sprintf("unknown command %q", args[0])
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}
-	return usageError{msg}
+	return unknownCommand{usageError{msg + fmt.Sprintf("\nRun \"%s -h\" for the list of commands.", cmd.CommandPath())}}
 }
 
 // groupCmd makes cmd a group of subcommands: run alone it prints its help.

@@ -671,3 +671,61 @@ func TestReadInputsFileIsStrict(t *testing.T) {
 		t.Fatalf("inputs %#v, %v", in, err)
 	}
 }
+
+// A job queued behind another says what it waits for before its progress.
+func TestQueuedJobSaysWhatItWaitsFor(t *testing.T) {
+	f := newFakeAPI(t)
+	job := finishedJob("j-2", spawnit.OpApply, "web", spawnit.StateSucceeded)
+	job.CreatedAt = t0.Add(time.Second)
+	f.serveJob("POST /api/v1/services/web/apply", job, nil)
+	f.HandleFunc("GET /api/v1/services/web/jobs", func(w http.ResponseWriter, r *http.Request) {
+		sendJSON(w, 200, apiv1.JobList{Jobs: []apiv1.Job{
+			{ID: "j-2", Operation: spawnit.OpApply, State: spawnit.StateQueued, CreatedAt: t0.Add(time.Second)},
+			{ID: "j-1", Operation: spawnit.OpDestroy, State: spawnit.StateRunning, CreatedAt: t0},
+			{ID: "j-0", Operation: spawnit.OpPlan, State: spawnit.StateSucceeded, CreatedAt: t0.Add(-time.Minute)},
+		}})
+	})
+	out, _, err := runCLI(t, f, "apply", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "Applying web (job j-2)…\nQueued: waiting for destroy job j-1 (running) to end.\n") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestYAMLKeepsTheAPIsFieldNamesAndTypes(t *testing.T) {
+	var b bytes.Buffer
+	err := writeYAML(&b, apiv1.Service{ID: "web", Name: "true", Inputs: map[string]any{"port": 8080, "label": "12"},
+		Status: apiv1.ServiceStatus{Busy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"id: web\n", "name: \"true\"\n", "  label: \"12\"\n", "  port: 8080\n", "  busy: true\n", "auto_remediate: false\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("yaml lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanDetailedExitCode(t *testing.T) {
+	f := newFakeAPI(t)
+	job := finishedJob("p-1", spawnit.OpPlan, "web", spawnit.StateSucceeded)
+	job.Plan = &apiv1.PlanSummary{HasChanges: true}
+	f.serveJob("POST /api/v1/services/web/plan", job, nil)
+	_, _, err := runCLI(t, f, "plan", "web", "--detailed-exitcode")
+	if exitCode(cliResult{err: err}, nil, io.Discard) != 2 {
+		t.Fatalf("changes: %v", err)
+	}
+	_, _, err = runCLI(t, f, "plan", "web")
+	if err != nil {
+		t.Fatalf("without the flag: %v", err)
+	}
+	failed := finishedJob("p-2", spawnit.OpPlan, "db", spawnit.StateFailed)
+	f.serveJob("POST /api/v1/services/db/plan", failed, nil)
+	_, _, err = runCLI(t, f, "plan", "db", "--detailed-exitcode")
+	if exitCode(cliResult{err: err}, nil, io.Discard) != 1 {
+		t.Fatalf("failed plan: %v", err)
+	}
+}
