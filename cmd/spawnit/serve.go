@@ -65,6 +65,7 @@ type s3Config struct {
 
 type oidcConfig struct {
 	issuer, audience, clientID, clientSecret, redirectURL, tenantClaim string
+	cliClientID                                                        string
 }
 
 // envName is the environment variable of a flag: --s3-secret-key → SPAWNIT_S3_SECRET_KEY.
@@ -96,6 +97,7 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.StringVar(&c.oidc.clientSecret, "oidc-client-secret", "", "OIDC client secret (prefer the environment variable)")
 	fs.StringVar(&c.oidc.redirectURL, "oidc-redirect-url", "", "this server's /auth/callback URL as the issuer knows it")
 	fs.StringVar(&c.oidc.tenantClaim, "oidc-tenant-claim", "", "token claim naming the tenant (default: a sanitised sub)")
+	fs.StringVar(&c.oidc.cliClientID, "oidc-cli-client-id", "", "public OIDC client (PKCE, loopback redirect) for spawnit login; its tokens are accepted too")
 	fs.IntVar(&c.maxParallel, "max-parallel", 4, "jobs running at once across services")
 	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
@@ -329,6 +331,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		Auth:         auth,
 		SingleUser:   singleUser,
 		AuthHandlers: handlers,
+		CLILogin:     cliLogin(cfg.oidc),
 		UI:           ui.Handler(),
 		Logger:       log,
 		Metrics:      metrics,
