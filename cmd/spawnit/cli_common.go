@@ -36,6 +36,8 @@ type cliEnv struct {
 	terminal bool
 	// configDir holds config.json, the saved logins ("": os.UserConfigDir()/spawnit).
 	configDir string
+	// openBrowser opens the sign-in page (nil: the desktop's browser).
+	openBrowser func(url string) error
 }
 
 func cliOSEnv() *cliEnv {
@@ -190,7 +192,7 @@ func cliFieldText(f apiv1.FieldError) string {
 }
 
 var cliHints = map[string]string{
-	apiv1.CodeUnauthenticated: "Give a token with SPAWNIT_TOKEN (or --token).",
+	apiv1.CodeUnauthenticated: "Sign in with: spawnit login <server> (or give a token with SPAWNIT_TOKEN).",
 	apiv1.CodeNeedsRecovery:   "An operator must repair the service's state before it accepts another apply.",
 	apiv1.CodeShuttingDown:    "The server is restarting; try again in a moment.",
 	apiv1.CodeUnavailable:     "The server cannot reach its storage; try again in a moment.",

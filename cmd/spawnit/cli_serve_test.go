@@ -53,6 +53,8 @@ type cliRun struct {
 	terminal bool
 	vars     map[string]string
 	config   string
+	// openBrowser receives login's URL.
+	openBrowser func(string) error
 }
 
 func newCLIRun(t *testing.T, server string) *cliRun {
@@ -71,10 +73,11 @@ func (r *cliRun) run(args ...string) (string, string, int) {
 			}
 			return r.vars[k]
 		},
-		loc:        time.UTC,
-		terminal:   r.terminal,
-		configDir:  r.config,
-		clientOpts: []client.Option{client.WithRetry(2, 10*time.Millisecond)},
+		loc:         time.UTC,
+		terminal:    r.terminal,
+		configDir:   r.config,
+		openBrowser: r.openBrowser,
+		clientOpts:  []client.Option{client.WithRetry(2, 10*time.Millisecond)},
 	}
 	res := executeCLI(r.t.Context(), env, args)
 	code := exitCode(res, args, &errOut)
@@ -323,7 +326,7 @@ esac
 `
 	gate := func(svc string) (string, int) {
 		cmd := exec.Command("bash", "-c", script, "gate", svc)
-		cmd.Env = append(cleanEnv(), "PATH="+bin+":"+os.Getenv("PATH"), "SPAWNIT_SERVER="+base)
+		cmd.Env = append(cleanEnv(t), "PATH="+bin+":"+os.Getenv("PATH"), "SPAWNIT_SERVER="+base)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
@@ -343,18 +346,19 @@ esac
 	}
 	// A mistake on the line is not read as "changes".
 	cmd := exec.Command(filepath.Join(bin, "spawnit"), "plan", "--detailed-exitcode", "--no-such-flag", svc.ID)
-	cmd.Env = append(cleanEnv(), "SPAWNIT_SERVER="+base)
+	cmd.Env = append(cleanEnv(t), "SPAWNIT_SERVER="+base)
 	_ = cmd.Run()
 	if code := cmd.ProcessState.ExitCode(); code != 1 {
 		t.Fatalf("usage mistake with --detailed-exitcode: exit %d", code)
 	}
 }
 
-// cleanEnv is the test's environment without SPAWNIT_ variables.
-func cleanEnv() []string {
-	var env []string
+// cleanEnv is the test's environment without SPAWNIT_ variables, with an empty
+// configuration directory.
+func cleanEnv(t *testing.T) []string {
+	env := []string{"XDG_CONFIG_HOME=" + t.TempDir(), "HOME=" + t.TempDir()}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "SPAWNIT_") {
+		if !strings.HasPrefix(kv, "SPAWNIT_") && !strings.HasPrefix(kv, "XDG_CONFIG_HOME=") && !strings.HasPrefix(kv, "HOME=") {
 			env = append(env, kv)
 		}
 	}
@@ -417,7 +421,7 @@ __start_spawnit spawnit "$2" logs
 printf '%s\n' "${COMPREPLY[@]}"
 `
 	cmd := exec.Command("bash", "--norc", "--noprofile", "-i", "-c", bashScript, "bash", scriptFile, prefix, line)
-	cmd.Env = append(cleanEnv(), "PATH="+bin+":"+os.Getenv("PATH"), "SPAWNIT_SERVER="+base)
+	cmd.Env = append(cleanEnv(t), "PATH="+bin+":"+os.Getenv("PATH"), "SPAWNIT_SERVER="+base)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

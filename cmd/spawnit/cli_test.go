@@ -30,11 +30,13 @@ type fakeAPI struct {
 	bodies map[string][]byte
 	// headers keeps request headers the same way.
 	headers map[string]http.Header
+	// configDir is the CLI's configuration directory (empty).
+	configDir string
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{ServeMux: http.NewServeMux(), bodies: map[string][]byte{}, headers: map[string]http.Header{}}
+	f := &fakeAPI{ServeMux: http.NewServeMux(), bodies: map[string][]byte{}, headers: map[string]http.Header{}, configDir: t.TempDir()}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -117,6 +119,7 @@ func runCLICtx(ctx context.Context, f *fakeAPI, name string, args ...string) (st
 		},
 		loc:        time.UTC,
 		clientOpts: []client.Option{client.WithRetry(2, time.Millisecond)},
+		configDir:  f.configDir,
 	}
 	res := executeCLI(ctx, env, append([]string{name}, args...))
 	return out.String(), errOut.String(), res.err
@@ -492,6 +495,7 @@ func TestErrorsThroughMain(t *testing.T) {
 	})
 	t.Setenv("SPAWNIT_SERVER", f.srv.URL)
 	t.Setenv("SPAWNIT_TOKEN", "env-s3cr3t")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	var stderr bytes.Buffer
 	code := run(t.Context(), []string{"delete", "web", "--token", "flag-s3cr3t"}, &stderr)
 	want := "spawnit delete: service web still has resources\nDestroy its infrastructure and delete it in one go with: spawnit delete web --destroy\n"
