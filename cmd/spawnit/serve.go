@@ -56,6 +56,7 @@ type serveConfig struct {
 	targetNames    []string // parsed from targets
 	targetEnv      targetEnvFlag
 	logLevel       string
+	logFormat      string
 }
 
 type s3Config struct {
@@ -108,11 +109,20 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	c.targetEnv = targetEnvFlag{}
 	fs.Var(c.targetEnv, "target-env", "target=file: environment for a target's tofu runs (credentials, region), read from a KEY=VALUE file; repeat per target, or comma-separate")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "json (one object a line) or text")
+	fs.Usage = func() { serveUsage(fs, output) }
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		f.Usage += " [$" + name + "]"
-		if v, ok := lookupEnv(name); ok && envErr == nil {
+		if secretFlag(f.Name) {
+			f.Usage = strings.TrimSuffix(f.Usage, "]") + " or $" + name + "_FILE]"
+		}
+		v, ok, err := serveEnvValue(lookupEnv, f.Name)
+		if err != nil && envErr == nil {
+			envErr = err
+		}
+		if ok && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = usageError{fmt.Sprintf("environment variable %s: invalid value", name)}
 			}
@@ -132,6 +142,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		return nil, usageError{err.Error()}
+	}
+	if c.logFormat != "json" && c.logFormat != "text" {
+		return nil, usageError{fmt.Sprintf("--log-format %q: want json or text", c.logFormat)}
 	}
 	if c.maxParallel < 1 {
 		return nil, usageError{"--max-parallel must be at least 1"}
@@ -174,7 +187,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	level, _ := parseLogLevel(cfg.logLevel)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newServeLogger(cfg.logFormat, level, os.Stderr)
 	a, err := newApp(ctx, cfg, log, os.Stdout)
 	if err != nil {
 		return err
