@@ -218,8 +218,7 @@ func cliArgCount(lo, hi int) string {
 
 // usageTemplate is cobra's, with the synopsis on the first line ("Usage: spawnit apply
 // <service> [flags]") and the subcommands by group.
-const usageTemplate = `Usage:{{if .Runnable}} {{.UseLine}}{{end}}{{if .HasAvailableSubCommands}}{{if .Runnable}}
-      {{end}} {{.CommandPath}} <command>{{end}}{{if gt (len .Aliases) 0}}
+const usageTemplate = `Usage:{{if .HasAvailableSubCommands}} {{.CommandPath}} <command> [flags]{{else if .Runnable}} {{.UseLine}}{{end}}{{if gt (len .Aliases) 0}}
 
 Aliases:
   {{.NameAndAliases}}{{end}}{{if .HasExample}}
