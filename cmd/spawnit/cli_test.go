@@ -680,12 +680,12 @@ func TestReadInputsFileIsStrict(t *testing.T) {
 func TestQueuedJobSaysWhatItWaitsFor(t *testing.T) {
 	f := newFakeAPI(t)
 	job := finishedJob("j-2", spawnit.OpApply, "web", spawnit.StateSucceeded)
-	job.CreatedAt = t0.Add(time.Second)
+	job.CreatedAt = t0.Add(-time.Second)
 	f.serveJob("POST /api/v1/services/web/apply", job, nil)
 	f.HandleFunc("GET /api/v1/services/web/jobs", func(w http.ResponseWriter, r *http.Request) {
 		sendJSON(w, 200, apiv1.JobList{Jobs: []apiv1.Job{
-			{ID: "j-2", Operation: spawnit.OpApply, State: spawnit.StateQueued, CreatedAt: t0.Add(time.Second)},
-			{ID: "j-1", Operation: spawnit.OpDestroy, State: spawnit.StateRunning, CreatedAt: t0},
+			{ID: "j-2", Operation: spawnit.OpApply, State: spawnit.StateQueued, CreatedAt: t0.Add(-time.Second)},
+			{ID: "j-1", Operation: spawnit.OpDestroy, State: spawnit.StateRunning, CreatedAt: t0.Add(-2 * time.Second)},
 			{ID: "j-0", Operation: spawnit.OpPlan, State: spawnit.StateSucceeded, CreatedAt: t0.Add(-time.Minute)},
 		}})
 	})
@@ -693,7 +693,8 @@ func TestQueuedJobSaysWhatItWaitsFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out, "Applying web (job j-2)…\nQueued: waiting for destroy job j-1 (running) to end.\n") {
+	if !strings.HasPrefix(out, "Applying web (job j-2)…\nQueued: waiting for destroy job j-1 (running) to end.\n") ||
+		!strings.Contains(out, "Apply succeeded in 2.0s, after 1.0s in the queue.\n") {
 		t.Errorf("output:\n%s", out)
 	}
 }
