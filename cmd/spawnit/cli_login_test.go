@@ -81,6 +81,12 @@ func TestLoginAgainstRealOP(t *testing.T) {
 		t.Fatalf("context list:\n%s", out)
 	}
 	cli.ok("services")
+	if out := cli.ok("context", "use", "test"); !strings.HasPrefix(out, "Context test ("+base+") is now current.") {
+		t.Fatalf("context use:\n%s", out)
+	}
+	if _, _, code := cli.run("context", "use", "nope"); code != 1 {
+		t.Fatalf("context use of an unknown context: exit %d", code)
+	}
 
 	// An expired token is refreshed before the call, and saved.
 	oldToken, oldRefresh := cc.Token, cc.RefreshToken

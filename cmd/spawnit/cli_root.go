@@ -40,7 +40,7 @@ func executeCLI(ctx context.Context, env *cliEnv, args []string) cliResult {
 	if cmd == nil {
 		cmd = root
 	}
-	if errors.As(err, new(usageError)) && !errors.As(err, new(unknownCommand)) {
+	if errors.As(err, new(usageError)) {
 		fmt.Fprint(env.stderr, cmd.UsageString())
 		fmt.Fprintln(env.stderr)
 	}
@@ -178,7 +178,7 @@ func subcommandArgs(cmd *cobra.Command, args []string) error {
 	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
 		msg += "; did you mean " + strings.Join(s, " or ") + "?"
 	}
-	return unknownCommand{usageError{msg + fmt.Sprintf("\nRun \"%s -h\" for the list of commands.", cmd.CommandPath())}}
+	return usageError{msg}
 }
 
 // groupCmd makes cmd a group of subcommands: run alone it prints its help.

@@ -107,6 +107,18 @@ func TestCLIAgainstServe(t *testing.T) {
 	base, _ := startServe(t)
 	cli := newCLIRun(t, base)
 
+	if out := cli.ok("--version"); !strings.HasPrefix(out, "spawnit ") || cli.ok("version") != out {
+		t.Fatalf("--version: %q", out)
+	}
+	// A typo gets a suggestion.
+	if _, errOut, code := cli.run("servcies"); code != 2 || !strings.Contains(errOut, "did you mean services?") {
+		t.Fatalf("typo: exit %d\n%s", code, errOut)
+	}
+	// help <command> is the command's help.
+	if out := cli.ok("help", "apply"); !strings.Contains(out, "Usage: spawnit apply <service>") {
+		t.Fatalf("help apply:\n%s", out)
+	}
+
 	// Catalog and templates.
 	if out := cli.ok("catalog"); !strings.Contains(out, "bulk") {
 		t.Fatalf("catalog:\n%s", out)
@@ -287,6 +299,9 @@ func TestCLIAgainstServe(t *testing.T) {
 	cli.terminal, cli.stdin = false, ""
 	if out := cli.ok("delete", id, "--yes"); out != "Deleted service "+id+".\n" {
 		t.Fatalf("delete:\n%s", out)
+	}
+	if out := cli.ok("service", "list"); !strings.HasPrefix(out, "No services yet") {
+		t.Fatalf("service list:\n%s", out)
 	}
 	if out := cli.ok("services"); !strings.HasPrefix(out, "No services yet") {
 		t.Fatalf("services:\n%s", out)

@@ -40,11 +40,6 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// unknownCommand is a usage error whose message says all: the usage is not printed.
-type unknownCommand struct{ usageError }
-
-func (e unknownCommand) Unwrap() error { return e.usageError }
-
 // exitStatus ends a command with a status and nothing more to say: what there was to
 // say is printed already (plan --detailed-exitcode exits 2 when there are changes).
 type exitStatus int
