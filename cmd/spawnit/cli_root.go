@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // cliApp is one run of the command line: the environment and the global flags.
@@ -32,7 +33,7 @@ type cliResult struct {
 func executeCLI(ctx context.Context, env *cliEnv, args []string) cliResult {
 	app := &cliApp{env: env}
 	root := app.rootCmd()
-	root.SetArgs(args)
+	root.SetArgs(goStyleFlags(root, args))
 	root.SetIn(env.stdin)
 	root.SetOut(env.stdout)
 	root.SetErr(env.stderr)
@@ -164,6 +165,47 @@ func (app *cliApp) versionCmd() *cobra.Command {
 			return err
 		},
 	}
+}
+
+// goStyleFlags accepts the single-dash long flags of Go's flag package, which the
+// commands parsed before they were cobra's ("-no-follow", "-server=URL"): a "-name"
+// whose name is a long flag of the tree becomes "--name". Values of flags and what
+// follows "--" are left alone, as are shorthand flags ("-o json", "-f").
+func goStyleFlags(root *cobra.Command, args []string) []string {
+	long := map[string]bool{} // name → takes a value
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, fs := range []*pflag.FlagSet{c.LocalFlags(), c.PersistentFlags()} {
+			fs.VisitAll(func(f *pflag.Flag) { long[f.Name] = f.NoOptDefVal == "" })
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	out := make([]string, len(args))
+	copy(out, args)
+	valueNext := false
+	for i, a := range out {
+		if a == "--" {
+			break
+		}
+		if valueNext {
+			valueNext = false
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		takesValue, known := long[name]
+		switch {
+		case !known || len(name) < 2 || !strings.HasPrefix(a, "-"):
+		case !strings.HasPrefix(a, "--"):
+			out[i] = "-" + a
+			valueNext = takesValue && !hasValue
+		default:
+			valueNext = takesValue && !hasValue
+		}
+	}
+	return out
 }
 
 // subcommandArgs refuses an unknown subcommand with cobra's suggestions ("did you mean").

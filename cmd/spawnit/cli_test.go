@@ -734,3 +734,20 @@ func TestPlanDetailedExitCode(t *testing.T) {
 		t.Fatalf("failed plan: %v", err)
 	}
 }
+
+// The Go-flag spellings the commands took before (one dash) still work.
+func TestGoStyleFlagsStillWork(t *testing.T) {
+	f := newFakeAPI(t)
+	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), nil)
+	out, _, err := runCLI(t, f, "apply", "-no-follow", "web", "-o", "json")
+	var job apiv1.Job
+	if err != nil || json.Unmarshal([]byte(out), &job) != nil || job.ID != "j-1" {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := (&cliApp{env: &cliEnv{}}).rootCmd()
+	got := goStyleFlags(root, []string{"create", "-name", "-check", "--set", "-server=x", "-server=y", "-o", "json", "-f", "--", "-name"})
+	want := "create --name -check --set -server=x --server=y -o json -f -- -name"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("%q", strings.Join(got, " "))
+	}
+}
