@@ -38,11 +38,18 @@ type cliEnv struct {
 	configDir string
 	// openBrowser opens the sign-in page (nil: the desktop's browser).
 	openBrowser func(url string) error
+	// heartbeat: a followed job silent this long gets a line with the elapsed time
+	// (0: none; set when stdout is a terminal).
+	heartbeat time.Duration
 }
 
 func cliOSEnv() *cliEnv {
-	return &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
 		terminal: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
+	if isTerminal(os.Stdout) {
+		env.heartbeat = 15 * time.Second
+	}
+	return env
 }
 
 // isTerminal reports whether f is a character device: a terminal, on every platform

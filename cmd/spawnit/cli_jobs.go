@@ -6,8 +6,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -155,6 +158,10 @@ func (s *cliSession) queueLine(ctx context.Context, svc string, job *apiv1.Job) 
 // follow prints a job's events until it ends (as JSON lines under -o json) and returns
 // the finished job.
 func (s *cliSession) follow(ctx context.Context, svc, jobID string, p *jobProgress) (*apiv1.Job, error) {
+	if !s.json && s.env.heartbeat > 0 {
+		stop := s.heartbeat(p)
+		defer stop()
+	}
 	for ev, err := range s.c.FollowJob(ctx, svc, jobID, 0) {
 		if err != nil {
 			if ctx.Err() != nil {
@@ -179,6 +186,51 @@ func (s *cliSession) follow(ctx context.Context, svc, jobID string, p *jobProgre
 		return nil, s.explain(err, nil)
 	}
 	return final, nil
+}
+
+// heartbeat prints the time since following began whenever the job has been silent for
+// a while, so a person at a terminal sees it is alive. The progress writes through a
+// lock shared with it. It returns the function that stops it.
+func (s *cliSession) heartbeat(p *jobProgress) (stop func()) {
+	lw := &heartbeatWriter{w: p.w, last: time.Now()}
+	p.w = lw
+	start := lw.last
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(s.env.heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-t.C:
+				lw.mu.Lock()
+				if now.Sub(lw.last) >= s.env.heartbeat {
+					fmt.Fprintf(lw.w, "Still running… %s elapsed\n", cliSeconds(now.Sub(start).Round(time.Second)))
+					lw.last = now
+				}
+				lw.mu.Unlock()
+			}
+		}
+	}()
+	return func() { close(done); <-finished; p.w = lw.w }
+}
+
+// heartbeatWriter is the progress's writer while a heartbeat runs: writes are
+// serialised and remembered.
+type heartbeatWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	last time.Time
+}
+
+func (h *heartbeatWriter) Write(b []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.last = time.Now()
+	return h.w.Write(b)
 }
 
 func gerund(op spawnit.Operation) string {

@@ -751,3 +751,53 @@ func TestGoStyleFlagsStillWork(t *testing.T) {
 		t.Fatalf("%q", strings.Join(got, " "))
 	}
 }
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A silent job gets a line with the time elapsed since following began.
+func TestFollowShowsElapsedTimeWhileSilent(t *testing.T) {
+	f := newFakeAPI(t)
+	var out lockedBuffer
+	job := finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded)
+	f.HandleFunc("POST /api/v1/services/web/apply", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 202, job) })
+	f.HandleFunc("GET /api/v1/services/web/jobs/j-1", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 200, job) })
+	f.HandleFunc("GET /api/v1/services/web/jobs/j-1/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, ": open\n\n")
+		w.(http.Flusher).Flush()
+		// The job stays silent until the command has said it is still running.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Still running… "); {
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		fmt.Fprint(w, "event: end\ndata: {}\n\n")
+	})
+	env := &cliEnv{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard, loc: time.UTC, configDir: f.configDir,
+		getenv:    func(k string) string { return map[string]string{"SPAWNIT_SERVER": f.srv.URL}[k] },
+		heartbeat: 10 * time.Millisecond}
+	res := executeCLI(t.Context(), env, []string{"apply", "web"})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if got := out.String(); !strings.Contains(got, "\nStill running… ") || !strings.Contains(got, "s elapsed\n") || !strings.HasSuffix(got, "Apply succeeded in 2.0s.\n") {
+		t.Fatalf("output:\n%s", got)
+	}
+}
