@@ -79,6 +79,8 @@ type harnessOptions struct {
 	// dataDir, when set, is reused: a second server over the same data, as after a
 	// restart.
 	dataDir string
+	// cliLogin is the server's CLILogin.
+	cliLogin *apiv1.CLILogin
 }
 
 type harness struct {
@@ -144,7 +146,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	srv, err := api.New(api.Config{
 		Platform: p, Auth: testAuth{}, Metrics: metrics, Logger: o.logger, UI: o.ui,
-		KeepAlive: o.keepAlive, StreamWriteTimeout: o.writeTimeout,
+		KeepAlive: o.keepAlive, StreamWriteTimeout: o.writeTimeout, CLILogin: o.cliLogin,
 		Ready: []api.ReadyCheck{api.StoreCheck(st), api.TofuCheck(cfg.TofuPath)},
 	})
 	if err != nil {

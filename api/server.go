@@ -32,6 +32,9 @@ type Config struct {
 	SingleUser bool
 	// AuthHandlers, when set, are mounted under /auth/.
 	AuthHandlers *AuthHandlers
+	// CLILogin is what GET /api/v1/cli-login tells command-line clients: the OIDC
+	// issuer and the public client to sign in with (nil: no command-line sign-in).
+	CLILogin *apiv1.CLILogin
 	// UI, when set, answers GET and HEAD of every path no route claims (the browser
 	// app, package ui).
 	UI http.Handler
@@ -125,6 +128,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
 	e.GET("/api/v1/openapi.json", s.openAPI)
+	e.GET("/api/v1/cli-login", s.cliLogin)
 
 	if h := s.cfg.AuthHandlers; h != nil {
 		e.GET("/auth/login", echo.WrapHandler(h.Login))

@@ -53,7 +53,11 @@ type Config struct {
 	// slash included when it has one).
 	Issuer string
 	// Audience a bearer token must be issued for. Default: ClientID.
-	Audience     string
+	Audience string
+	// CLIClientID is a public client (PKCE, no secret) users sign in with from the
+	// command line; JWT bearer tokens issued for it (its ID tokens) are accepted too.
+	// Empty: only Audience.
+	CLIClientID  string
 	ClientID     string
 	ClientSecret string
 	// RedirectURL is this server's /auth/callback as registered with the provider,

@@ -78,7 +78,7 @@ func (o *OIDC) verifyJWT(ctx context.Context, token string) (authn.Principal, er
 	if err := oidc.CheckIssuerWithISSVerifier(claims, o.cfg.Issuer, nil); err != nil {
 		return authn.Principal{}, err
 	}
-	if err := oidc.CheckAudience(claims, o.cfg.Audience); err != nil {
+	if err := o.checkAudience(claims); err != nil {
 		return authn.Principal{}, err
 	}
 	if err := oidc.CheckSignature(ctx, token, payload, claims, o.algs, o.keys); err != nil {
@@ -92,6 +92,16 @@ func (o *OIDC) verifyJWT(ctx context.Context, token string) (authn.Principal, er
 		return authn.Principal{}, fmt.Errorf("%w: %w", oidc.ErrParse, err)
 	}
 	return o.principal(claims.Subject, all)
+}
+
+// checkAudience accepts a token issued for the server's audience or, when one is
+// configured, for the command-line client.
+func (o *OIDC) checkAudience(claims *oidc.AccessTokenClaims) error {
+	err := oidc.CheckAudience(claims, o.cfg.Audience)
+	if err != nil && o.cfg.CLIClientID != "" && oidc.CheckAudience(claims, o.cfg.CLIClientID) == nil {
+		return nil
+	}
+	return err
 }
 
 // checkHeaderAlg refuses "none", HMAC and anything unexpected before any key is looked

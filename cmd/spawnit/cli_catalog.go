@@ -1,18 +1,50 @@
 package main
 
+// catalog and template: the templates users deploy from.
+
 import (
-	"context"
+	"fmt"
 	"strings"
 
+	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/truncate"
+	"github.com/spf13/cobra"
 )
 
-func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("catalog [-o json]", "List the templates you can deploy and the targets each can deploy to.")
-	if _, err := parseCLI(fs, g, args, 0, 0); err != nil {
-		return err
+func (app *cliApp) catalogCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "catalog",
+		Short: "list the templates you can deploy",
+		Long:  "List the templates you can deploy and the targets each can deploy to (as template list).",
+		Args:  cliArgs(0, 0),
+		RunE:  app.listTemplates,
 	}
-	s, err := env.session(g)
+}
+
+func (app *cliApp) templateCmd() *cobra.Command {
+	cmd := groupCmd(&cobra.Command{
+		Use:     "template",
+		Aliases: []string{"templates"},
+		Short:   "list the catalog's templates or show one with its inputs",
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "list the templates you can deploy",
+		Args:  cliArgs(0, 0),
+		RunE:  app.listTemplates,
+	}, &cobra.Command{
+		Use:               "show <template>",
+		Short:             "show a template: its description, targets and inputs",
+		Args:              cliArgs(1, 1),
+		ValidArgsFunction: app.completeTemplates,
+		RunE:              app.showTemplate,
+	})
+	return cmd
+}
+
+func (app *cliApp) listTemplates(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	s, err := app.session(ctx)
 	if err != nil {
 		return err
 	}
@@ -21,7 +53,7 @@ func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
 		return s.explain(err, nil)
 	}
 	if s.json {
-		return s.printJSON(map[string]any{"templates": templates})
+		return s.printJSON(apiv1.TemplateList{Templates: templates})
 	}
 	if len(templates) == 0 {
 		s.printf("The catalog is empty.\n")
@@ -33,4 +65,50 @@ func runCatalog(ctx context.Context, env *cliEnv, args []string) error {
 		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), truncate.String(strings.Join(strings.Fields(t.Description), " "), 60)}
 	}
 	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "TARGETS", "DESCRIPTION"}, rows)
+}
+
+func (app *cliApp) showTemplate(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	s, err := app.session(ctx)
+	if err != nil {
+		return err
+	}
+	t, err := s.c.Template(ctx, args[0])
+	if err != nil {
+		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit template list"})
+	}
+	if s.json {
+		return s.printJSON(t)
+	}
+	s.printf("Template %s: %s", t.ID, cliClean(t.Name))
+	if t.Version != "" {
+		s.printf(" (version %s)", cliClean(t.Version))
+	}
+	s.printf("\n")
+	if d := strings.TrimSpace(t.Description); d != "" {
+		s.printf("%s\n", cliCleanLines(d))
+	}
+	s.printf("Targets: %s\n", cliClean(strings.Join(t.Providers, ", ")))
+	if len(t.Inputs) == 0 {
+		s.printf("No inputs.\n")
+		return nil
+	}
+	s.printf("\n")
+	rows := make([][]string, len(t.Inputs))
+	for i, in := range t.Inputs {
+		def := ""
+		if in.Default != nil {
+			def = fmt.Sprint(in.Default)
+		}
+		req := ""
+		if in.Required {
+			req = "yes"
+		}
+		label := in.Label
+		if in.Help != "" {
+			label += ": " + in.Help
+		}
+		rows[i] = []string{in.Name, string(in.Type), req, def, truncate.String(strings.Join(strings.Fields(label), " "), 60)}
+	}
+	return s.table([]string{"INPUT", "TYPE", "REQUIRED", "DEFAULT", "LABEL"}, rows)
 }

@@ -1,9 +1,8 @@
 package main
 
-// Shared plumbing of the client commands (catalog, services, create, plan, apply,
-// destroy, logs, cancel, drift, delete): global flags, the API client, output and the
-// translation of errors into sentences. Each command is a function of a cliEnv so tests
-// run it against a fake server and read what it printed.
+// Shared plumbing of the client commands: the API client, output (text, JSON, YAML),
+// questions asked on a terminal and the translation of errors into sentences. Commands
+// run in a cliEnv so tests run them against a server and read what they printed.
 
 import (
 	"context"
@@ -32,11 +31,36 @@ type cliEnv struct {
 	loc *time.Location
 	// clientOpts are added to every client (tests shorten retries with it).
 	clientOpts []client.Option
+	// terminal: a person answers on stdin (destroy asks for confirmation, --reveal
+	// asks first).
+	terminal bool
+	// configDir holds config.json, the saved logins ("": os.UserConfigDir()/spawnit).
+	configDir string
+	// openBrowser opens the sign-in page (nil: the desktop's browser).
+	openBrowser func(url string) error
+	// heartbeat: a followed job silent this long gets a line with the elapsed time
+	// (0: none; set when stdout is a terminal).
+	heartbeat time.Duration
 }
 
 func cliOSEnv() *cliEnv {
-	return &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+	env := &cliEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		terminal: isTerminal(os.Stdin) && isTerminal(os.Stderr)}
+	if isTerminal(os.Stdout) {
+		env.heartbeat = 15 * time.Second
+	}
+	return env
 }
+
+// isTerminal reports whether f is a character device: a terminal, on every platform
+// this command builds for (a pipe or a file is not one).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// isHelp reports whether a command stopped after printing its help.
+func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 func (env *cliEnv) location() *time.Location {
 	if env.loc == nil {
@@ -45,132 +69,30 @@ func (env *cliEnv) location() *time.Location {
 	return env.loc
 }
 
-type cliFunc func(ctx context.Context, env *cliEnv, args []string) error
-
-// clientCommands lists the commands of this file family; "spawnit help" lists them
-// with the others, by name.
-var clientCommands = []struct {
-	name, summary string
-	run           cliFunc
-}{
-	{"catalog", "list the templates you can deploy", runCatalog},
-	{"services", "list your services and their status", runServices},
-	{"create", "create a service from a template (deploys nothing yet)", runCreate},
-	{"plan", "show what applying a service would change", runPlan},
-	{"apply", "deploy a service or bring it up to date", runApply},
-	{"destroy", "remove a service's infrastructure (keeps its configuration)", runDestroy},
-	{"logs", "show or follow a job's events", runLogs},
-	{"cancel", "cancel a running or queued job", runCancel},
-	{"drift", "show or check whether reality still matches a service", runDrift},
-	{"delete", "delete a service's configuration", runDelete},
-}
-
-func init() {
-	for _, c := range clientCommands {
-		run := c.run
-		register(&command{
-			name:    c.name,
-			summary: c.summary,
-			run: func(ctx context.Context, args []string) error {
-				return run(ctx, cliOSEnv(), args)
-			},
-		})
-	}
-}
-
-// cliGlobals are accepted by every client command.
-type cliGlobals struct {
-	server, token, output string
-}
-
-// flagSet builds a command's flags: its own plus the global ones. usage is the synopsis
-// after "spawnit ", about says what the command does.
-func (env *cliEnv) flagSet(usage, about string) (*flag.FlagSet, *cliGlobals) {
-	name, _, _ := strings.Cut(usage, " ")
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	// flag's own copy of a parse error is dropped: main prints the error once, after the
-	// usage that Usage writes.
-	fs.SetOutput(io.Discard)
-	g := &cliGlobals{}
-	// Defaults stay empty so that -h never prints the token taken from the environment.
-	fs.StringVar(&g.server, "server", "", "SpawnIt server `URL` (default $SPAWNIT_SERVER, else "+cliDefaultServer+")")
-	fs.StringVar(&g.token, "token", "", "bearer `token` (default $SPAWNIT_TOKEN, which is safer: a command line is visible to other users)")
-	fs.StringVar(&g.output, "o", "text", "output `format`: text or json")
-	fs.Usage = func() {
-		fmt.Fprintf(env.stderr, "Usage: spawnit %s\n\n%s\n\nFlags:\n", usage, about)
-		fs.SetOutput(env.stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs, g
-}
-
-// parse parses flags wherever they are among the positional arguments ("create echo
-// --name e" as well as "create --name e echo"; flag stops at the first positional),
-// checks the positional count and the output format, and returns the positionals.
-// A request for help returns flag.ErrHelp after the usage is printed.
-func parseCLI(fs *flag.FlagSet, g *cliGlobals, args []string, minPos, maxPos int) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{err.Error()}
-		}
-		rest := fs.Args()
-		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
-			pos = append(pos, rest...)
-			break
-		}
-		if len(rest) == 0 {
-			break
-		}
-		pos, args = append(pos, rest[0]), rest[1:]
-	}
-	if g.output != "text" && g.output != "json" {
-		return nil, usageError{fmt.Sprintf("-o must be text or json, not %q", g.output)}
-	}
-	if len(pos) < minPos || len(pos) > maxPos {
-		fs.Usage()
-		return nil, usageError{fmt.Sprintf("%s takes %s", fs.Name(), cliArgCount(minPos, maxPos))}
-	}
-	return pos, nil
-}
-
-func cliArgCount(lo, hi int) string {
-	plural := func(n int) string {
-		if n == 1 {
-			return "1 argument"
-		}
-		return fmt.Sprintf("%d arguments", n)
-	}
-	switch {
-	case lo == hi:
-		return plural(lo)
-	case hi == lo+1:
-		return fmt.Sprintf("%d or %s", lo, plural(hi))
-	}
-	return fmt.Sprintf("%d to %s", lo, plural(hi))
-}
-
-// session is a parsed command ready to call the server.
+// cliSession is a command ready to call the server.
 type cliSession struct {
-	env    *cliEnv
-	c      *client.Client
+	env *cliEnv
+	c   *client.Client
+	// json: a machine format was asked for (-o json or -o yaml); format says which.
 	json   bool
+	format string
 	server string
 }
 
-func (env *cliEnv) session(g *cliGlobals) (*cliSession, error) {
-	server := cliFirstSet(g.server, env.getenv("SPAWNIT_SERVER"), cliDefaultServer)
-	token := cliFirstSet(g.token, env.getenv("SPAWNIT_TOKEN"))
+// session connects the command to its server: the flags win, then the environment,
+// then the saved context.
+func (app *cliApp) session(ctx context.Context) (*cliSession, error) {
+	env := app.env
+	server, token, err := app.credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
 	opts := append([]client.Option{client.WithToken(token), client.WithUserAgent("spawnit-cli/1")}, env.clientOpts...)
 	c, err := client.New(server, opts...)
 	if err != nil {
 		return nil, usageError{strings.TrimPrefix(err.Error(), "client: ")}
 	}
-	return &cliSession{env: env, c: c, json: g.output == "json", server: c.BaseURL()}, nil
+	return &cliSession{env: env, c: c, json: app.output != "text", format: app.output, server: c.BaseURL()}, nil
 }
 
 func cliFirstSet(vals ...string) string {
@@ -182,15 +104,23 @@ func cliFirstSet(vals ...string) string {
 	return ""
 }
 
-// printJSON writes v indented, for -o json.
+// printJSON writes v as -o asks: indented JSON, or YAML with the same field names.
 func (s *cliSession) printJSON(v any) error {
+	if s.format == "yaml" {
+		return writeYAML(s.env.stdout, v)
+	}
 	enc := json.NewEncoder(s.env.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
 
-// printJSONLine writes v on one line, for streams under -o json (JSON Lines).
+// printJSONLine writes one item of a stream: a JSON line (JSON Lines) under -o json,
+// a YAML document under -o yaml.
 func (s *cliSession) printJSONLine(v any) error {
+	if s.format == "yaml" {
+		fmt.Fprintln(s.env.stdout, "---")
+		return writeYAML(s.env.stdout, v)
+	}
 	return json.NewEncoder(s.env.stdout).Encode(v)
 }
 
@@ -269,7 +199,7 @@ func cliFieldText(f apiv1.FieldError) string {
 }
 
 var cliHints = map[string]string{
-	apiv1.CodeUnauthenticated: "Give a token with SPAWNIT_TOKEN (or --token).",
+	apiv1.CodeUnauthenticated: "Sign in with: spawnit login <server> (or give a token with SPAWNIT_TOKEN).",
 	apiv1.CodeNeedsRecovery:   "An operator must repair the service's state before it accepts another apply.",
 	apiv1.CodeShuttingDown:    "The server is restarting; try again in a moment.",
 	apiv1.CodeUnavailable:     "The server cannot reach its storage; try again in a moment.",
@@ -283,3 +213,12 @@ type cliAPIFailure struct {
 
 func (e *cliAPIFailure) Error() string { return e.msg }
 func (e *cliAPIFailure) Unwrap() error { return e.err }
+
+// mustJSON encodes a value decoded from JSON (it cannot fail).
+func mustJSON(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return json.RawMessage(`null`)
+	}
+	return b
+}

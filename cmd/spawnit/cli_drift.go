@@ -1,47 +1,78 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spf13/cobra"
 )
 
-func runDrift(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("drift <service> [--check] [-o json]",
-		"Show the service's last drift report: whether its infrastructure still matches what\n"+
-			"SpawnIt deployed. --check runs a new check first and follows it like apply.")
-	check := fs.Bool("check", false, "check now instead of showing the last report")
-	pos, err := parseCLI(fs, g, args, 1, 1)
-	if err != nil {
-		return err
+func (app *cliApp) driftCmd() *cobra.Command {
+	var check, detailed bool
+	cmd := &cobra.Command{
+		Use:   "drift <service> [--check [--detailed-exitcode]] [-o json]",
+		Short: "show or check whether reality still matches a service",
+		Long: "Show the service's last drift report: whether its infrastructure still matches what\n" +
+			"SpawnIt deployed. --check runs a new check first and follows it like apply; with\n" +
+			"--detailed-exitcode it then exits 2 when the service has drifted (resources changed,\n" +
+			"missing or orphaned), 1 on an error or when the check could not tell, 0 otherwise.",
+		Args:              cliArgs(1, 1),
+		ValidArgsFunction: app.completeServices,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if detailed && !check {
+				return usageError{"--detailed-exitcode goes with --check"}
+			}
+			ctx := cmd.Context()
+			s, err := app.session(ctx)
+			if err != nil {
+				return err
+			}
+			svc := args[0]
+			if check {
+				job, err := s.c.CheckDrift(ctx, svc)
+				if err != nil {
+					return s.explain(err, nil)
+				}
+				final, err := s.watch(ctx, svc, job, true)
+				if err != nil || !detailed {
+					return err
+				}
+				return driftExit(final.Drift)
+			}
+			report, err := s.c.Drift(ctx, svc)
+			if err != nil {
+				return s.explain(err, nil)
+			}
+			if s.json {
+				return s.printJSON(report)
+			}
+			if report.Status == spawnit.DriftNotChecked || report.CheckedAt.IsZero() {
+				s.printf("Service %s has not been checked for drift yet. Check it with: spawnit drift %s --check\n", svc, svc)
+				return nil
+			}
+			s.driftReport(report)
+			return nil
+		},
 	}
-	s, err := env.session(g)
-	if err != nil {
-		return err
+	cmd.Flags().BoolVar(&check, "check", false, "check now instead of showing the last report")
+	cmd.Flags().BoolVar(&detailed, "detailed-exitcode", false, "with --check: exit 2 on drift, 1 on an error, 0 otherwise")
+	return cmd
+}
+
+// driftExit is drift --check --detailed-exitcode's status for a report.
+func driftExit(d *apiv1.Drift) error {
+	if d == nil {
+		return errors.New("the check ended without a drift report")
 	}
-	svc := pos[0]
-	if *check {
-		job, err := s.c.CheckDrift(ctx, svc)
-		if err != nil {
-			return s.explain(err, nil)
-		}
-		return s.watch(ctx, svc, job, true)
+	switch d.Status {
+	case spawnit.DriftDrifted, spawnit.DriftMissing, spawnit.DriftOrphaned:
+		return exitStatus(exitChanges)
+	case spawnit.DriftUnknown:
+		return errors.New("the drift check could not tell whether the service drifted")
 	}
-	report, err := s.c.Drift(ctx, svc)
-	if err != nil {
-		return s.explain(err, nil)
-	}
-	if s.json {
-		return s.printJSON(report)
-	}
-	if report.Status == spawnit.DriftNotChecked || report.CheckedAt.IsZero() {
-		s.printf("Service %s has not been checked for drift yet. Check it with: spawnit drift %s --check\n", svc, svc)
-		return nil
-	}
-	s.driftReport(report)
 	return nil
 }
 

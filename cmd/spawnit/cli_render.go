@@ -241,10 +241,10 @@ func writeJobOutputs(w io.Writer, outs map[string]apiv1.Output, indent string) {
 }
 
 func jobOutputValue(o apiv1.Output) string {
-	if o.Sensitive {
-		return "(sensitive)"
-	}
 	if len(o.Value) == 0 {
+		if o.Sensitive {
+			return "(sensitive)" // unless revealed
+		}
 		return "(known after apply)"
 	}
 	var buf bytes.Buffer
@@ -269,16 +269,21 @@ func opTitle(op spawnit.Operation) string {
 	return "Job"
 }
 
-// jobFinalLine says how a finished job ended.
+// jobFinalLine says how a finished job ended, with the time it waited in the queue
+// when that was noticeable.
 func jobFinalLine(job *apiv1.Job) string {
 	title, took := opTitle(job.Operation), cliSeconds(job.Duration())
+	queued := ""
+	if job.StartedAt != nil && job.StartedAt.Sub(job.CreatedAt) >= time.Second {
+		queued = fmt.Sprintf(", after %s in the queue", cliSeconds(job.StartedAt.Sub(job.CreatedAt)))
+	}
 	switch job.State {
 	case spawnit.StateSucceeded:
-		return fmt.Sprintf("%s succeeded in %s.", title, took)
+		return fmt.Sprintf("%s succeeded in %s%s.", title, took, queued)
 	case spawnit.StateFailed:
-		return fmt.Sprintf("%s failed after %s.", title, took)
+		return fmt.Sprintf("%s failed after %s%s.", title, took, queued)
 	case spawnit.StateCancelled:
-		return fmt.Sprintf("%s was cancelled after %s.", title, took)
+		return fmt.Sprintf("%s was cancelled after %s%s.", title, took, queued)
 	case spawnit.StateInterrupted:
 		return fmt.Sprintf("%s was interrupted: the server stopped while it ran.", title)
 	}

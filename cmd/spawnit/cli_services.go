@@ -1,12 +1,14 @@
 package main
 
-// services, create and delete: the configuration side of services.
+// services, create and delete: the configuration side of services (service show,
+// update and settings are in cli_service.go).
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"regexp"
 	"strconv"
@@ -15,14 +17,22 @@ import (
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spf13/cobra"
 )
 
-func runServices(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("services [-o json]", "List your services with their deployment, drift and last job.")
-	if _, err := parseCLI(fs, g, args, 0, 0); err != nil {
-		return err
+func (app *cliApp) servicesCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "services",
+		Short: "list your services and their status",
+		Long:  "List your services with their deployment, drift and last job (as service list).",
+		Args:  cliArgs(0, 0),
+		RunE:  app.listServices,
 	}
-	s, err := env.session(g)
+}
+
+func (app *cliApp) listServices(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	s, err := app.session(ctx)
 	if err != nil {
 		return err
 	}
@@ -31,7 +41,7 @@ func runServices(ctx context.Context, env *cliEnv, args []string) error {
 		return s.explain(err, nil)
 	}
 	if s.json {
-		return s.printJSON(map[string]any{"services": services})
+		return s.printJSON(apiv1.ServiceList{Services: services})
 	}
 	if len(services) == 0 {
 		s.printf("No services yet. Create one from the catalog: spawnit catalog, then spawnit create.\n")
@@ -71,6 +81,9 @@ type setFlag struct{ key, value string }
 
 func (kv *setFlags) String() string { return "" }
 
+// Type names the value in help ("--set key=value").
+func (kv *setFlags) Type() string { return "key=value" }
+
 // Set splits at the first '=' only and keeps the value byte for byte: "${...}",
 // quotes, spaces and newlines are the user's data, never interpreted.
 func (kv *setFlags) Set(s string) error {
@@ -82,57 +95,78 @@ func (kv *setFlags) Set(s string) error {
 	return nil
 }
 
-func runCreate(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("create <template> --name <name> [--target <target>] [--set key=value ...] [--inputs-file <file>]",
-		"Create a service from a catalog template. It records the configuration only: deploy it\n"+
-			"with apply. A --set value is a string unless the template declares the input a number,\n"+
-			"integer, port or boolean; it is sent exactly as typed (no ${...} evaluation, no quote removal).")
-	name := fs.String("name", "", "the service's `name` (required)")
-	var target string
-	fs.StringVar(&target, "target", "", "the `target` to deploy to, for example docker (default: the server's choice)")
-	fs.StringVar(&target, "provider", "", "the older name of --target")
+func (app *cliApp) createCmd() *cobra.Command {
+	var name, target, inputsFile string
 	var sets setFlags
-	fs.Var(&sets, "set", "set the input `key=value` (repeat for several inputs; wins over --inputs-file)")
-	inputsFile := fs.String("inputs-file", "", "read inputs from the JSON object in `file` (- for standard input)")
-	pos, err := parseCLI(fs, g, args, 1, 1)
-	if err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "create <template> --name <name> [--target <target>] [--set key=value ...] [--inputs-file <file>]",
+		Short: "create a service from a template (deploys nothing yet)",
+		Long: "Create a service from a catalog template. It records the configuration only: deploy it\n" +
+			"with apply. A --set value is a string unless the template declares the input a number,\n" +
+			"integer, port or boolean; it is sent exactly as typed (no ${...} evaluation, no quote removal).",
+		Args:              cliArgs(1, 1),
+		ValidArgsFunction: app.completeTemplates,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if name == "" {
+				return usageError{"create needs --name"}
+			}
+			ctx := cmd.Context()
+			s, err := app.session(ctx)
+			if err != nil {
+				return err
+			}
+			template := args[0]
+			inputs, err := s.inputs(ctx, template, inputsFile, sets, map[string]any{})
+			if err != nil {
+				return err
+			}
+			// Sent as provider, the older name of target, which servers before the rename accept too.
+			svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: target, Name: name, Inputs: inputs})
+			if err != nil {
+				return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
+			}
+			if s.json {
+				return s.printJSON(svc)
+			}
+			s.printf("Created service %s (%s) from template %s on %s.\nDeploy it with: spawnit apply %s\n",
+				svc.ID, cliClean(svc.Name), svc.Template, svc.Provider, svc.ID)
+			return nil
+		},
 	}
-	if *name == "" {
-		fs.Usage()
-		return usageError{"create needs --name"}
-	}
-	s, err := env.session(g)
-	if err != nil {
-		return err
-	}
-	template := pos[0]
-	inputs := map[string]any{}
-	if *inputsFile != "" {
-		if inputs, err = readInputsFile(env.stdin, *inputsFile); err != nil {
-			return err
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "the service's `name` (required)")
+	f.StringVar(&target, "target", "", "the `target` to deploy to, for example docker (default: the server's choice)")
+	f.StringVar(&target, "provider", "", "the older name of --target")
+	_ = f.MarkHidden("provider")
+	f.Var(&sets, "set", "set the input `key=value` (repeat for several inputs; wins over --inputs-file)")
+	f.StringVar(&inputsFile, "inputs-file", "", "read inputs from the JSON object in `file` (- for standard input)")
+	_ = cmd.RegisterFlagCompletionFunc("name", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("target", app.completeTargets)
+	_ = cmd.RegisterFlagCompletionFunc("set", app.completeSetFlag)
+	return cmd
+}
+
+// inputs builds the inputs to send: base, then the file's, then each --set, typed by the
+// template's fields.
+func (s *cliSession) inputs(ctx context.Context, template, inputsFile string, sets setFlags, base map[string]any) (map[string]any, error) {
+	inputs := base
+	if inputsFile != "" {
+		file, err := readInputsFile(s.env.stdin, inputsFile)
+		if err != nil {
+			return nil, err
 		}
+		maps.Copy(inputs, file)
 	}
 	if len(sets) > 0 {
 		tpl, err := s.c.Template(ctx, template)
 		if err != nil {
-			return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
+			return nil, s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
 		}
 		for _, kv := range sets {
 			inputs[kv.key] = coerceSetValue(tpl, kv.key, kv.value)
 		}
 	}
-	// Sent as provider, the older name of target, which servers before the rename accept too.
-	svc, _, err := s.c.CreateService(ctx, apiv1.CreateService{Template: template, Provider: target, Name: *name, Inputs: inputs})
-	if err != nil {
-		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit catalog"})
-	}
-	if s.json {
-		return s.printJSON(svc)
-	}
-	s.printf("Created service %s (%s) from template %s on %s.\nDeploy it with: spawnit apply %s\n",
-		svc.ID, cliClean(svc.Name), svc.Template, svc.Provider, svc.ID)
-	return nil
+	return inputs, nil
 }
 
 // readInputsFile reads a JSON object of inputs, keeping numbers exact (json.Number) so a
@@ -181,40 +215,56 @@ func coerceSetValue(tpl *apiv1.Template, key, value string) any {
 	return value
 }
 
-func runDelete(ctx context.Context, env *cliEnv, args []string) error {
-	fs, g := env.flagSet("delete <service> [--destroy [--no-follow]]",
-		"Delete a service's configuration. A deployed service is refused unless --destroy is\n"+
-			"given: its infrastructure is then destroyed first, and the service deleted when that succeeds.")
-	destroy := fs.Bool("destroy", false, "destroy the service's infrastructure, then delete it")
-	noFollow := fs.Bool("no-follow", false, "with --destroy, return once the destroy job has started")
-	pos, err := parseCLI(fs, g, args, 1, 1)
-	if err != nil {
-		return err
+func (app *cliApp) deleteCmd() *cobra.Command {
+	var destroy, noFollow, yes bool
+	cmd := &cobra.Command{
+		Use:   "delete <service> [--destroy [--no-follow]] [--yes]",
+		Short: "delete a service's configuration",
+		Long: "Delete a service's configuration. A deployed service is refused unless --destroy is\n" +
+			"given: its infrastructure is then destroyed first, and the service deleted when that succeeds.\n" +
+			"On a terminal it asks you to type the service's name first, unless --yes.",
+		Args:              cliArgs(1, 1),
+		ValidArgsFunction: app.completeServices,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := app.session(ctx)
+			if err != nil {
+				return err
+			}
+			svc := args[0]
+			what := "deletes the configuration of"
+			if destroy {
+				what = "destroys the infrastructure and deletes the configuration of"
+			}
+			if err := s.confirmService(ctx, svc, what, yes); err != nil {
+				return err
+			}
+			job, err := s.c.DeleteService(ctx, svc, destroy)
+			if err != nil {
+				return s.explain(err, map[string]string{
+					apiv1.CodeResourcesExist: fmt.Sprintf("Destroy its infrastructure and delete it in one go with: spawnit delete %s --destroy", svc),
+					apiv1.CodeBusy:           fmt.Sprintf("Wait for its job to end (spawnit logs %s -f) or cancel it, then try again.", svc),
+				})
+			}
+			if job == nil {
+				if s.json {
+					return s.printJSON(map[string]any{"service": svc, "deleted": true})
+				}
+				s.printf("Deleted service %s.\n", svc)
+				return nil
+			}
+			if _, err := s.watch(ctx, svc, job, !noFollow); err != nil {
+				return err
+			}
+			if !noFollow && !s.json {
+				s.printf("Service %s is deleted.\n", svc)
+			}
+			return nil
+		},
 	}
-	s, err := env.session(g)
-	if err != nil {
-		return err
-	}
-	svc := pos[0]
-	job, err := s.c.DeleteService(ctx, svc, *destroy)
-	if err != nil {
-		return s.explain(err, map[string]string{
-			apiv1.CodeResourcesExist: fmt.Sprintf("Destroy its infrastructure and delete it in one go with: spawnit delete %s --destroy", svc),
-			apiv1.CodeBusy:           fmt.Sprintf("Wait for its job to end (spawnit logs %s -f) or cancel it, then try again.", svc),
-		})
-	}
-	if job == nil {
-		if s.json {
-			return s.printJSON(map[string]any{"service": svc, "deleted": true})
-		}
-		s.printf("Deleted service %s.\n", svc)
-		return nil
-	}
-	if err := s.watch(ctx, svc, job, !*noFollow); err != nil {
-		return err
-	}
-	if !*noFollow && !s.json {
-		s.printf("Service %s is deleted.\n", svc)
-	}
-	return nil
+	f := cmd.Flags()
+	f.BoolVar(&destroy, "destroy", false, "destroy the service's infrastructure, then delete it")
+	f.BoolVar(&noFollow, "no-follow", false, "with --destroy, return once the destroy job has started")
+	f.BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation on a terminal")
+	return cmd
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,11 +30,13 @@ type fakeAPI struct {
 	bodies map[string][]byte
 	// headers keeps request headers the same way.
 	headers map[string]http.Header
+	// configDir is the CLI's configuration directory (empty).
+	configDir string
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
-	f := &fakeAPI{ServeMux: http.NewServeMux(), bodies: map[string][]byte{}, headers: map[string]http.Header{}}
+	f := &fakeAPI{ServeMux: http.NewServeMux(), bodies: map[string][]byte{}, headers: map[string]http.Header{}, configDir: t.TempDir()}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -97,13 +98,13 @@ func (f *fakeAPI) serveJob(start string, final apiv1.Job, events []apiv1.Event) 
 	})
 }
 
-// runCLI runs a command function against the fake server and returns what it printed.
-func runCLI(t *testing.T, f *fakeAPI, fn cliFunc, args ...string) (stdout, stderr string, err error) {
+// runCLI runs a command against the fake server and returns what it printed.
+func runCLI(t *testing.T, f *fakeAPI, name string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	return runCLICtx(t.Context(), f, fn, args...)
+	return runCLICtx(t.Context(), f, name, args...)
 }
 
-func runCLICtx(ctx context.Context, f *fakeAPI, fn cliFunc, args ...string) (string, string, error) {
+func runCLICtx(ctx context.Context, f *fakeAPI, name string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	env := &cliEnv{
 		stdin: strings.NewReader(""), stdout: &out, stderr: &errOut,
@@ -118,9 +119,10 @@ func runCLICtx(ctx context.Context, f *fakeAPI, fn cliFunc, args ...string) (str
 		},
 		loc:        time.UTC,
 		clientOpts: []client.Option{client.WithRetry(2, time.Millisecond)},
+		configDir:  f.configDir,
 	}
-	err := fn(ctx, env, args)
-	return out.String(), errOut.String(), err
+	res := executeCLI(ctx, env, append([]string{name}, args...))
+	return out.String(), errOut.String(), res.err
 }
 
 var (
@@ -167,7 +169,7 @@ func TestApplyFollowsWithProgress(t *testing.T) {
 	}
 	f.serveJob("POST /api/v1/services/web/apply", job, applyEvents())
 
-	out, _, err := runCLI(t, f, runApply, "web")
+	out, _, err := runCLI(t, f, "apply", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +208,7 @@ func TestApplyFailureIsAnErrorWithTheJobsReason(t *testing.T) {
 	}
 	f.serveJob("POST /api/v1/services/web/apply", job, events)
 
-	out, _, err := runCLI(t, f, runApply, "web")
+	out, _, err := runCLI(t, f, "apply", "web")
 	var je *cliJobError
 	if !errors.As(err, &je) {
 		t.Fatalf("err = %v, want a job error", err)
@@ -231,7 +233,7 @@ func TestApplyFailureIsAnErrorWithTheJobsReason(t *testing.T) {
 func TestApplyJSONPrintsEventsThenTheJob(t *testing.T) {
 	f := newFakeAPI(t)
 	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), applyEvents())
-	out, _, err := runCLI(t, f, runApply, "web", "-o", "json")
+	out, _, err := runCLI(t, f, "apply", "web", "-o", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,14 +256,14 @@ func TestApplyJSONPrintsEventsThenTheJob(t *testing.T) {
 func TestApplyNoFollow(t *testing.T) {
 	f := newFakeAPI(t)
 	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), nil)
-	out, _, err := runCLI(t, f, runApply, "--no-follow", "web")
+	out, _, err := runCLI(t, f, "apply", "--no-follow", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "Apply job j-1 started on service web (queued).\nFollow it with: spawnit logs web j-1 -f\n"; out != want {
 		t.Errorf("output %q", out)
 	}
-	out, _, err = runCLI(t, f, runApply, "web", "--no-follow", "-o", "json")
+	out, _, err = runCLI(t, f, "apply", "web", "--no-follow", "-o", "json")
 	var job apiv1.Job
 	if err != nil || json.Unmarshal([]byte(out), &job) != nil || job.ID != "j-1" {
 		t.Fatalf("json: %s, %v", out, err)
@@ -277,7 +279,7 @@ func TestPlanShowsChangesAndNoChanges(t *testing.T) {
 		{Seq: 2, Type: spawnit.EventPlannedChange, Resource: &apiv1.ResourceEvent{Address: "docker_network.n", Action: "noop"}},
 		{Seq: 3, Type: spawnit.EventChangeSummary, Summary: &apiv1.ChangeSummary{Change: 1, Operation: "plan"}},
 	})
-	out, _, err := runCLI(t, f, runPlan, "web")
+	out, _, err := runCLI(t, f, "plan", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +309,7 @@ func TestFollowInterrupted(t *testing.T) {
 		<-started
 		cancel()
 	}()
-	_, stderr, err := runCLICtx(ctx, f, runDestroy, "web")
+	_, stderr, err := runCLICtx(ctx, f, "destroy", "web")
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -326,7 +328,7 @@ func TestLogsOfTheLatestJob(t *testing.T) {
 		events[i].Seq = int64(i + 1)
 	}
 	f.serveJob("", finishedJob("j-9", spawnit.OpApply, "web", spawnit.StateSucceeded), events)
-	out, _, err := runCLI(t, f, runLogs, "web")
+	out, _, err := runCLI(t, f, "logs", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +342,7 @@ func TestLogsOfTheLatestJob(t *testing.T) {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
 	// -f follows to the end and reports the outcome.
-	out, _, err = runCLI(t, f, runLogs, "web", "j-9", "-f")
+	out, _, err = runCLI(t, f, "logs", "web", "j-9", "-f")
 	if err != nil || !strings.HasSuffix(out, "Apply succeeded in 2.0s.\n") {
 		t.Fatalf("logs -f: %v\n%s", err, out)
 	}
@@ -354,7 +356,7 @@ func TestCatalogTable(t *testing.T) {
 			{ID: "postgres", Name: "PostgreSQL", Version: "16", Description: strings.Repeat("A database. ", 10), Providers: []string{"aws", "docker"}},
 		}})
 	})
-	out, _, err := runCLI(t, f, runCatalog)
+	out, _, err := runCLI(t, f, "catalog")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +380,7 @@ func TestServicesTableAndJSON(t *testing.T) {
 				Drift: spawnit.DriftNotChecked, Busy: true}},
 		}})
 	})
-	out, _, err := runCLI(t, f, runServices)
+	out, _, err := runCLI(t, f, "services")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +391,7 @@ db       Database  postgres  docker  busy      not checked  -
 	if out != want {
 		t.Errorf("output:\n%s\nwant:\n%s", out, want)
 	}
-	out, _, err = runCLI(t, f, runServices, "-o", "json")
+	out, _, err = runCLI(t, f, "services", "-o", "json")
 	var list apiv1.ServiceList
 	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Services) != 2 || list.Services[1].ID != "db" {
 		t.Fatalf("json: %v\n%s", err, out)
@@ -420,7 +422,7 @@ func TestCreateCoercesSetValuesByTemplateType(t *testing.T) {
 		t.Fatal(err)
 	}
 	greeting := "hi ${var.name} \"quoted\" 'single'\nsecond line = still the value"
-	out, _, err := runCLI(t, f, runCreate, "echo", "--name", "My echo",
+	out, _, err := runCLI(t, f, "create", "echo", "--name", "My echo",
 		"--inputs-file", inputsFile,
 		"--set", "port=8080", "--set", "replicas=3", "--set", "ratio=0.25", "--set", "debug=true",
 		"--set", "greeting="+greeting, "--set", "count_label=42", "--set", "unknown=7",
@@ -470,7 +472,7 @@ func TestCreateValueThatDoesNotParseStaysAString(t *testing.T) {
 			apiv1.FieldError{Field: "inputs.port", Code: "type", Reason: "must be a whole number"},
 			apiv1.FieldError{Field: "inputs.debug", Code: "type", Reason: "must be true or false"})
 	})
-	_, _, err := runCLI(t, f, runCreate, "echo", "--name", "e", "--set", "port=80a", "--set", "debug=maybe", "--set", "ratio=NaN")
+	_, _, err := runCLI(t, f, "create", "echo", "--name", "e", "--set", "port=80a", "--set", "debug=maybe", "--set", "ratio=NaN")
 	var sent apiv1.CreateService
 	_ = json.Unmarshal(f.body("POST /api/v1/services"), &sent)
 	if sent.Inputs["port"] != "80a" || sent.Inputs["debug"] != "maybe" || sent.Inputs["ratio"] != "NaN" {
@@ -493,6 +495,7 @@ func TestErrorsThroughMain(t *testing.T) {
 	})
 	t.Setenv("SPAWNIT_SERVER", f.srv.URL)
 	t.Setenv("SPAWNIT_TOKEN", "env-s3cr3t")
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	var stderr bytes.Buffer
 	code := run(t.Context(), []string{"delete", "web", "--token", "flag-s3cr3t"}, &stderr)
 	want := "spawnit delete: service web still has resources\nDestroy its infrastructure and delete it in one go with: spawnit delete web --destroy\n"
@@ -507,18 +510,18 @@ func TestErrorsThroughMain(t *testing.T) {
 
 func TestUsageMistakesAndHelp(t *testing.T) {
 	f := newFakeAPI(t)
-	_, stderr, err := runCLI(t, f, runCancel, "web")
+	_, stderr, err := runCLI(t, f, "cancel", "web")
 	if !errors.As(err, new(usageError)) || !strings.Contains(stderr, "Usage: spawnit cancel <service> <job>") {
 		t.Errorf("missing argument: %v\n%s", err, stderr)
 	}
-	_, stderr, err = runCLI(t, f, runApply, "-h")
-	if !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr, "Usage: spawnit apply") {
-		t.Errorf("help: %v\n%s", err, stderr)
+	stdout, _, err := runCLI(t, f, "apply", "-h")
+	if err != nil || !strings.Contains(stdout, "Usage: spawnit apply") {
+		t.Errorf("help: %v\n%s", err, stdout)
 	}
-	if strings.Contains(stderr, "s3cr3t") {
-		t.Errorf("help shows the token:\n%s", stderr)
+	if strings.Contains(stdout, "s3cr3t") {
+		t.Errorf("help shows the token:\n%s", stdout)
 	}
-	_, _, err = runCLI(t, f, runCreate, "echo")
+	_, _, err = runCLI(t, f, "create", "echo")
 	if !errors.As(err, new(usageError)) || err.Error() != "create needs --name" {
 		t.Errorf("create without --name: %v", err)
 	}
@@ -527,7 +530,7 @@ func TestUsageMistakesAndHelp(t *testing.T) {
 func TestUnreachableServerIsASentence(t *testing.T) {
 	f := newFakeAPI(t)
 	f.srv.Close()
-	_, _, err := runCLI(t, f, runServices)
+	_, _, err := runCLI(t, f, "services")
 	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach the SpawnIt server at "+f.srv.URL) ||
 		!strings.Contains(err.Error(), "SPAWNIT_SERVER") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("err = %v", err)
@@ -541,7 +544,7 @@ func TestDeleteWithDestroyFollowsTheJob(t *testing.T) {
 		{Seq: 2, Type: spawnit.EventApplyComplete, Resource: &apiv1.ResourceEvent{Address: "docker_container.app", Action: "delete", Elapsed: 0.4}},
 		{Seq: 3, Type: spawnit.EventChangeSummary, Summary: &apiv1.ChangeSummary{Remove: 1, Operation: "destroy"}},
 	})
-	out, _, err := runCLI(t, f, runDelete, "web", "--destroy")
+	out, _, err := runCLI(t, f, "delete", "web", "--destroy")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,11 +569,11 @@ func TestCancel(t *testing.T) {
 		}
 		sendJSON(w, 202, apiv1.Job{ID: r.PathValue("job"), Operation: spawnit.OpApply, State: spawnit.StateCancelling})
 	})
-	out, _, err := runCLI(t, f, runCancel, "web", "j-1")
+	out, _, err := runCLI(t, f, "cancel", "web", "j-1")
 	if err != nil || !strings.HasPrefix(out, "Job j-1 (apply) was asked to stop (cancelling).\n") {
 		t.Fatalf("cancel: %v\n%s", err, out)
 	}
-	_, _, err = runCLI(t, f, runCancel, "web", "j-1", "--force")
+	_, _, err = runCLI(t, f, "cancel", "web", "j-1", "--force")
 	if err == nil || !strings.HasPrefix(err.Error(), "a forced cancel is allowed 10s after the first cancel\n") {
 		t.Fatalf("force: %v", err)
 	}
@@ -584,7 +587,7 @@ func TestDriftReportAndCheck(t *testing.T) {
 			{Address: "docker_image.app", Status: spawnit.ResourceInSync},
 		}}
 	f.HandleFunc("GET /api/v1/services/web/drift", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 200, report) })
-	out, _, err := runCLI(t, f, runDrift, "web")
+	out, _, err := runCLI(t, f, "drift", "web")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,7 +604,7 @@ docker_container.app  modified  ports[0].external; apply would update it
 	job := finishedJob("x-1", spawnit.OpDrift, "web", spawnit.StateSucceeded)
 	job.Drift = &apiv1.Drift{Status: spawnit.DriftInSync, CheckedAt: t0}
 	f.serveJob("POST /api/v1/services/web/drift", job, nil)
-	out, _, err = runCLI(t, f, runDrift, "web", "--check")
+	out, _, err = runCLI(t, f, "drift", "web", "--check")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -611,16 +614,19 @@ docker_container.app  modified  ports[0].external; apply would update it
 }
 
 func TestParseCLI(t *testing.T) {
-	env := &cliEnv{stderr: io.Discard}
-	fs, g := env.flagSet("x <a> <b>", "")
-	force := fs.Bool("force", false, "")
-	pos, err := parseCLI(fs, g, []string{"a", "--force", "-o", "json", "--", "-b"}, 2, 2)
-	if err != nil || !*force || g.output != "json" || strings.Join(pos, ",") != "a,-b" {
-		t.Fatalf("pos %v force %v output %q err %v", pos, *force, g.output, err)
+	f := newFakeAPI(t)
+	f.HandleFunc("POST /api/v1/services/{svc}/jobs/{job}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		sendJSON(w, 202, apiv1.Job{ID: r.PathValue("job"), Service: ref(r.PathValue("svc")), State: spawnit.StateCancelled})
+	})
+	// Flags anywhere, "--" ends them: "-b" is the job.
+	out, _, err := runCLI(t, f, "cancel", "a", "--force", "-o", "json", "--", "-b")
+	var job apiv1.Job
+	if err != nil || json.Unmarshal([]byte(out), &job) != nil || job.ID != "-b" || job.Service.Service != "a" ||
+		!strings.Contains(string(f.body("POST /api/v1/services/a/jobs/-b/cancel")), `"force":true`) {
+		t.Fatalf("out %s err %v", out, err)
 	}
-	fs, g = env.flagSet("x", "")
-	if _, err := parseCLI(fs, g, []string{"-o", "yaml"}, 0, 0); !errors.As(err, new(usageError)) {
-		t.Fatalf("-o yaml: %v", err)
+	if _, _, err := runCLI(t, f, "services", "-o", "xml"); !errors.As(err, new(usageError)) {
+		t.Fatalf("-o xml: %v", err)
 	}
 }
 
@@ -647,7 +653,7 @@ func TestServerTextCannotDriveTheTerminal(t *testing.T) {
 	f.HandleFunc("GET /api/v1/services", func(w http.ResponseWriter, r *http.Request) {
 		sendJSON(w, 200, apiv1.ServiceList{Services: []apiv1.Service{{ID: "web", Name: "evil\x1b[2J\nname"}}})
 	})
-	out, _, err := runCLI(t, f, runServices)
+	out, _, err := runCLI(t, f, "services")
 	if err != nil || strings.ContainsAny(out, "\x1b") || strings.Count(out, "\n") != 2 {
 		t.Fatalf("%v\n%q", err, out)
 	}
@@ -667,5 +673,131 @@ func TestReadInputsFileIsStrict(t *testing.T) {
 	in, err := readInputsFile(strings.NewReader(`{"n":12345678901234567890,"s":"x"}`), "-")
 	if err != nil || in["n"] != json.Number("12345678901234567890") || in["s"] != "x" {
 		t.Fatalf("inputs %#v, %v", in, err)
+	}
+}
+
+// A job queued behind another says what it waits for before its progress.
+func TestQueuedJobSaysWhatItWaitsFor(t *testing.T) {
+	f := newFakeAPI(t)
+	job := finishedJob("j-2", spawnit.OpApply, "web", spawnit.StateSucceeded)
+	job.CreatedAt = t0.Add(-time.Second)
+	f.serveJob("POST /api/v1/services/web/apply", job, nil)
+	f.HandleFunc("GET /api/v1/services/web/jobs", func(w http.ResponseWriter, r *http.Request) {
+		sendJSON(w, 200, apiv1.JobList{Jobs: []apiv1.Job{
+			{ID: "j-2", Operation: spawnit.OpApply, State: spawnit.StateQueued, CreatedAt: t0.Add(-time.Second)},
+			{ID: "j-1", Operation: spawnit.OpDestroy, State: spawnit.StateRunning, CreatedAt: t0.Add(-2 * time.Second)},
+			{ID: "j-0", Operation: spawnit.OpPlan, State: spawnit.StateSucceeded, CreatedAt: t0.Add(-time.Minute)},
+		}})
+	})
+	out, _, err := runCLI(t, f, "apply", "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "Applying web (job j-2)…\nQueued: waiting for destroy job j-1 (running) to end.\n") ||
+		!strings.Contains(out, "Apply succeeded in 2.0s, after 1.0s in the queue.\n") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+func TestYAMLKeepsTheAPIsFieldNamesAndTypes(t *testing.T) {
+	var b bytes.Buffer
+	err := writeYAML(&b, apiv1.Service{ID: "web", Name: "true", Inputs: map[string]any{"port": 8080, "label": "12"},
+		Status: apiv1.ServiceStatus{Busy: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"id: web\n", "name: \"true\"\n", "  label: \"12\"\n", "  port: 8080\n", "  busy: true\n", "auto_remediate: false\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("yaml lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestPlanDetailedExitCode(t *testing.T) {
+	f := newFakeAPI(t)
+	job := finishedJob("p-1", spawnit.OpPlan, "web", spawnit.StateSucceeded)
+	job.Plan = &apiv1.PlanSummary{HasChanges: true}
+	f.serveJob("POST /api/v1/services/web/plan", job, nil)
+	_, _, err := runCLI(t, f, "plan", "web", "--detailed-exitcode")
+	if exitCode(cliResult{err: err}, nil, io.Discard) != 2 {
+		t.Fatalf("changes: %v", err)
+	}
+	_, _, err = runCLI(t, f, "plan", "web")
+	if err != nil {
+		t.Fatalf("without the flag: %v", err)
+	}
+	failed := finishedJob("p-2", spawnit.OpPlan, "db", spawnit.StateFailed)
+	f.serveJob("POST /api/v1/services/db/plan", failed, nil)
+	_, _, err = runCLI(t, f, "plan", "db", "--detailed-exitcode")
+	if exitCode(cliResult{err: err}, nil, io.Discard) != 1 {
+		t.Fatalf("failed plan: %v", err)
+	}
+}
+
+// The Go-flag spellings the commands took before (one dash) still work.
+func TestGoStyleFlagsStillWork(t *testing.T) {
+	f := newFakeAPI(t)
+	f.serveJob("POST /api/v1/services/web/apply", finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded), nil)
+	out, _, err := runCLI(t, f, "apply", "-no-follow", "web", "-o", "json")
+	var job apiv1.Job
+	if err != nil || json.Unmarshal([]byte(out), &job) != nil || job.ID != "j-1" {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	root := (&cliApp{env: &cliEnv{}}).rootCmd()
+	got := goStyleFlags(root, []string{"create", "-name", "-check", "--set", "-server=x", "-server=y", "-o", "json", "-f", "--", "-name"})
+	want := "create --name -check --set -server=x --server=y -o json -f -- -name"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("%q", strings.Join(got, " "))
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A silent job gets a line with the time elapsed since following began.
+func TestFollowShowsElapsedTimeWhileSilent(t *testing.T) {
+	f := newFakeAPI(t)
+	var out lockedBuffer
+	job := finishedJob("j-1", spawnit.OpApply, "web", spawnit.StateSucceeded)
+	f.HandleFunc("POST /api/v1/services/web/apply", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 202, job) })
+	f.HandleFunc("GET /api/v1/services/web/jobs/j-1", func(w http.ResponseWriter, r *http.Request) { sendJSON(w, 200, job) })
+	f.HandleFunc("GET /api/v1/services/web/jobs/j-1/events", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		fmt.Fprint(w, ": open\n\n")
+		w.(http.Flusher).Flush()
+		// The job stays silent until the command has said it is still running.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "Still running… "); {
+			if time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		fmt.Fprint(w, "event: end\ndata: {}\n\n")
+	})
+	env := &cliEnv{stdin: strings.NewReader(""), stdout: &out, stderr: io.Discard, loc: time.UTC, configDir: f.configDir,
+		getenv:    func(k string) string { return map[string]string{"SPAWNIT_SERVER": f.srv.URL}[k] },
+		heartbeat: 10 * time.Millisecond}
+	res := executeCLI(t.Context(), env, []string{"apply", "web"})
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	if got := out.String(); !strings.Contains(got, "\nStill running… ") || !strings.Contains(got, "s elapsed\n") || !strings.HasSuffix(got, "Apply succeeded in 2.0s.\n") {
+		t.Fatalf("output:\n%s", got)
 	}
 }

@@ -1,12 +1,12 @@
 // Command spawnit is SpawnIt's server (spawnit serve) and its command-line client.
-// Each subcommand lives in its own file and registers itself in init(), so adding one
-// never touches this file.
+// The client commands are a cobra tree built by newRootCmd (cli_root.go), one file per
+// family of commands; commands that parse their own flags (serve) register themselves
+// with register in init().
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,15 +15,16 @@ import (
 	"syscall"
 )
 
-// command is one subcommand. run receives the arguments after the subcommand's name
-// and a context cancelled on SIGINT or SIGTERM.
+// command is a subcommand that parses its own arguments (serve). run receives the
+// arguments after the subcommand's name and a context cancelled on SIGINT or SIGTERM;
+// it returns flag.ErrHelp after printing its help.
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, args []string) error
 }
 
-// commands holds every subcommand by name; files add theirs with register in init().
+// commands holds the self-parsing subcommands by name; files add theirs with register.
 var commands = map[string]*command{}
 
 func register(c *command) {
@@ -33,10 +34,25 @@ func register(c *command) {
 	commands[c.name] = c
 }
 
-// usageError makes main print the error and exit 2, the convention for bad usage.
+// usageError is a mistake on the command line: main prints it with the command's usage
+// and exits 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
+
+// exitStatus ends a command with a status and nothing more to say: what there was to
+// say is printed already (plan --detailed-exitcode exits 2 when there are changes).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// Exit statuses, documented in "spawnit help".
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitChanges = 2 // with --detailed-exitcode: changes to apply, or drift
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -45,45 +61,35 @@ func main() {
 	os.Exit(code)
 }
 
+// run runs the command line and returns the exit status.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "spawnit: unknown command %q\n\n", args[0])
-		usage(stderr)
-		return 2
-	}
-	err := cmd.run(ctx, args[1:])
-	var ue usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "spawnit %s: %v\n", cmd.name, err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "spawnit %s: %v\n", cmd.name, err)
-		return 1
-	}
+	env := cliOSEnv()
+	env.stderr = stderr
+	return exitCode(executeCLI(ctx, env, args), args, stderr)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "Usage: spawnit <command> [flags]\n\nCommands:")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+// exitCode prints err (when there is something to print) and maps it to an exit status.
+// A usage mistake on a line asking for --detailed-exitcode exits 1, so that a script
+// never reads it as "there are changes".
+func exitCode(res cliResult, args []string, stderr io.Writer) int {
+	err := res.err
+	var ue usageError
+	var st exitStatus
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &st):
+		return int(st)
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "%s: %v\n", res.path, err)
+		if slices.Contains(args, "--detailed-exitcode") {
+			return exitError
+		}
+		return exitUsage
+	case errors.Is(err, context.Canceled):
+		return exitError
+	default:
+		fmt.Fprintf(stderr, "%s: %v\n", res.path, err)
+		return exitError
 	}
-	slices.Sort(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-12s %s\n", n, commands[n].summary)
-	}
-	fmt.Fprintln(w, "\nRun 'spawnit <command> -h' for a command's flags.")
 }

@@ -57,6 +57,7 @@ type serveConfig struct {
 	targetNames    []string // parsed from targets
 	targetEnv      targetEnvFlag
 	logLevel       string
+	logFormat      string
 }
 
 type s3Config struct {
@@ -66,7 +67,8 @@ type s3Config struct {
 
 type oidcConfig struct {
 	issuer, audience, clientID, clientSecret, redirectURL, tenantClaim string
-	sessionSecret                                                      string // see readSessionSecret
+	sessionSecret                                                      string // see checkSessionSecret
+	cliClientID                                                        string
 }
 
 // envName is the environment variable of a flag: --s3-secret-key → SPAWNIT_S3_SECRET_KEY.
@@ -98,7 +100,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.StringVar(&c.oidc.clientSecret, "oidc-client-secret", "", "OIDC client secret (prefer the environment variable)")
 	fs.StringVar(&c.oidc.redirectURL, "oidc-redirect-url", "", "this server's /auth/callback URL as the issuer knows it")
 	fs.StringVar(&c.oidc.tenantClaim, "oidc-tenant-claim", "", "token claim naming the tenant (default: a sanitised sub)")
-	fs.StringVar(&c.oidc.sessionSecret, "session-secret", "", "key of browser sessions, the same on every replica, at least 32 characters (prefer the environment variable, or a file named by $"+sessionSecretFileEnv+"; default: one kept in the store)")
+	fs.StringVar(&c.oidc.sessionSecret, "session-secret", "", "key of browser sessions, the same on every replica, at least 32 characters (prefer the environment variable or its _FILE; default: one kept in the store)")
+	fs.StringVar(&c.oidc.cliClientID, "oidc-cli-client-id", "", "public OIDC client (PKCE, loopback redirect) for spawnit login; its tokens are accepted too")
 	fs.IntVar(&c.maxParallel, "max-parallel", 4, "jobs running at once across services")
 	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
@@ -109,11 +112,20 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	c.targetEnv = targetEnvFlag{}
 	fs.Var(c.targetEnv, "target-env", "target=file: environment for a target's tofu runs (credentials, region), read from a KEY=VALUE file; repeat per target, or comma-separate")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.logFormat, "log-format", "json", "json (one object a line) or text")
+	fs.Usage = func() { serveUsage(fs, output) }
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := envName(f.Name)
 		f.Usage += " [$" + name + "]"
-		if v, ok := lookupEnv(name); ok && envErr == nil {
+		if secretFlag(f.Name) {
+			f.Usage = strings.TrimSuffix(f.Usage, "]") + " or $" + name + "_FILE]"
+		}
+		v, ok, err := serveEnvValue(lookupEnv, f.Name)
+		if err != nil && envErr == nil {
+			envErr = err
+		}
+		if ok && envErr == nil {
 			if err := f.Value.Set(v); err != nil {
 				envErr = usageError{fmt.Sprintf("environment variable %s: invalid value", name)}
 			}
@@ -131,11 +143,14 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	if fs.NArg() > 0 {
 		return nil, usageError{fmt.Sprintf("unexpected arguments: %q", fs.Args())}
 	}
-	if err := readSessionSecret(&c.oidc, lookupEnv); err != nil {
+	if err := checkSessionSecret(&c.oidc); err != nil {
 		return nil, err
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		return nil, usageError{err.Error()}
+	}
+	if c.logFormat != "json" && c.logFormat != "text" {
+		return nil, usageError{fmt.Sprintf("--log-format %q: want json or text", c.logFormat)}
 	}
 	if c.maxParallel < 1 {
 		return nil, usageError{"--max-parallel must be at least 1"}
@@ -178,7 +193,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	level, _ := parseLogLevel(cfg.logLevel)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := newServeLogger(cfg.logFormat, level, os.Stderr)
 	a, err := newApp(ctx, cfg, log, os.Stdout)
 	if err != nil {
 		return err
@@ -348,6 +363,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		Auth:         auth,
 		SingleUser:   singleUser,
 		AuthHandlers: handlers,
+		CLILogin:     cliLogin(cfg.oidc),
 		UI:           ui.Handler(),
 		Logger:       log,
 		Metrics:      metrics,

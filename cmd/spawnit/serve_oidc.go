@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawnit/spawnit/api"
 	"github.com/spawnit/spawnit/api/auth"
+	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -27,6 +28,7 @@ func newOIDCAuthenticator(ctx context.Context, c oidcConfig, st store.Store, log
 		ClientSecret:  c.clientSecret,
 		RedirectURL:   c.redirectURL,
 		TenantClaim:   c.tenantClaim,
+		CLIClientID:   c.cliClientID,
 		CookieSecure:  strings.HasPrefix(c.redirectURL, "https://"),
 		Logger:        log,
 	})
@@ -35,4 +37,13 @@ func newOIDCAuthenticator(ctx context.Context, c oidcConfig, st store.Store, log
 	}
 	login, callback, logout := o.Handlers()
 	return o, &api.AuthHandlers{Login: login, Callback: callback, Logout: logout}, nil
+}
+
+// cliLogin is what GET /api/v1/cli-login tells spawnit login: nil without a CLI client.
+func cliLogin(c oidcConfig) *apiv1.CLILogin {
+	if c.issuer == "" || c.cliClientID == "" {
+		return nil
+	}
+	// offline_access asks for a refresh token, so the CLI stays signed in.
+	return &apiv1.CLILogin{Issuer: c.issuer, ClientID: c.cliClientID, Scopes: []string{"openid", "profile", "email", "offline_access"}}
 }

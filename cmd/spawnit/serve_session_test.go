@@ -167,7 +167,7 @@ func TestServeSessionSecretFlags(t *testing.T) {
 		{"variable", nil, map[string]string{"SPAWNIT_SESSION_SECRET": long}, long, ""},
 		{"file, trailing newline dropped", nil, map[string]string{"SPAWNIT_SESSION_SECRET_FILE": file}, long, ""},
 		{"flag wins over the file", []string{"--session-secret", long + "x"}, map[string]string{"SPAWNIT_SESSION_SECRET_FILE": file}, long + "x", ""},
-		{"variable and file", nil, map[string]string{"SPAWNIT_SESSION_SECRET": long, "SPAWNIT_SESSION_SECRET_FILE": file}, "", "not both"},
+		{"variable and file", nil, map[string]string{"SPAWNIT_SESSION_SECRET": long, "SPAWNIT_SESSION_SECRET_FILE": file}, "", "keep one"},
 		{"missing file", nil, map[string]string{"SPAWNIT_SESSION_SECRET_FILE": filepath.Join(dir, "nope")}, "", "SPAWNIT_SESSION_SECRET_FILE"},
 		{"empty file", nil, map[string]string{"SPAWNIT_SESSION_SECRET_FILE": writeFile(t, dir, "empty", "\n")}, "", "is empty"},
 		{"too short", []string{"--session-secret", "short-secret"}, nil, "", "at least 32 characters"},

@@ -1,23 +1,10 @@
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"runtime"
-	"runtime/debug"
-)
+import "runtime/debug"
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3"; otherwise it is
 // read from the build information (module version, or the VCS revision).
 var version = ""
-
-func init() {
-	register(&command{name: "version", summary: "print the version", run: func(ctx context.Context, args []string) error {
-		_, err := fmt.Fprintf(os.Stdout, "spawnit %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
-		return err
-	}})
-}
 
 func versionString() string {
 	if version != "" {

@@ -537,3 +537,18 @@ func TestUpdateServiceAcceptRemediate(t *testing.T) {
 		t.Fatalf("requests %q", paths)
 	}
 }
+
+// CLILogin asks without a token: the sign-in settings are public.
+func TestCLILogin(t *testing.T) {
+	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/cli-login" || r.Header.Get("Authorization") != "" {
+			apiErr(w, 404, apiv1.CodeNotFound, "no")
+			return
+		}
+		writeJSON(w, 200, apiv1.CLILogin{Issuer: "https://op.example/", ClientID: "cli", Scopes: []string{"openid"}})
+	}))
+	l, err := c.CLILogin(t.Context())
+	if err != nil || l.Issuer != "https://op.example/" || l.ClientID != "cli" || l.SingleUser {
+		t.Fatalf("%+v %v", l, err)
+	}
+}

@@ -213,3 +213,12 @@ func (c *Client) Recover(ctx context.Context, id string) (*apiv1.Service, error)
 	}
 	return &svc, nil
 }
+
+// CLILogin returns how a command-line client signs in to the server (no token needed).
+func (c *Client) CLILogin(ctx context.Context) (*apiv1.CLILogin, error) {
+	var l apiv1.CLILogin
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/cli-login", retry: true}, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
+}

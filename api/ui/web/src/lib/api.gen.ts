@@ -24,6 +24,13 @@ export interface paths {
     /** This document */
     get: operations["openapi"];
   };
+  "/api/v1/cli-login": {
+    /**
+     * How a command-line client signs in
+     * @description Unauthenticated. single_user: no sign-in needed. Otherwise the OIDC issuer and, when the server accepts command-line sign-ins, the public client id (authorization code with PKCE on a loopback redirect) and the scopes to request. The ID token such a sign-in obtains is accepted as a bearer token.
+     */
+    get: operations["cliLogin"];
+  };
   "/api/v1/me": {
     /** The caller */
     get: operations["me"];
@@ -484,6 +491,15 @@ export interface components {
       detail?: string;
       address?: string;
     };
+    CLILogin: {
+      /** @description The server has no sign-in (single-user mode). */
+      single_user: boolean;
+      /** @description The OIDC issuer URL. */
+      issuer?: string;
+      /** @description Public OIDC client for command-line sign-ins; absent when the server accepts none. */
+      client_id?: string;
+      scopes?: string[];
+    };
   };
   responses: {
     /** @description validation_failed (with fields) or bad_request. */
@@ -644,6 +660,21 @@ export interface operations {
           "application/json": Record<string, never>;
         };
       };
+    };
+  };
+  /**
+   * How a command-line client signs in
+   * @description Unauthenticated. single_user: no sign-in needed. Otherwise the OIDC issuer and, when the server accepts command-line sign-ins, the public client id (authorization code with PKCE on a loopback redirect) and the scopes to request. The ID token such a sign-in obtains is accepted as a bearer token.
+   */
+  cliLogin: {
+    responses: {
+      /** @description The sign-in settings. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["CLILogin"];
+        };
+      };
+      500: components["responses"]["E500"];
     };
   };
   /** The caller */
