@@ -18,6 +18,7 @@ import (
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/dockerapi"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -31,7 +32,7 @@ const defaultCancelRounds = 50
 // Docker object carrying the service's labels is known to SpawnIt: in the service's
 // state, or reported on the service as a leftover. A round that needs the service
 // deployed applies it to the end first (after a cancel, the service is never stuck),
-// and every third round destroys it first, which must succeed and leave nothing with
+// and every fourth round destroys it first, which must succeed and leave nothing with
 // its labels. It ends with a destroy that must succeed and leave nothing.
 func TestCancelLeavesNothingBehind(t *testing.T) {
 	testservers.BuildTestImage(t)
@@ -67,7 +68,7 @@ func TestCancelLeavesNothingBehind(t *testing.T) {
 	for round := 1; round <= rounds; round++ {
 		start := time.Now()
 		kind := "replace"
-		if round%3 == 1 {
+		if round%4 == 1 {
 			kind = "create"
 			// A first creation: nothing deployed, nothing labelled.
 			runToEnd(t, p, a, id, engine.OpDestroy, engine.StateSucceeded)
@@ -303,5 +304,49 @@ func removeLabelled(t *testing.T, labels []string) {
 		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
 			t.Logf("cleanup: docker %s: %v: %s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// TestSweepDocker: labelled objects the state records stay; the others are reported,
+// removed only when asked (containers before the volumes they hold), and an object
+// already gone counts as removed.
+func TestSweepDocker(t *testing.T) {
+	img := testservers.BuildTestImage(t)
+	api, err := dockerapi.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := engine.ServiceRef{Client: "sweep", Service: fmt.Sprintf("svc-%d", time.Now().UnixNano()%1_000_000_000)}
+	labels := []string{"spawnit.client=" + ref.Client, "spawnit.service=" + ref.Service}
+	t.Cleanup(func() { removeLabelled(t, labels) })
+	name := "spawnit-" + ref.Client + "-" + ref.Service
+	docker := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("docker", args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	docker("volume", "create", "--label", labels[0], "--label", labels[1], name+"-data")
+	// Created, never started: what a create cut by a cancel leaves.
+	cid := docker("create", "--name", name, "--label", labels[0], "--label", labels[1], "-v", name+"-data:/data", img)
+	ctx := context.Background()
+
+	state := []engine.StateResource{{Address: "docker_volume.data", Type: "docker_volume", ID: name + "-data"}}
+	found, err := sweepDocker(ctx, api, ref, state, false)
+	if err != nil || len(found) != 1 || found[0].ID != cid || found[0].Kind != kindContainer || found[0].Name != name || found[0].Removed || found[0].Reason == "" {
+		t.Fatalf("report only: %+v, %v", found, err)
+	}
+	// Nothing recorded: the container goes first, so the volume it holds can go too.
+	found, err = sweepDocker(ctx, api, ref, nil, true)
+	if err != nil || len(found) != 2 || !found[0].Removed || !found[1].Removed || found[1].Kind != kindVolume {
+		t.Fatalf("remove: %+v, %v", found, err)
+	}
+	if left := dockerLabelled(t, labels); len(left) > 0 {
+		t.Fatalf("left after the sweep: %v", left)
+	}
+	if err := removeObject(ctx, api, dockerObject{kindContainer, cid, name}); err != nil {
+		t.Fatalf("removing a container already gone: %v", err)
 	}
 }
