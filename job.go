@@ -89,4 +89,7 @@ const (
 	EventOutputs        EventType = "outputs" // output values (sensitive ones without value)
 	EventOther          EventType = "other"   // a tofu message type the engine does not model
 	EventStreamTruncate EventType = "truncated"
+	// EventLeftovers: objects of the service's target carrying its labels that its
+	// state does not record (left by a cancelled call), removed or not.
+	EventLeftovers EventType = "leftovers"
 )

@@ -4,6 +4,7 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 // The one place where the engine's records and the catalog's templates become the API's
@@ -37,6 +38,7 @@ func wireJob(i engine.JobInfo) apiv1.Job {
 		CreatedAt: i.CreatedAt, StartedAt: i.StartedAt, EndedAt: i.EndedAt,
 		CancelRequestedAt: i.CancelRequestedAt, Error: i.Error, Background: i.Background,
 		Host: i.Host, PID: i.PID, Outputs: wireOutputs(i.Outputs), LastSeq: i.LastSeq,
+		Leftovers: platform.WireLeftovers(i.Leftovers),
 	}
 	if i.Changes != nil {
 		c := wireChanges(*i.Changes)
@@ -79,6 +81,7 @@ func wireEvent(e engine.Event) apiv1.Event {
 	ev := apiv1.Event{
 		Seq: e.Seq, Time: e.Time, Type: e.Type, Level: e.Level, Message: e.Message,
 		State: e.State, Outputs: wireOutputs(e.Outputs), Raw: e.Raw,
+		Leftovers: platform.WireLeftovers(e.Leftovers),
 	}
 	if r := e.Resource; r != nil {
 		ev.Resource = &apiv1.ResourceEvent{Address: r.Address, Type: r.Type, Name: r.Name, Action: r.Action,

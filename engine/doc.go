@@ -19,7 +19,11 @@
 // their own context, never the caller's. One job runs per service at a time (others queue
 // in order, or fail with ErrLocked when asked to), services run in parallel up to
 // Config.MaxParallel. Cancel is graceful first (SIGINT: tofu saves state) and forced
-// after a cool-off (the whole process group is killed).
+// after a cool-off (the whole process group is killed). A graceful stop cancels the
+// provider's calls in flight, and a target may complete one anyway: an object the state
+// never records. The engine knows no target, so a caller that does gives apply and
+// destroy jobs a sweep (WithSweep), run with the state read through tofu after an apply
+// that did not succeed and around a destroy; what it finds is the job's Leftovers.
 //
 // Before each operation the engine rebuilds the service's workdir from its Source ("sync
 // before run"), adds the backend (local, outside the workdir, or S3 with a lockfile) as

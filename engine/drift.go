@@ -62,6 +62,9 @@ type Intent struct {
 	// Survivors lists resources that still existed right after a successful destroy by
 	// design (an image kept locally, say); they are not orphans.
 	Survivors []string `json:"survivors,omitempty"`
+	// Leftovers are objects of the service's target carrying its marks that its state
+	// does not record and that the last sweep could not remove (see WithSweep).
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 	// StateLineage and StateSerial identify the state the last successful operation
 	// left. An operation that changes state refuses to run on a stored state that is
 	// missing, unreadable, of another lineage or older (checkState).

@@ -231,6 +231,7 @@ type runOptions struct {
 	failFast   bool
 	background bool
 	readiness  ReadinessFunc
+	sweep      SweepFunc
 	secrets    []string
 	timeout    time.Duration
 	env        map[string]string

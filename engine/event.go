@@ -28,6 +28,7 @@ const (
 	EventOutputs        = spawnit.EventOutputs        // output values (sensitive ones without value)
 	EventOther          = spawnit.EventOther          // a tofu message type the engine does not model
 	EventStreamTruncate = spawnit.EventStreamTruncate // log lines were dropped past MaxEvents
+	EventLeftovers      = spawnit.EventLeftovers      // objects found outside the state (see WithSweep)
 )
 
 // Event is one numbered entry of a job's event log. Seq starts at 1 and has no gaps, so a
@@ -44,6 +45,8 @@ type Event struct {
 	Summary    *ChangeSummary    `json:"summary,omitempty"`
 	Diagnostic *Diagnostic       `json:"diagnostic,omitempty"`
 	Outputs    map[string]Output `json:"outputs,omitempty"`
+	// Leftovers is set for EventLeftovers: what a sweep found.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 	// Raw is set for EventOther: tofu's message type, for forward compatibility.
 	Raw string `json:"raw_type,omitempty"`
 }

@@ -84,6 +84,9 @@ type JobInfo struct {
 	Plan    *PlanSummary      `json:"plan,omitempty"`
 	Outputs map[string]Output `json:"outputs,omitempty"`
 	Drift   *DriftReport      `json:"drift,omitempty"`
+	// Leftovers are the objects outside the state that the job's sweeps found (see
+	// WithSweep), removed or not.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 	// LastSeq is the sequence number of the last event.
 	LastSeq int64 `json:"last_seq"`
 }
@@ -126,6 +129,7 @@ type Job struct {
 	failFast   bool
 	env        map[string]string // added to tofu's environment (WithEnv)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
+	sweep      SweepFunc         // objects of the target outside the state (WithSweep)
 	preempted  atomic.Bool       // cancelled to let a user's job run
 	granted    chan struct{}     // closed when the service lock (and a slot) is granted
 	proc       procHandle
@@ -181,6 +185,7 @@ func (j *Job) ended() bool {
 func (j *Job) snapshot() JobInfo {
 	info := j.info
 	info.Outputs = copyOutputs(info.Outputs)
+	info.Leftovers = append([]Leftover(nil), info.Leftovers...)
 	return info
 }
 

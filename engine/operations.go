@@ -148,6 +148,16 @@ func (w *streamWriter) failure(what string, err error) error {
 // group, and whatever is left of the group (providers) when tofu returns is killed, so
 // nothing outlives the job. stdout receives tofu's output (nil discards it).
 func (e *runner) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer) error {
+	return e.runTofuHeld(j, ws, args, stdout, true)
+}
+
+// runTofuToEnd is runTofu for a short read that must complete after a graceful cancel
+// (the state a sweep compares with): only a forced cancel stops it.
+func (e *runner) runTofuToEnd(j *Job, ws *workspace, args []string, stdout io.Writer) error {
+	return e.runTofuHeld(j, ws, args, stdout, false)
+}
+
+func (e *runner) runTofuHeld(j *Job, ws *workspace, args []string, stdout io.Writer, interruptible bool) error {
 	if err := j.ctx.Err(); err != nil {
 		return fmt.Errorf("tofu %s not started: %w", args[0], err)
 	}
@@ -156,7 +166,10 @@ func (e *runner) runTofu(j *Job, ws *workspace, args []string, stdout io.Writer)
 		return err
 	}
 	j.proc.set(p)
-	stopInterrupt := context.AfterFunc(j.softCtx, p.Interrupt)
+	stopInterrupt := func() bool { return false }
+	if interruptible {
+		stopInterrupt = context.AfterFunc(j.softCtx, p.Interrupt)
+	}
 	stopKill := context.AfterFunc(j.ctx, p.Kill)
 	err = p.Wait()
 	stopInterrupt()
@@ -260,16 +273,33 @@ func (e *runner) apply(ctx context.Context, j *Job, ws *workspace) error {
 	err := e.runTofu(j, ws, tofu.Apply(j.info.Operation == OpAccept), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
+	creates := j.info.Operation == OpApply
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
+		// The stored state is not reality: report what is outside it, remove nothing.
+		if creates {
+			e.sweepAndNote(j, ws, false)
+		}
 		return rerr
 	}
 	if err != nil {
+		// A cancel may have cut a create the target completed anyway.
+		if creates {
+			e.sweepAndNote(j, ws, true)
+		}
 		return w.failure("tofu apply", err)
 	}
 	// The stream's outputs message carries every value but the sensitive ones; those are
 	// read on demand (Engine.Outputs), which saves each apply a `tofu output` run.
 	j.update(func(i *JobInfo) { i.Outputs = w.outputs })
-	if err := e.ledger.saveIntent(context.Background(), j.info.Service, e.markState(Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}, j)); err != nil {
+	intent := Intent{Kind: IntentApplied, JobID: j.ID(), At: timeNow()}
+	if prev, err := e.ledger.Intent(context.Background(), j.info.Service); err == nil && len(prev.Leftovers) > 0 {
+		// Leftovers an earlier sweep could not remove: try again, keep those still there.
+		intent.Leftovers = prev.Leftovers
+		if remaining, err := e.sweep(j, ws, true); err == nil {
+			intent.Leftovers = remaining
+		}
+	}
+	if err := e.ledger.saveIntent(context.Background(), j.info.Service, e.markState(intent, j)); err != nil {
 		return err
 	}
 	if j.readiness == nil || j.info.Operation != OpApply {
@@ -327,17 +357,25 @@ func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 			return fmt.Errorf("save pre-destroy snapshot: %w", err)
 		}
 	}
+	// Objects outside the state can hold what tofu destroys (a container left by a
+	// cancelled create holds the volume, whose removal would wait until the provider's
+	// timeout): they go first.
+	e.sweepAndNote(j, ws, true)
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Destroy(), w)
 	w.Close()
 	j.update(func(i *JobInfo) { i.Changes = w.summary })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
+		e.sweepAndNote(j, ws, false)
 		return rerr
 	}
 	if err != nil {
+		e.sweepAndNote(j, ws, true)
 		return w.failure("tofu destroy", err)
 	}
-	intent := Intent{Kind: IntentDestroyed, JobID: j.ID(), At: timeNow()}
+	// Nothing carrying the service's marks may outlive its destroy.
+	remaining, sweepErr := e.sweep(j, ws, true)
+	intent := Intent{Kind: IntentDestroyed, JobID: j.ID(), At: timeNow(), Leftovers: remaining}
 	// What exists right after a successful destroy was left on purpose (keep_locally
 	// images and the like): later drift checks must not call it orphaned.
 	if hasResources(state) {
@@ -349,7 +387,16 @@ func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 			intent.Survivors = append(intent.Survivors, s.Address)
 		}
 	}
-	return e.ledger.saveIntent(context.Background(), ref, e.markState(intent, j))
+	if err := e.ledger.saveIntent(context.Background(), ref, e.markState(intent, j)); err != nil {
+		return err
+	}
+	switch {
+	case sweepErr != nil:
+		return fmt.Errorf("tofu destroyed the state's resources, but whether objects carrying the service's labels remain could not be checked: %w", sweepErr)
+	case len(remaining) > 0:
+		return leftoversError(remaining)
+	}
+	return nil
 }
 
 func hasResources(state string) bool {

@@ -160,6 +160,7 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 	}
 	j.failFast = o.failFast
 	j.readiness = o.readiness
+	j.sweep = o.sweep
 	j.timeout = o.timeout
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
 	return j

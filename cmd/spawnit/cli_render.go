@@ -101,6 +101,8 @@ func (p *jobProgress) text(ev apiv1.Event) string {
 		}
 	case spawnit.EventStreamTruncate:
 		return cliClean(ev.Message)
+	case spawnit.EventLeftovers:
+		return "Warning: " + cliCleanLines(ev.Message)
 	}
 	return ""
 }

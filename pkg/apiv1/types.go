@@ -289,6 +289,21 @@ type ServiceStatus struct {
 	RecoveryNote string `json:"recovery_note,omitempty"`
 	// Expired: the service's expiry has passed (SpawnIt destroys it, as a job).
 	Expired bool `json:"expired,omitempty"`
+	// Leftovers are objects of the service's target carrying its labels that its
+	// state does not record (left by a cancelled create) and that SpawnIt could not
+	// remove yet; the next apply or destroy tries again.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
+}
+
+// Leftover is an object of a service's target (a Docker container, volume or network)
+// carrying the service's labels but not recorded in its state.
+type Leftover struct {
+	Kind string `json:"kind"` // container, volume, network
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Removed: SpawnIt removed it. Otherwise Reason says why it is still there.
+	Removed bool   `json:"removed,omitempty"`
+	Reason  string `json:"reason,omitempty"`
 }
 
 // JobRef points at a job.
@@ -327,6 +342,9 @@ type Job struct {
 	Plan    *PlanSummary      `json:"plan,omitempty"`
 	Outputs map[string]Output `json:"outputs,omitempty"`
 	Drift   *Drift            `json:"drift,omitempty"`
+	// Leftovers are the objects outside the service's state that the job found
+	// (after a cancelled or failed apply, around a destroy), removed or not.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 	// LastSeq is the sequence number of the job's last event.
 	LastSeq int64 `json:"last_seq"`
 }
@@ -401,6 +419,8 @@ type Event struct {
 	Summary    *ChangeSummary    `json:"summary,omitempty"`
 	Diagnostic *Diagnostic       `json:"diagnostic,omitempty"`
 	Outputs    map[string]Output `json:"outputs,omitempty"`
+	// Leftovers is set for the type "leftovers": what SpawnIt found outside the state.
+	Leftovers []Leftover `json:"leftovers,omitempty"`
 	// Raw is set for the type "other": tofu's message type, for forward compatibility.
 	Raw string `json:"raw_type,omitempty"`
 }

@@ -1,6 +1,7 @@
 // Package dockerapi is the little of the Docker Engine API that SpawnIt calls itself
-// (inspect, list, events), without the Docker SDK's weight. Deployments go through
-// OpenTofu's Docker provider; this is for watching them, on the engine the provider
+// (inspect, list, events, and removing what a cancelled deployment left outside its
+// state), without the Docker SDK's weight. Deployments go through OpenTofu's Docker
+// provider; this is for watching and sweeping them, on the engine the provider
 // deploys to: a client is made from the same environment (DOCKER_HOST, and TLS as
 // DOCKER_TLS_VERIFY and DOCKER_CERT_PATH set it up), over a unix socket or TCP.
 package dockerapi
@@ -21,6 +22,10 @@ import (
 
 // ErrNotFound: the engine has no such object (HTTP 404).
 var ErrNotFound = errors.New("docker: no such object")
+
+// ErrConflict: the engine refuses the change in the object's current state (HTTP 409:
+// a volume in use, a removal already in progress).
+var ErrConflict = errors.New("docker: conflict")
 
 // MaxBody bounds a decoded answer.
 const MaxBody = 16 << 20
@@ -100,6 +105,49 @@ func (c *Client) Open(ctx context.Context, path string, q url.Values) (io.ReadCl
 	return nil, fmt.Errorf("docker %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
 }
 
+// Delete sends DELETE path?q. A 404 is ErrNotFound, a 409 ErrConflict (both with the
+// engine's message), any other answer but 2xx an error with the engine's message.
+func (c *Client) Delete(ctx context.Context, path string, q url.Values) error {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("docker DELETE %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 == 2 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil
+	}
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	msg := engineMessage(b)
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		return fmt.Errorf("%w: %s: %s", ErrNotFound, path, msg)
+	case http.StatusConflict:
+		return fmt.Errorf("%w: %s: %s", ErrConflict, path, msg)
+	}
+	return fmt.Errorf("docker DELETE %s: %s: %s", path, resp.Status, msg)
+}
+
+// engineMessage is the message of an engine's error answer ({"message": ...}), or
+// the answer itself.
+func engineMessage(b []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(b, &e) == nil && e.Message != "" {
+		return e.Message
+	}
+	return strings.TrimSpace(string(b))
+}
+
 // Get sends GET path?q and decodes the JSON answer into v.
 func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) error {
 	body, err := c.Open(ctx, path, q)
@@ -113,8 +161,9 @@ func (c *Client) Get(ctx context.Context, path string, q url.Values, v any) erro
 	return nil
 }
 
-// LabelFilter is the filters parameter selecting objects that carry label.
-func LabelFilter(label string) url.Values {
-	f, _ := json.Marshal(map[string][]string{"label": {label}})
+// LabelFilter is the filters parameter selecting objects that carry every label
+// given ("key" or "key=value").
+func LabelFilter(label ...string) url.Values {
+	f, _ := json.Marshal(map[string][]string{"label": label})
 	return url.Values{"filters": {string(f)}}
 }

@@ -51,11 +51,15 @@ func (p *Platform) templateView(t *catalog.Template) catalog.Template {
 func (p *Platform) Targets() []string { return slices.Sorted(maps.Keys(p.targets)) }
 
 // runOptions are the options of every operation on svc: its secrets masked, its
-// target's environment.
+// target's environment, the sweep of its target's objects left outside its state
+// (leftovers.go).
 func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 	opts := []engine.RunOption{engine.WithSecrets(secrets(svc)...)}
 	if env := p.targets[svc.Provider].Env; len(env) > 0 {
 		opts = append(opts, engine.WithEnv(env))
+	}
+	if sweep := p.sweepFor(svc); sweep != nil {
+		opts = append(opts, engine.WithSweep(sweep))
 	}
 	return opts
 }
@@ -318,7 +322,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 }
 
 // deployed reports whether the service may have infrastructure: its intent is
-// "applied", it needs recovery, or its state (kept in the store under
+// "applied", it needs recovery, objects left outside its state remain, or its state (kept in the store under
 // engine.StateKey when the store also holds state) still lists managed resources,
 // which a failed first apply leaves without an "applied" intent.
 func (p *Platform) deployed(ctx context.Context, ref engine.ServiceRef) (bool, error) {
@@ -326,7 +330,7 @@ func (p *Platform) deployed(ctx context.Context, ref engine.ServiceRef) (bool, e
 	if err != nil {
 		return false, err
 	}
-	if in.Kind == engine.IntentApplied || in.NeedsRecovery {
+	if in.Kind == engine.IntentApplied || in.NeedsRecovery || len(in.Leftovers) > 0 {
 		return true, nil
 	}
 	b, _, err := p.st.Get(ctx, engine.StateKey(ref))
@@ -386,6 +390,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 			NeedsRecovery: in.NeedsRecovery,
 			RecoveryNote:  in.RecoveryNote,
 			Expired:       s.Expires != nil && !p.now().Before(*s.Expires),
+			Leftovers:     WireLeftovers(in.Leftovers),
 		},
 	}
 	if v.UpdatedAt.IsZero() {

@@ -55,6 +55,10 @@ func ShowPlan(planFile string) []string {
 	return []string{"show", "-json", "-no-color", planFile}
 }
 
+// ShowState prints the current state as JSON (OpenTofu's documented state
+// representation, deposed objects included).
+func ShowState() []string { return []string{"show", "-json", "-no-color"} }
+
 // Output prints the module's outputs as JSON, sensitive values included.
 func Output() []string { return []string{"output", "-no-color", "-json"} }
 

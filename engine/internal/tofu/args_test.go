@@ -19,6 +19,7 @@ func TestArgs(t *testing.T) {
 		{"accept", Apply(true), []string{"apply", "-no-color", "-input=false", "-auto-approve", "-lock=true", "-refresh=true", "-refresh-only", "-json"}},
 		{"destroy", Destroy(), []string{"destroy", "-no-color", "-input=false", "-auto-approve", "-lock=true", "-refresh=true", "-json"}},
 		{"show", ShowPlan("p.tfplan"), []string{"show", "-json", "-no-color", "p.tfplan"}},
+		{"show state", ShowState(), []string{"show", "-json", "-no-color"}},
 		{"output", Output(), []string{"output", "-no-color", "-json"}},
 		{"state pull", StatePull(), []string{"state", "pull"}},
 		{"force-unlock", ForceUnlock("abc"), []string{"force-unlock", "-no-color", "-force", "abc"}},

@@ -307,6 +307,19 @@ export interface components {
       recovery_note?: string;
       /** @description The expiry has passed (the service is, or is being, destroyed). */
       expired?: boolean;
+      /** @description Objects of the service's target carrying its labels that its state does not record (left by a cancelled create) and that SpawnIt could not remove yet; the next apply or destroy tries again. */
+      leftovers?: components["schemas"]["Leftover"][];
+    };
+    /** @description An object of a service's target (a Docker container, volume or network) carrying the service's labels but not recorded in its state. */
+    Leftover: {
+      /** @enum {string} */
+      kind: "container" | "volume" | "network";
+      id: string;
+      name?: string;
+      /** @description SpawnIt removed it. */
+      removed?: boolean;
+      /** @description Why it is still there (when not removed). */
+      reason?: string;
     };
     Service: {
       id: string;
@@ -390,6 +403,8 @@ export interface components {
         [key: string]: components["schemas"]["Output"];
       };
       drift?: components["schemas"]["DriftReport"];
+      /** @description Objects outside the service's state that the job found (after a cancelled or failed apply, around a destroy), removed or not. */
+      leftovers?: components["schemas"]["Leftover"][];
       last_seq: number;
     };
     JobList: {
@@ -410,6 +425,8 @@ export interface components {
       outputs?: {
         [key: string]: components["schemas"]["Output"];
       };
+      /** @description Set for the type leftovers: what SpawnIt found outside the state. */
+      leftovers?: components["schemas"]["Leftover"][];
       raw_type?: string;
     };
     EventList: {
@@ -469,7 +486,7 @@ export interface components {
      */
     IntentKind: "" | "applied" | "destroyed";
     /** @enum {string} */
-    EventType: "job_state" | "log" | "diagnostic" | "planned_change" | "resource_drift" | "change_summary" | "apply_start" | "apply_progress" | "apply_complete" | "apply_errored" | "refresh_start" | "refresh_complete" | "outputs" | "other" | "truncated";
+    EventType: "job_state" | "log" | "diagnostic" | "planned_change" | "resource_drift" | "change_summary" | "apply_start" | "apply_progress" | "apply_complete" | "apply_errored" | "refresh_start" | "refresh_complete" | "outputs" | "other" | "truncated" | "leftovers";
     /** @enum {string} */
     ErrorCode: "validation_failed" | "bad_request" | "unauthenticated" | "csrf_failed" | "not_found" | "locked" | "conflict" | "busy" | "resources_exist" | "needs_recovery" | "cool_off" | "job_finished" | "precondition_failed" | "too_large" | "unsupported_media_type" | "precondition_required" | "unavailable" | "shutting_down" | "accept_disabled" | "not_deployed" | "internal";
     /** @description The resource a planned change, drift or apply event is about. */

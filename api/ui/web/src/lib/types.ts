@@ -62,6 +62,7 @@ const eventTypes: Record<EventType, true> = {
   outputs: true,
   other: true,
   truncated: true,
+  leftovers: true,
 };
 
 export const EVENT_TYPES: readonly EventType[] = Object.keys(eventTypes) as EventType[];

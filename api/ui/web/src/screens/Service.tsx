@@ -284,6 +284,22 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
           </p>
         </Notice>
       ) : null}
+      {svc.status.leftovers?.length ? (
+        <Notice tone="warn" title="Objects left outside this service’s state" testid="leftovers-notice">
+          <p>
+            A cancelled or failed job left these Docker objects, carrying this service’s labels, that OpenTofu does not
+            track, and SpawnIt could not remove them yet. The next apply or destroy tries again.
+          </p>
+          <ul data-testid="leftovers">
+            {svc.status.leftovers.map((l) => (
+              <li key={`${l.kind}:${l.id}`}>
+                {l.kind} <code>{l.name || l.id.slice(0, 12)}</code>
+                {l.reason ? `: ${l.reason}` : ''}
+              </li>
+            ))}
+          </ul>
+        </Notice>
+      ) : null}
       {svc.status.expired ? (
         <Notice tone="info" title="This service expired" testid="expired-notice">
           Its expiry passed, so SpawnIt destroyed it; its configuration is kept. Applying it again deploys it again

@@ -10,6 +10,12 @@ locals {
 resource "docker_image" "gitea" {
   name         = "gitea/gitea:1.24"
   keep_locally = true
+
+  # The new image is pulled before the container using the old one is replaced, so a
+  # slow or cancelled pull leaves the service running (see catalog/README.md).
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "docker_volume" "data" {

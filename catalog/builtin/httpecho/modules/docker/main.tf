@@ -11,6 +11,12 @@ locals {
 resource "docker_image" "httpecho" {
   name         = "spawnit-test/httpecho:1"
   keep_locally = true
+
+  # The new image is pulled before the container using the old one is replaced, so a
+  # slow or cancelled pull leaves the service running (see catalog/README.md).
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # The server keeps no data; the volume is there so tests exercise the same kinds of

@@ -10,6 +10,12 @@ locals {
 resource "docker_image" "nginx" {
   name         = "nginx:1.27-alpine"
   keep_locally = true
+
+  # The new image is pulled before the container using the old one is replaced, so a
+  # slow or cancelled pull leaves the service running (see catalog/README.md).
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # The page lives in the container itself: there is no data to keep, so no volume.
