@@ -79,6 +79,9 @@ type JobInfo struct {
 	// Holder is the process that ran (or runs) the job.
 	Host string `json:"host"`
 	PID  int    `json:"pid"`
+	// Replica is the cluster id of the replica holding the job (Config.Cluster), empty
+	// for an engine alone on its store.
+	Replica string `json:"replica,omitempty"`
 
 	Changes *ChangeSummary    `json:"changes,omitempty"`
 	Plan    *PlanSummary      `json:"plan,omitempty"`
