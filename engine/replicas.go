@@ -686,7 +686,7 @@ func (e *scheduler) takeLease(j *Job) error {
 			err = e.ledger.acquireLease(ctx, j)
 		}
 		cancel()
-		if err == nil {
+		if err == nil && ahead == nil {
 			return nil
 		}
 		if j.softCtx.Err() != nil {
