@@ -1,11 +1,14 @@
 package engine
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/spawnit/spawnit/pkg/cluster"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/store/s3store"
 )
 
 // testTTL is the lease and heartbeat TTL of the replicas in these tests (heartbeats every
@@ -232,4 +236,103 @@ func TestReplicasShareBusyQueueAndCancel(t *testing.T) {
 	if _, err := b.e.CancelJob(ctx, ref, long.ID(), false); !errors.Is(err, ErrJobFinished) {
 		t.Fatalf("B cancels A's finished job: %v", err)
 	}
+}
+
+// helperReplicaConfig is what TestHelperReplica needs to join the parent's cluster.
+type helperReplicaConfig struct {
+	Tofu, Mirror, Source, DataDir    string
+	Endpoint, Bucket, Access, Secret string
+	Replica, Tenant, Service         string
+}
+
+// TestHelperReplica is not a test: run as a child with SPAWNIT_REPLICA_HELPER set, it is
+// a replica of the parent's cluster that starts an apply, prints the job's id once tofu
+// runs its long step, and waits to be killed.
+func TestHelperReplica(t *testing.T) {
+	raw := os.Getenv("SPAWNIT_REPLICA_HELPER")
+	if raw == "" {
+		t.Skip("helper process")
+	}
+	var c helperReplicaConfig
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := s3store.New(ctx, s3store.Config{Endpoint: strings.TrimPrefix(c.Endpoint, "http://"), Bucket: c.Bucket,
+		AccessKey: c.Access, SecretKey: c.Secret, PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := cluster.New(st, cluster.Options{ID: c.Replica, Host: c.Replica, Interval: testTTL / 6, TTL: testTTL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Join(ctx); err != nil {
+		t.Fatal(err)
+	}
+	go reg.Run(ctx)
+	e, err := New(Config{TofuPath: c.Tofu, ProviderMirror: c.Mirror, DataDir: c.DataDir, Source: DirSource(c.Source), Store: st,
+		Host: c.Replica, Cluster: reg, Backend: Backend{S3: &S3Backend{Bucket: c.Bucket, Endpoint: c.Endpoint, PathStyle: true, AccessKey: c.Access, SecretKey: c.Secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := e.Apply(ctx, ServiceRef{Client: c.Tenant, Service: c.Service})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitForEvent(t, j, provisioning)
+	fmt.Printf("JOB %s\n", j.ID())
+	select {}
+}
+
+// TestReplicaKilledProcess: a replica running in its own process is killed with SIGKILL
+// during an apply (its tofu dies with it, leaving the state lock); the replica in this
+// process interrupts the job within a lease TTL, releases the lock and applies.
+func TestReplicaKilledProcess(t *testing.T) {
+	h := clusterHarness(t)
+	b := h.replica("replica-b")
+	ref := ServiceRef{Client: "acme", Service: "killed-replica"}
+	h.service(ref, "slow", map[string]any{"seconds": 120, "name": h.prefix + "-killed-replica"})
+	s3 := h.e.cfg.Backend.S3
+	cfg, _ := json.Marshal(helperReplicaConfig{Tofu: h.e.cfg.TofuPath, Mirror: h.e.cfg.ProviderMirror, Source: h.src, DataDir: t.TempDir(),
+		Endpoint: s3.Endpoint, Bucket: s3.Bucket, Access: s3.AccessKey, Secret: s3.SecretKey,
+		Replica: "replica-a", Tenant: ref.Client, Service: ref.Service})
+	child := exec.Command(os.Args[0], "-test.run=^TestHelperReplica$", "-test.timeout=5m")
+	child.Env = append(os.Environ(), "SPAWNIT_REPLICA_HELPER="+string(cfg))
+	child.Stderr = os.Stderr
+	out, err := child.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = child.Process.Kill(); _ = child.Wait() })
+	jobID := ""
+	for sc := bufio.NewScanner(out); jobID == "" && sc.Scan(); {
+		jobID, _ = strings.CutPrefix(sc.Text(), "JOB ")
+	}
+	if _, err := parseJobID(jobID); err != nil {
+		t.Fatalf("the child replica did not start its job: %q", jobID)
+	}
+	lockKey := StateKey(ref) + ".tflock"
+	waitFor(t, "tofu's state lock", func() bool { return exists(h.e.cfg.Store, lockKey) })
+
+	died := time.Now()
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = child.Wait()
+	h.service(ref, "slow", map[string]any{"seconds": 1, "name": h.prefix + "-killed-replica"})
+	jb := b.submit(t, b.e.Apply, ref)
+	bi := h.wait(jb, StateSucceeded)
+	info, evs, err := b.e.LoadJob(context.Background(), ref, jobID)
+	if err != nil || info.State != StateInterrupted || !strings.Contains(info.Error, "replica replica-a stopped renewing its lease") {
+		t.Fatalf("the killed replica's job: %s %q %v", info.State, info.Error, err)
+	}
+	if !strings.Contains(eventText(evs), "released the state lock") {
+		t.Fatalf("the release of the state lock is not in the job's events:\n%s", eventText(evs))
+	}
+	t.Logf("replica process killed; the job read interrupted at %s and the next apply started %s after the kill (lease TTL %s)",
+		info.EndedAt.Sub(died).Round(time.Millisecond), bi.StartedAt.Sub(died).Round(time.Millisecond), testTTL)
 }
