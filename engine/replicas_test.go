@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -294,7 +295,8 @@ func TestReplicaKilledProcess(t *testing.T) {
 	ref := ServiceRef{Client: "acme", Service: "killed-replica"}
 	h.service(ref, "slow", map[string]any{"seconds": 120, "name": h.prefix + "-killed-replica"})
 	s3 := h.e.cfg.Backend.S3
-	cfg, _ := json.Marshal(helperReplicaConfig{Tofu: h.e.cfg.TofuPath, Mirror: h.e.cfg.ProviderMirror, Source: h.src, DataDir: t.TempDir(),
+	childData := t.TempDir()
+	cfg, _ := json.Marshal(helperReplicaConfig{Tofu: h.e.cfg.TofuPath, Mirror: h.e.cfg.ProviderMirror, Source: h.src, DataDir: childData,
 		Endpoint: s3.Endpoint, Bucket: s3.Bucket, Access: s3.AccessKey, Secret: s3.SecretKey,
 		Replica: "replica-a", Tenant: ref.Client, Service: ref.Service})
 	child := exec.Command(os.Args[0], "-test.run=^TestHelperReplica$", "-test.timeout=5m")
@@ -323,6 +325,9 @@ func TestReplicaKilledProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = child.Wait()
+	// tofu died with its replica; its provider outlives it, as on a real host, until the
+	// replica's next start kills what is left in its workdirs.
+	t.Cleanup(func() { killOrphans(filepath.Join(childData, "work")) })
 	h.service(ref, "slow", map[string]any{"seconds": 1, "name": h.prefix + "-killed-replica"})
 	jb := b.submit(t, b.e.Apply, ref)
 	bi := h.wait(jb, StateSucceeded)
