@@ -426,8 +426,10 @@ func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 	return e.ledger.ClearRecovery(ctx, ref)
 }
 
-// RecoverInterrupted marks jobs that this host left queued or running (the process died)
-// as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
+// RecoverInterrupted marks jobs that a dead process left queued or running as
+// interrupted: with Config.Cluster, those of replicas the registry no longer sees alive
+// (whatever their host, so a replacement with a new name recovers its predecessor's);
+// alone, those of this host. Call it once at start-up, before accepting jobs. It never re-runs
 // anything. It finds them through the index of unfinished jobs the engine keeps in the
 // store (index/jobs/), not by reading every record. In-process locks died with the
 // process; the lease of an interrupted job is deleted, and so is the S3 lockfile its
