@@ -193,10 +193,13 @@ func (l lease) renewedAt(ttl time.Duration) time.Time {
 // at once so that its tofu does not run beside the next holder's.
 func (e *ledger) renewLeases(ctx context.Context) {
 	ttl := e.cfg.leaseTTL()
+	// Due half a tick early, so that a lease is rewritten every TTL/3, not every
+	// TTL/3 plus a tick.
+	dueAfter := ttl/3 - e.cfg.tick()/2
 	e.held.mu.Lock()
 	due := make([]heldLease, 0, len(e.held.m))
 	for _, h := range e.held.m {
-		if timeNow().Sub(h.l.Renewed) >= ttl/3 {
+		if timeNow().Sub(h.l.Renewed) >= dueAfter {
 			due = append(due, *h)
 		}
 	}
