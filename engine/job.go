@@ -79,9 +79,6 @@ type JobInfo struct {
 	// Holder is the process that ran (or runs) the job.
 	Host string `json:"host"`
 	PID  int    `json:"pid"`
-	// Replica is the cluster id of the replica holding the job (Config.Cluster), empty
-	// for an engine alone on its store.
-	Replica string `json:"replica,omitempty"`
 
 	Changes *ChangeSummary    `json:"changes,omitempty"`
 	Plan    *PlanSummary      `json:"plan,omitempty"`
@@ -127,6 +124,7 @@ type Job struct {
 	softCtx    context.Context // cancelled by the first cancel: no new step starts
 	softCancel context.CancelFunc
 	failFast   bool
+	replica    string            // the cluster id of the replica holding it
 	env        map[string]string // added to tofu's environment (WithEnv)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	preempted  atomic.Bool       // cancelled to let a user's job run
@@ -380,12 +378,15 @@ func (j *Job) record() jobRecord {
 	defer j.mu.Unlock()
 	info := j.snapshot()
 	info.Outputs = redactOutputs(info.Outputs)
-	return jobRecord{JobInfo: info, Events: append([]Event(nil), j.events...)}
+	return jobRecord{JobInfo: info, Replica: j.replica, Events: append([]Event(nil), j.events...)}
 }
 
 type jobRecord struct {
 	JobInfo
-	Events []Event `json:"events"`
+	// Replica is the cluster id of the replica holding the job (Config.Cluster), empty
+	// for an engine alone on its store: how other replicas tell whether it is alive.
+	Replica string  `json:"replica,omitempty"`
+	Events  []Event `json:"events"`
 }
 
 // The decisions of a job's life: what a cancel, a timeout, a user's job arriving behind

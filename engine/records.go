@@ -488,7 +488,7 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 				complete = false // the next start scans again
 			}
 		}
-		if !e.leftByDeadProcess(ctx, rec.JobInfo) {
+		if !e.leftByDeadProcess(ctx, rec) {
 			continue
 		}
 		reason := "the SpawnIt process running this job stopped before it finished"
@@ -518,7 +518,7 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 // to it or to the sweeper. Records without a replica (an engine alone on its store, or an
 // older version) are judged by host: this host's, unless a sibling process with that
 // PID still runs.
-func (e *ledger) leftByDeadProcess(ctx context.Context, rec JobInfo) bool {
+func (e *ledger) leftByDeadProcess(ctx context.Context, rec jobRecord) bool {
 	if _, live := e.jobs.get(rec.ID); live {
 		return false
 	}

@@ -486,7 +486,7 @@ func (e *ledger) serviceActivity(ctx context.Context, ref ServiceRef) (activity,
 // lease and came before j (by creation time, then id: every replica orders them alike),
 // nil when there is none: j waits for it, so applies run in order of arrival across
 // replicas as they do on one. Jobs of dead replicas met on the way are interrupted.
-func (e *ledger) jobAhead(ctx context.Context, j *Job) (*JobInfo, error) {
+func (e *ledger) jobAhead(ctx context.Context, j *Job) (*jobRecord, error) {
 	ref := j.info.Service
 	entries, err := e.cfg.Store.List(ctx, storeKeys(ref).RunningJobs())
 	if err != nil {
@@ -494,7 +494,7 @@ func (e *ledger) jobAhead(ctx context.Context, j *Job) (*JobInfo, error) {
 	}
 	var l *lease
 	leaseRead := false
-	var best *JobInfo
+	var best *jobRecord
 	for _, o := range entries {
 		_, id, ok := parseRunningJob(o.Key)
 		if !ok || id == j.ID() {
@@ -522,9 +522,8 @@ func (e *ledger) jobAhead(ctx context.Context, j *Job) (*JobInfo, error) {
 		if reason := e.deadReason(ctx, rec, l); reason != "" && e.interrupt(ctx, key, rec, etag, reason) {
 			continue
 		}
-		if best == nil || before(rec.JobInfo, *best) {
-			info := rec.JobInfo
-			best = &info
+		if best == nil || before(rec.JobInfo, best.JobInfo) {
+			best = &rec
 		}
 	}
 	return best, nil
@@ -539,11 +538,11 @@ func before(a, b JobInfo) bool {
 }
 
 // holderOf names the replica (or host) of a job.
-func holderOf(info JobInfo) string {
-	if info.Replica != "" {
-		return info.Replica
+func holderOf(rec jobRecord) string {
+	if rec.Replica != "" {
+		return rec.Replica
 	}
-	return info.Host
+	return rec.Host
 }
 
 // cancelRequest is a cancel recorded in the store for the replica holding the job.

@@ -52,12 +52,12 @@ func foreignJob(t *testing.T, st Store, ref ServiceRef, replica string, state Jo
 	t.Helper()
 	id := uuid.NewString()
 	started := timeNow().Add(-time.Minute)
-	info := JobInfo{ID: id, Operation: OpApply, Service: ref, State: state, CreatedAt: started, Host: replica + "-host", PID: 7, Replica: replica}
+	info := JobInfo{ID: id, Operation: OpApply, Service: ref, State: state, CreatedAt: started, Host: replica + "-host", PID: 7}
 	if state == StateRunning {
 		info.StartedAt = &started
 	}
 	putJSON(t, st, storeKeys(ref).RunningJob(id), unfinishedEntry{Host: info.Host, Operation: OpApply, Record: jobKey(ref, id)})
-	putJSON(t, st, jobKey(ref, id), jobRecord{JobInfo: info})
+	putJSON(t, st, jobKey(ref, id), jobRecord{JobInfo: info, Replica: replica})
 	if leaseExpires != nil {
 		putJSON(t, st, leaseKey(ref), lease{LockHolder: LockHolder{JobID: id, Host: info.Host, PID: 7, Since: started},
 			Operation: OpApply, Expires: *leaseExpires, Renewed: leaseExpires.Add(-10 * time.Second), Replica: replica})

@@ -178,7 +178,7 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 	j := newJob(JobInfo{
 		ID: uuid.NewString(), Operation: op, Service: ref, State: StateQueued,
-		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Replica: e.cfg.replicaID(), Background: o.background,
+		CreatedAt: timeNow(), Host: e.cfg.Host, PID: os.Getpid(), Background: o.background,
 	})
 	j.mask.Add(o.secrets...)
 	j.env = o.env
@@ -188,6 +188,7 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 		}
 	}
 	j.failFast = o.failFast
+	j.replica = e.cfg.replicaID()
 	j.readiness = o.readiness
 	j.timeout = o.timeout
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
