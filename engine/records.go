@@ -514,8 +514,8 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 // leftByDeadProcess reports whether job rec, found unfinished at start-up, was left by a
 // process that is gone. With a cluster registry, it is judged by its replica's liveness,
 // whatever host the replica ran on (a replacement with another name recovers its
-// predecessor's jobs); a job of a replica still alive, or still within its TTL, is left
-// to it or to the sweeper. Records without a replica (an engine alone on its store, or an
+// predecessor's jobs), or, on this host, by whether its process still runs; a job of a
+// replica still alive, or still within its TTL, is left to it or to the sweeper. Records without a replica (an engine alone on its store, or an
 // older version) are judged by host: this host's, unless a sibling process with that
 // PID still runs.
 func (e *ledger) leftByDeadProcess(ctx context.Context, rec jobRecord) bool {
@@ -525,6 +525,11 @@ func (e *ledger) leftByDeadProcess(ctx context.Context, rec jobRecord) bool {
 	if rec.Replica != "" && e.cfg.Cluster != nil {
 		if rec.Replica == e.cfg.replicaID() {
 			return true // a former run of this replica, under the same id
+		}
+		if rec.Host == e.cfg.Host && (rec.PID == os.Getpid() || !siblingAlive(rec.PID)) {
+			// A former process on this host (a restart): gone for sure, so its jobs are
+			// recovered now rather than once its heartbeat has aged past the TTL.
+			return true
 		}
 		alive, err := e.cfg.Cluster.Alive(ctx, rec.Replica)
 		return err == nil && !alive
