@@ -30,6 +30,14 @@
 // an override file, and runs `tofu init` only when the module, backend or CLI config
 // changed. Workdirs are caches: deleting one loses nothing.
 //
+// Several engines (replicas) may share one Store: give each its Config.Cluster. Job
+// records and leases name the replica; a lease is renewed every TTL/3 and expires after
+// TTL, and every engine sweeps the jobs of replicas that stopped (expired lease, or no
+// heartbeat) into interrupted, releasing the state lock their tofu left, so a service is
+// free within one TTL of a death. A job waits for the older jobs of other replicas on its
+// service (applies run in order of arrival across replicas), ServiceBusy answers from
+// the store, and CancelJob cancels a job whichever replica holds it.
+//
 // CheckDrift runs a refresh-aware plan and classifies it against the service's intent
 // (its last successful apply or destroy): in_sync, drifted, missing, orphaned, pending or
 // unknown, with per-resource results (see Classify).

@@ -57,7 +57,11 @@ type Config struct {
 	// Host names this process in lock holders and job records (default: hostname).
 	Host string
 	// Cluster is this replica's membership among the processes sharing Store (see
-	// package cluster); nil means this engine is alone on its store.
+	// package cluster): its id names the replica in leases and job records, its TTL is
+	// the leases' (renewed every TTL/3), and its liveness decides which jobs of other
+	// replicas are dead. nil means this engine is alone on its store: leases then live
+	// cluster.DefaultTTL, and only an expired lease (or, at start-up, a job of this
+	// host whose process is gone) shows a job that can no longer end.
 	Cluster *cluster.Registry
 	// Logger receives the engine's own logs; nil means silent.
 	Logger *slog.Logger
@@ -117,8 +121,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{cfg: cfg, log: log, jobs: newJobTable(), locks: newLocker(cfg.MaxParallel, cfg.Host, os.Getpid())}
 	stop := make(chan struct{})
+	loops := &replicaLoops{quit: make(chan struct{})}
 	e.ledger = &ledger{
-		cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, stop: stop,
+		cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, stop: stop, loops: loops,
 		records:  recordCache{m: map[string]cachedRecord{}},
 		instance: uuid.NewString(),
 	}
@@ -128,13 +133,14 @@ func New(cfg Config) (*Engine, error) {
 		s3CredsPath:   filepath.Join(cfg.WorkDir, "spawnit-state.credentials"),
 		workspaces:    map[workspaceKey]*workspace{},
 	}
-	e.sched = &scheduler{cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, ledger: e.ledger, runner: e.runner, stop: stop}
+	e.sched = &scheduler{cfg: &e.cfg, log: log, jobs: e.jobs, locks: e.locks, ledger: e.ledger, runner: e.runner, stop: stop, loops: loops}
 	if err := e.runner.writeCLIConfig(); err != nil {
 		return nil, fmt.Errorf("write tofu CLI config: %w", err)
 	}
 	if err := e.runner.writeStateCredentials(); err != nil {
 		return nil, fmt.Errorf("write the state bucket's credentials file: %w", err)
 	}
+	e.sched.startLoops()
 	return e, nil
 }
 
@@ -335,9 +341,33 @@ func (e *Engine) Job(id string) (*Job, bool) {
 // LockHolder reports which job holds the service, if any.
 func (e *Engine) LockHolder(ref ServiceRef) (LockHolder, bool) { return e.locks.holder(ref) }
 
-// Busy reports whether a user's job runs or waits for the service in this process
-// (background checks do not count). Lease reports the cross-process view.
-func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) }
+// Busy reports whether a user's job runs or waits for the service (background checks
+// do not count): in this process, or on another replica as the latest sweep of the
+// store saw it (every half lease TTL). ServiceBusy reads the store now.
+func (e *Engine) Busy(ref ServiceRef) bool { return e.locks.busy(ref) || e.ledger.busyElsewhere(ref) }
+
+// ServiceBusy reports whether a user's job runs or waits for the service in this
+// process or, as the store says now, on any replica sharing it: the check to make
+// before deleting a service. Jobs of dead replicas found on the way are interrupted.
+func (e *Engine) ServiceBusy(ctx context.Context, ref ServiceRef) (bool, error) {
+	if err := ref.Validate(); err != nil {
+		return false, err
+	}
+	if e.locks.busy(ref) {
+		return true, nil
+	}
+	a, err := e.ledger.serviceActivity(ctx, ref)
+	return a.userJob, err
+}
+
+// CancelJob cancels job id of the service wherever it runs: as Cancel does when this
+// engine holds it, else by recording a cancel request in the store that the replica
+// holding the job acts on within about a second, with the same graceful-then-forced
+// semantics and the same answers (ErrJobFinished, ErrCoolOff). It returns the job as
+// it is after the cancel.
+func (e *Engine) CancelJob(ctx context.Context, ref ServiceRef, id string, force bool) (JobInfo, error) {
+	return e.sched.cancelAnywhere(ctx, ref, id, force)
+}
 
 // parseJobID accepts the job ids the engine makes: lowercase UUIDs (spawnit.ValidateJobID).
 func parseJobID(id string) (uuid.UUID, error) {
@@ -397,8 +427,10 @@ func (e *Engine) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 	return e.ledger.ClearRecovery(ctx, ref)
 }
 
-// RecoverInterrupted marks jobs that this host left queued or running (the process died)
-// as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
+// RecoverInterrupted marks jobs that a dead process left queued or running as
+// interrupted: with Config.Cluster, those of replicas the registry no longer sees alive
+// (whatever their host, so a replacement with a new name recovers its predecessor's);
+// alone, those of this host. Call it once at start-up, before accepting jobs. It never re-runs
 // anything. It finds them through the index of unfinished jobs the engine keeps in the
 // store (index/jobs/), not by reading every record. In-process locks died with the
 // process; the lease of an interrupted job is deleted, and so is the S3 lockfile its

@@ -127,6 +127,7 @@ type Job struct {
 	softCtx    context.Context // cancelled by the first cancel: no new step starts
 	softCancel context.CancelFunc
 	failFast   bool
+	replica    string            // the cluster id of the replica holding it
 	env        map[string]string // added to tofu's environment (WithEnv)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	sweep      SweepFunc         // objects of the target outside the state (WithSweep)
@@ -382,12 +383,15 @@ func (j *Job) record() jobRecord {
 	defer j.mu.Unlock()
 	info := j.snapshot()
 	info.Outputs = redactOutputs(info.Outputs)
-	return jobRecord{JobInfo: info, Events: append([]Event(nil), j.events...)}
+	return jobRecord{JobInfo: info, Replica: j.replica, Events: append([]Event(nil), j.events...)}
 }
 
 type jobRecord struct {
 	JobInfo
-	Events []Event `json:"events"`
+	// Replica is the cluster id of the replica holding the job (Config.Cluster), empty
+	// for an engine alone on its store: how other replicas tell whether it is alive.
+	Replica string  `json:"replica,omitempty"`
+	Events  []Event `json:"events"`
 }
 
 // The decisions of a job's life: what a cancel, a timeout, a user's job arriving behind

@@ -200,7 +200,7 @@ type lockInfo struct {
 func (e *runner) releaseStaleLock(j *Job, ws *workspace) {
 	// Only jobs holding the lease can own a lockfile: drift checks and output reads run
 	// without tofu's lock, and the scratch workdir of orphan checks uses a local backend.
-	if e.cfg.Backend.S3 == nil || j.info.Operation == OpDrift || j.info.Operation == OpOutputs ||
+	if e.cfg.Backend.S3 == nil || j.info.Operation == OpDrift || j.info.Operation == OpOutputs || e.ledger.loops.dead.Load() ||
 		ws.dir != filepath.Join(e.cfg.WorkDir, ws.ref.Client, ws.ref.Service) {
 		return
 	}

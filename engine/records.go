@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spawnit/spawnit/pkg/store"
@@ -41,7 +42,12 @@ type ledger struct {
 	// engines in this process), so one left by its own finished job can be taken over.
 	instance string
 	// stop is closed at shutdown: background retries (retryLater) give up.
-	stop chan struct{}
+	stop  chan struct{}
+	loops *replicaLoops
+	// held are the leases this engine holds and renews.
+	held heldLeases
+	// remoteBusy: the services on which the latest sweep saw another replica's user job.
+	remoteBusy atomic.Pointer[map[ServiceRef]bool]
 }
 
 // storeKeys is the service's folder in the store (package storekey owns the layout).
@@ -64,56 +70,6 @@ func recordKey(info JobInfo) string {
 		return checkKey(info.Service)
 	}
 	return jobKey(info.Service, info.ID)
-}
-
-// lease is the cross-process half of the service lock: every process sharing a store
-// writes it with a conditional create before running an operation that changes state,
-// so two SpawnIt processes never run tofu on one service at once, and a lockfile left by
-// a killed tofu can be recognised as the holder's own. It expires on its own (job timeout
-// plus grace) so a crashed holder cannot block a service forever.
-type lease struct {
-	LockHolder
-	Operation Operation `json:"operation"`
-	Expires   time.Time `json:"expires"`
-	// Instance is the Engine that wrote it (random per Engine).
-	Instance string `json:"instance,omitempty"`
-}
-
-// ErrLeaseHeld: another process runs an operation on the service.
-var ErrLeaseHeld = errors.New("another SpawnIt process is running an operation on this service")
-
-func (e *ledger) acquireLease(ctx context.Context, j *Job, ttl time.Duration) error {
-	ref := j.info.Service
-	l := lease{LockHolder: LockHolder{JobID: j.ID(), Host: e.cfg.Host, PID: os.Getpid(), Since: timeNow()},
-		Operation: j.info.Operation, Expires: timeNow().Add(ttl), Instance: e.instance}
-	b, _ := json.Marshal(l)
-	_, err := e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
-	if err == nil || !errors.Is(err, store.ErrPreconditionFailed) {
-		return err
-	}
-	cur, obj, gerr := e.cfg.Store.Get(ctx, leaseKey(ref))
-	if gerr != nil {
-		if errors.Is(gerr, fs.ErrNotExist) { // released meanwhile: try once more
-			_, err = e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfNoneMatch: true, ContentType: "application/json"})
-			return err
-		}
-		return gerr
-	}
-	var held lease
-	valid := json.Unmarshal(cur, &held) == nil
-	switch {
-	case valid && e.leaseStale(ctx, ref, held):
-		// Left by a job that has ended: its release failed, or its acquisition timed out
-		// after the store had written it (the answer was lost).
-		j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over the lease left by job %s, which has ended", held.JobID)})
-	case valid && timeNow().Before(held.Expires):
-		return fmt.Errorf("%w (job %s on %s, pid %d, since %s)", ErrLeaseHeld, held.JobID, held.Host, held.PID, held.Since.Format(time.RFC3339))
-	default:
-		// Expired (its holder died): take it over, conditionally, so only one taker wins.
-		j.emit(Event{Type: EventLog, Level: "warn", Message: fmt.Sprintf("taking over an expired lease of job %s on %s", held.JobID, held.Host)})
-	}
-	_, err = e.cfg.Store.Put(ctx, leaseKey(ref), b, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"})
-	return err
 }
 
 // leaseStale reports whether a lease was left by a job that has ended: one of this
@@ -140,6 +96,7 @@ func (e *ledger) leaseStale(ctx context.Context, ref ServiceRef, held lease) boo
 // releaseLease deletes the lease if it is still this job's. An error means the store
 // could not tell or could not delete it.
 func (e *ledger) releaseLease(ctx context.Context, j *Job) error {
+	e.unhold(j.ID())
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	cur, _, err := e.cfg.Store.Get(ctx, leaseKey(j.info.Service))
@@ -492,8 +449,8 @@ func (e *ledger) ClearRecovery(ctx context.Context, ref ServiceRef) error {
 	return e.saveIntent(ctx, ref, in)
 }
 
-// RecoverInterrupted marks jobs that this host left queued or running (the process died)
-// as interrupted. Call it once at start-up, before accepting jobs. It never re-runs
+// RecoverInterrupted marks jobs that a dead process left queued or running as
+// interrupted (see leftByDeadProcess). Call it once at start-up, before accepting jobs. It never re-runs
 // anything. It finds them through the index of unfinished jobs the engine keeps in the
 // store (index/jobs/), not by reading every record. In-process locks died with the
 // process; the lease of an interrupted job is deleted, and so is the S3 lockfile its
@@ -531,44 +488,18 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 				complete = false // the next start scans again
 			}
 		}
-		if rec.Host != e.cfg.Host {
-			continue // another replica's job: it recovers its own
-		}
-		if rec.PID != os.Getpid() && siblingAlive(rec.PID) {
-			continue // another SpawnIt process on this host runs it
-		}
-		if _, live := e.jobs.get(rec.ID); live {
+		if !e.leftByDeadProcess(ctx, rec) {
 			continue
 		}
-		now := timeNow()
-		rec.State = StateInterrupted
-		rec.EndedAt = &now
-		rec.Error = "the SpawnIt process running this job stopped before it finished"
-		// Its lease, if it still holds one, is stale: the service is freed now rather than
-		// at expiry, and so is the state lock its killed tofu left.
-		leased := false
-		if lb, _, err := e.cfg.Store.Get(ctx, leaseKey(rec.Service)); err == nil {
-			var l lease
-			leased = json.Unmarshal(lb, &l) == nil && l.JobID == rec.ID
+		reason := "the SpawnIt process running this job stopped before it finished"
+		if rec.Replica != "" && rec.Replica != e.cfg.replicaID() {
+			reason = "replica " + rec.Replica + " stopped before the job finished"
 		}
-		if leased {
-			if msg := e.releaseDeadLock(ctx, rec.JobInfo); msg != "" {
-				e.log.Warn(msg, "job", rec.ID, "service", rec.Service.String())
-				rec.LastSeq++
-				rec.Events = append(rec.Events, Event{Seq: rec.LastSeq, Time: now, Type: EventLog, Level: "warn", Message: msg})
-			}
+		if e.interrupt(ctx, key, rec, obj.ETag, reason) {
+			rec.State = StateInterrupted
+			rec.Error = reason
+			fixed = append(fixed, rec.JobInfo)
 		}
-		rec.LastSeq++
-		rec.Events = append(rec.Events, Event{Seq: rec.LastSeq, Time: now, Type: EventJobState, State: StateInterrupted, Level: "error", Message: "job interrupted: " + rec.Error})
-		nb, _ := json.Marshal(rec)
-		if _, err := e.cfg.Store.Put(ctx, key, nb, store.PutOptions{IfMatch: obj.ETag, ContentType: "application/json"}); err != nil {
-			continue
-		}
-		if leased {
-			_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
-		}
-		_ = e.cfg.Store.Delete(ctx, storeKeys(rec.Service).RunningJob(rec.ID))
-		fixed = append(fixed, rec.JobInfo)
 	}
 	if scanned && complete {
 		// Every unfinished record has an entry now, and every later one gets its entry
@@ -580,29 +511,33 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 	return fixed, nil
 }
 
-// releaseDeadLock removes the S3 lockfile the tofu of an interrupted job left when its
-// process died, and says so. The caller checked that the job still held the service's
-// lease, so no other process could have run tofu on the service since it started; only
-// a lock created after the job started is removed, as releaseStaleLock does for a tofu
-// killed under a live engine. Like that one, it needs the engine's Store to be the
-// state bucket; elsewhere it finds no lock and does nothing.
-func (e *ledger) releaseDeadLock(ctx context.Context, rec JobInfo) string {
-	if e.cfg.Backend.S3 == nil || rec.StartedAt == nil || rec.Operation == OpDrift || rec.Operation == OpOutputs {
-		return ""
+// leftByDeadProcess reports whether job rec, found unfinished at start-up, was left by a
+// process that is gone. With a cluster registry, it is judged by its replica's liveness,
+// whatever host the replica ran on (a replacement with another name recovers its
+// predecessor's jobs), or, on this host, by whether its process still runs; a job of a
+// replica still alive, or still within its TTL, is left to it or to the sweeper. Records without a replica (an engine alone on its store, or an
+// older version) are judged by host: this host's, unless a sibling process with that
+// PID still runs.
+func (e *ledger) leftByDeadProcess(ctx context.Context, rec jobRecord) bool {
+	if _, live := e.jobs.get(rec.ID); live {
+		return false
 	}
-	key := storeKeys(rec.Service).StateLock()
-	b, _, err := e.cfg.Store.Get(ctx, key)
-	if err != nil {
-		return ""
+	if rec.Replica != "" && e.cfg.Cluster != nil {
+		if rec.Replica == e.cfg.replicaID() {
+			return true // a former run of this replica, under the same id
+		}
+		if rec.Host == e.cfg.Host && (rec.PID == os.Getpid() || !siblingAlive(rec.PID)) {
+			// A former process on this host (a restart): gone for sure, so its jobs are
+			// recovered now rather than once its heartbeat has aged past the TTL.
+			return true
+		}
+		alive, err := e.cfg.Cluster.Alive(ctx, rec.Replica)
+		return err == nil && !alive
 	}
-	var li lockInfo
-	if json.Unmarshal(b, &li) != nil || li.ID == "" || li.Created.Before(rec.StartedAt.Add(-time.Second)) {
-		return ""
+	if rec.Host != e.cfg.Host {
+		return false // another host's job: it recovers its own
 	}
-	if err := e.cfg.Store.Delete(ctx, key); err != nil {
-		return ""
-	}
-	return "released the state lock (" + li.ID + ", " + li.Who + ") left by this job's tofu when its SpawnIt process died"
+	return rec.PID == os.Getpid() || !siblingAlive(rec.PID)
 }
 
 // keepLeftErrored stores the errored.tfstate files that a previous process left in the

@@ -163,13 +163,13 @@ func TestLeaseLeftByEndedJob(t *testing.T) {
 	other := uuid.NewString()
 	putJSON(t, st, jobKey(ref, other), jobRecord{JobInfo: JobInfo{ID: other, Service: ref, State: StateRunning}})
 	holdLease(other, "another-engine")
-	if err := e.ledger.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), other) {
+	if err := e.ledger.acquireLease(ctx, newApply()); !errors.Is(err, ErrLeaseHeld) || !strings.Contains(err.Error(), other) {
 		t.Fatalf("lease of a running job: %v", err)
 	}
 	// The same job, ended (its record is final): taken over.
 	putJSON(t, st, jobKey(ref, other), jobRecord{JobInfo: JobInfo{ID: other, Service: ref, State: StateFailed}})
 	j := newApply()
-	if err := e.ledger.acquireLease(ctx, j, time.Hour); err != nil {
+	if err := e.ledger.acquireLease(ctx, j); err != nil {
 		t.Fatalf("lease of an ended job: %v", err)
 	}
 	if leaseHolder() != j.ID() {
@@ -184,13 +184,13 @@ func TestLeaseLeftByEndedJob(t *testing.T) {
 	e.jobs.mu.Unlock()
 	holdLease(mine.ID(), e.ledger.instance)
 	j = newApply()
-	if err := e.ledger.acquireLease(ctx, j, time.Hour); err != nil || leaseHolder() != j.ID() {
+	if err := e.ledger.acquireLease(ctx, j); err != nil || leaseHolder() != j.ID() {
 		t.Fatalf("lease of this engine's ended job: %v", err)
 	}
 	// ...unless its errored state is not kept yet.
 	mine.erroredPending.Store(true)
 	holdLease(mine.ID(), e.ledger.instance)
-	if err := e.ledger.acquireLease(ctx, newApply(), time.Hour); !errors.Is(err, ErrLeaseHeld) {
+	if err := e.ledger.acquireLease(ctx, newApply()); !errors.Is(err, ErrLeaseHeld) {
 		t.Fatalf("lease of a job whose errored state is pending: %v", err)
 	}
 }

@@ -24,6 +24,8 @@ type scheduler struct {
 	runner *runner
 	// stop is closed by shutdown: background retries (ledger.retryLater) give up.
 	stop chan struct{}
+	// loops renew leases, act on cancel requests and sweep dead replicas' jobs.
+	loops *replicaLoops
 }
 
 // jobTable holds the jobs this process knows: running, queued and recently finished.
@@ -82,6 +84,23 @@ func (t *jobTable) close() (jobs []*Job, first bool) {
 	return jobs, first
 }
 
+// unfinished returns the jobs held that have not ended.
+func (t *jobTable) unfinished() []*Job {
+	t.mu.Lock()
+	all := make([]*Job, 0, len(t.m))
+	for _, j := range t.m {
+		all = append(all, j)
+	}
+	t.mu.Unlock()
+	out := all[:0]
+	for _, j := range all {
+		if !j.ended() {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 // forget marks j finished: the oldest finished jobs beyond maxFinishedInMemory leave
 // memory.
 func (t *jobTable) forget(j *Job) {
@@ -114,6 +133,16 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 	if changesState(op) {
 		if err := e.ledger.checkRecovery(ctx, ref); err != nil {
 			return nil, err
+		}
+	}
+	if o.failFast && !e.locks.busy(ref) {
+		// Another replica's job counts as much as one of this engine's.
+		a, err := e.ledger.serviceActivity(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		if a.leased || a.userJob && !o.background {
+			return nil, fmt.Errorf("%s %s: %w (a job of another replica)", op, ref, ErrLocked)
 		}
 	}
 	j := e.newJob(ref, op, o)
@@ -159,6 +188,7 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 		}
 	}
 	j.failFast = o.failFast
+	j.replica = e.cfg.replicaID()
 	j.readiness = o.readiness
 	j.sweep = o.sweep
 	j.timeout = o.timeout
@@ -196,6 +226,8 @@ func (e *scheduler) shutdown(ctx context.Context) error {
 	if first {
 		close(e.stop)
 	}
+	// Leases are renewed until every job has ended.
+	defer e.loops.stop()
 	for _, j := range jobs {
 		_ = e.cancel(j.ID(), false)
 	}
@@ -235,24 +267,27 @@ func (e *scheduler) run(j *Job) {
 		end(StateCancelled, "cancelled before it started")
 		return
 	}
-	if err := e.locks.acquireSlot(j.softCtx); err != nil {
-		end(StateCancelled, "cancelled while waiting for a free slot")
-		return
-	}
-	slot = true
-	// Operations that change state also hold the cross-process lease; checks and output
-	// reads only read, without tofu's state lock, and need none.
-	if j.info.Operation != OpDrift && j.info.Operation != OpOutputs {
-		ctx, cancel := context.WithTimeout(j.softCtx, 30*time.Second)
-		err := e.ledger.acquireLease(ctx, j, j.timeout+e.cfg.KillGrace+time.Minute)
-		cancel()
-		if err != nil {
+	// Operations that change state also hold the cross-replica lease, after the older
+	// jobs of other replicas (takeLease); checks and output reads only read, without
+	// tofu's state lock, and need none. The lease comes before a slot: a job waiting for
+	// another replica does not keep this engine's other services waiting.
+	if leaseNeeded(j.info.Operation) {
+		if err := e.takeLease(j); err != nil {
+			if j.softCtx.Err() != nil {
+				end(StateCancelled, "cancelled while waiting for the service")
+				return
+			}
 			_ = j.transition(StateRunning, "")
 			end(StateFailed, "could not take the service's lease: "+err.Error())
 			return
 		}
 		leased = true
 	}
+	if err := e.locks.acquireSlot(j.softCtx); err != nil {
+		end(StateCancelled, "cancelled while waiting for a free slot")
+		return
+	}
+	slot = true
 	if err := j.transition(StateRunning, ""); err != nil {
 		end(StateCancelled, "cancelled before it started")
 		return
@@ -297,6 +332,8 @@ func (e *scheduler) settle(j *Job, state JobState, msg string, slot, leased bool
 	if slot {
 		e.locks.releaseSlot()
 	}
+	// A cancel request recorded for it (by another replica) has nothing left to cancel.
+	_ = e.cfg.Store.Delete(context.Background(), cancelKey(ref, j.ID()))
 	e.locks.release(j)
 	j.hardCancel()
 	e.jobs.forget(j)

@@ -279,20 +279,13 @@ func (p *Platform) Cancel(ctx context.Context, a Actor, service, id string, forc
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
-	j, ok := p.eng.Job(id)
-	if !ok || j.Info().Service != ref {
-		info, err := p.jobInfo(ctx, ref, id)
-		if err != nil {
-			return engine.JobInfo{}, err
-		}
-		if info.State.Final() {
-			return hideSensitive(info), engine.ErrJobFinished
-		}
-		// A record that is not final but not running here: another replica's job.
-		return hideSensitive(info), fmt.Errorf("%w: job %s runs on host %s", engine.ErrLocked, info.ID, info.Host)
+	// The engine cancels its own jobs at once, and records a cancel request for the
+	// replica holding any other.
+	info, err = p.eng.CancelJob(ctx, ref, id, force)
+	if info.ID == "" {
+		return engine.JobInfo{}, err
 	}
-	err = p.eng.Cancel(id, force)
-	return hideSensitive(j.Info()), err
+	return hideSensitive(info), err
 }
 
 // Events returns the job's events with Seq > after, as recorded so far.

@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -263,8 +264,9 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 	}
 	unlock := p.lockService(ref)
 	defer unlock()
-	if p.eng.Busy(ref) {
-		return nil, ErrBusy
+	// Asked of the store: a job another replica runs or queues counts.
+	if busy, err := p.eng.ServiceBusy(ctx, ref); err != nil || busy {
+		return nil, cmp.Or(err, ErrBusy)
 	}
 	deployed, err := p.deployed(ctx, ref)
 	if err != nil {
@@ -305,10 +307,12 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 	defer cancel()
 	entry := AuditEntry{Action: ActionServiceDeleted, Service: ref.Service, Job: info.ID, Operation: engine.OpDestroy}
 	unlock := p.lockService(ref)
-	var err error
-	if p.eng.Busy(ref) {
+	busy, err := p.eng.ServiceBusy(ctx, ref)
+	switch {
+	case err != nil:
+	case busy:
 		err = ErrBusy
-	} else {
+	default:
 		err = p.cat.DeleteService(ctx, ref)
 	}
 	unlock()
@@ -502,8 +506,8 @@ func (p *Platform) Recover(ctx context.Context, a Actor, service string) (svc ap
 	if err != nil {
 		return apiv1.Service{}, err
 	}
-	if p.eng.Busy(ref) {
-		return apiv1.Service{}, ErrBusy
+	if busy, err := p.eng.ServiceBusy(ctx, ref); err != nil || busy {
+		return apiv1.Service{}, cmp.Or(err, ErrBusy)
 	}
 	if err := p.eng.ClearRecovery(ctx, ref); err != nil {
 		return apiv1.Service{}, err

@@ -142,6 +142,7 @@ const (
 	PreDestroyFile  = "pre-destroy.tfstate"
 	ErroredFile     = "errored.tfstate"
 	IdempotencyDir  = "idempotency"
+	CancelDir       = "cancel"
 	recordExtension = ".json"
 )
 
@@ -176,6 +177,12 @@ func (s Service) Intent() string { return s.Prefix() + IntentFile }
 
 // Lease is the cross-process lock of a running operation.
 func (s Service) Lease() string { return s.Prefix() + LeaseFile }
+
+// CancelRequest is a request to cancel job id, written by any replica and acted on (then
+// removed) by the replica that holds the job: cancel/<job>.json.
+func (s Service) CancelRequest(id string) string {
+	return s.Prefix() + CancelDir + "/" + id + recordExtension
+}
 
 // Jobs is the folder of the service's job records: clients/<tenant>/<service>/jobs/.
 func (s Service) Jobs() string { return s.Prefix() + JobsDir + "/" }
@@ -318,6 +325,10 @@ const (
 func (s Service) RunningJob(id string) string {
 	return RunningJobsPrefix + s.Tenant + "/" + s.Service + "/" + id
 }
+
+// RunningJobs is the folder of the service's entries in the unfinished-jobs index:
+// index/jobs/<tenant>/<service>/.
+func (s Service) RunningJobs() string { return RunningJobsPrefix + s.Tenant + "/" + s.Service + "/" }
 
 // ParseRunningJob parses a key of the unfinished-jobs index.
 func ParseRunningJob(key string) (s Service, id string, ok bool) {

@@ -20,7 +20,7 @@ func layout() []string {
 		TemplateDisabled("<template>"),
 		s.Info(), s.Tfvars(), s.State(), s.StateLock(), s.Intent(), s.Lease(),
 		s.Job("<job>"), s.Check(), s.Drift(), s.Health(), s.PreDestroy(), s.Errored(),
-		s.IdempotencyClaim("<hash>"),
+		s.IdempotencyClaim("<hash>"), s.CancelRequest("<job>"),
 		AuditPrefix + "<yyyy-mm-dd>/<time>-<random>.json", // checked against Audit below
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
 		Replica("<replica>"),
