@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"maps"
 	"os"
@@ -362,6 +363,16 @@ func (e *Engine) Shutdown(ctx context.Context) error { return e.sched.shutdown(c
 // process that died: expires says when it lapses).
 func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
 	return e.ledger.Lease(ctx, ref)
+}
+
+// Follow yields the events of job id of service ref with Seq > after as they happen,
+// until the job's final event or until ctx is done, whichever process runs it: from
+// memory when this Engine runs it (as Job.Follow), else from the store, where the
+// process running it writes its events at most EventFlushInterval apart (read every
+// StorePollInterval). Sequence numbers are the job's own, so resuming after n on any
+// process sharing the store misses nothing and repeats nothing.
+func (e *Engine) Follow(ctx context.Context, ref ServiceRef, id string, after int64) (iter.Seq[Event], error) {
+	return e.ledger.follow(ctx, ref, id, after)
 }
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a

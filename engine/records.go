@@ -198,7 +198,11 @@ func (e *ledger) saveJob(ctx context.Context, j *Job) error {
 	if _, err := e.cfg.Store.Put(ctx, recordKey(rec.JobInfo), b, store.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("save job %s: %w", rec.ID, err)
 	}
+	if !final {
+		j.flush.stored(rec.LastSeq)
+	}
 	if final {
+		e.dropEventChunks(ctx, j)
 		// One left behind (the store failed now) is removed by the next recovery.
 		if err := e.cfg.Store.Delete(ctx, entry); err != nil {
 			e.log.Warn("could not remove a finished job from the index of unfinished jobs", "job", rec.ID, "err", err)
@@ -281,8 +285,14 @@ func (e *ledger) unfinishedRecords(ctx context.Context) (keys []string, scanned 
 }
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a
-// restart this way).
+// restart this way). Another process's running job has the events it has written so far.
 func (e *ledger) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInfo, []Event, error) {
+	return e.loadJob(ctx, ref, id, 0)
+}
+
+// loadJob is LoadJob for a reader that has the events through after already: event
+// chunks holding only those are not read (the events returned may still start earlier).
+func (e *ledger) loadJob(ctx context.Context, ref ServiceRef, id string, after int64) (JobInfo, []Event, error) {
 	if err := ref.Validate(); err != nil {
 		return JobInfo{}, nil, err
 	}
@@ -310,6 +320,17 @@ func (e *ledger) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInf
 	var rec jobRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return JobInfo{}, nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
+	}
+	if !rec.State.Final() {
+		// Another process runs it (or ran it and died): its later events are in chunks.
+		evs, err := e.withChunks(ctx, rec, after)
+		if err != nil {
+			return JobInfo{}, nil, err
+		}
+		rec.Events = evs
+		if n := len(evs); n > 0 {
+			rec.LastSeq = max(rec.LastSeq, evs[n-1].Seq)
+		}
 	}
 	return rec.JobInfo, rec.Events, nil
 }
@@ -448,6 +469,8 @@ func (e *ledger) pruneJobs(ctx context.Context, ref ServiceRef) {
 			e.log.Warn("could not delete an old job record", "key", o.Key, "err", err)
 			return
 		}
+		// Event chunks a dead process left (a final record written normally took its own).
+		e.deleteEventChunks(ctx, ref, storekey.JobIDOf(o.Key))
 	}
 }
 
@@ -540,6 +563,10 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 		if _, live := e.jobs.get(rec.ID); live {
 			continue
 		}
+		// The events its process wrote after the record: the interrupted event follows them.
+		if evs, err := e.withChunks(ctx, rec, 0); err == nil && len(evs) > 0 {
+			rec.Events, rec.LastSeq = evs, max(rec.LastSeq, evs[len(evs)-1].Seq)
+		}
 		now := timeNow()
 		rec.State = StateInterrupted
 		rec.EndedAt = &now
@@ -568,6 +595,7 @@ func (e *ledger) RecoverInterrupted(ctx context.Context) ([]JobInfo, error) {
 			_ = e.cfg.Store.Delete(ctx, leaseKey(rec.Service))
 		}
 		_ = e.cfg.Store.Delete(ctx, storeKeys(rec.Service).RunningJob(rec.ID))
+		e.deleteEventChunks(ctx, rec.Service, rec.ID)
 		fixed = append(fixed, rec.JobInfo)
 	}
 	if scanned && complete {

@@ -141,6 +141,7 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 		j.markDone()
 		return nil, ErrClosed
 	}
+	go e.ledger.publishEvents(j)
 	go e.run(j)
 	return j, nil
 }

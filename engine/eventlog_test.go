@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/spawnit/spawnit/pkg/store"
+)
+
+// twoLedgers are two processes' ledgers on one store: a runs jobs, b only reads.
+func twoLedgers(t testing.TB, st Store) (a, b *ledger) {
+	mk := func() *ledger {
+		cfg := &Config{Store: st, Host: "h", JobHistory: DefaultJobHistory}
+		stop := make(chan struct{})
+		t.Cleanup(func() { close(stop) })
+		return &ledger{cfg: cfg, log: slog.New(slog.NewTextHandler(io.Discard, nil)), jobs: newJobTable(),
+			locks: newLocker(1, "h", 1), records: recordCache{m: map[string]cachedRecord{}}, instance: uuid.NewString(), stop: stop}
+	}
+	return mk(), mk()
+}
+
+// runningJob is a job held by ledger a, its record saved, its events flowing to the store.
+func runningJob(t testing.TB, a *ledger) *Job {
+	ref := ServiceRef{Client: "acme", Service: "web"}
+	j := newJob(JobInfo{ID: uuid.NewString(), Operation: OpApply, Service: ref, State: StateQueued, CreatedAt: time.Now(), Host: "h"})
+	j.emit(Event{Type: EventJobState, State: StateQueued, Message: "queued"})
+	a.jobs.add(j)
+	if err := a.saveJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	go a.publishEvents(j)
+	if err := j.transition(StateRunning, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.saveJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// endJob finishes a job the way the scheduler does: final record, then done.
+func endJob(t testing.TB, a *ledger, j *Job) {
+	j.finish(StateSucceeded, "")
+	if err := a.saveJob(context.Background(), j); err != nil {
+		t.Fatal(err)
+	}
+	a.jobs.forget(j)
+	j.markDone()
+}
+
+// TestFollowAnotherProcessesJob: a job run by one ledger is streamed through another
+// from the store while it runs, and a follower resuming from the middle gets exactly
+// the rest; the chunks are gone once the final record is written.
+func TestFollowAnotherProcessesJob(t *testing.T) {
+	st, err := store.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := twoLedgers(t, st)
+	j := runningJob(t, a)
+	ref := j.info.Service
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	seq, err := b.follow(ctx, ref, j.ID(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []Event
+	followed := make(chan struct{})
+	go func() {
+		defer close(followed)
+		for ev := range seq {
+			mu.Lock()
+			got = append(got, ev)
+			mu.Unlock()
+		}
+	}()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(got) }
+	for i := range 20 {
+		j.emit(Event{Type: EventLog, Message: "line", Level: "info", Raw: string(rune('a' + i))})
+	}
+	// Live: the follower sees them while the job still runs.
+	for count() < 22 {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the follower got %d events of 22 while the job ran", count())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if j.ended() {
+		t.Fatal("the job ended before the follower saw its events")
+	}
+	// Partial loads see the chunks too.
+	if _, evs, err := b.LoadJob(ctx, ref, j.ID()); err != nil || len(evs) < 22 {
+		t.Fatalf("LoadJob from another process: %d events, %v", len(evs), err)
+	}
+	for range 5 {
+		j.emit(Event{Type: EventLog, Message: "tail", Level: "info"})
+	}
+	endJob(t, a, j)
+	<-followed
+	want := j.Events(0)
+	checkSeqs(t, got, 1, want[len(want)-1].Seq)
+	if got[len(got)-1].State != StateSucceeded {
+		t.Fatalf("the last event is %+v, want the final state", got[len(got)-1])
+	}
+
+	// Resume from the middle: exactly the rest.
+	rest, err := b.follow(ctx, ref, j.ID(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tail []Event
+	for ev := range rest {
+		tail = append(tail, ev)
+	}
+	checkSeqs(t, tail, 11, want[len(want)-1].Seq)
+
+	if objs, err := st.List(ctx, storeKeys(ref).EventChunks(j.ID())); err != nil || len(objs) != 0 {
+		t.Fatalf("event chunks left after the final record: %d (%v)", len(objs), err)
+	}
+}
+
+// TestResumeWhileRunning: a follower of another process's job resuming after n while
+// the job runs gets n+1 onwards, whether n is in the record or in a chunk.
+func TestResumeWhileRunning(t *testing.T) {
+	st, err := store.NewFS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := twoLedgers(t, st)
+	j := runningJob(t, a)
+	for range 30 {
+		j.emit(Event{Type: EventLog, Message: "line", Level: "info"})
+	}
+	a.flushEvents(j)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, after := range []int64{0, 1, 2, 17, 31} {
+		sub, cancelSub := context.WithCancel(ctx)
+		seq, err := b.follow(sub, j.info.Service, j.ID(), after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var evs []Event
+		for ev := range seq {
+			evs = append(evs, ev)
+			if ev.Seq == 32 {
+				cancelSub()
+			}
+		}
+		cancelSub()
+		checkSeqs(t, evs, after+1, 32)
+	}
+	endJob(t, a, j)
+}
+
+func checkSeqs(t *testing.T, evs []Event, first, last int64) {
+	t.Helper()
+	if first > last && len(evs) == 0 {
+		return
+	}
+	if int64(len(evs)) != last-first+1 {
+		t.Fatalf("got %d events, want %d..%d", len(evs), first, last)
+	}
+	for i, ev := range evs {
+		if ev.Seq != first+int64(i) {
+			t.Fatalf("event %d has seq %d, want %d (a gap or a repeat)", i, ev.Seq, first+int64(i))
+		}
+	}
+}
