@@ -4,12 +4,15 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/store"
+	"github.com/spawnit/spawnit/pkg/store/s3store"
 )
 
 // twoLedgers are two processes' ledgers on one store: a runs jobs, b only reads.
@@ -26,6 +29,7 @@ func twoLedgers(t testing.TB, st Store) (a, b *ledger) {
 
 // runningJob is a job held by ledger a, its record saved, its events flowing to the store.
 func runningJob(t testing.TB, a *ledger) *Job {
+	t.Helper()
 	ref := ServiceRef{Client: "acme", Service: "web"}
 	j := newJob(JobInfo{ID: uuid.NewString(), Operation: OpApply, Service: ref, State: StateQueued, CreatedAt: time.Now(), Host: "h"})
 	j.emit(Event{Type: EventJobState, State: StateQueued, Message: "queued"})
@@ -45,6 +49,7 @@ func runningJob(t testing.TB, a *ledger) *Job {
 
 // endJob finishes a job the way the scheduler does: final record, then done.
 func endJob(t testing.TB, a *ledger, j *Job) {
+	t.Helper()
 	j.finish(StateSucceeded, "")
 	if err := a.saveJob(context.Background(), j); err != nil {
 		t.Fatal(err)
@@ -175,4 +180,56 @@ func checkSeqs(t *testing.T, evs []Event, first, last int64) {
 			t.Fatalf("event %d has seq %d, want %d (a gap or a repeat)", i, ev.Seq, first+int64(i))
 		}
 	}
+}
+
+// BenchmarkLiveEventDelay: how long an event of a job run by one process takes to reach
+// a follower in another process sharing the store (a versitygw bucket): p50 and p95, in
+// ms and as a share of the flush interval plus the poll interval (the delay the design
+// allows: 1 = as slow as both together). The goal is p95 under a second.
+func BenchmarkLiveEventDelay(b *testing.B) {
+	s3 := testservers.Versitygw(b)
+	st, err := s3store.New(context.Background(), s3store.Config{Endpoint: s3.Endpoint, Bucket: "spawnit",
+		AccessKey: s3.AccessKey, SecretKey: s3.SecretKey, PathStyle: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const events = 200
+	var delays []time.Duration
+	for range b.N {
+		a, f := twoLedgers(b, st)
+		j := runningJob(b, a)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		seq, err := f.follow(ctx, j.info.Service, j.ID(), j.Info().LastSeq)
+		if err != nil {
+			b.Fatal(err)
+		}
+		received := make(chan []time.Duration)
+		go func() {
+			var d []time.Duration
+			for ev := range seq {
+				if ev.Type == EventLog {
+					d = append(d, time.Since(ev.Time))
+				}
+			}
+			received <- d
+		}()
+		// Events at a steady 40 per second, as a busy apply produces them.
+		for range events {
+			j.emit(Event{Type: EventLog, Level: "info", Message: "creating..."})
+			time.Sleep(25 * time.Millisecond)
+		}
+		endJob(b, a, j)
+		d := <-received
+		cancel()
+		if len(d) != events {
+			b.Fatalf("the follower got %d of %d events", len(d), events)
+		}
+		delays = append(delays, d...)
+	}
+	slices.Sort(delays)
+	pct := func(p float64) time.Duration { return delays[int(p*float64(len(delays)-1))] }
+	budget := float64(EventFlushInterval + StorePollInterval)
+	b.ReportMetric(float64(pct(0.50))/float64(time.Millisecond), "ms-p50-live-event")
+	b.ReportMetric(float64(pct(0.95))/float64(time.Millisecond), "ms-p95-live-event")
+	b.ReportMetric(float64(pct(0.95))/budget, "live-p95/(flush+poll)")
 }
