@@ -58,7 +58,8 @@ type Config struct {
 	// Host names this process in lock holders and job records (default: hostname).
 	Host string
 	// Cluster is this replica's membership among the processes sharing Store (see
-	// package cluster); nil means this engine is alone on its store.
+	// package cluster); nil means this engine is alone on its store. With one, running
+	// jobs' events are also written to the store as they happen (see Follow).
 	Cluster *cluster.Registry
 	// Logger receives the engine's own logs; nil means silent.
 	Logger *slog.Logger

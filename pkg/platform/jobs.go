@@ -315,7 +315,8 @@ func (p *Platform) Events(ctx context.Context, a Actor, service, id string, afte
 }
 
 // FollowJob yields the job's events with Seq > after: a running job's as they happen,
-// until its final event or until ctx is done; a finished job's from its stored record.
+// whichever replica runs it (another's through the store, engine.Follow), until its
+// final event or until ctx is done; a finished job's from its stored record.
 // Each follower reads at its own pace, so a slow one never slows the job. Whether the
 // job has ended when the sequence stops is for the caller to ask (GetJob).
 func (p *Platform) FollowJob(ctx context.Context, a Actor, service, id string, after int64) (iter.Seq[engine.Event], error) {
