@@ -233,3 +233,37 @@ func BenchmarkLiveEventDelay(b *testing.B) {
 	b.ReportMetric(float64(pct(0.95))/float64(time.Millisecond), "ms-p95-live-event")
 	b.ReportMetric(float64(pct(0.95))/budget, "live-p95/(flush+poll)")
 }
+
+// TestRecoveryKeepsChunkedEvents: a job whose process died keeps the events it had
+// written as chunks; the interrupted event follows them, and the chunks go.
+func TestRecoveryKeepsChunkedEvents(t *testing.T) {
+	e, st := unitEngine(t, false)
+	ctx := context.Background()
+	ref := ServiceRef{Client: "acme", Service: "web"}
+	started := timeNow().Add(-time.Minute)
+	id := uuid.NewString()
+	evs := func(from, to int64) []Event {
+		var out []Event
+		for s := from; s <= to; s++ {
+			out = append(out, Event{Seq: s, Type: EventLog, Message: "line"})
+		}
+		return out
+	}
+	putJSON(t, st, jobKey(ref, id), jobRecord{JobInfo: JobInfo{ID: id, Operation: OpApply, Service: ref, State: StateRunning,
+		CreatedAt: started, StartedAt: &started, Host: e.cfg.Host, PID: 1<<22 + 12345, LastSeq: 2}, Events: evs(1, 2)})
+	putJSON(t, st, storeKeys(ref).EventChunk(id, 2, 5), evs(2, 5)) // overlaps the record by one
+	if fixed, err := e.RecoverInterrupted(ctx); err != nil || len(fixed) != 1 {
+		t.Fatalf("recovery: %+v %v", fixed, err)
+	}
+	info, got, err := e.LoadJob(ctx, ref, id)
+	if err != nil || info.State != StateInterrupted {
+		t.Fatalf("after recovery: %s %v", info.State, err)
+	}
+	checkSeqs(t, got, 1, 6)
+	if got[5].State != StateInterrupted || info.LastSeq != 6 {
+		t.Fatalf("the last event is %+v (last seq %d), want the interrupted state as 6", got[5], info.LastSeq)
+	}
+	if objs, _ := st.List(ctx, storeKeys(ref).EventChunks(id)); len(objs) != 0 {
+		t.Fatalf("%d chunks left after recovery", len(objs))
+	}
+}
