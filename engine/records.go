@@ -323,10 +323,8 @@ func (e *ledger) loadJob(ctx context.Context, ref ServiceRef, id string, after i
 	}
 	if !rec.State.Final() {
 		// Another process runs it (or ran it and died): its later events are in chunks.
-		evs, err := e.withChunks(ctx, rec, after)
-		if err != nil {
-			return JobInfo{}, nil, err
-		}
+		// Unlisted (the store failed): the record's events, the rest at the next read.
+		evs, _ := e.withChunks(ctx, rec, after)
 		rec.Events = evs
 		if n := len(evs); n > 0 {
 			rec.LastSeq = max(rec.LastSeq, evs[n-1].Seq)
