@@ -81,6 +81,11 @@ type harnessOptions struct {
 	dataDir string
 	// cliLogin is the server's CLILogin.
 	cliLogin *apiv1.CLILogin
+	// store, when set, is the store instead of one under dataDir: several servers on one
+	// bucket, as replicas.
+	store store.Store
+	// replica, when set, gives the server its own cluster registry on the store.
+	replica bool
 }
 
 type harness struct {
@@ -102,12 +107,19 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
-	st, err := store.NewFS(filepath.Join(dataDir, "store"))
-	if err != nil {
-		t.Fatal(err)
+	st := o.store
+	if st == nil {
+		fsStore, err := store.NewFS(filepath.Join(dataDir, "store"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = fsStore.Close() })
+		st = fsStore
 	}
-	t.Cleanup(func() { _ = st.Close() })
 	cfg := engine.Config{DataDir: dataDir, Store: st, MaxParallel: 4, CancelCoolOff: time.Second, JobTimeout: 4 * time.Minute}
+	if o.replica {
+		cfg.Cluster = joinCluster(t, st)
+	}
 	if o.realTofu {
 		cfg.TofuPath = testservers.Tofu(t)
 		cfg.ProviderMirror = testservers.ProviderMirror(t)
@@ -134,7 +146,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.wrapStore != nil {
 		pst = o.wrapStore(st)
 	}
-	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger})
+	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger, Cluster: cfg.Cluster})
 	if err != nil {
 		t.Fatal(err)
 	}

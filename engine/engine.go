@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"maps"
 	"os"
@@ -61,7 +62,8 @@ type Config struct {
 	// the leases' (renewed every TTL/3), and its liveness decides which jobs of other
 	// replicas are dead. nil means this engine is alone on its store: leases then live
 	// cluster.DefaultTTL, and only an expired lease (or, at start-up, a job of this
-	// host whose process is gone) shows a job that can no longer end.
+	// host whose process is gone) shows a job that can no longer end. With a cluster,
+	// running jobs' events are also written to the store as they happen (see Follow).
 	Cluster *cluster.Registry
 	// Logger receives the engine's own logs; nil means silent.
 	Logger *slog.Logger
@@ -393,6 +395,16 @@ func (e *Engine) Shutdown(ctx context.Context) error { return e.sched.shutdown(c
 // process that died: expires says when it lapses).
 func (e *Engine) Lease(ctx context.Context, ref ServiceRef) (holder LockHolder, expires time.Time, ok bool, err error) {
 	return e.ledger.Lease(ctx, ref)
+}
+
+// Follow yields the events of job id of service ref with Seq > after as they happen,
+// until the job's final event or until ctx is done, whichever process runs it: from
+// memory when this Engine runs it (as Job.Follow), else from the store, where the
+// process running it writes its events at most EventFlushInterval apart (read every
+// StorePollInterval). Sequence numbers are the job's own, so resuming after n on any
+// process sharing the store misses nothing and repeats nothing.
+func (e *Engine) Follow(ctx context.Context, ref ServiceRef, id string, after int64) (iter.Seq[Event], error) {
+	return e.ledger.follow(ctx, ref, id, after)
 }
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a

@@ -132,7 +132,8 @@ func TestRecoveryUsesTheIndex(t *testing.T) {
 		t.Fatalf("recovery with the index: %+v %v", fixed, err)
 	}
 	for _, p := range st.listed() {
-		if strings.HasPrefix(p, storekey.TenantsPrefix) {
+		// Listing a recovered job's own event chunks is no scan.
+		if strings.HasPrefix(p, storekey.TenantsPrefix) && p != storekey.For("beta", "c").EventChunks(next) {
 			t.Fatalf("recovery listed %s although the index is built", p)
 		}
 	}

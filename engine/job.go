@@ -142,6 +142,9 @@ type Job struct {
 
 	// erroredPending: tofu left errored.tfstate and the store did not take it yet.
 	erroredPending atomic.Bool
+
+	// flush carries the job's events to the store while it runs (eventlog.go).
+	flush eventFlush
 }
 
 func newJob(info JobInfo) *Job {

@@ -155,7 +155,11 @@ func (e *ledger) saveJob(ctx context.Context, j *Job) error {
 	if _, err := e.cfg.Store.Put(ctx, recordKey(rec.JobInfo), b, store.PutOptions{ContentType: "application/json"}); err != nil {
 		return fmt.Errorf("save job %s: %w", rec.ID, err)
 	}
+	if !final {
+		j.flush.stored(rec.LastSeq)
+	}
 	if final {
+		e.dropEventChunks(ctx, j)
 		// One left behind (the store failed now) is removed by the next recovery.
 		if err := e.cfg.Store.Delete(ctx, entry); err != nil {
 			e.log.Warn("could not remove a finished job from the index of unfinished jobs", "job", rec.ID, "err", err)
@@ -238,8 +242,14 @@ func (e *ledger) unfinishedRecords(ctx context.Context) (keys []string, scanned 
 }
 
 // LoadJob reads a job's record and event log from the store (finished jobs survive a
-// restart this way).
+// restart this way). Another process's running job has the events it has written so far.
 func (e *ledger) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInfo, []Event, error) {
+	return e.loadJob(ctx, ref, id, 0)
+}
+
+// loadJob is LoadJob for a reader that has the events through after already: event
+// chunks holding only those are not read (the events returned may still start earlier).
+func (e *ledger) loadJob(ctx context.Context, ref ServiceRef, id string, after int64) (JobInfo, []Event, error) {
 	if err := ref.Validate(); err != nil {
 		return JobInfo{}, nil, err
 	}
@@ -267,6 +277,15 @@ func (e *ledger) LoadJob(ctx context.Context, ref ServiceRef, id string) (JobInf
 	var rec jobRecord
 	if err := json.Unmarshal(b, &rec); err != nil {
 		return JobInfo{}, nil, fmt.Errorf("job %s: corrupt record: %w", id, err)
+	}
+	if !rec.State.Final() {
+		// Another process runs it (or ran it and died): its later events are in chunks.
+		// Unlisted (the store failed): the record's events, the rest at the next read.
+		evs, _ := e.withChunks(ctx, rec, after)
+		rec.Events = evs
+		if n := len(evs); n > 0 {
+			rec.LastSeq = max(rec.LastSeq, evs[n-1].Seq)
+		}
 	}
 	return rec.JobInfo, rec.Events, nil
 }
@@ -405,6 +424,8 @@ func (e *ledger) pruneJobs(ctx context.Context, ref ServiceRef) {
 			e.log.Warn("could not delete an old job record", "key", o.Key, "err", err)
 			return
 		}
+		// Event chunks a dead process left (a final record written normally took its own).
+		e.deleteEventChunks(ctx, ref, storekey.JobIDOf(o.Key))
 	}
 }
 

@@ -333,6 +333,11 @@ func (e *ledger) interrupt(ctx context.Context, key string, rec jobRecord, etag,
 	if leased {
 		lockKey, lockMsg = e.deadLock(ctx, rec.JobInfo)
 	}
+	// The events its process wrote after the record (live event chunks): the
+	// interrupted event follows them.
+	if evs, err := e.withChunks(ctx, rec, 0); err == nil && len(evs) > 0 {
+		rec.Events, rec.LastSeq = evs, max(rec.LastSeq, evs[len(evs)-1].Seq)
+	}
 	rec.State = StateInterrupted
 	rec.EndedAt = &now
 	rec.Error = reason
@@ -358,6 +363,7 @@ func (e *ledger) interrupt(ctx context.Context, key string, rec jobRecord, etag,
 		}
 	}
 	_ = e.cfg.Store.Delete(ctx, storeKeys(rec.Service).RunningJob(rec.ID))
+	e.deleteEventChunks(ctx, rec.Service, rec.ID)
 	e.log.Warn("job interrupted", "job", rec.ID, "service", rec.Service.String(), "reason", reason, "state_lock_released", lockKey != "")
 	return true
 }

@@ -170,6 +170,10 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 		j.markDone()
 		return nil, ErrClosed
 	}
+	if e.cfg.Cluster != nil {
+		// Other replicas may stream it: its events go to the store as they happen.
+		go e.ledger.publishEvents(j)
+	}
 	go e.run(j)
 	return j, nil
 }

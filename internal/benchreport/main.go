@@ -49,6 +49,9 @@ var targets = map[string]target{
 	"listjobs/cold":                 {"job history of a service (100 records) vs the same with every record read and decoded", 0, "ratio"},
 	"lastjob/cold":                  {"last job of 20 services (service list) vs the same with every newest record read and decoded", 0, "ratio"},
 	"ms-lastjob-20":                 {"last job of 20 services with 100 records each, file store", 0, "ms"},
+	"ms-p50-live-event":             {"a running job's event streamed by another replica through the store (versitygw), p50", 0, "ms"},
+	"ms-p95-live-event":             {"the same, p95", 1000, "ms"},
+	"live-p95/(flush+poll)":         {"that p95 as a fraction of the flush interval (500 ms) plus the poll interval (300 ms)", 0, "ratio"},
 }
 
 // notes explain figures whose meaning needs more than a line, missed targets first.

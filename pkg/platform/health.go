@@ -67,7 +67,7 @@ func (p *Platform) saveHealth(ctx context.Context, ref engine.ServiceRef, status
 		return
 	}
 	if prev == nil || prev.Status != status {
-		p.broker.Publish(ref.Tenant(), apiv1.StatusEvent{Kind: "health", Service: ref.Service, Health: status, Message: msg, Time: rec.CheckedAt})
+		p.publish(ref.Tenant(), apiv1.StatusEvent{Kind: "health", Service: ref.Service, Health: status, Message: msg, Time: rec.CheckedAt})
 	}
 }
 

@@ -129,7 +129,7 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 			if ev.Type == engine.EventJobState {
 				info := first
 				info.State = ev.State
-				p.broker.Publish(first.Service.Tenant(), jobStatus(info, ev.Time))
+				p.publish(first.Service.Tenant(), jobStatus(info, ev.Time))
 			}
 		}
 		info := j.Info()
@@ -308,7 +308,8 @@ func (p *Platform) Events(ctx context.Context, a Actor, service, id string, afte
 }
 
 // FollowJob yields the job's events with Seq > after: a running job's as they happen,
-// until its final event or until ctx is done; a finished job's from its stored record.
+// whichever replica runs it (another's through the store, engine.Follow), until its
+// final event or until ctx is done; a finished job's from its stored record.
 // Each follower reads at its own pace, so a slow one never slows the job. Whether the
 // job has ended when the sequence stops is for the caller to ask (GetJob).
 func (p *Platform) FollowJob(ctx context.Context, a Actor, service, id string, after int64) (iter.Seq[engine.Event], error) {
@@ -316,24 +317,8 @@ func (p *Platform) FollowJob(ctx context.Context, a Actor, service, id string, a
 	if err != nil {
 		return nil, err
 	}
-	if j, ok := p.eng.Job(id); ok {
-		if j.Info().Service != ref {
-			return nil, fmt.Errorf("%w: job %s", engine.ErrNotFound, id)
-		}
-		return j.Follow(ctx, after), nil
-	}
-	_, evs, err := p.eng.LoadJob(ctx, ref, id)
-	if err != nil {
-		return nil, err
-	}
-	evs = eventsAfter(evs, after)
-	return func(yield func(engine.Event) bool) {
-		for _, ev := range evs {
-			if ctx.Err() != nil || !yield(ev) {
-				return
-			}
-		}
-	}, nil
+	// Whichever replica runs the job: another's events are followed in the store.
+	return p.eng.Follow(ctx, ref, id, after)
 }
 
 // Drift returns the service's last drift report, or one saying not_checked.
@@ -365,7 +350,11 @@ func (p *Platform) Subscribe(a Actor) (*Subscription, error) {
 	if err := spawnit.ValidateID(a.Tenant); err != nil {
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
-	return p.broker.Subscribe(a.Tenant), nil
+	sub := p.broker.Subscribe(a.Tenant)
+	if p.feed != nil {
+		p.feed.follow(a.Tenant)
+	}
+	return sub, nil
 }
 
 func driftKey(ref engine.ServiceRef) string { return storeKeys(ref).Drift() }
@@ -401,7 +390,7 @@ func (p *Platform) recordDrift(ctx context.Context, ref engine.ServiceRef, rep e
 		return err
 	}
 	if prev == nil || prev.Status != rep.Status {
-		p.broker.Publish(ref.Tenant(), apiv1.StatusEvent{Kind: "drift", Service: ref.Service, Drift: rep.Status, Time: p.now()})
+		p.publish(ref.Tenant(), apiv1.StatusEvent{Kind: "drift", Service: ref.Service, Drift: rep.Status, Time: p.now()})
 	}
 	return nil
 }

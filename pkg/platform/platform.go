@@ -18,6 +18,7 @@ import (
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/cluster"
 	"github.com/spawnit/spawnit/pkg/dockerapi"
 	"github.com/spawnit/spawnit/pkg/store"
@@ -107,12 +108,14 @@ type Target struct {
 
 // Platform performs tenant-scoped operations on services. Safe for concurrent use.
 type Platform struct {
-	st      store.Store
-	cat     *catalog.Catalog
-	eng     *engine.Engine
-	log     *slog.Logger
-	obs     Observer
-	broker  *Broker
+	st     store.Store
+	cat    *catalog.Catalog
+	eng    *engine.Engine
+	log    *slog.Logger
+	obs    Observer
+	broker *Broker
+	// feed shares status events with the other replicas (nil when alone on the store).
+	feed    *feed
 	docker  *dockerAPI
 	idemTTL time.Duration
 	now     func() time.Time
@@ -164,7 +167,7 @@ func New(cfg Config) (*Platform, error) {
 	if docker.api != nil {
 		log.Info("platform: the docker target's engine", "docker_host", docker.api.Host(), "tls", docker.api.TLS())
 	}
-	return &Platform{
+	p := &Platform{
 		st:      cfg.Store,
 		cat:     cfg.Catalog,
 		eng:     cfg.Engine,
@@ -175,7 +178,20 @@ func New(cfg Config) (*Platform, error) {
 		idemTTL: cfg.IdempotencyTTL,
 		targets: cfg.Targets,
 		now:     func() time.Time { return time.Now().UTC() },
-	}, nil
+	}
+	if cfg.Cluster != nil {
+		p.feed = newFeed(cfg.Store, p.broker, cfg.Cluster, log)
+	}
+	return p, nil
+}
+
+// publish tells the tenant's subscribers, here and (through the feed) on the other
+// replicas, about a status change.
+func (p *Platform) publish(tenant string, ev apiv1.StatusEvent) {
+	p.broker.Publish(tenant, ev)
+	if p.feed != nil {
+		p.feed.publish(tenant, ev)
+	}
 }
 
 // Docker is the docker target's engine, as the target's environment names it over the
@@ -194,7 +210,7 @@ func (p *Platform) Start(ctx context.Context) ([]engine.JobInfo, error) {
 	}
 	for _, j := range fixed {
 		p.log.Warn("job marked interrupted at start-up", "job", j.ID, "op", j.Operation, "service", j.Service.String())
-		p.broker.Publish(j.Service.Tenant(), jobStatus(j, p.now()))
+		p.publish(j.Service.Tenant(), jobStatus(j, p.now()))
 	}
 	return fixed, nil
 }
@@ -215,6 +231,9 @@ func (p *Platform) Shutdown(ctx context.Context) error {
 		// The engine has ended every job by now; a watcher still busy is stuck on the
 		// store, and must not hold the process hostage.
 		p.log.Error("platform: job watchers did not finish after shutdown")
+	}
+	if p.feed != nil {
+		p.feed.close()
 	}
 	p.broker.Close()
 	return err

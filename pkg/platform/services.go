@@ -444,7 +444,7 @@ func (p *Platform) lastJob(ctx context.Context, ref engine.ServiceRef) (*apiv1.J
 }
 
 func (p *Platform) publishService(tenant, service, what string) {
-	p.broker.Publish(tenant, apiv1.StatusEvent{Kind: "service", Service: service, Message: what, Time: p.now()})
+	p.publish(tenant, apiv1.StatusEvent{Kind: "service", Service: service, Message: what, Time: p.now()})
 }
 
 // secrets are the service's sensitive values, which the engine masks in every event.

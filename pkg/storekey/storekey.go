@@ -13,6 +13,7 @@
 //	probes/<probe>                             see Probe
 //	auth/session-secret                        see SessionSecret
 //	auth/sessions/<hash>.json                  see Session
+//	feeds/<tenant>/<time>-<origin>-<random>.json  see FeedEntry
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -20,6 +21,7 @@
 package storekey
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,6 +45,9 @@ const (
 	ProbesPrefix = "probes/"
 	// AuthPrefix holds what browser sign-in shares between replicas (package api/auth).
 	AuthPrefix = "auth/"
+	// FeedsPrefix holds each tenant's short-lived feed of status events, through which
+	// replicas tell each other's subscribers what changed (package platform).
+	FeedsPrefix = "feeds/"
 )
 
 // Files of a template folder.
@@ -143,6 +148,7 @@ const (
 	ErroredFile     = "errored.tfstate"
 	IdempotencyDir  = "idempotency"
 	CancelDir       = "cancel"
+	EventsDir       = "events"
 	recordExtension = ".json"
 )
 
@@ -189,6 +195,43 @@ func (s Service) Jobs() string { return s.Prefix() + JobsDir + "/" }
 
 // Job is a job's record and event log: jobs/<job>.json.
 func (s Service) Job(id string) string { return s.Jobs() + id + recordExtension }
+
+// EventChunks is the folder of a running job's event chunks: events/<job>/. They carry
+// the job's events to the store as they happen, for other replicas to stream; the final
+// record holds the whole log, and the chunks go once it is written.
+func (s Service) EventChunks(id string) string { return s.Prefix() + EventsDir + "/" + id + "/" }
+
+// EventChunk is the chunk holding the job's events first..last (sequence numbers),
+// named so that chunks sort by sequence: events/<job>/<first>-<last>.json, numbers
+// zero-padded to 20 digits.
+func (s Service) EventChunk(id string, first, last int64) string {
+	return s.EventChunks(id) + seqName(first) + "-" + seqName(last) + recordExtension
+}
+
+func seqName(n int64) string {
+	d := strconv.FormatInt(max(n, 0), 10)
+	return strings.Repeat("0", max(0, 20-len(d))) + d
+}
+
+// ParseEventChunk parses the key of an event chunk.
+func ParseEventChunk(key string) (s Service, id string, first, last int64, ok bool) {
+	s, file, ok := ParseService(key)
+	if !ok {
+		return Service{}, "", 0, 0, false
+	}
+	parts := strings.Split(file, "/")
+	if len(parts) != 3 || parts[0] != EventsDir || parts[1] == "" {
+		return Service{}, "", 0, 0, false
+	}
+	name, found := strings.CutSuffix(parts[2], recordExtension)
+	a, b, dash := strings.Cut(name, "-")
+	first, err1 := strconv.ParseInt(a, 10, 64)
+	last, err2 := strconv.ParseInt(b, 10, 64)
+	if !found || !dash || err1 != nil || err2 != nil || first < 1 || last < first {
+		return Service{}, "", 0, 0, false
+	}
+	return s, parts[1], first, last, true
+}
 
 // Check is the record of the latest background drift check (one slot).
 func (s Service) Check() string { return s.Prefix() + CheckFile }
@@ -376,3 +419,33 @@ const SessionsPrefix = AuthPrefix + "sessions/"
 // SHA-256 of the session id (never the id itself, which only the browser's cookie
 // carries).
 func Session(hash string) string { return SessionsPrefix + hash + recordExtension }
+
+// Feed is the folder of a tenant's feed of status events: feeds/<tenant>/. Entries live
+// for a minute or so (whoever writes them sweeps the old ones).
+func Feed(tenant string) string { return FeedsPrefix + tenant + "/" }
+
+// FeedEntry is one status event of a tenant's feed, written by replica origin at t:
+// feeds/<tenant>/<time>-<origin>-<random>.json, where time is t in Unix nanoseconds
+// zero-padded to 20 digits, so entries sort by time. origin and random must not
+// contain "/" (random keeps entries of the same nanosecond apart).
+func FeedEntry(tenant string, t time.Time, origin, random string) string {
+	return Feed(tenant) + seqName(t.UnixNano()) + "-" + origin + "-" + random + recordExtension
+}
+
+// ParseFeedEntry parses a feed entry's key: its tenant and when it was written.
+func ParseFeedEntry(key string) (tenant string, t time.Time, ok bool) {
+	rest, found := strings.CutPrefix(key, FeedsPrefix)
+	if !found {
+		return "", time.Time{}, false
+	}
+	tenant, name, found := strings.Cut(rest, "/")
+	if !found || tenant == "" || strings.Contains(name, "/") || !strings.HasSuffix(name, recordExtension) {
+		return "", time.Time{}, false
+	}
+	stamp, _, _ := strings.Cut(name, "-")
+	ns, err := strconv.ParseInt(stamp, 10, 64)
+	if err != nil || len(stamp) != 20 {
+		return "", time.Time{}, false
+	}
+	return tenant, time.Unix(0, ns).UTC(), true
+}

@@ -26,6 +26,8 @@ func layout() []string {
 		Replica("<replica>"),
 		Probe("<probe>"),
 		SessionSecret, Session("<hash>"),
+		s.EventChunks("<job>") + "<first>-<last>.json",         // checked against EventChunk below
+		FeedsPrefix + "<tenant>/<time>-<origin>-<random>.json", // checked against FeedEntry below
 	}
 }
 
@@ -162,5 +164,35 @@ func TestParseTemplate(t *testing.T) {
 		if _, ok := ParseTemplate(key); ok {
 			t.Errorf("ParseTemplate(%q) accepted", key)
 		}
+	}
+}
+
+func TestEventChunkAndFeed(t *testing.T) {
+	s := For("acme", "web")
+	key := s.EventChunk("j1", 3, 12)
+	if key != "clients/acme/web/events/j1/00000000000000000003-00000000000000000012.json" {
+		t.Fatalf("EventChunk = %q", key)
+	}
+	ps, id, first, last, ok := ParseEventChunk(key)
+	if !ok || ps != s || id != "j1" || first != 3 || last != 12 {
+		t.Fatalf("ParseEventChunk(%q) = %v %q %d %d %v", key, ps, id, first, last, ok)
+	}
+	for _, bad := range []string{s.Job("j1"), s.EventChunks("j1") + "x.json", s.EventChunks("j1") + "5-4.json", s.Info()} {
+		if _, _, _, _, ok := ParseEventChunk(bad); ok {
+			t.Errorf("ParseEventChunk(%q) ok", bad)
+		}
+	}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	fk := FeedEntry("acme", at, "r1", "abc")
+	tenant, got, ok := ParseFeedEntry(fk)
+	if !ok || tenant != "acme" || !got.Equal(at) || !strings.HasPrefix(fk, Feed("acme")) {
+		t.Fatalf("ParseFeedEntry(%q) = %q %v %v", fk, tenant, got, ok)
+	}
+	if _, _, ok := ParseFeedEntry(Replica("r1")); ok {
+		t.Fatal("a replica's key parsed as a feed entry")
+	}
+	// Entries sort by time as strings.
+	if a, b := FeedEntry("acme", at, "z", "z"), FeedEntry("acme", at.Add(time.Second), "a", "a"); a >= b {
+		t.Fatalf("%q sorts after %q", a, b)
 	}
 }
