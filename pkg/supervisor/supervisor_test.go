@@ -110,16 +110,16 @@ func (f *fakePlatform) Health(_ context.Context, ref engine.ServiceRef) error {
 	return nil
 }
 
-func (f *fakePlatform) Remediate(_ context.Context, ref engine.ServiceRef) (<-chan struct{}, error) {
+func (f *fakePlatform) Remediate(_ context.Context, ref engine.ServiceRef) (string, <-chan struct{}, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.remediateErr != nil {
-		return nil, f.remediateErr
+		return "", nil, f.remediateErr
 	}
 	f.remediated[ref]++
 	done := make(chan struct{})
 	close(done)
-	return done, nil
+	return fmt.Sprintf("remediation-%d", f.remediated[ref]), done, nil
 }
 
 func (f *fakePlatform) count(ref engine.ServiceRef) int {
