@@ -65,6 +65,9 @@ type Watched struct {
 	AutoRemediate bool
 }
 
+// maxPostpone bounds the debounces added while a container is being removed.
+const maxPostpone = 20
+
 // ErrNotDue is what Expire and Remediate return (wrapped) when what the supervisor saw
 // no longer holds (the expiry moved, auto-remediation was turned off): not a failure.
 var ErrNotDue = errors.New("supervisor: no longer due")
@@ -174,6 +177,9 @@ type watch struct {
 	remediationJob string
 	// owned: this replica owned the service at the last ownership reading.
 	owned bool
+	// postponed counts the debounces added while a container of the service was
+	// being removed.
+	postponed int
 }
 
 // remediable reports whether the last check found drift that auto-remediation would
@@ -269,11 +275,38 @@ func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
 
 // eventDue acts on the debounced events of ref: it queues a full check, unless one is
 // queued, running and started after the newest event, or will follow a remediation.
+// While one of the service's containers is being removed, it waits one more debounce
+// (a few at most): the destroy event is to come, and one check after it sees it all.
 func (s *Supervisor) eventDue(ref engine.ServiceRef) {
 	owned := s.owns(ref)
+	if owned && s.docker != nil {
+		s.mu.Lock()
+		w, ok := s.watches[ref]
+		wait := ok && !w.running && !w.remediating && w.postponed < maxPostpone
+		s.mu.Unlock()
+		if wait {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			removing, err := s.docker.removing(ctx, ref)
+			cancel()
+			if err == nil && removing {
+				s.mu.Lock()
+				w.postponed++
+				if t, ok := s.urgent[ref]; ok {
+					t.Reset(s.cfg.Debounce) // this timer, fired: armed again
+				} else {
+					s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() { s.eventDue(ref) })
+				}
+				s.mu.Unlock()
+				return
+			}
+		}
+	}
 	s.mu.Lock()
 	delete(s.urgent, ref)
 	w, ok := s.watches[ref]
+	if ok {
+		w.postponed = 0
+	}
 	switch {
 	case !ok:
 	case !owned:
@@ -345,6 +378,23 @@ func (s *Supervisor) refreshOwnership() {
 		s.log.Info("supervisor: the replicas changed; services moved", "gained", gained, "lost", lost)
 		s.poke()
 	}
+}
+
+// Idle reports whether nothing is under way or asked for: no check, expiry or
+// remediation runs, no event waits out its debounce and no check is due at once. Tests
+// and benchmarks wait for it before counting what was done.
+func (s *Supervisor) Idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.urgent) > 0 {
+		return false
+	}
+	for _, w := range s.watches {
+		if w.running || w.remediating || w.recheck || w.next.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Supervisor) poke() {
@@ -743,6 +793,7 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 					s.mu.Unlock()
 					return
 				}
+				s.log.Debug("supervisor: docker event", "service", ref.String(), "type", ev.Type, "action", ev.Action)
 				s.CheckSoon(ref)
 			}
 		})
