@@ -263,9 +263,11 @@ func (s *Supervisor) Stats() Stats {
 func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if w, ok := s.watches[ref]; ok {
-		w.eventAt = time.Now()
+	w, ok := s.watches[ref]
+	if !ok {
+		return // not a service of this store (another SpawnIt on the same Docker host)
 	}
+	w.eventAt = time.Now()
 	if t, ok := s.urgent[ref]; ok {
 		t.Reset(s.cfg.Debounce)
 		return
@@ -789,7 +791,9 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 			if ref, ok := inv.serviceOf(ev); ok {
 				if !s.owns(ref) {
 					s.mu.Lock()
-					s.stats.NotOwned++
+					if _, watched := s.watches[ref]; watched {
+						s.stats.NotOwned++
+					}
 					s.mu.Unlock()
 					return
 				}
