@@ -429,7 +429,9 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if a.cfg.driftInterval > 0 {
 		// Docker events are followed on the docker target's engine, where tofu deploys.
-		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Docker: a.platform.Docker(), Logger: a.log}, a.platform.Supervised())
+		// Each replica supervises the services it owns among the live ones.
+		sup := supervisor.New(supervisor.Config{Interval: a.cfg.driftInterval, DockerEvents: true, Docker: a.platform.Docker(),
+			Cluster: a.cluster, Logger: a.log}, a.platform.Supervised())
 		background.Go(func() { _ = sup.Run(bgCtx) })
 	}
 

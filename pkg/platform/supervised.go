@@ -47,9 +47,9 @@ func (s supervised) Health(ctx context.Context, ref engine.ServiceRef) error {
 	return s.p.ProbeHealth(ctx, ref)
 }
 
-func (s supervised) Remediate(ctx context.Context, ref engine.ServiceRef) (<-chan struct{}, error) {
-	done, err := s.p.AutoRemediate(ctx, ref)
-	return done, notDue(err)
+func (s supervised) Remediate(ctx context.Context, ref engine.ServiceRef) (string, <-chan struct{}, error) {
+	job, done, err := s.p.AutoRemediate(ctx, ref)
+	return job, done, notDue(err)
 }
 
 // notDue gives the platform's ErrNotDue the supervisor's meaning; a service deleted

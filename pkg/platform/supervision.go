@@ -123,10 +123,10 @@ func (p *Platform) Expire(ctx context.Context, ref engine.ServiceRef) error {
 	if in.Kind != engine.IntentApplied {
 		return fmt.Errorf("expiry of %s (not deployed): %w", ref, ErrNotDue)
 	}
-	if p.eng.Busy(ref) {
+	if busy, err := p.busyAnywhere(ctx, ref); err != nil || busy {
 		// A job holds the service (the destroy asked for last time, perhaps): retry
 		// later, without an audit entry for every try.
-		return fmt.Errorf("expiry of %s: %w", ref, engine.ErrLocked)
+		return errors.Join(fmt.Errorf("expiry of %s: %w", ref, engine.ErrLocked), err)
 	}
 	p.log.Info("platform: service expired; destroying it", "service", ref.String(), "expires", svc.Expires)
 	_, err = p.Run(ctx, Actor{Tenant: ref.Tenant(), Subject: SystemSubject}, ref.Service,
@@ -138,44 +138,46 @@ func (p *Platform) Expire(ctx context.Context, ref engine.ServiceRef) error {
 // missing and whose owner turned auto-remediation on, as a job audited under
 // SystemSubject with reason "auto_remediate". The setting, the intent and the last
 // report are read again first: ErrNotDue when one of them no longer calls for it. It
-// never queues (engine.ErrLocked when the service is busy). The returned channel is
-// closed when the job has ended.
-func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (<-chan struct{}, error) {
+// never queues: engine.ErrLocked when a user's job or another remediation is queued or
+// runs for the service, in this process or, holding its lease, in another replica (so
+// no remediation starts only to fail on the lease and stay in the user's history). It
+// returns the job's id and a channel closed when the job has ended.
+func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (string, <-chan struct{}, error) {
 	if err := ref.Validate(); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	svc, err := p.cat.GetService(ctx, ref)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if !svc.AutoRemediate {
-		return nil, fmt.Errorf("auto-remediation of %s (turned off): %w", ref, ErrNotDue)
+		return "", nil, fmt.Errorf("auto-remediation of %s (turned off): %w", ref, ErrNotDue)
 	}
 	in, err := p.eng.Intent(ctx, ref)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	rep, err := p.lastDrift(ctx, ref)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if in.Kind != engine.IntentApplied || rep == nil || (rep.Status != engine.StatusDrifted && rep.Status != engine.StatusMissing) {
-		return nil, fmt.Errorf("auto-remediation of %s (not drifted): %w", ref, ErrNotDue)
+		return "", nil, fmt.Errorf("auto-remediation of %s (not drifted): %w", ref, ErrNotDue)
 	}
-	if p.eng.Busy(ref) {
-		return nil, fmt.Errorf("auto-remediation of %s: %w", ref, engine.ErrLocked)
+	if busy, err := p.busyAnywhere(ctx, ref); err != nil || busy {
+		return "", nil, errors.Join(fmt.Errorf("auto-remediation of %s: %w", ref, engine.ErrLocked), err)
 	}
 	p.log.Info("platform: remediating drift on its own", "service", ref.String(), "drift", rep.Status)
 	info, err := p.Run(ctx, Actor{Tenant: ref.Tenant(), Subject: SystemSubject}, ref.Service,
 		RunRequest{Operation: engine.OpApply, NoQueue: true, Reason: ReasonAutoRemediate})
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	done := make(chan struct{})
 	j, ok := p.eng.Job(info.ID)
 	if !ok {
 		close(done) // already ended and forgotten
-		return done, nil
+		return info.ID, done, nil
 	}
 	go func() {
 		defer close(done)
@@ -184,5 +186,19 @@ func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (<-
 		case <-ctx.Done():
 		}
 	}()
-	return done, nil
+	return info.ID, done, nil
+}
+
+// busyAnywhere reports whether a user's job (or a remediation) is queued or runs for
+// the service: in this process (the engine's busy answer), or in another replica that
+// holds the service's lease (a lease past its expiry was left by a dead holder).
+func (p *Platform) busyAnywhere(ctx context.Context, ref engine.ServiceRef) (bool, error) {
+	if busy, err := p.eng.ServiceBusy(ctx, ref); busy || err != nil {
+		return busy, err
+	}
+	_, expires, held, err := p.eng.Lease(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	return held && p.now().Before(expires), nil
 }

@@ -172,6 +172,26 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 	return inv, nil
 }
 
+// removing reports whether one of ref's containers is being removed: Docker marks it
+// so before it kills it, and its destroy event follows once its files are gone, which
+// takes longer than a debounce on a busy host. A check run meanwhile could see the
+// container still there, and the destroy would then call for a second one.
+func (d *docker) removing(ctx context.Context, ref engine.ServiceRef) (bool, error) {
+	f, _ := json.Marshal(map[string][]string{"label": {LabelTenant + "=" + ref.Client, LabelService + "=" + ref.Service}})
+	var containers []struct {
+		State string `json:"State"`
+	}
+	if err := d.get(ctx, "/containers/json", url.Values{"filters": {string(f)}, "all": {"1"}}, &containers); err != nil {
+		return false, err
+	}
+	for _, c := range containers {
+		if c.State == "removing" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // serviceOf names the service an event is about: from its labels, or (for events that
 // carry none, such as volume removals) from the inventory's names and ids.
 func (inv *dockerInventory) serviceOf(ev dockerEvent) (engine.ServiceRef, bool) {

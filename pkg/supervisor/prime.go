@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Prime checks every watched service now (up to Concurrency at once) and spreads their next
+// Prime checks every watched service this replica owns now (up to Concurrency at once) and spreads their next
 // checks uniformly over one Interval: the state a long-running supervisor is in. It is
 // the "check everything" action, and what benchmarks use to measure steady state
 // without waiting an interval first. Call it before Run.
@@ -25,7 +25,10 @@ func (s *Supervisor) Prime(ctx context.Context) error {
 	s.mu.Lock()
 	var all []*watch
 	for _, w := range s.watches {
-		w.running = true
+		if !w.owned {
+			continue // another replica's
+		}
+		w.running, w.startedAt = true, time.Now()
 		all = append(all, w)
 	}
 	s.mu.Unlock()

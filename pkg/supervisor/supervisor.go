@@ -17,6 +17,21 @@
 //
 // Other targets get a full check every Interval.
 //
+// Events are coalesced per service: every event arriving while a check of the service
+// is queued is merged into it, and events arriving while it runs lead to at most one
+// follow-up check, and only when one came after the running check started (it may
+// have looked before the change). Events caused by a remediation the supervisor started
+// are merged into the check that follows that remediation.
+//
+// Several replicas sharing one store each run a supervisor, and every replica on one
+// Docker host receives the same Docker events: with Config.Cluster set, a replica
+// checks, probes, expires and remediates only the services it owns (Cluster.Owns of
+// OwnerKey, a consistent assignment over the live replicas), and ignores the events of
+// the others. Ownership is read again every OwnershipEvery: when a replica dies, its
+// services move to the survivors once their heartbeat refresh no longer sees it (one
+// TTL), and each gained service is checked within Handover, in case its previous owner
+// died between a Docker event and the check it called for.
+//
 // After each full check of a deployed Docker service the supervisor refreshes its health
 // (the template's readiness probes, tried once). A service whose owner turned
 // auto-remediation on is re-applied when a check finds it drifted or missing, at most
@@ -50,9 +65,23 @@ type Watched struct {
 	AutoRemediate bool
 }
 
+// maxPostpone bounds the debounces added while a container is being removed.
+const maxPostpone = 20
+
 // ErrNotDue is what Expire and Remediate return (wrapped) when what the supervisor saw
 // no longer holds (the expiry moved, auto-remediation was turned off): not a failure.
 var ErrNotDue = errors.New("supervisor: no longer due")
+
+// Cluster tells whether this replica is the one to supervise a key among the replicas
+// sharing the store (pkg/cluster's Registry is one). It is asked often: it must answer
+// from memory.
+type Cluster interface {
+	Owns(key string) bool
+}
+
+// OwnerKey is the key Cluster.Owns is asked about for a service: one replica at a time
+// supervises it.
+func OwnerKey(ref engine.ServiceRef) string { return "supervise/" + ref.String() }
 
 // Platform is what the supervisor needs from the rest of SpawnIt.
 type Platform interface {
@@ -69,8 +98,9 @@ type Platform interface {
 	Health(ctx context.Context, ref engine.ServiceRef) error
 	// Remediate starts an apply of a drifted or missing service whose owner turned
 	// auto-remediation on, as a logged, audited job that never queues (engine.ErrLocked
-	// when busy). The channel is closed when that job has ended.
-	Remediate(ctx context.Context, ref engine.ServiceRef) (<-chan struct{}, error)
+	// when busy, here or on another replica). It returns the job's id and a channel
+	// closed when that job has ended.
+	Remediate(ctx context.Context, ref engine.ServiceRef) (job string, done <-chan struct{}, err error)
 }
 
 // Config tunes the supervisor. Zero values take the defaults in brackets.
@@ -86,6 +116,12 @@ type Config struct {
 	// service [Interval].
 	RemediateEvery time.Duration
 	DockerEvents   bool // follow Docker events (else periodic sweeps only)
+	// Cluster, when set, splits the services among the replicas sharing the store:
+	// this supervisor acts only on those it owns. Nil: it supervises every service.
+	Cluster Cluster
+	// OwnershipEvery is how often ownership is read again [1s]; Handover bounds when a
+	// service gained from a replica that left is first checked [min(1m, Interval)].
+	OwnershipEvery, Handover time.Duration
 	// Docker is the engine the docker target deploys to, whose events and objects are
 	// watched (platform.Platform.Docker); nil: the one the process's own environment
 	// names (DOCKER_HOST, else the local socket).
@@ -106,6 +142,8 @@ func (c *Config) defaults() {
 	def(&c.MaxBackoff, 30*time.Minute)
 	def(&c.Refresh, 30*time.Second)
 	def(&c.RemediateEvery, c.Interval)
+	def(&c.OwnershipEvery, time.Second)
+	def(&c.Handover, min(time.Minute, c.Interval))
 	if c.Concurrency <= 0 {
 		c.Concurrency = 2
 	}
@@ -125,10 +163,23 @@ type watch struct {
 	status      engine.ServiceStatus
 	expiring    bool
 	remediated  time.Time // last automatic remediation submitted
-	// recheck: an event asked for a check while one ran, which may have looked before
-	// the change: check again as soon as it ends.
+	// recheck: an event came after the running check started, which may have looked
+	// before the change: check again as soon as it ends.
 	recheck     bool
 	expireAfter time.Time // retry an expiry that failed no sooner
+	// eventAt is when the newest Docker event (or request) about the service came;
+	// startedAt when its newest check started.
+	eventAt, startedAt time.Time
+	// remediating: a remediation this supervisor started runs; the check that follows
+	// it covers the events it causes. remediationJob is its job, whose new intent needs
+	// no check of its own.
+	remediating    bool
+	remediationJob string
+	// owned: this replica owned the service at the last ownership reading.
+	owned bool
+	// postponed counts the debounces added while a container of the service was
+	// being removed.
+	postponed int
 }
 
 // remediable reports whether the last check found drift that auto-remediation would
@@ -155,6 +206,11 @@ func (w *watch) expiryDue() (time.Time, bool) {
 type Stats struct {
 	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
 	HealthProbes, Remediations                                                          int
+	// MergedEvents counts debounced events that asked for no check of their own (one
+	// was queued, or ran and had started after them, or a remediation ran); NotOwned
+	// the events and due checks left to the replica that owns the service; Gained the
+	// services taken over from replicas that left.
+	MergedEvents, NotOwned, Gained int
 }
 
 // Supervisor schedules drift checks and expiries.
@@ -201,26 +257,146 @@ func (s *Supervisor) Stats() Stats {
 }
 
 // CheckSoon schedules a check of ref as soon as possible (debounced), e.g. after a
-// Docker event or a user's request.
+// Docker event or a user's request. Requests arriving while a check is queued are merged
+// into it; while one runs, into at most one follow-up check. A service another replica
+// owns is left to it.
 func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	w, ok := s.watches[ref]
+	if !ok {
+		return // not a service of this store (another SpawnIt on the same Docker host)
+	}
+	w.eventAt = time.Now()
 	if t, ok := s.urgent[ref]; ok {
 		t.Reset(s.cfg.Debounce)
 		return
 	}
-	s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() {
+	s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() { s.eventDue(ref) })
+}
+
+// eventDue acts on the debounced events of ref: it queues a full check, unless one is
+// queued, running and started after the newest event, or will follow a remediation.
+// While one of the service's containers is being removed, it waits one more debounce
+// (a few at most): the destroy event is to come, and one check after it sees it all.
+func (s *Supervisor) eventDue(ref engine.ServiceRef) {
+	owned := s.owns(ref)
+	if owned && s.docker != nil {
 		s.mu.Lock()
-		delete(s.urgent, ref)
-		if w, ok := s.watches[ref]; ok {
-			w.next = time.Time{}
-			w.fingerprint = "" // force a full check
-			w.recheck = w.running
-			s.stats.EventChecks++
-		}
+		w, ok := s.watches[ref]
+		wait := ok && !w.running && !w.remediating && w.postponed < maxPostpone
 		s.mu.Unlock()
+		if wait {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			removing, err := s.docker.removing(ctx, ref)
+			cancel()
+			if err == nil && removing {
+				s.mu.Lock()
+				w.postponed++
+				if t, ok := s.urgent[ref]; ok {
+					t.Reset(s.cfg.Debounce) // this timer, fired: armed again
+				} else {
+					s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() { s.eventDue(ref) })
+				}
+				s.mu.Unlock()
+				return
+			}
+		}
+	}
+	s.mu.Lock()
+	delete(s.urgent, ref)
+	w, ok := s.watches[ref]
+	if ok {
+		w.postponed = 0
+	}
+	switch {
+	case !ok:
+	case !owned:
+		s.stats.NotOwned++
+	case w.remediating:
+		s.stats.MergedEvents++ // the check after the remediation sees it
+	case w.running:
+		if w.eventAt.After(w.startedAt) && !w.recheck {
+			w.recheck = true
+			s.stats.EventChecks++
+		} else {
+			s.stats.MergedEvents++
+		}
+	case w.next.IsZero() && w.fingerprint == "":
+		s.stats.MergedEvents++ // a full check is queued already
+	default:
+		w.next = time.Time{}
+		w.fingerprint = "" // force a full check
+		s.stats.EventChecks++
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// owns reports whether this replica supervises ref.
+func (s *Supervisor) owns(ref engine.ServiceRef) bool {
+	return s.cfg.Cluster == nil || s.cfg.Cluster.Owns(OwnerKey(ref))
+}
+
+// refreshOwnership reads who owns each watched service: a service gained from a
+// replica that left is checked within Handover (spread, so that a death does not
+// start all its services' checks at once).
+func (s *Supervisor) refreshOwnership() {
+	if s.cfg.Cluster == nil {
+		return
+	}
+	s.mu.Lock()
+	refs := make([]engine.ServiceRef, 0, len(s.watches))
+	for ref := range s.watches {
+		refs = append(refs, ref)
+	}
+	s.mu.Unlock()
+	owned := make(map[engine.ServiceRef]bool, len(refs))
+	for _, ref := range refs {
+		owned[ref] = s.owns(ref)
+	}
+	now := time.Now()
+	gained, lost := 0, 0
+	s.mu.Lock()
+	for ref, o := range owned {
+		w, ok := s.watches[ref]
+		if !ok || o == w.owned {
+			continue
+		}
+		w.owned = o
+		if !o {
+			lost++
+			continue
+		}
+		gained++
+		s.stats.Gained++
+		if at := now.Add(time.Duration(rand.Int64N(int64(s.cfg.Handover)))); w.next.After(at) {
+			w.next = at
+		}
+		w.fingerprint = ""
+	}
+	s.mu.Unlock()
+	if gained+lost > 0 {
+		s.log.Info("supervisor: the replicas changed; services moved", "gained", gained, "lost", lost)
 		s.poke()
-	})
+	}
+}
+
+// Idle reports whether nothing is under way or asked for: no check, expiry or
+// remediation runs, no event waits out its debounce and no check is due at once. Tests
+// and benchmarks wait for it before counting what was done.
+func (s *Supervisor) Idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.urgent) > 0 {
+		return false
+	}
+	for _, w := range s.watches {
+		if w.running || w.remediating || w.recheck || w.next.IsZero() {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Supervisor) poke() {
@@ -239,6 +415,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	defer s.wg.Wait()
 	refresh := time.NewTicker(s.cfg.Refresh)
 	defer refresh.Stop()
+	ownership := time.NewTicker(s.cfg.OwnershipEvery)
+	defer ownership.Stop()
+	if s.cfg.Cluster == nil {
+		ownership.Stop()
+	}
 	s.refreshWatched(ctx, true)
 	for {
 		s.dispatch(ctx)
@@ -250,6 +431,8 @@ func (s *Supervisor) Run(ctx context.Context) error {
 			return nil
 		case <-refresh.C:
 			s.refreshWatched(ctx, false)
+		case <-ownership.C:
+			s.refreshOwnership()
 		case <-s.wake:
 		case <-timer.C:
 		}
@@ -267,7 +450,7 @@ func (s *Supervisor) untilNext() time.Duration {
 			continue
 		}
 		next := w.next
-		if at, ok := w.expiryDue(); ok && at.Before(next) {
+		if at, ok := w.expiryDue(); ok && at.Before(next) && w.owned {
 			next = at
 		}
 		if d := next.Sub(now); d < wait {
@@ -291,15 +474,20 @@ func (s *Supervisor) refreshWatched(ctx context.Context, start bool) {
 		s.log.Warn("supervisor: cannot list services", "err", err)
 		return
 	}
+	owned := make(map[engine.ServiceRef]bool, len(watched))
+	for _, t := range watched {
+		owned[t.Ref] = s.owns(t.Ref)
+	}
 	now := time.Now()
 	s.mu.Lock()
 	seen := map[engine.ServiceRef]bool{}
 	for _, t := range watched {
 		seen[t.Ref] = true
 		if w, ok := s.watches[t.Ref]; ok {
-			if w.svc.Intent != t.Intent || w.svc.IntentJob != t.IntentJob {
-				// An apply, accept or destroy finished: check soon, and expire again
-				// only if the new intent calls for it.
+			if (w.svc.Intent != t.Intent || w.svc.IntentJob != t.IntentJob) && t.IntentJob != w.remediationJob {
+				// An apply, accept or destroy finished (not this supervisor's
+				// remediation, which a check follows already): check soon, and expire
+				// again only if the new intent calls for it.
 				w.next = now
 				w.fingerprint = ""
 				w.expiring = false
@@ -315,7 +503,7 @@ func (s *Supervisor) refreshWatched(ctx context.Context, start bool) {
 		if !start {
 			first = now.Add(s.cfg.Debounce) // a service applied while we run: check it soon
 		}
-		s.watches[t.Ref] = &watch{svc: t, next: first}
+		s.watches[t.Ref] = &watch{svc: t, next: first, owned: owned[t.Ref]}
 	}
 	for ref, w := range s.watches {
 		if !seen[ref] && !w.running {
@@ -332,12 +520,31 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	var due []*watch
 	for _, w := range s.watches {
 		at, expiring := w.expiryDue()
-		if !w.running && (!now.Before(w.next) || (expiring && !now.Before(at))) {
+		if !w.running && (!now.Before(w.next) || (expiring && w.owned && !now.Before(at))) {
 			due = append(due, w)
 		}
 	}
 	s.mu.Unlock()
 	if len(due) == 0 {
+		return
+	}
+	// Another replica supervises the services it owns: this one keeps their schedule
+	// (should it gain them) without acting.
+	mine := due[:0]
+	for _, w := range due {
+		s.mu.Lock()
+		ref := w.svc.Ref
+		s.mu.Unlock()
+		if s.owns(ref) {
+			mine = append(mine, w)
+			continue
+		}
+		s.mu.Lock()
+		w.next = now.Add(s.jittered(s.cfg.Interval))
+		s.stats.NotOwned++
+		s.mu.Unlock()
+	}
+	if due = mine; len(due) == 0 {
 		return
 	}
 	// One Docker inventory serves every due Docker service, and is reused for a few
@@ -382,7 +589,7 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
-		w.running = true
+		w.running, w.startedAt = true, time.Now()
 		fp := ""
 		if inv != nil {
 			fp = inv.fingerprints[t.Ref]
@@ -420,8 +627,12 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, 
 		}
 	}
 	remediate := s.recordCheck(ctx, w, t, fp, inv, report, err)
-	if remediate {
+	if remediate && s.owns(ref) {
 		s.remediate(ctx, w, ref)
+	} else if remediate {
+		s.mu.Lock()
+		w.remediated = time.Time{} // moved to another replica meanwhile: its call
+		s.mu.Unlock()
 	}
 	s.mu.Lock()
 	w.running = false
@@ -495,9 +706,15 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp st
 // remediate asks the platform to re-apply the service; once that job has ended, the
 // service is checked again.
 func (s *Supervisor) remediate(ctx context.Context, w *watch, ref engine.ServiceRef) {
-	done, err := s.p.Remediate(ctx, ref)
+	s.mu.Lock()
+	w.remediating = true // from now, events are the remediation's or merged into its check
+	s.mu.Unlock()
+	job, done, err := s.p.Remediate(ctx, ref)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err != nil {
+		w.remediating = false
+	}
 	switch {
 	case errors.Is(err, ErrNotDue):
 		w.remediated = time.Time{} // nothing started: the next check may remediate
@@ -509,15 +726,22 @@ func (s *Supervisor) remediate(ctx context.Context, w *watch, ref engine.Service
 		s.log.Warn("supervisor: auto-remediation could not start", "service", ref.String(), "err", err)
 	default:
 		s.stats.Remediations++
-		s.log.Info("supervisor: auto-remediation started", "service", ref.String())
+		w.remediationJob = job
+		s.log.Info("supervisor: auto-remediation started", "service", ref.String(), "job", job)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			select {
 			case <-done:
-				s.CheckSoon(ref)
 			case <-ctx.Done():
+				return
 			}
+			// One check after the remediation, whatever events it caused.
+			s.mu.Lock()
+			w.remediating = false
+			w.next, w.fingerprint = time.Time{}, ""
+			s.mu.Unlock()
+			s.poke()
 		}()
 	}
 }
@@ -565,6 +789,15 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 			inv := s.inv
 			s.mu.Unlock()
 			if ref, ok := inv.serviceOf(ev); ok {
+				if !s.owns(ref) {
+					s.mu.Lock()
+					if _, watched := s.watches[ref]; watched {
+						s.stats.NotOwned++
+					}
+					s.mu.Unlock()
+					return
+				}
+				s.log.Debug("supervisor: docker event", "service", ref.String(), "type", ev.Type, "action", ev.Action)
 				s.CheckSoon(ref)
 			}
 		})

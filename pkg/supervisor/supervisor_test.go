@@ -110,16 +110,16 @@ func (f *fakePlatform) Health(_ context.Context, ref engine.ServiceRef) error {
 	return nil
 }
 
-func (f *fakePlatform) Remediate(_ context.Context, ref engine.ServiceRef) (<-chan struct{}, error) {
+func (f *fakePlatform) Remediate(_ context.Context, ref engine.ServiceRef) (string, <-chan struct{}, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.remediateErr != nil {
-		return nil, f.remediateErr
+		return "", nil, f.remediateErr
 	}
 	f.remediated[ref]++
 	done := make(chan struct{})
 	close(done)
-	return done, nil
+	return fmt.Sprintf("remediation-%d", f.remediated[ref]), done, nil
 }
 
 func (f *fakePlatform) count(ref engine.ServiceRef) int {
@@ -512,4 +512,107 @@ func TestTurningAutoRemediationOnActsSoon(t *testing.T) {
 		t.Fatalf("remediated %s after auto_remediate was turned on", remediatedAfter)
 	}
 	t.Logf("remediated %s after auto_remediate was turned on; ran %s", remediatedAfter.Round(time.Millisecond), took.Round(time.Millisecond))
+}
+
+// fakeCluster owns the keys of the services it is told to; safe for concurrent use.
+type fakeCluster struct {
+	mu    sync.Mutex
+	owned map[engine.ServiceRef]bool
+}
+
+func (c *fakeCluster) Owns(key string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ref, ok := range c.owned {
+		if ok && OwnerKey(ref) == key {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *fakeCluster) set(ref engine.ServiceRef, owned bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.owned[ref] = owned
+}
+
+// TestOnlyOwnedServicesAreSupervised: a replica checks, expires and remediates only
+// the services it owns, leaves events about the others, and checks a service it gains
+// (its previous owner left) within Handover.
+func TestOnlyOwnedServicesAreSupervised(t *testing.T) {
+	f := newFake(2)
+	mine, theirs := f.watched[0].Ref, f.watched[1].Ref
+	past := time.Now().Add(-time.Minute)
+	f.watched[0].Expires = &past
+	later := time.Now().Add(2 * time.Second) // expires while another replica owns it
+	f.watched[1].Expires = &later
+	c := &fakeCluster{owned: map[engine.ServiceRef]bool{mine: true}}
+	s := New(Config{Interval: 1000 * time.Hour, Refresh: 100 * time.Millisecond, Debounce: 10 * time.Millisecond,
+		OwnershipEvery: 20 * time.Millisecond, Handover: 50 * time.Millisecond, Cluster: c}, f)
+	s.docker = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !waitFor(0, patience, func() bool { return f.expiredCount(mine) == 1 }) {
+		t.Fatal("the owned service did not expire")
+	}
+	s.CheckSoon(mine)
+	s.CheckSoon(theirs)
+	if !waitFor(0, patience, func() bool { return f.count(mine) == 1 && s.Stats().NotOwned > 0 && s.Idle() }) {
+		t.Fatalf("an event about the owned service: %d checks; stats %+v", f.count(mine), s.Stats())
+	}
+	if !waitFor(0, patience, func() bool { return time.Now().After(later.Add(500 * time.Millisecond)) }) {
+		t.Fatal("unreachable")
+	}
+	if n, e := f.count(theirs), f.expiredCount(theirs); n != 0 || e != 0 {
+		t.Fatalf("another replica's service: %d checks, %d expiries", n, e)
+	}
+
+	// Its owner leaves: the service moves here, and its expiry is acted on.
+	c.set(theirs, true)
+	if !waitFor(0, patience, func() bool { return f.expiredCount(theirs) == 1 }) {
+		t.Fatalf("gained service: %d expiries; stats %+v", f.expiredCount(theirs), s.Stats())
+	}
+	if st := s.Stats(); st.Gained != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestEventsCoalesce: events during a running check bring one follow-up check, and
+// only when one came after the check started; events during a remediation are merged
+// into the check that follows it.
+func TestEventsCoalesce(t *testing.T) {
+	f := newFake(1)
+	ref := f.watched[0].Ref
+	f.hold, f.started = make(chan struct{}), make(chan struct{}, 16)
+	s := New(Config{Interval: 1000 * time.Hour, Debounce: 10 * time.Millisecond, Refresh: 1000 * time.Hour}, f)
+	s.docker = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	if !waitFor(0, patience, watched(s, ref)) {
+		t.Fatal("the supervisor never read its targets")
+	}
+	s.CheckSoon(ref)
+	<-f.started
+	// Three events while the check runs: one follow-up check.
+	for range 3 {
+		s.CheckSoon(ref)
+	}
+	if !waitFor(0, patience, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return len(s.urgent) == 0 }) {
+		t.Fatal("events not taken")
+	}
+	s.CheckSoon(ref)
+	f.hold <- struct{}{}
+	<-f.started // the follow-up
+	close(f.hold)
+	if !waitFor(0, patience, func() bool { return f.count(ref) == 2 && s.Idle() }) {
+		t.Fatalf("%d checks", f.count(ref))
+	}
+	if n := f.count(ref); n != 2 {
+		t.Fatalf("%d checks for events during one check, want 2", n)
+	}
 }
