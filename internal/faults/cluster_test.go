@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -32,6 +33,9 @@ type cluster struct {
 	proxy    *roundRobin
 	// lb is the proxy seen as a server: requests through it reach the replicas in turn.
 	lb *server
+
+	mu       sync.Mutex
+	services []string // created through createReplica
 }
 
 // startCluster seeds the replica template and starts n replicas, each with its own data
@@ -40,6 +44,15 @@ func (e *env) startCluster(n int, o serverOptions) *cluster {
 	e.t.Helper()
 	e.seedTemplate("replica")
 	c := &cluster{e: e, proxy: &roundRobin{out: map[*server]bool{}}}
+	// Registered before the replicas start, so it runs once they are killed: an apply
+	// a failed test left running cannot create anything after it.
+	e.t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, id := range c.services {
+			removeDocker(id)
+		}
+	})
 	front := httptestServer(e.t, c.proxy)
 	c.lb = &server{t: e.t, name: "proxy", base: front, out: &syncBuffer{}, http: &http.Client{Timeout: 60 * time.Second}}
 	c.startReplicas(n, o)
@@ -221,16 +234,33 @@ func (c *cluster) others(not ...*server) []*server {
 	return out
 }
 
-// createReplica creates a service of the replica template through s, applying with a
-// sleep of seconds, on a free loopback port.
-func (s *server) createReplica(seconds int, autoRemediate bool) (apiv1.Service, string) {
+// createReplica creates a service of the replica template through the balancer,
+// applying with a sleep of seconds, on a free loopback port, and returns it with its
+// URL.
+func (c *cluster) createReplica(seconds int, autoRemediate bool) (apiv1.Service, string) {
+	s := c.lb
 	s.t.Helper()
 	port := testservers.FreePort(s.t)
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	var svc apiv1.Service
 	s.must(201, "POST", "/api/v1/services", map[string]any{"template": "replica", "name": "replica test",
-		"inputs": map[string]any{"seconds": seconds, "port": port}, "auto_remediate": autoRemediate}, &svc)
+		"inputs": map[string]any{"seconds": seconds, "port": n}, "auto_remediate": autoRemediate}, &svc)
+	c.mu.Lock()
+	c.services = append(c.services, svc.ID)
+	c.mu.Unlock()
 	s.t.Cleanup(func() { removeDocker(svc.ID) })
 	return svc, "http://127.0.0.1:" + port + "/"
+}
+
+// cancelAtEnd cancels the job when the test ends if it still runs (a failed test's
+// apply would otherwise sleep on).
+func (c *cluster) cancelAtEnd(t testing.TB, service, job string) {
+	t.Cleanup(func() {
+		c.lb.request("POST", "/api/v1/services/"+service+"/jobs/"+job+"/cancel", nil, nil, 10*time.Second)
+	})
 }
 
 // setSeconds changes a replica service's sleep, keeping its port.

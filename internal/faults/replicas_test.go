@@ -48,13 +48,14 @@ func TestReplicas(t *testing.T) {
 	c := e.startCluster(3, replicaOptions)
 	// drift-once's service is created and applied first, so the replica that supervises
 	// it has picked it up (and checked it once) by the time that scenario runs.
-	driftSvc, driftURL := c.lb.createReplica(0, true)
+	driftSvc, driftURL := c.createReplica(0, true)
 	driftApply := c.lb.waitState(driftSvc.ID, c.lb.run(driftSvc.ID, "apply").ID, engine.StateSucceeded, 3*time.Minute)
 
 	t.Run("follow-and-cancel", func(t *testing.T) {
 		c.use(t)
-		svc, _ := c.lb.createReplica(90, false)
+		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
+		c.cancelAtEnd(t, svc.ID, job.ID)
 		runner := c.runner(svc.ID, job.ID)
 		others := c.others(runner)
 		follower, canceller := others[0], others[1]
@@ -75,7 +76,7 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("concurrent-applies", func(t *testing.T) {
 		c.use(t)
-		svc, url := c.lb.createReplica(3, false)
+		svc, url := c.createReplica(3, false)
 		var wg sync.WaitGroup
 		replies := make([]resp, len(c.replicas))
 		for i, s := range c.replicas {
@@ -112,8 +113,9 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("delete-while-busy", func(t *testing.T) {
 		c.use(t)
-		svc, _ := c.lb.createReplica(90, false)
+		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
+		c.cancelAtEnd(t, svc.ID, job.ID)
 		runner := c.runner(svc.ID, job.ID)
 		runner.waitSleeping(svc.ID, job.ID)
 		for _, other := range c.others(runner) {
@@ -131,17 +133,8 @@ func TestReplicas(t *testing.T) {
 		c.use(t)
 		// Picked up: a check of the service has run since its apply, and every check
 		// started on any replica has ended.
-		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
-			started := since(c.jobLogs("job started", "drift", driftSvc.ID), *driftApply.EndedAt)
-			ended := since(c.jobLogs("job finished", "drift", driftSvc.ID), *driftApply.EndedAt)
-			if len(started) > 0 && len(ended) == len(started) {
-				t.Logf("checks since the apply, before the removal: %d", len(started))
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("no replica checked the service within 2m of its apply (%d checks started, %d ended)", len(started), len(ended))
-			}
-		}
+		c.pickedUp(t, driftSvc.ID, *driftApply.EndedAt)
+		t.Logf("checks since the apply, before the removal: %d", len(since(c.jobLogs("job started", "drift", driftSvc.ID), *driftApply.EndedAt)))
 		removed := time.Now()
 		dockerRm(t, driftSvc.ID)
 		// One remediation: an apply created after the removal, by the supervisor.
@@ -194,7 +187,7 @@ func TestReplicas(t *testing.T) {
 // answering. The killed replica is restarted before it returns.
 func (c *cluster) killRunner(t testing.TB) time.Duration {
 	t.Helper()
-	svc, url := c.lb.createReplica(0, false)
+	svc, url := c.createReplica(0, false)
 	c.lb.waitState(svc.ID, c.lb.run(svc.ID, "apply").ID, engine.StateSucceeded, 3*time.Minute)
 	c.lb.setSeconds(svc.ID, 120)
 	job := c.lb.run(svc.ID, "apply")
