@@ -99,14 +99,21 @@ func TestReplicas(t *testing.T) {
 		for i, j := range jobs {
 			jobs[i] = c.lb.waitState(svc.ID, j.ID, engine.StateSucceeded, 4*time.Minute)
 		}
-		slices.SortFunc(jobs, func(a, b apiv1.Job) int { return a.CreatedAt.Compare(b.CreatedAt) })
-		for i, j := range jobs {
+		for _, j := range jobs {
 			t.Logf("job %s (pid %d): created %s, ran %s to %s", j.ID, j.PID, j.CreatedAt.Format(time.StampMilli),
 				j.StartedAt.Format(time.StampMilli), j.EndedAt.Format(time.StampMilli))
-			if i > 0 && j.StartedAt.Before(*jobs[i-1].EndedAt) {
-				t.Errorf("job %s started at %s, before job %s (created earlier) ended at %s", j.ID,
-					j.StartedAt.Format(time.StampMilli), jobs[i-1].ID, jobs[i-1].EndedAt.Format(time.StampMilli))
+		}
+		// Never two at once: by start time, each starts after the previous one ended.
+		slices.SortFunc(jobs, func(a, b apiv1.Job) int { return a.StartedAt.Compare(*b.StartedAt) })
+		for i := 1; i < len(jobs); i++ {
+			if jobs[i].StartedAt.Before(*jobs[i-1].EndedAt) {
+				t.Errorf("job %s ran from %s while job %s ran until %s", jobs[i].ID, jobs[i].StartedAt.Format(time.StampMilli),
+					jobs[i-1].ID, jobs[i-1].EndedAt.Format(time.StampMilli))
 			}
+		}
+		// In order: they started in the order they were created.
+		if !slices.IsSortedFunc(jobs, func(a, b apiv1.Job) int { return a.CreatedAt.Compare(b.CreatedAt) }) {
+			t.Errorf("the applies did not run in the order they were created")
 		}
 		answers(t, url, time.Minute)
 	})
