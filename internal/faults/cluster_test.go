@@ -248,10 +248,10 @@ func (c *cluster) createReplica(seconds int, autoRemediate bool) (apiv1.Service,
 	var svc apiv1.Service
 	s.must(201, "POST", "/api/v1/services", map[string]any{"template": "replica", "name": "replica test",
 		"inputs": map[string]any{"seconds": seconds, "port": n}, "auto_remediate": autoRemediate}, &svc)
+	// Its Docker objects are removed with the cluster's (a later test may use it).
 	c.mu.Lock()
 	c.services = append(c.services, svc.ID)
 	c.mu.Unlock()
-	s.t.Cleanup(func() { removeDocker(svc.ID) })
 	return svc, "http://127.0.0.1:" + port + "/"
 }
 
