@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,22 +31,26 @@ func BenchmarkReplicas(b *testing.B) {
 	// Each figure is a sub-benchmark of its own, so one that fails (a feature missing)
 	// does not hide the others.
 	var deployed []apiv1.Service
-	b.Run("applies", func(b *testing.B) {
+	var one float64
+	b.Run("applies-1-replica", func(b *testing.B) {
 		c.use(b)
-		one, _ := c.appliesPerMinute(b, 30)
-		c.startReplicas(2, opts)
+		one, _ = c.appliesPerMinute(b, 30)
+		b.ReportMetric(one, "applies/min-1-replica")
+	})
+	// The replicas a test starts are the whole test's: they join between figures.
+	c.startReplicas(2, opts)
+	b.Run("applies-3-replicas", func(b *testing.B) {
+		c.use(b)
 		three, svcs := c.appliesPerMinute(b, 30)
 		deployed = svcs
-		b.ReportMetric(one, "applies/min-1-replica")
 		b.ReportMetric(three, "applies/min-3-replicas")
-		b.ReportMetric(three/one, "3-replicas/1-replica")
-		b.Logf("30 services: %.1f applies/min with 1 replica, %.1f with 3 (x%.2f) on %d cores shared by the replicas; "+
+		if one > 0 {
+			b.ReportMetric(three/one, "3-replicas/1-replica")
+		}
+		b.Logf("30 services: %.1f applies/min with 1 replica, %.1f with 3 on %d cores shared by the replicas; "+
 			"on three machines each replica has its own cores, so the figure would approach 3x the single replica's, up to what the bucket and the Docker engine sustain",
-			one, three, three/one, runtime.NumCPU())
+			one, three, runtime.NumCPU())
 	})
-	if n := len(c.replicas); n < 3 {
-		c.startReplicas(3-n, opts)
-	}
 	b.Run("events", func(b *testing.B) {
 		c.use(b)
 		other, local := c.eventDelays(b, 5)
@@ -155,19 +160,23 @@ func (c *cluster) eventDelays(b *testing.B, n int) (other, local []time.Duration
 	return other, local
 }
 
-// duplicatedChecks removes the containers of deployed services (each picked up by the
-// supervision first), watches the checks of every replica for duplicateHorizon, and
-// returns the extra checks per removal.
+// duplicatedChecks removes the containers of deployed services once no replica checks
+// anything, waits for each removal's first check, watches every replica's checks for
+// duplicateHorizon more, and returns the extra checks per removal.
 func (c *cluster) duplicatedChecks(b *testing.B, svcs []apiv1.Service) (dup float64, checks, events int) {
 	b.Helper()
 	for _, svc := range svcs {
 		c.pickedUp(b, svc.ID, time.Time{})
 	}
+	c.quiet(b)
 	removed := time.Now()
 	for _, svc := range svcs {
 		dockerRm(b, svc.ID)
 	}
-	for time.Since(removed) < duplicateHorizon {
+	for _, svc := range svcs {
+		c.pickedUp(b, svc.ID, removed)
+	}
+	for last := time.Now(); time.Since(last) < duplicateHorizon; {
 		time.Sleep(200 * time.Millisecond)
 	}
 	for _, svc := range svcs {
@@ -175,6 +184,30 @@ func (c *cluster) duplicatedChecks(b *testing.B, svcs []apiv1.Service) (dup floa
 	}
 	events = len(svcs)
 	return float64(checks-events) / float64(events), checks, events
+}
+
+// quiet waits until every drift check started on any replica has ended.
+func (c *cluster) quiet(t testing.TB) {
+	t.Helper()
+	count := func(msg string) (n int) {
+		for _, s := range c.replicas {
+			for _, l := range strings.Split(s.out.String(), "\n") {
+				if strings.Contains(l, `"msg":"`+msg+`"`) && strings.Contains(l, `"op":"drift"`) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		started, ended := count("job started"), count("job finished")
+		if started == ended {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drift checks still running after 5m: %d started, %d ended", started, ended)
+		}
+	}
 }
 
 // pickedUp waits until a drift check of the service started after from on some
