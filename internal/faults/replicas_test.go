@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -29,6 +31,29 @@ var replicaOptions = serverOptions{jobTimeout: 2 * time.Minute, driftInterval: 2
 // one" is an absence, so it is watched for this long; a second check or remediation
 // fails the test as soon as it appears.
 const duplicateHorizon = 35 * time.Second
+
+// haPending names the scenarios of TestReplicas and TestReplicaSessions whose feature
+// has not landed yet: each is skipped, saying so, unless the environment variable
+// SPAWNIT_HA_PENDING says otherwise. SPAWNIT_HA_PENDING=run runs them all; a
+// comma-separated list of scenario names (SPAWNIT_HA_PENDING=kill-runner,sessions)
+// skips those instead of the ones named here. Remove a name once its scenario passes.
+var haPending = []string{}
+
+// pending skips the scenario name if it is pending (see haPending).
+func pending(t testing.TB, name string) {
+	t.Helper()
+	list := haPending
+	switch v := os.Getenv("SPAWNIT_HA_PENDING"); v {
+	case "":
+	case "run":
+		list = nil
+	default:
+		list = strings.Split(v, ",")
+	}
+	if slices.Contains(list, name) {
+		t.Skipf("PENDING: scenario %s waits for its feature (issue 12); SPAWNIT_HA_PENDING=run runs it", name)
+	}
+}
 
 // TestReplicas runs three `spawnit serve` replicas on one versitygw bucket behind a
 // round-robin proxy and checks that they act as one server (issue 12):
@@ -52,6 +77,7 @@ func TestReplicas(t *testing.T) {
 	driftApply := c.lb.waitState(driftSvc.ID, c.lb.run(driftSvc.ID, "apply").ID, engine.StateSucceeded, 3*time.Minute)
 
 	t.Run("follow-and-cancel", func(t *testing.T) {
+		pending(t, "follow-and-cancel")
 		c.use(t)
 		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
@@ -75,6 +101,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("concurrent-applies", func(t *testing.T) {
+		pending(t, "concurrent-applies")
 		c.use(t)
 		svc, url := c.createReplica(3, false)
 		var wg sync.WaitGroup
@@ -119,6 +146,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("delete-while-busy", func(t *testing.T) {
+		pending(t, "delete-while-busy")
 		c.use(t)
 		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
@@ -137,6 +165,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("drift-once", func(t *testing.T) {
+		pending(t, "drift-once")
 		c.use(t)
 		// Picked up: a check of the service has run since its apply, and every check
 		// started on any replica has ended.
@@ -183,6 +212,7 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("kill-runner", func(t *testing.T) {
+		pending(t, "kill-runner")
 		c.use(t)
 		took := c.killRunner(t)
 		t.Logf("from kill -9 of the replica running the apply to the service applied again and answering: %s (goal < 30s)", took.Round(time.Millisecond))
@@ -227,6 +257,7 @@ func (c *cluster) killRunner(t testing.TB) time.Duration {
 // requests may reach different replicas); its session then works on every replica,
 // and on the replica that created it after that replica restarts.
 func TestReplicaSessions(t *testing.T) {
+	pending(t, "sessions")
 	t.Parallel()
 	e := newEnv(t)
 	c := &cluster{e: e, proxy: &roundRobin{out: map[*server]bool{}}}
