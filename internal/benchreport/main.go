@@ -52,6 +52,15 @@ var targets = map[string]target{
 	"ms-p50-live-event":             {"a running job's event streamed by another replica through the store (versitygw), p50", 0, "ms"},
 	"ms-p95-live-event":             {"the same, p95", 1000, "ms"},
 	"live-p95/(flush+poll)":         {"that p95 as a fraction of the flush interval (500 ms) plus the poll interval (300 ms)", 0, "ratio"},
+	"applies/min-1-replica":         {"applies per minute, 30 services at once, one replica", 0, "/min"},
+	"applies/min-3-replicas":        {"the same with three replicas on one bucket (same machine)", 0, "/min"},
+	"3-replicas/1-replica":          {"applies per minute, three replicas vs one (same machine)", 0, "ratio"},
+	"delivered-other/local":         {"live events delivered by a replica that does not run the job vs by the one that does", 0, "ratio"},
+	"ms-p50-event-other":            {"live event delay, job streamed from a replica that does not run it, p50", 0, "ms"},
+	"ms-p95-event-other":            {"the same, p95", 1000, "ms"},
+	"ms-p95-event-local":            {"live event delay from the replica that runs the job, p95 (baseline)", 0, "ms"},
+	"dup-checks/drift-event":        {"extra drift checks across three replicas per `docker rm -f`", 0, "checks"},
+	"s-usable-after-kill":           {"kill -9 of the replica running an apply to the service applied again (median of 3)", 30, "s"},
 }
 
 // notes explain figures whose meaning needs more than a line, missed targets first.
@@ -60,6 +69,7 @@ var notes = []string{
 	"**Supervisor CPU.** Measured over a 60 s window of steady state (every service checked once, next checks spread over the 5-minute interval; sweeps compare a Docker fingerprint and run OpenTofu only when it changed), plus the full checks the 30-minute deep interval adds, amortised. The baseline is the per-check CPU of a full check measured in the same run, times 6 per minute per service: the original plan-every-10-seconds would need about 13 cores for 200 services on this machine.",
 	"**Detection without events.** The sweep interval is shortened to 20 s so the run ends; the latency is reported as a fraction of the interval (a removal is found by the next sweep of its service, then checked).",
 	"**GET under load.** 200 concurrent clients on 2 cores, each listing 20 services, which reads each service's configuration, intent, drift report and last job from the store: the figure is dominated by queueing for the two cores; /healthz under the same load is the floor of the HTTP stack.",
+	"**Replicas.** Three `spawnit serve` processes on one versitygw bucket behind a round-robin proxy, all on this machine. Applies per minute are bounded by CPU (tofu and its provider) here, and the replicas share the same two cores, so three replicas add queueing capacity but little throughput; on three machines each replica brings its own cores and the three-replica figure would approach three times the single replica's, up to what the bucket and the Docker engine sustain. The event delay is the time from an event (its own timestamp, by the running replica) to its receipt on a stream opened on another replica; the running replica's own stream is the baseline. Duplicated checks count drift checks started on any replica within 35 s (the supervisor's busy retry, with jitter) of each removal, minus one per removal (target 0).",
 	"**SSE fan-out.** The 1,000 subscribers run in the same process as the server, so their own parsing competes with the server for the two cores and is part of the latency figures; the heap figure is the live heap (after a collection) with every subscriber connected, server and client sides (each client holds a 4 KiB reader and its HTTP connection) together. Each event is encoded once for all subscribers and ready events are written in one flush.",
 }
 

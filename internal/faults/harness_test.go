@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // spawnitBinary builds cmd/spawnit once per test process.
-func spawnitBinary(t *testing.T) string {
+func spawnitBinary(t testing.TB) string {
 	t.Helper()
 	binary.once.Do(func() {
 		binary.dir, binary.err = os.MkdirTemp("", "spawnit-faults-")
@@ -70,7 +70,7 @@ func spawnitBinary(t *testing.T) string {
 // env is what every fault test needs: the tools, a versitygw and a bucket holding the
 // fault template.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	s3     *testservers.S3
 	bucket string
 	st     *s3store.Store
@@ -78,7 +78,7 @@ type env struct {
 	mirror string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, tofu: testservers.Tofu(t), mirror: testservers.ProviderMirror(t)}
 	testservers.BuildTestImage(t)
@@ -86,16 +86,7 @@ func newEnv(t *testing.T) *env {
 	e.s3 = testservers.Versitygw(t)
 	e.bucket = "spawnit-faults"
 	e.st = e.store(e.s3.Endpoint)
-	root := filepath.Join("testdata", "fault")
-	for _, f := range []string{"modules/docker/main.tf", "template.json"} { // template.json last
-		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(f)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := e.st.Put(context.Background(), "templates/fault/"+f, b, store.PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	e.seedTemplate("fault")
 	return e
 }
 
@@ -173,7 +164,7 @@ func serviceKey(id, name string) string { return "clients/" + tenant + "/" + id 
 
 // server is one `spawnit serve` process.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	name    string
 	base    string
 	dataDir string
@@ -191,6 +182,9 @@ type serverOptions struct {
 	dataDir       string // default a new temporary directory
 	jobTimeout    time.Duration
 	shutdownGrace time.Duration
+	driftInterval time.Duration // 0: no supervisor
+	args          []string      // more flags
+	env           []string      // more environment variables (NAME=value)
 }
 
 // startServer starts `spawnit serve` on a free loopback port and waits until it answers.
@@ -218,13 +212,14 @@ func (e *env) startServer(name string, o serverOptions) *server {
 		"--s3-endpoint", o.endpoint,
 		"--s3-bucket", e.bucket,
 		"--s3-access-key", e.s3.AccessKey,
-		"--drift-interval", "0",
+		"--drift-interval", o.driftInterval.String(),
 		"--job-timeout", o.jobTimeout.String(),
 		"--shutdown-grace", o.shutdownGrace.String(),
 		"--log-level", "debug",
 	}
+	s.args = append(s.args, o.args...)
 	// The secret travels in the environment, as documented.
-	s.envv = append(os.Environ(), "SPAWNIT_S3_SECRET_KEY="+e.s3.SecretKey)
+	s.envv = append(append(os.Environ(), "SPAWNIT_S3_SECRET_KEY="+e.s3.SecretKey), o.env...)
 	e.t.Cleanup(func() {
 		s.kill()
 		// A server killed mid-apply leaves its providers running (tofu dies with it, they
