@@ -7,9 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -32,41 +30,6 @@ var replicaOptions = serverOptions{jobTimeout: 2 * time.Minute, driftInterval: 2
 // fails the test as soon as it appears.
 const duplicateHorizon = 35 * time.Second
 
-// haPending names the scenarios of TestReplicas and TestReplicaSessions whose feature
-// has not landed yet: each is skipped, saying so, unless the environment variable
-// SPAWNIT_HA_PENDING says otherwise. SPAWNIT_HA_PENDING=run runs them all; a
-// comma-separated list of scenario names (SPAWNIT_HA_PENDING=kill-runner,sessions)
-// skips those instead of the ones named here. Remove a name once its scenario passes.
-var haPending = []string{
-	"follow-and-cancel",  // live events and cancel from any replica
-	"concurrent-applies", // applies queued across replicas
-	"delete-while-busy",  // busy decided from the store
-	"drift-once",         // one supervisor per service
-	"kill-runner",        // renewed leases, takeover of a dead replica's job
-	"sessions",           // sessions shared by the replicas
-}
-
-// pendingList is haPending as SPAWNIT_HA_PENDING changes it.
-func pendingList() []string {
-	switch v := os.Getenv("SPAWNIT_HA_PENDING"); v {
-	case "":
-		return haPending
-	case "run":
-		return nil
-	default:
-		return strings.Split(v, ",")
-	}
-}
-
-// pending skips the scenarios named if they are all pending (see haPending).
-func pending(t testing.TB, names ...string) {
-	t.Helper()
-	list := pendingList()
-	if !slices.ContainsFunc(names, func(n string) bool { return !slices.Contains(list, n) }) {
-		t.Skipf("PENDING (issue 12, its feature has not landed): %s; SPAWNIT_HA_PENDING=run runs it", strings.Join(names, ", "))
-	}
-}
-
 // TestReplicas runs three `spawnit serve` replicas on one versitygw bucket behind a
 // round-robin proxy and checks that they act as one server (issue 12):
 //
@@ -80,7 +43,6 @@ func pending(t testing.TB, names ...string) {
 //   - kill-runner: kill -9 of the replica running an apply: the job reads interrupted
 //     and the service applies again through the survivors with no manual step.
 func TestReplicas(t *testing.T) {
-	pending(t, "follow-and-cancel", "concurrent-applies", "delete-while-busy", "drift-once", "kill-runner")
 	t.Parallel()
 	e := newEnv(t)
 	c := e.startCluster(3, replicaOptions)
@@ -90,7 +52,6 @@ func TestReplicas(t *testing.T) {
 	driftApply := c.lb.waitState(driftSvc.ID, c.lb.run(driftSvc.ID, "apply").ID, engine.StateSucceeded, 3*time.Minute)
 
 	t.Run("follow-and-cancel", func(t *testing.T) {
-		pending(t, "follow-and-cancel")
 		c.use(t)
 		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
@@ -114,7 +75,6 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("concurrent-applies", func(t *testing.T) {
-		pending(t, "concurrent-applies")
 		c.use(t)
 		svc, url := c.createReplica(3, false)
 		var wg sync.WaitGroup
@@ -159,7 +119,6 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("delete-while-busy", func(t *testing.T) {
-		pending(t, "delete-while-busy")
 		c.use(t)
 		svc, _ := c.createReplica(90, false)
 		job := c.lb.run(svc.ID, "apply")
@@ -178,7 +137,6 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("drift-once", func(t *testing.T) {
-		pending(t, "drift-once")
 		c.use(t)
 		// Picked up: a check of the service has run since its apply, and every check
 		// started on any replica has ended.
@@ -225,7 +183,6 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("kill-runner", func(t *testing.T) {
-		pending(t, "kill-runner")
 		c.use(t)
 		took := c.killRunner(t)
 		t.Logf("from kill -9 of the replica running the apply to the service applied again and answering: %s (goal < 30s)", took.Round(time.Millisecond))
@@ -270,7 +227,6 @@ func (c *cluster) killRunner(t testing.TB) time.Duration {
 // requests may reach different replicas); its session then works on every replica,
 // and on the replica that created it after that replica restarts.
 func TestReplicaSessions(t *testing.T) {
-	pending(t, "sessions")
 	t.Parallel()
 	e := newEnv(t)
 	c := &cluster{e: e, proxy: &roundRobin{out: map[*server]bool{}}}
