@@ -68,6 +68,9 @@ type Watched struct {
 // maxPostpone bounds the debounces added while a container is being removed.
 const maxPostpone = 20
 
+// maxDebounceWait bounds how many debounces a stream of events may push a check back.
+const maxDebounceWait = 4
+
 // ErrNotDue is what Expire and Remediate return (wrapped) when what the supervisor saw
 // no longer holds (the expiry moved, auto-remediation was turned off): not a failure.
 var ErrNotDue = errors.New("supervisor: no longer due")
@@ -154,7 +157,11 @@ func (c *Config) defaults() {
 
 // watch is the supervisor's memory of one service.
 type watch struct {
-	svc         Watched
+	svc Watched
+	// burstAt is when the first event of the current debounce began: a steady stream
+	// of events (a container restarting in a loop) pushes the check back by at most
+	// maxDebounceWait debounces, never for ever.
+	burstAt     time.Time
 	next        time.Time
 	failures    int
 	running     bool
@@ -269,9 +276,14 @@ func (s *Supervisor) CheckSoon(ref engine.ServiceRef) {
 	}
 	w.eventAt = time.Now()
 	if t, ok := s.urgent[ref]; ok {
-		t.Reset(s.cfg.Debounce)
+		// Pushed back while the burst is young; past that, the armed timer fires and
+		// the events after it make the next burst.
+		if w.eventAt.Sub(w.burstAt) < maxDebounceWait*s.cfg.Debounce {
+			t.Reset(s.cfg.Debounce)
+		}
 		return
 	}
+	w.burstAt = w.eventAt
 	s.urgent[ref] = time.AfterFunc(s.cfg.Debounce, func() { s.eventDue(ref) })
 }
 

@@ -319,6 +319,35 @@ func TestCheckSoonDebounces(t *testing.T) {
 	}
 }
 
+// TestSteadyEventsStillCheck: events that keep coming faster than the debounce (a
+// container restarting in a loop) push the check back by a few debounces, not for ever:
+// a check runs while they still come.
+func TestSteadyEventsStillCheck(t *testing.T) {
+	f := newFake(1)
+	ref := f.watched[0].Ref
+	const debounce = 200 * time.Millisecond
+	s := New(Config{Interval: 1000 * time.Hour, Debounce: debounce, Refresh: 1000 * time.Hour}, f)
+	s.docker = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { _ = s.Run(ctx); close(done) }()
+	if !waitFor(0, patience, watched(s, ref)) {
+		t.Fatal("the supervisor never read its targets")
+	}
+	// Events every 20 ms, a tenth of the debounce, until the check comes.
+	checked := waitFor(0, patience, func() bool {
+		s.CheckSoon(ref)
+		time.Sleep(20 * time.Millisecond) // between events, not an assertion
+		return f.count(ref) >= 1
+	})
+	cancel()
+	<-done
+	if !checked {
+		t.Fatal("no check while events kept coming faster than the debounce")
+	}
+}
+
 // TestEventDuringCheckRechecks: an event arriving while the service's check runs (which
 // may have looked before the change) brings another check as soon as that one ends,
 // not an interval later.
