@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/dockerapi"
@@ -225,5 +224,3 @@ func relevant(ev dockerEvent) bool {
 	}
 	return false
 }
-
-var _ = time.Second

@@ -42,7 +42,6 @@ package supervisor
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -824,5 +823,3 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 		}
 	}
 }
-
-var _ = fmt.Sprintf
