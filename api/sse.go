@@ -50,28 +50,25 @@ func (s *Server) openStream(c echo.Context) (*sseStream, error) {
 }
 
 func (st *sseStream) event(id, name string, data []byte) error {
-	st.buf.Reset()
-	if id != "" {
-		st.buf.WriteString("id: " + id + "\n")
-	}
-	st.buf.WriteString("event: " + sseField(name) + "\n")
-	// encoding/json escapes newlines inside strings, so data is one line.
-	st.buf.WriteString("data: ")
-	st.buf.Write(data)
-	st.buf.WriteString("\n\n")
-	return st.write(st.buf.Bytes())
+	return st.write(frame(id, name, data))
 }
 
-// queue adds an event to the pending buffer without writing it; send writes and
-// flushes everything pending in one go.
-func (st *sseStream) queue(id, name string, data []byte) {
+// queue adds an encoded event (a frame) to the pending buffer without writing it;
+// send writes and flushes everything pending in one go.
+func (st *sseStream) queue(frame []byte) {
+	st.buf.Write(frame)
+}
+
+// frame encodes one event as the stream carries it.
+func frame(id, name string, data []byte) []byte {
+	b := make([]byte, 0, len(id)+len(name)+len(data)+24)
 	if id != "" {
-		st.buf.WriteString("id: " + id + "\n")
+		b = append(append(append(b, "id: "...), id...), '\n')
 	}
-	st.buf.WriteString("event: " + sseField(name) + "\n")
-	st.buf.WriteString("data: ")
-	st.buf.Write(data)
-	st.buf.WriteString("\n\n")
+	b = append(append(append(b, "event: "...), sseField(name)...), '\n')
+	// encoding/json escapes newlines inside strings, so data is one line.
+	b = append(append(append(b, "data: "...), data...), "\n\n"...)
+	return b
 }
 
 func (st *sseStream) send() error {
@@ -86,7 +83,7 @@ func (st *sseStream) send() error {
 // maxBatch bounds how many queued events go out in one write.
 const maxBatch = 128
 
-// encodedEvents keeps each followed job's events encoded once for all its streams: with
+// encodedEvents keeps each followed job's events framed once for all its streams: with
 // a thousand subscribers on one job, encoding per stream was most of the server's work.
 // Events never change once logged, so an encoding is valid for every follower; a job's
 // entry is dropped when its last stream ends.
@@ -123,17 +120,20 @@ func releaseEncoded(job string) {
 	}
 }
 
+// encode returns the event's frame (id, event and data lines).
 func (e *encodedJob) encode(ev engine.Event) ([]byte, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if b, ok := e.enc[ev.Seq]; ok {
 		return b, nil
 	}
-	b, err := json.Marshal(wireEvent(ev))
-	if err == nil {
-		e.enc[ev.Seq] = b
+	data, err := json.Marshal(wireEvent(ev))
+	if err != nil {
+		return nil, err
 	}
-	return b, err
+	b := frame(strconv.FormatInt(ev.Seq, 10), string(ev.Type), data)
+	e.enc[ev.Seq] = b
+	return b, nil
 }
 
 func (st *sseStream) comment(text string) error {
@@ -158,8 +158,14 @@ func (st *sseStream) flush() error {
 
 // sseField keeps a field value on one line.
 func sseField(s string) string {
-	return strings.NewReplacer("\r", "", "\n", "").Replace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s // event names: the only case on the hot path, and free
+	}
+	return lineBreaks.Replace(s)
 }
+
+// lineBreaks is built once: building a Replacer costs more than writing the event.
+var lineBreaks = strings.NewReplacer("\r", "", "\n", "")
 
 // streamContext ends with the request or when CloseStreams is called.
 func (s *Server) streamContext(parent context.Context) (context.Context, context.CancelFunc) {
@@ -236,7 +242,8 @@ func (s *Server) jobEvents(c echo.Context) error {
 
 	// The follower runs apart from the writer so that keep-alives go out while it
 	// waits; it stops as soon as ctx ends, and the handler waits for it.
-	events := make(chan engine.Event)
+	// Buffered so that a burst is handed over whole and written with one flush.
+	events := make(chan engine.Event, maxBatch)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(events)
@@ -261,11 +268,11 @@ func (s *Server) jobEvents(c echo.Context) error {
 			// Take every event already waiting (up to maxBatch) and write them with one
 			// flush: a replay or a burst costs one write, not one per event.
 			for n := 0; ok; n++ {
-				data, err := enc.encode(ev)
+				f, err := enc.encode(ev)
 				if err != nil {
 					return nil
 				}
-				st.queue(strconv.FormatInt(ev.Seq, 10), string(ev.Type), data)
+				st.queue(f)
 				if n+1 >= maxBatch {
 					break
 				}

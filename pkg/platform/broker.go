@@ -21,13 +21,16 @@ type Broker struct {
 }
 
 // Subscription receives one tenant's status events on C until it is closed, dropped
-// for falling behind, or the broker shuts down; C is then closed.
+// for falling behind, or the broker shuts down; C is then closed. The events are
+// shared by every subscriber: read them, never change them. (Pointers keep an idle
+// subscriber's queue at 8 bytes a slot instead of a whole event: with a thousand
+// subscribers and 64 slots each, 0.5 MiB instead of 9 MiB.)
 type Subscription struct {
-	C <-chan apiv1.StatusEvent
+	C <-chan *apiv1.StatusEvent
 
 	b       *Broker
 	tenant  string
-	ch      chan apiv1.StatusEvent
+	ch      chan *apiv1.StatusEvent
 	dropped bool // guarded by b.mu
 	done    bool // guarded by b.mu
 }
@@ -43,7 +46,7 @@ func NewBroker(buffer int) *Broker {
 // Subscribe registers a subscriber for a tenant's events. After Close, the returned
 // subscription's channel is already closed.
 func (b *Broker) Subscribe(tenant string) *Subscription {
-	ch := make(chan apiv1.StatusEvent, b.buffer)
+	ch := make(chan *apiv1.StatusEvent, b.buffer)
 	s := &Subscription{C: ch, b: b, tenant: tenant, ch: ch}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -63,11 +66,12 @@ func (b *Broker) Subscribe(tenant string) *Subscription {
 
 // Publish delivers ev to the tenant's subscribers without blocking.
 func (b *Broker) Publish(tenant string, ev apiv1.StatusEvent) {
+	shared := &ev
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for s := range b.subs[tenant] {
 		select {
-		case s.ch <- ev:
+		case s.ch <- shared:
 		default:
 			s.dropped = true
 			b.removeLocked(s)

@@ -1,0 +1,168 @@
+// Command sseload is the load generator of the SSE fan-out benchmark (api's
+// BenchmarkSSEFanout): it holds many Server-Sent Events subscriptions to one URL from
+// its own process, so that the server's figures do not include the subscribers' work.
+//
+// It opens -n streams, prints "connected N" on stdout once every stream has its
+// response headers, and reads them until each ends (an "end" event or the server
+// closing it) or until its standard input is closed. It then prints one JSON line: the
+// delivery delay of every event received live (the receipt time minus the event's
+// "time" field, for events stamped after every stream had connected: the storm of
+// connections is not what is measured) and the failures.
+//
+// Both processes run on one machine, so the event's clock is the reader's.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Result is the JSON line sseload prints at the end.
+type Result struct {
+	Connected int       `json:"connected"`
+	Errors    int       `json:"errors"`
+	FirstErr  string    `json:"first_error,omitempty"`
+	DelaysMS  []float64 `json:"delays_ms"`
+}
+
+func main() {
+	url := flag.String("url", "", "the event stream to subscribe to")
+	n := flag.Int("n", 1000, "number of subscribers")
+	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the generator here")
+	flag.Parse()
+	if *cpuProfile != "" { // SSELOAD_CPUPROFILE in the benchmark
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sseload:", err)
+			os.Exit(2)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if *url == "" {
+		fmt.Fprintln(os.Stderr, "sseload: -url is required")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	go func() { // the parent ends an idle run by closing our standard input
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	res := run(ctx, *url, *n, func(connected int) { fmt.Printf("connected %d\n", connected) })
+	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
+		fmt.Fprintln(os.Stderr, "sseload:", err)
+	}
+}
+
+// gate opens once, at a time every reader then sees.
+type gate struct {
+	open chan struct{} // closed after at is set
+	at   time.Time
+}
+
+func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
+	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n, DisableCompression: true}
+	cl := &http.Client{Transport: tr}
+	var (
+		mu        sync.Mutex
+		res       = Result{DelaysMS: []float64{}}
+		connected sync.WaitGroup
+		done      sync.WaitGroup
+		all       = &gate{open: make(chan struct{})}
+	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		res.Errors++
+		if res.FirstErr == "" {
+			res.FirstErr = err.Error()
+		}
+	}
+	connected.Add(n)
+	done.Add(n)
+	for range n {
+		go func() {
+			defer done.Done()
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				connected.Done()
+				fail(err)
+				return
+			}
+			req.Header.Set("Accept", "text/event-stream")
+			resp, err := cl.Do(req)
+			connected.Done()
+			if err != nil {
+				fail(err)
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				fail(fmt.Errorf("status %s", resp.Status))
+				return
+			}
+			mu.Lock()
+			res.Connected++
+			mu.Unlock()
+			delays := read(resp.Body, all)
+			mu.Lock()
+			res.DelaysMS = append(res.DelaysMS, delays...)
+			mu.Unlock()
+		}()
+	}
+	connected.Wait()
+	all.at = time.Now()
+	close(all.open)
+	onConnected(res.Connected)
+	done.Wait()
+	tr.CloseIdleConnections()
+	return res
+}
+
+// read consumes one stream until its end and returns the delays of the events
+// stamped after every stream had connected (the time all delivers).
+func read(body io.Reader, all *gate) []float64 {
+	r := bufio.NewReaderSize(body, 4<<10) // longer lines still arrive whole
+	var delays []float64
+	var since time.Time
+	for {
+		if since.IsZero() {
+			select {
+			case <-all.open:
+				since = all.at
+			default:
+			}
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return delays
+		}
+		if strings.HasPrefix(line, "event: end") {
+			return delays
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Time time.Time `json:"time"`
+		}
+		if !since.IsZero() && json.Unmarshal([]byte(data), &ev) == nil && ev.Time.After(since) {
+			delays = append(delays, float64(time.Since(ev.Time).Microseconds())/1000)
+		}
+	}
+}
