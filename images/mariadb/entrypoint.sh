@@ -30,6 +30,9 @@ literal() {
 	printf "'"
 }
 
+# sql prints one statement (printf: dash's echo would read backslashes as escapes).
+sql() { printf '%s\n' "$1"; }
+
 # ident prints $1 as a quoted SQL identifier.
 ident() {
 	printf '`'
@@ -72,25 +75,25 @@ if [ ! -d "$datadir/mysql" ]; then
 	done
 
 	{
-		echo "DROP USER IF EXISTS ''@'localhost';"
+		sql "DROP USER IF EXISTS ''@'localhost';"
 		if [ -n "$MARIADB_ROOT_PASSWORD" ]; then
 			pw=$(literal "$MARIADB_ROOT_PASSWORD")
-			echo "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($pw);"
-			echo "CREATE USER 'root'@'%' IDENTIFIED BY $pw;"
+			sql "ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD($pw);"
+			sql "CREATE USER 'root'@'%' IDENTIFIED BY $pw;"
 		else
-			echo "CREATE USER 'root'@'%';"
+			sql "CREATE USER 'root'@'%';"
 		fi
-		echo "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
+		sql "GRANT ALL ON *.* TO 'root'@'%' WITH GRANT OPTION;"
 		if [ -n "$MARIADB_DATABASE" ]; then
-			echo "CREATE DATABASE IF NOT EXISTS $(ident "$MARIADB_DATABASE");"
+			sql "CREATE DATABASE IF NOT EXISTS $(ident "$MARIADB_DATABASE");"
 		fi
 		if [ -n "$MARIADB_USER" ]; then
-			echo "CREATE USER $(literal "$MARIADB_USER")@'%' IDENTIFIED BY $(literal "$MARIADB_PASSWORD");"
+			sql "CREATE USER $(literal "$MARIADB_USER")@'%' IDENTIFIED BY $(literal "$MARIADB_PASSWORD");"
 			if [ -n "$MARIADB_DATABASE" ]; then
-				echo "GRANT ALL ON $(ident "$MARIADB_DATABASE").* TO $(literal "$MARIADB_USER")@'%';"
+				sql "GRANT ALL ON $(ident "$MARIADB_DATABASE").* TO $(literal "$MARIADB_USER")@'%';"
 			fi
 		fi
-		echo "FLUSH PRIVILEGES;"
+		sql "FLUSH PRIVILEGES;"
 	} | mariadb --socket="$socket" --user=root
 
 	mariadb-admin --socket="$socket" --user=root shutdown
