@@ -5,8 +5,6 @@ package api_test
 // served by the local registry, uses it the way its users would, then destroys it.
 
 import (
-	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -26,16 +24,19 @@ import (
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 // TestServiceMariaDB: the mariadb template with its generated passwords; the mariadb
 // client connects with the connection_uri output, creates a table, inserts and reads
 // a row back, and root logs in with the generated root password.
 func TestServiceMariaDB(t *testing.T) {
-	client := clientTool(t, "mariadb")
-	h := imageHarness(t, map[string]string{"mariadb:11": debianImage(t, "mariadb")})
+	client := serviceClient(t, "mariadb")
+	t.Parallel()
+	image := debianImage(t, "mariadb")
+	h := imageHarness(t, map[string]string{"mariadb:11": image})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
-	outputs := deploy(t, h, "mariadb", map[string]any{"port": port, "database": "shop", "username": "clerk"})
+	outputs := deploy(t, h, "mariadb", image, map[string]any{"port": port, "database": "shop", "username": "clerk"})
 
 	uri, err := url.Parse(outputString(t, outputs, "connection_uri"))
 	if err != nil {
@@ -77,9 +78,11 @@ func TestServiceMariaDB(t *testing.T) {
 // TestServiceLuanti: the luanti template (with the game Debian's package ships) answers
 // a Luanti client's first packet on its UDP port.
 func TestServiceLuanti(t *testing.T) {
-	h := imageHarness(t, map[string]string{"ghcr.io/minetest/minetest:5.7.0": debianImage(t, "luanti")})
+	t.Parallel()
+	image := debianImage(t, "luanti")
+	h := imageHarness(t, map[string]string{"ghcr.io/minetest/minetest:5.7.0": image})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
-	outputs := deploy(t, h, "luanti", map[string]any{"port": port, "game": "devtest", "server_name": "e2e"})
+	outputs := deploy(t, h, "luanti", image, map[string]any{"port": port, "game": "devtest", "server_name": "e2e"})
 	endpoint := outputString(t, outputs, "endpoint")
 	if endpoint != "127.0.0.1:"+strconv.Itoa(port) {
 		t.Fatalf("endpoint %q", endpoint)
@@ -96,10 +99,12 @@ func TestServiceLuanti(t *testing.T) {
 // TestServiceStaticPage: the nginx-static template serves the page the form holds,
 // byte for byte (template syntax, quotes and non-ASCII text included).
 func TestServiceStaticPage(t *testing.T) {
-	h := imageHarness(t, map[string]string{"nginx:1.27-alpine": debianImage(t, "nginx")})
+	t.Parallel()
+	image := debianImage(t, "nginx")
+	h := imageHarness(t, map[string]string{"nginx:1.27-alpine": image})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
 	const page = "<!doctype html>\n<title>e2e</title>\n<p>${var.port} %{if true}x%{endif} \"quoted\" &amp; été</p>\n"
-	outputs := deploy(t, h, "nginx-static", map[string]any{"port": port, "page_content": page})
+	outputs := deploy(t, h, "nginx-static", image, map[string]any{"port": port, "page_content": page})
 	endpoint := outputString(t, outputs, "endpoint")
 	res, err := http.Get(endpoint)
 	if err != nil {
@@ -121,7 +126,7 @@ func TestServiceStaticPage(t *testing.T) {
 // deploy creates a service from template, applies it (readiness checks included) and
 // returns the apply's outputs, sensitive ones revealed. The service is destroyed and
 // deleted when the test ends.
-func deploy(t *testing.T, h *harness, template string, inputs map[string]any) map[string]apiv1.Output {
+func deploy(t *testing.T, h *harness, template, image string, inputs map[string]any) map[string]apiv1.Output {
 	t.Helper()
 	svc := h.createService("", template, inputs)
 	t.Cleanup(func() {
@@ -137,6 +142,11 @@ func deploy(t *testing.T, h *harness, template string, inputs map[string]any) ma
 	h.wait("", svc.ID, job.ID, engine.StateSucceeded)
 	var revealed apiv1.Job
 	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/jobs/" + job.ID + "?reveal=true"}).decode(t, &revealed)
+	// The container runs the image the target's image map names, not the upstream one.
+	out, err := exec.Command("docker", "inspect", "--format", "{{.Config.Image}}", "spawnit-tenant-a-"+svc.ID).CombinedOutput()
+	if got := strings.TrimSpace(string(out)); err != nil || got != image {
+		t.Fatalf("the container runs %q (%v), want %s", got, err, image)
+	}
 	return revealed.Outputs
 }
 
@@ -150,7 +160,7 @@ func outputString(t *testing.T, outputs map[string]apiv1.Output, name string) st
 }
 
 // clientTool finds a service's client installed by `go tool task clients`.
-func clientTool(t *testing.T, name string) string {
+func serviceClient(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -270,26 +280,15 @@ func luantiHello(addr string, timeout time.Duration) (uint16, error) {
 }
 
 // imageHarness is a harness whose Docker target pulls the templates' upstream images
-// (keys of images) from the given references instead.
+// (keys of images) from the given references instead, through the target's image map
+// as an operator's configuration would.
 func imageHarness(t *testing.T, images map[string]string) *harness {
 	t.Helper()
-	for upstream, ref := range images {
-		useImage(t, upstream, ref)
+	m, err := json.Marshal(images)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return newHarness(t, harnessOptions{realTofu: true})
-}
-
-// useImage makes the upstream name of an image resolve to ref on the local engine: the
-// Docker provider uses a local image of the name it is given before pulling one.
-func useImage(t *testing.T, upstream, ref string) {
-	t.Helper()
-	var out bytes.Buffer
-	for _, args := range [][]string{{"pull", "--quiet", ref}, {"tag", ref, upstream}} {
-		cmd := exec.CommandContext(context.Background(), "docker", args...)
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out.Bytes())
-		}
-	}
-	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", upstream).Run() })
+	return newHarness(t, harnessOptions{realTofu: true, targets: map[string]platform.Target{
+		"docker": {Vars: map[string]string{"docker_image_map": string(m)}},
+	}})
 }
