@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -143,9 +144,14 @@ func deploy(t *testing.T, h *harness, template, image string, inputs map[string]
 	var revealed apiv1.Job
 	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/jobs/" + job.ID + "?reveal=true"}).decode(t, &revealed)
 	// The container runs the image the target's image map names, not the upstream one.
-	out, err := exec.Command("docker", "inspect", "--format", "{{.Config.Image}}", "spawnit-tenant-a-"+svc.ID).CombinedOutput()
-	if got := strings.TrimSpace(string(out)); err != nil || got != image {
-		t.Fatalf("the container runs %q (%v), want %s", got, err, image)
+	out, err := exec.Command("docker", "inspect", "--format", "{{.Image}}", "spawnit-tenant-a-"+svc.ID).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker inspect: %v: %s", err, out)
+	}
+	id := strings.TrimSpace(string(out))
+	out, err = exec.Command("docker", "image", "inspect", "--format", "{{range .RepoTags}}{{println .}}{{end}}", id).CombinedOutput()
+	if err != nil || !slices.Contains(strings.Fields(string(out)), image) {
+		t.Fatalf("the container runs %s, named %q (%v), not %s", id, strings.Fields(string(out)), err, image)
 	}
 	return revealed.Outputs
 }
