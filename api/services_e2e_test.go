@@ -3,12 +3,15 @@ package api_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
@@ -184,4 +187,63 @@ func uriPassword(uri string) string {
 		return fmt.Sprint("\x00")
 	}
 	return pw
+}
+
+// TestPrivateRegistryLogin: the Docker target's docker_image_prefix sends every image to
+// a registry that wants a login, and docker_registry_auth logs in to it with the
+// credentials of the target's environment: refused with a wrong password, deployed with
+// the right one.
+func TestPrivateRegistryLogin(t *testing.T) {
+	t.Parallel()
+	const user = "spawnit-operator"
+	password := "registry-pass-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	registry := testservers.PrivateRegistry(t, user, password)
+	upstream := testservers.BuildTestImage(t)
+	mirrored := registry + "/mirror/" + upstream
+	testservers.PushImage(t, upstream, mirrored, user, password)
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", mirrored).Run() })
+
+	target := func(pass string) map[string]platform.Target {
+		return map[string]platform.Target{"docker": {
+			Env: map[string]string{"DOCKER_REGISTRY_USER": user, "DOCKER_REGISTRY_PASS": pass},
+			Vars: map[string]string{
+				"docker_image_prefix":  registry + "/mirror",
+				"docker_registry_auth": `["` + registry + `"]`,
+			},
+		}}
+	}
+
+	// A wrong password: the pull is refused, nothing runs.
+	h := newHarness(t, harnessOptions{realTofu: true, targets: target("not-" + password)})
+	port, _ := strconv.Atoi(testservers.FreePort(t))
+	svc := h.createService("", "httpecho", map[string]any{"port": port, "greeting": "from a private registry"})
+	t.Cleanup(func() { removeContainer(svc) })
+	failed := h.wait("", svc.ID, h.run("", svc.ID, "apply", nil).ID, engine.StateFailed)
+	if strings.Contains(failed.Error, password) {
+		t.Fatal("the job's error shows the password")
+	}
+	if !strings.Contains(strings.ToLower(failed.Error), "unauthorized") {
+		t.Fatalf("the apply failed, but not for the login: %s", failed.Error)
+	}
+
+	h = newHarness(t, harnessOptions{realTofu: true, targets: target(password)})
+	svc = h.createService("", "httpecho", map[string]any{"port": port, "greeting": "from a private registry"})
+	t.Cleanup(func() { removeContainer(svc) })
+	endpoint := applyOutput(t, h, svc.ID, "endpoint")
+	checkImage(t, svc, mirrored)
+	var body string
+	waitFor(t, "the container to answer", func() bool {
+		res, err := http.Get("http://" + strings.TrimPrefix(endpoint, "http://") + "/")
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		body = string(b)
+		return res.StatusCode == http.StatusOK
+	})
+	if !strings.Contains(body, "from a private registry") {
+		t.Fatalf("the container answered %q", body)
+	}
+	h.wait("", svc.ID, h.run("", svc.ID, "destroy", nil).ID, engine.StateSucceeded)
 }
