@@ -1,8 +1,9 @@
 package api_test
 
-// End-to-end tests of catalog services with their real clients: each deploys one
-// service through the API, on the images built from Debian packages (images/) and
-// served by the local registry, uses it the way its users would, then destroys it.
+// End-to-end tests of catalog services with their real clients (beside
+// services_e2e_test.go's): each deploys one service through the API, on the image built
+// from Debian packages (images/) and pulled from the local registry through the Docker
+// target's image map, uses it the way its users would, then destroys it.
 
 import (
 	"encoding/binary"
@@ -15,8 +16,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,17 +24,16 @@ import (
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
-	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 // TestServiceMariaDB: the mariadb template with its generated passwords; the mariadb
 // client connects with the connection_uri output, creates a table, inserts and reads
 // a row back, and root logs in with the generated root password.
 func TestServiceMariaDB(t *testing.T) {
-	client := serviceClient(t, "mariadb")
+	client := clientTool(t, "mariadb")
 	t.Parallel()
-	image := debianImage(t, "mariadb")
-	h := imageHarness(t, map[string]string{"mariadb:11": image})
+	image := testservers.RegistryImage(t, "mariadb")
+	h := newHarness(t, harnessOptions{realTofu: true, targets: imageMap(t, map[string]string{"mariadb:11": image})})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
 	outputs := deploy(t, h, "mariadb", image, map[string]any{"port": port, "database": "shop", "username": "clerk"})
 
@@ -80,8 +78,8 @@ func TestServiceMariaDB(t *testing.T) {
 // a Luanti client's first packet on its UDP port.
 func TestServiceLuanti(t *testing.T) {
 	t.Parallel()
-	image := debianImage(t, "luanti")
-	h := imageHarness(t, map[string]string{"ghcr.io/minetest/minetest:5.7.0": image})
+	image := testservers.RegistryImage(t, "luanti")
+	h := newHarness(t, harnessOptions{realTofu: true, targets: imageMap(t, map[string]string{"ghcr.io/minetest/minetest:5.7.0": image})})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
 	outputs := deploy(t, h, "luanti", image, map[string]any{"port": port, "game": "devtest", "server_name": "e2e"})
 	endpoint := outputString(t, outputs, "endpoint")
@@ -101,8 +99,8 @@ func TestServiceLuanti(t *testing.T) {
 // byte for byte (template syntax, quotes and non-ASCII text included).
 func TestServiceStaticPage(t *testing.T) {
 	t.Parallel()
-	image := debianImage(t, "nginx")
-	h := imageHarness(t, map[string]string{"nginx:1.27-alpine": image})
+	image := testservers.RegistryImage(t, "nginx")
+	h := newHarness(t, harnessOptions{realTofu: true, targets: imageMap(t, map[string]string{"nginx:1.27-alpine": image})})
 	port, _ := strconv.Atoi(testservers.FreePort(t))
 	const page = "<!doctype html>\n<title>e2e</title>\n<p>${var.port} %{if true}x%{endif} \"quoted\" &amp; été</p>\n"
 	outputs := deploy(t, h, "nginx-static", image, map[string]any{"port": port, "page_content": page})
@@ -124,8 +122,9 @@ func TestServiceStaticPage(t *testing.T) {
 	}
 }
 
-// deploy creates a service from template, applies it (readiness checks included) and
-// returns the apply's outputs, sensitive ones revealed. The service is destroyed and
+// deploy creates a service from template, applies it (readiness checks included),
+// checks that its container runs image (the target's image map at work) and returns
+// the apply's outputs, sensitive ones revealed. The service is destroyed and
 // deleted when the test ends.
 func deploy(t *testing.T, h *harness, template, image string, inputs map[string]any) map[string]apiv1.Output {
 	t.Helper()
@@ -143,16 +142,7 @@ func deploy(t *testing.T, h *harness, template, image string, inputs map[string]
 	h.wait("", svc.ID, job.ID, engine.StateSucceeded)
 	var revealed apiv1.Job
 	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/jobs/" + job.ID + "?reveal=true"}).decode(t, &revealed)
-	// The container runs the image the target's image map names, not the upstream one.
-	out, err := exec.Command("docker", "inspect", "--format", "{{.Image}}", "spawnit-tenant-a-"+svc.ID).CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker inspect: %v: %s", err, out)
-	}
-	id := strings.TrimSpace(string(out))
-	out, err = exec.Command("docker", "image", "inspect", "--format", "{{range .RepoTags}}{{println .}}{{end}}", id).CombinedOutput()
-	if err != nil || !slices.Contains(strings.Fields(string(out)), image) {
-		t.Fatalf("the container runs %s, named %q (%v), not %s", id, strings.Fields(string(out)), err, image)
-	}
+	checkImage(t, svc, image)
 	return revealed.Outputs
 }
 
@@ -163,48 +153,6 @@ func outputString(t *testing.T, outputs map[string]apiv1.Output, name string) st
 		t.Fatalf("output %s = %s (%v)", name, outputs[name].Value, err)
 	}
 	return s
-}
-
-// clientTool finds a service's client installed by `go tool task clients`.
-func serviceClient(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		testservers.Missing(t, "%s client not on PATH (go -C tools tool task clients)", name)
-	}
-	return p
-}
-
-// debianImage is the registry reference of the image images/build.sh built from
-// images/<name>/ and pushed to the local registry (SPAWNIT_REGISTRY, 127.0.0.1:5000).
-func debianImage(t *testing.T, name string) string {
-	t.Helper()
-	testservers.Docker(t)
-	registry := os.Getenv("SPAWNIT_REGISTRY")
-	if registry == "" {
-		registry = "127.0.0.1:5000"
-	}
-	tag := "bookworm"
-	if b, err := os.ReadFile(filepath.Join(testservers.RepoRoot(), "images", name, "tag")); err == nil {
-		tag = strings.TrimSpace(string(b))
-	}
-	manifest := "http://" + registry + "/v2/debian/" + name + "/manifests/" + tag
-	r, err := http.NewRequest(http.MethodHead, manifest, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json")
-	res, err := http.DefaultClient.Do(r)
-	if err == nil {
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK {
-			err = fmt.Errorf("status %d", res.StatusCode)
-		}
-	}
-	if err != nil {
-		testservers.Missing(t, "image debian/%s:%s not in the registry at %s (go -C tools tool task images): %v", name, tag, registry, err)
-	}
-	return registry + "/debian/" + name + ":" + tag
 }
 
 // Luanti's network protocol: UDP datagrams with a 7-byte header (protocol id, sender's
@@ -283,18 +231,4 @@ func luantiHello(addr string, timeout time.Duration) (uint16, error) {
 		}
 	}
 	return 0, fmt.Errorf("no Luanti hello answered at %s within %v: %v", addr, timeout, last)
-}
-
-// imageHarness is a harness whose Docker target pulls the templates' upstream images
-// (keys of images) from the given references instead, through the target's image map
-// as an operator's configuration would.
-func imageHarness(t *testing.T, images map[string]string) *harness {
-	t.Helper()
-	m, err := json.Marshal(images)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return newHarness(t, harnessOptions{realTofu: true, targets: map[string]platform.Target{
-		"docker": {Vars: map[string]string{"docker_image_map": string(m)}},
-	}})
 }
