@@ -122,6 +122,29 @@ func TestServiceStaticPage(t *testing.T) {
 	}
 }
 
+// TestCatalogListsNewServices: the catalog serves the mariadb and luanti templates with
+// the category and icon the UI groups and shows them by.
+func TestCatalogListsNewServices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	var list apiv1.TemplateList
+	h.must(200, req{method: "GET", path: "/api/v1/catalog"}).decode(t, &list)
+	want := map[string]string{"mariadb": "database", "luanti": "game"}
+	for _, tpl := range list.Templates {
+		category, ok := want[tpl.ID]
+		if !ok {
+			continue
+		}
+		delete(want, tpl.ID)
+		if tpl.Category != category || tpl.Icon == "" || len(tpl.Readiness) == 0 {
+			t.Errorf("%s: category %q, icon %q, readiness %v", tpl.ID, tpl.Category, tpl.Icon, tpl.Readiness)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("the catalog lacks %v", want)
+	}
+}
+
 // deploy creates a service from template, applies it (readiness checks included),
 // checks that its container runs image (the target's image map at work) and returns
 // the apply's outputs, sensitive ones revealed. The service is destroyed and
