@@ -348,7 +348,7 @@ func TestModuleFiles(t *testing.T) {
 	for n := range files {
 		names = append(names, n)
 	}
-	if len(names) != 4 || string(files["main.tf"]) != mustBuiltin(t, "httpecho/modules/docker/main.tf") {
+	if len(names) != 5 || string(files["main.tf"]) != mustBuiltin(t, "httpecho/modules/docker/main.tf") {
 		t.Fatalf("files = %v", names)
 	}
 	files["main.tf"] = []byte("changed by the caller")
