@@ -89,6 +89,8 @@ type harnessOptions struct {
 	// unchecked, for benchmarks only, serves responses without holding them against
 	// openapi.json: the check's own work (decoding every stream event) would be measured.
 	unchecked bool
+	// targets, when set, are the platform's targets (their environment and variables).
+	targets map[string]platform.Target
 }
 
 type harness struct {
@@ -149,7 +151,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.wrapStore != nil {
 		pst = o.wrapStore(st)
 	}
-	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger, Cluster: cfg.Cluster})
+	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger, Cluster: cfg.Cluster, Targets: o.targets})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -133,7 +133,7 @@ func TestDisabledTemplateIsHiddenAndNotReseeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "nginx-static", "postgres"}) {
+	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "luanti", "mariadb", "nginx-static", "postgres"}) {
 		t.Fatalf("List = %v", got)
 	}
 	if _, err := c.Get(ctx, "redis"); !errors.Is(err, ErrTemplateNotFound) || !errors.Is(err, engine.ErrNotFound) {
@@ -165,7 +165,7 @@ func TestListSkipsAndReportsMalformedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "minecraft", "postgres", "redis"}) {
+	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "luanti", "mariadb", "minecraft", "postgres", "redis"}) {
 		t.Fatalf("List = %v", got)
 	}
 	wantProblems := []string{"Bad_Name", "badprovider", "mismatch", "nginx-static", "nomodule", "onlymodule", "unknownfield"}
@@ -348,7 +348,7 @@ func TestModuleFiles(t *testing.T) {
 	for n := range files {
 		names = append(names, n)
 	}
-	if len(names) != 4 || string(files["main.tf"]) != mustBuiltin(t, "httpecho/modules/docker/main.tf") {
+	if len(names) != 5 || string(files["main.tf"]) != mustBuiltin(t, "httpecho/modules/docker/main.tf") {
 		t.Fatalf("files = %v", names)
 	}
 	files["main.tf"] = []byte("changed by the caller")

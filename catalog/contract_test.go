@@ -155,7 +155,7 @@ func TestContractBuiltinTemplates(t *testing.T) {
 			checkOutputsAgree(t, mods)
 			checkReadiness(t, tpl, mods)
 			if aws, docker := mods["aws"], mods["docker"]; aws != nil && docker != nil {
-				checkAWSModule(t, tpl, aws, dockerPublishedPorts(t, docker))
+				checkAWSModule(t, tpl, aws, dockerPublishedPorts(t, docker), dockerPortProtocols(docker))
 			}
 			if k8s, docker := mods["kubernetes"], mods["docker"]; k8s != nil && docker != nil {
 				checkKubernetesModule(t, tpl, k8s, dockerPublishedPorts(t, docker))
@@ -317,7 +317,13 @@ func checkCommonConventions(t *testing.T, m *contractModule) {
 			t.Errorf("%s: provider %s has no version constraint", m.target, name)
 		}
 	}
-	if len(m.inspect.ProviderConfigs) > 0 {
+	allowed := 0
+	for _, b := range m.hcl.blocks {
+		if m.target == "docker" && catalog.DockerRegistryAuthBlock(b, m.hcl.files[b.Range().Filename]) {
+			allowed++
+		}
+	}
+	if len(m.inspect.ProviderConfigs) > allowed {
 		t.Errorf("%s: module configures providers %v; credentials and region come from the server's environment", m.target, sortedKeys(m.inspect.ProviderConfigs))
 	}
 	if len(m.inspect.RequiredCore) == 0 {
@@ -326,7 +332,9 @@ func checkCommonConventions(t *testing.T, m *contractModule) {
 	for _, b := range m.hcl.blocks {
 		switch b.Type {
 		case "provider":
-			t.Errorf("%s: provider block %v", m.target, b.Labels)
+			if m.target != "docker" || !catalog.DockerRegistryAuthBlock(b, m.hcl.files[b.Range().Filename]) {
+				t.Errorf("%s: provider block %v", m.target, b.Labels)
+			}
 		case "terraform":
 			for _, nb := range b.Body.Blocks {
 				if nb.Type == "backend" || nb.Type == "cloud" {
@@ -360,10 +368,30 @@ func dockerPublishedPorts(t *testing.T, m *contractModule) []string {
 	return ports
 }
 
+// dockerPortProtocols maps each port field the Docker module publishes to its
+// protocol ("tcp" unless the ports block says otherwise).
+func dockerPortProtocols(m *contractModule) map[string]string {
+	protocols := map[string]string{}
+	for _, b := range m.hcl.resources("docker_container") {
+		for _, nb := range b.Body.Blocks {
+			if nb.Type != "ports" || nb.Body.Attributes["external"] == nil {
+				continue
+			}
+			proto := "tcp"
+			if a := nb.Body.Attributes["protocol"]; a != nil {
+				proto = strings.Trim(m.hcl.text(a.Expr), `"`)
+			}
+			protocols[varName(nb.Body.Attributes["external"].Expr)] = proto
+		}
+	}
+	return protocols
+}
+
 // checkAWSModule: the security group opens exactly the ports the Docker module
-// publishes, over TCP, to a range that comes from aws_allowed_cidr; nothing else comes
-// in; instances require IMDSv2; tags carry the spawnit keys and no secret.
-func checkAWSModule(t *testing.T, tpl *catalog.Template, m *contractModule, published []string) {
+// publishes, over the same protocol (TCP unless the Docker port says UDP), to a range
+// that comes from aws_allowed_cidr; nothing else comes in; instances require IMDSv2;
+// tags carry the spawnit keys and no secret.
+func checkAWSModule(t *testing.T, tpl *catalog.Template, m *contractModule, published []string, protocols map[string]string) {
 	t.Helper()
 	if len(m.hcl.resources("aws_security_group_rule")) > 0 {
 		t.Errorf("aws: aws_security_group_rule is not used; rules are aws_vpc_security_group_*_rule")
@@ -392,9 +420,7 @@ func checkAWSModule(t *testing.T, tpl *catalog.Template, m *contractModule, publ
 			}
 			return ""
 		}
-		if got := attr("ip_protocol"); got != `"tcp"` {
-			t.Errorf("aws: %s: ip_protocol = %s, want \"tcp\"", name, got)
-		}
+		proto := attr("ip_protocol")
 		for _, n := range []string{"cidr_ipv6", "prefix_list_id", "referenced_security_group_id"} {
 			if attr(n) != "" {
 				t.Errorf("aws: %s sets %s; sources come from aws_allowed_cidr only", name, n)
@@ -419,11 +445,16 @@ func checkAWSModule(t *testing.T, tpl *catalog.Template, m *contractModule, publ
 				t.Errorf("aws: %s: for_each must be a local object of port variables, got %s", name, m.hcl.text(fe.Expr))
 				continue
 			}
+			var vars []string
 			for _, e := range ports {
-				opened = append(opened, varName(e))
+				vars = append(vars, varName(e))
 			}
+			checkProtocol(t, name, proto, vars, protocols)
+			opened = append(opened, vars...)
 		} else {
-			opened = append(opened, varName(r.Body.Attributes["from_port"].Expr))
+			v := varName(r.Body.Attributes["from_port"].Expr)
+			checkProtocol(t, name, proto, []string{v}, protocols)
+			opened = append(opened, v)
 		}
 	}
 	for _, p := range opened {
@@ -455,6 +486,21 @@ func checkAWSModule(t *testing.T, tpl *catalog.Template, m *contractModule, publ
 		"spawnit:service":  "var.spawnit_service_id",
 		"spawnit:template": `"` + tpl.ID + `"`,
 	})
+}
+
+// checkProtocol: an ingress rule opens its ports over the protocol the Docker module
+// publishes them with.
+func checkProtocol(t *testing.T, rule, proto string, ports []string, protocols map[string]string) {
+	t.Helper()
+	for _, p := range ports {
+		want := protocols[p]
+		if want == "" {
+			want = "tcp"
+		}
+		if proto != `"`+want+`"` {
+			t.Errorf("aws: %s: ip_protocol = %s, want %q as the Docker module publishes %s", rule, proto, want, p)
+		}
+	}
 }
 
 // checkKubernetesModule: the Service exposes the ports the Docker module publishes;

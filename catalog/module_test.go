@@ -155,11 +155,45 @@ func TestBuiltinModuleInterface(t *testing.T) {
 					if req == nil || req.Source != "kreuzwerker/docker" || !reflect.DeepEqual(req.VersionConstraints, []string{"4.6.0"}) {
 						t.Errorf("docker: required provider = %+v", req)
 					}
+					// The operator's image setting reaches every Docker module.
+					for _, name := range []string{"docker_image_map", "docker_image_prefix", "docker_registry_auth"} {
+						if v := mod.Variables[name]; v == nil || v.Default == nil {
+							t.Errorf("docker: no variable %s with a default (docs/targets.md, images from a private registry)", name)
+						}
+					}
 					checkDockerModule(t, tpl)
 				}
 			}
 		})
 	}
+}
+
+// dockerImageExpr is local.image in every Docker module: the operator's image map, else
+// the operator's registry prefix, before the upstream image (docs/targets.md).
+const dockerImageExpr = `lookup(var.docker_image_map, local.upstream_image,
+    var.docker_image_prefix == "" ? local.upstream_image : "${trimsuffix(var.docker_image_prefix, "/")}/${local.upstream_image}",
+  )`
+
+// DockerRegistryAuthBlock reports whether b (read from src) is the one provider block a
+// Docker module may have (docs/targets.md, rule 4): provider "docker" naming only the
+// registries to log in to, from docker_registry_auth; the engine, and the credentials,
+// come from the target's environment.
+func DockerRegistryAuthBlock(b *hclsyntax.Block, src []byte) bool {
+	if b.Type != "provider" || len(b.Labels) != 1 || b.Labels[0] != "docker" || len(b.Body.Attributes) != 0 || len(b.Body.Blocks) != 1 {
+		return false
+	}
+	d := b.Body.Blocks[0]
+	if d.Type != "dynamic" || len(d.Labels) != 1 || d.Labels[0] != "registry_auth" || len(d.Body.Attributes) != 1 || len(d.Body.Blocks) != 1 {
+		return false
+	}
+	text := func(e hclsyntax.Expression) string { return string(e.Range().SliceBytes(src)) }
+	forEach, ok := d.Body.Attributes["for_each"]
+	if !ok || text(forEach.Expr) != "toset(var.docker_registry_auth)" {
+		return false
+	}
+	c := d.Body.Blocks[0]
+	addr, ok := c.Body.Attributes["address"]
+	return c.Type == "content" && len(c.Body.Attributes) == 1 && len(c.Body.Blocks) == 0 && ok && text(addr.Expr) == "registry_auth.value"
 }
 
 // checkDockerModule reads the HCL itself for the conventions tfconfig does not expose:
@@ -212,8 +246,16 @@ func checkDockerModule(t *testing.T, tpl *Template) {
 				}
 			}
 		case b.Type == "provider":
-			t.Errorf("module configures provider %v; the engine's environment does", b.Labels)
+			if !DockerRegistryAuthBlock(b, src[b]) {
+				t.Errorf("module configures provider %v beyond the registries to log in to; the engine's environment does", b.Labels)
+			}
 		case b.Type == "locals":
+			if got := attr(b, b, "image"); got != dockerImageExpr {
+				t.Errorf("local.image = %s, want %s", got, dockerImageExpr)
+			}
+			if attr(b, b, "upstream_image") == "" {
+				t.Error("no local.upstream_image: the image the module pulls without the operator's setting")
+			}
 			if got := attr(b, b, "name"); got != `"spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"` {
 				t.Errorf("local.name = %s", got)
 			}
@@ -235,6 +277,9 @@ func checkDockerModule(t *testing.T, tpl *Template) {
 				t.Errorf("local.labels = %v, want %v", got, want)
 			}
 		case b.Type == "resource" && b.Labels[0] == "docker_image":
+			if got := attr(b, b, "name"); got != "local.image" {
+				t.Errorf("docker_image.%s name = %s: every image goes through the operator's image setting (local.image)", b.Labels[1], got)
+			}
 			if v, _ := b.Body.Attributes["keep_locally"].Expr.Value(nil); v != cty.True {
 				t.Errorf("docker_image.%s must keep_locally = true (images are never pulled again on destroy/apply)", b.Labels[1])
 			}

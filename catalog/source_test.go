@@ -26,7 +26,7 @@ func TestServiceSourceFiles(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	want := []string{"main.tf", "outputs.tf", engine.TfvarsFile, "variables.tf", "versions.tf"}
+	want := []string{"main.tf", "outputs.tf", "providers.tf", engine.TfvarsFile, "variables.tf", "versions.tf"}
 	if len(names) != len(want) {
 		t.Fatalf("files = %v, want %v", names, want)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/spawnit/spawnit/pkg/truncate"
 )
 
-var builtinIDs = []string{"gitea", "httpecho", "minecraft", "nginx-static", "postgres", "redis"}
+var builtinIDs = []string{"gitea", "httpecho", "luanti", "mariadb", "minecraft", "nginx-static", "postgres", "redis"}
 
 // loadBuiltin parses one built-in template.json.
 func loadBuiltin(t *testing.T, id string) *Template {

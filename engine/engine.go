@@ -243,6 +243,7 @@ type runOptions struct {
 	secrets    []string
 	timeout    time.Duration
 	env        map[string]string
+	vars       map[string]string
 }
 
 // FailIfLocked makes a request for a busy service fail with ErrLocked instead of
@@ -268,6 +269,21 @@ func WithEnv(env map[string]string) RunOption {
 			o.env = map[string]string{}
 		}
 		maps.Copy(o.env, env)
+	}
+}
+
+// WithVars sets input variables of the module that the form does not: a target's own
+// variables (docs/targets.md, rule 2: docker_image_map, aws_instance_type, ...), which
+// the server's configuration sets for every service of that target. Each reaches tofu as
+// TF_VAR_<name>, its value as tofu reads such a variable (a string as it is, a map or a
+// list in HCL or JSON syntax). Tofu ignores one that the module does not declare, and a
+// value in the service's terraform.tfvars.json wins over it. Names must be identifiers.
+func WithVars(vars map[string]string) RunOption {
+	return func(o *runOptions) {
+		if o.vars == nil {
+			o.vars = map[string]string{}
+		}
+		maps.Copy(o.vars, vars)
 	}
 }
 

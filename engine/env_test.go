@@ -81,3 +81,34 @@ func TestTargetEnvSecretsMasked(t *testing.T) {
 		t.Fatalf("a region is not a secret:\n%s", text)
 	}
 }
+
+// TestWithVars: a target's variables reach tofu as TF_VAR_<name>, for the job given them
+// only; names that are not identifiers are refused. (The e2e tests of the catalog's
+// services show real tofu using them: the image map of the Docker target.)
+func TestWithVars(t *testing.T) {
+	e, _ := unitEngine(t, false)
+	ref := ServiceRef{Client: "acme", Service: "vars"}
+	ctx := context.Background()
+	j, err := e.Plan(ctx, ref, WithVars(map[string]string{"docker_image_map": `{"a:1":"b:2"}`}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-j.Done()
+	env := e.runner.jobEnv(j)
+	if env["TF_VAR_docker_image_map"] != `{"a:1":"b:2"}` {
+		t.Fatalf("TF_VAR_docker_image_map = %q", env["TF_VAR_docker_image_map"])
+	}
+	j, err = e.Plan(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-j.Done()
+	if v, ok := e.runner.jobEnv(j)["TF_VAR_docker_image_map"]; ok {
+		t.Fatalf("another job got the variable: %q", v)
+	}
+	for _, bad := range []map[string]string{{"bad name": "x"}, {"": "x"}, {"x=y": "x"}, {"docker_x": "a\x00b"}} {
+		if _, err := e.Plan(ctx, ref, WithVars(bad)); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("WithVars(%q) accepted: %v", bad, err)
+		}
+	}
+}

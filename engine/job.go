@@ -129,6 +129,7 @@ type Job struct {
 	failFast   bool
 	replica    string            // the cluster id of the replica holding it
 	env        map[string]string // added to tofu's environment (WithEnv)
+	vars       map[string]string // module variables, given as TF_VAR_<name> (WithVars)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	sweep      SweepFunc         // objects of the target outside the state (WithSweep)
 	preempted  atomic.Bool       // cancelled to let a user's job run

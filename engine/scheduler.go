@@ -127,6 +127,9 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 	if err := ValidateEnv(o.env); err != nil {
 		return nil, err
 	}
+	if err := ValidateVars(o.vars); err != nil {
+		return nil, err
+	}
 	if e.jobs.isClosed() {
 		return nil, ErrClosed
 	}
@@ -186,6 +189,7 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 	})
 	j.mask.Add(o.secrets...)
 	j.env = o.env
+	j.vars = o.vars
 	for k, v := range o.env {
 		if secretEnvName(k) {
 			j.mask.Add(v)

@@ -163,10 +163,14 @@ func (e *runner) tofuEnv() map[string]string {
 	return env
 }
 
-// jobEnv is tofuEnv plus the job's own variables (WithEnv).
+// jobEnv is tofuEnv plus the job's own environment (WithEnv) and module variables
+// (WithVars, as TF_VAR_<name>).
 func (e *runner) jobEnv(j *Job) map[string]string {
 	env := e.tofuEnv()
 	maps.Copy(env, j.env)
+	for k, v := range j.vars {
+		env["TF_VAR_"+k] = v
+	}
 	return env
 }
 
@@ -208,6 +212,21 @@ func ValidateEnv(env map[string]string) error {
 			return fmt.Errorf("%w: %s: tofu's own settings (TF_*) are the engine's to set", ErrInvalidInput, k)
 		case strings.ContainsRune(v, 0):
 			return fmt.Errorf("%w: environment variable %s holds a NUL byte", ErrInvalidInput, k)
+		}
+	}
+	return nil
+}
+
+var varName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*$`)
+
+// ValidateVars checks module variables for WithVars: what a job given them would refuse.
+func ValidateVars(vars map[string]string) error {
+	for k, v := range vars {
+		switch {
+		case !varName.MatchString(k):
+			return fmt.Errorf("%w: variable name %q", ErrInvalidInput, truncate.String(k, 80))
+		case strings.ContainsRune(v, 0):
+			return fmt.Errorf("%w: variable %s holds a NUL byte", ErrInvalidInput, k)
 		}
 	}
 	return nil

@@ -56,6 +56,7 @@ type serveConfig struct {
 	targets        string   // as given
 	targetNames    []string // parsed from targets
 	targetEnv      targetEnvFlag
+	targetVars     targetEnvFlag // target=file pairs too: JSON objects of the target's variables
 	logLevel       string
 	logFormat      string
 }
@@ -111,6 +112,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.StringVar(&c.targets, "targets", "docker", "targets users may deploy new services to, comma-separated (docker, aws, kubernetes)")
 	c.targetEnv = targetEnvFlag{}
 	fs.Var(c.targetEnv, "target-env", "target=file: environment for a target's tofu runs (credentials, region), read from a KEY=VALUE file; repeat per target, or comma-separate")
+	c.targetVars = targetEnvFlag{}
+	fs.Var(c.targetVars, "target-vars", "target=file: the target's own module variables (docker_image_map, docker_image_prefix, docker_registry_auth, aws_instance_type, ...) as a JSON object; repeat per target, or comma-separate")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json (one object a line) or text")
 	fs.Usage = func() { serveUsage(fs, output) }
@@ -174,6 +177,11 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	for name := range c.targetEnv {
 		if !slices.Contains(c.targetNames, name) {
 			return nil, usageError{fmt.Sprintf("--target-env %s: %s is not in --targets (%s)", name, name, c.targets)}
+		}
+	}
+	for name := range c.targetVars {
+		if !slices.Contains(c.targetNames, name) {
+			return nil, usageError{fmt.Sprintf("--target-vars %s: %s is not in --targets (%s)", name, name, c.targets)}
 		}
 	}
 	return &c, nil
@@ -338,7 +346,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		return nil, fmt.Errorf("engine: %w", err)
 	}
 	metrics := api.NewMetrics()
-	targets, err := loadTargets(cfg.targetNames, cfg.targetEnv)
+	targets, err := loadTargets(cfg.targetNames, cfg.targetEnv, cfg.targetVars)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ var serveTopics = []struct {
 	{"Server", []string{"listen", "data-dir", "log-"}},
 	{"Storage (S3; without an endpoint, files in the data directory)", []string{"s3-"}},
 	{"Sign-in (OIDC; without an issuer, single-user on loopback)", []string{"oidc-", "session-"}},
-	{"OpenTofu and targets", []string{"tofu", "provider-mirror", "targets", "target-env"}},
+	{"OpenTofu and targets", []string{"tofu", "provider-mirror", "targets", "target-env", "target-vars"}},
 	{"Jobs and supervision", []string{"max-parallel", "job-", "kill-grace", "shutdown-grace", "drift-interval"}},
 	{"Other", nil},
 }

@@ -5,6 +5,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
@@ -42,8 +43,9 @@ func (f targetEnvFlag) Set(v string) error {
 }
 
 // loadTargets builds the platform's targets: the enabled names, each with the
-// environment read from its --target-env file.
-func loadTargets(names []string, envFiles targetEnvFlag) (map[string]platform.Target, error) {
+// environment read from its --target-env file and the variables from its --target-vars
+// file.
+func loadTargets(names []string, envFiles, varFiles targetEnvFlag) (map[string]platform.Target, error) {
 	out := map[string]platform.Target{}
 	for _, name := range names {
 		out[name] = platform.Target{}
@@ -53,9 +55,50 @@ func loadTargets(names []string, envFiles targetEnvFlag) (map[string]platform.Ta
 		if err != nil {
 			return nil, fmt.Errorf("--target-env %s: %w", name, err)
 		}
-		out[name] = platform.Target{Env: env}
+		t := out[name]
+		t.Env = env
+		out[name] = t
+	}
+	for name, path := range varFiles {
+		vars, err := readVarsFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--target-vars %s: %w", name, err)
+		}
+		t := out[name]
+		t.Vars = vars
+		out[name] = t
 	}
 	return out, nil
+}
+
+// readVarsFile reads a JSON object of module variables: a string value is kept as it is,
+// any other value as its JSON text (which tofu reads as a map, list, number or bool).
+func readVarsFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("%s: want a JSON object of variables: %w", path, err)
+	}
+	vars := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if string(bytes.TrimSpace(v)) == "null" {
+			return nil, fmt.Errorf("%s: %s: null is not a value (leave the variable out for its default)", path, k)
+		}
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			vars[k] = s
+			continue
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, v); err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", path, k, err)
+		}
+		vars[k] = buf.String()
+	}
+	return vars, nil
 }
 
 // readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are skipped,

@@ -21,7 +21,7 @@ func TestTargetFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets, err := loadTargets(c.targetNames, c.targetEnv)
+	targets, err := loadTargets(c.targetNames, c.targetEnv, c.targetVars)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestTargetFlags(t *testing.T) {
 
 	// Default: docker alone.
 	c, _ = parseServeFlags(nil, env(nil), io.Discard)
-	if targets, _ := loadTargets(c.targetNames, c.targetEnv); len(targets) != 1 || targets["docker"].Env != nil {
+	if targets, _ := loadTargets(c.targetNames, c.targetEnv, c.targetVars); len(targets) != 1 || targets["docker"].Env != nil {
 		t.Fatalf("default targets %v", targets)
 	}
 
@@ -66,12 +66,64 @@ func TestTargetFlags(t *testing.T) {
 		if err := os.WriteFile(bad, []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": bad})
+		_, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": bad}, nil)
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "sekrit") {
 			t.Errorf("%q: %v", content, err)
 		}
 	}
-	if _, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": filepath.Join(dir, "missing.env")}); err == nil {
+	if _, err := loadTargets([]string{"docker"}, targetEnvFlag{"docker": filepath.Join(dir, "missing.env")}, nil); err == nil {
 		t.Error("a missing file accepted")
+	}
+}
+
+// TestTargetVarsFlag: --target-vars reads a JSON object per target; strings stay as they
+// are, other values become their JSON text (what tofu reads from TF_VAR_<name>).
+func TestTargetVarsFlag(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "docker.json")
+	if err := os.WriteFile(file, []byte(`{
+  "docker_image_prefix": "registry.example:5000/hub",
+  "docker_image_map": {"postgres:15-alpine": "registry.example:5000/debian/postgres:15-bookworm"},
+  "docker_registry_auth": ["registry.example:5000"]
+}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parseServeFlags(nil, env(map[string]string{"SPAWNIT_TARGET_VARS": "docker=" + file}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, err := loadTargets(c.targetNames, c.targetEnv, c.targetVars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := targets["docker"].Vars
+	want := map[string]string{
+		"docker_image_prefix":  "registry.example:5000/hub",
+		"docker_image_map":     `{"postgres:15-alpine":"registry.example:5000/debian/postgres:15-bookworm"}`,
+		"docker_registry_auth": `["registry.example:5000"]`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("vars %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	var ue usageError
+	if _, err := parseServeFlags([]string{"--target-vars", "aws=" + file}, env(nil), io.Discard); !errors.As(err, &ue) {
+		t.Errorf("vars of a target not enabled: %v", err)
+	}
+	for content, want := range map[string]string{
+		`["not an object"]`:  "want a JSON object",
+		`{"docker_x": null}`: "docker_x: null",
+	} {
+		if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadTargets([]string{"docker"}, nil, targetEnvFlag{"docker": file}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", content, err)
+		}
 	}
 }

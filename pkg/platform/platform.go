@@ -104,6 +104,13 @@ type Target struct {
 	// For docker, DOCKER_HOST (and DOCKER_TLS_VERIFY, DOCKER_CERT_PATH) also name the
 	// engine that readiness checks and health probes inspect (see Docker).
 	Env map[string]string
+	// Vars are the target's own module variables (docs/targets.md, rule 2), named
+	// <target>_..., set for every service of the target (engine.WithVars): for docker,
+	// docker_image_map and docker_image_prefix (where images come from) and
+	// docker_registry_auth (the registries to log in to with the credentials in Env).
+	// Values as tofu reads a TF_VAR_ variable: a string as it is, a map or list as JSON.
+	// Never credentials: those belong in Env.
+	Vars map[string]string
 }
 
 // Platform performs tenant-scoped operations on services. Safe for concurrent use.
@@ -153,6 +160,9 @@ func New(cfg Config) (*Platform, error) {
 			return nil, fmt.Errorf("target: %w", err)
 		}
 		if err := engine.ValidateEnv(t.Env); err != nil {
+			return nil, fmt.Errorf("target %s: %w", name, err)
+		}
+		if err := validateTargetVars(name, t.Vars); err != nil {
 			return nil, fmt.Errorf("target %s: %w", name, err)
 		}
 	}

@@ -59,6 +59,9 @@ func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 	if env := p.targets[svc.Provider].Env; len(env) > 0 {
 		opts = append(opts, engine.WithEnv(env))
 	}
+	if vars := p.targets[svc.Provider].Vars; len(vars) > 0 {
+		opts = append(opts, engine.WithVars(vars))
+	}
 	if sweep := p.sweepFor(svc); sweep != nil {
 		opts = append(opts, engine.WithSweep(sweep))
 	}

@@ -24,3 +24,23 @@ variable "page_content" {
   description = "HTML served as index.html."
   type        = string
 }
+
+# Target variables: set by the server's configuration (--target-vars docker=FILE), never
+# by users. Where the images come from; the defaults pull the upstream images.
+variable "docker_image_map" {
+  description = "Images to pull instead of upstream ones: upstream name (as in this module) to the name to pull, for example {\"redis:7-alpine\" = \"registry.example:5000/redis:7-alpine\"}."
+  type        = map(string)
+  default     = {}
+}
+
+variable "docker_image_prefix" {
+  description = "Registry (and path) put before every upstream image that docker_image_map does not name, for example registry.example:5000/hub; empty pulls the upstream names."
+  type        = string
+  default     = ""
+}
+
+variable "docker_registry_auth" {
+  description = "Registries (host[:port]) the provider logs in to, with DOCKER_REGISTRY_USER and DOCKER_REGISTRY_PASS (or the DOCKER_CONFIG file) of the target's environment."
+  type        = list(string)
+  default     = []
+}

@@ -1,4 +1,11 @@
 locals {
+  # The upstream image, or where the operator keeps it (docs/targets.md, "Images from a
+  # private registry"): its entry in docker_image_map, else docker_image_prefix before it.
+  upstream_image = "postgres:${var.postgres_version}-alpine"
+  image = lookup(var.docker_image_map, local.upstream_image,
+    var.docker_image_prefix == "" ? local.upstream_image : "${trimsuffix(var.docker_image_prefix, "/")}/${local.upstream_image}",
+  )
+
   name = "spawnit-${var.spawnit_client_id}-${var.spawnit_service_id}"
   labels = {
     "spawnit.client"   = var.spawnit_client_id
@@ -8,7 +15,7 @@ locals {
 }
 
 resource "docker_image" "postgres" {
-  name         = "postgres:${var.postgres_version}-alpine"
+  name         = local.image
   keep_locally = true
 
   # The new image is pulled before the container using the old one is replaced, so a

@@ -1,0 +1,71 @@
+# Set by SpawnIt, never by users: they name the Docker objects and label them so the
+# supervisor can map Docker events back to the service.
+variable "spawnit_client_id" {
+  description = "Tenant that owns the service (set by SpawnIt)."
+  type        = string
+}
+
+variable "spawnit_service_id" {
+  description = "Service id, unique within the tenant (set by SpawnIt)."
+  type        = string
+}
+
+variable "spawnit_service_name" {
+  description = "Display name of the service (set by SpawnIt)."
+  type        = string
+}
+
+variable "port" {
+  description = "Host UDP port on 127.0.0.1 published for the game."
+  type        = number
+}
+
+variable "game" {
+  description = "Id of the game the world plays (a game installed in the image)."
+  type        = string
+}
+
+variable "server_name" {
+  description = "Name of the server in the players' server list."
+  type        = string
+}
+
+variable "motd" {
+  description = "Message of the day, shown to players when they join."
+  type        = string
+}
+
+variable "max_users" {
+  description = "Maximum number of players at once."
+  type        = number
+}
+
+variable "creative_mode" {
+  description = "Whether the world is in creative mode."
+  type        = bool
+}
+
+variable "enable_damage" {
+  description = "Whether players take damage."
+  type        = bool
+}
+
+# Target variables: set by the server's configuration (--target-vars docker=FILE), never
+# by users. Where the images come from; the defaults pull the upstream images.
+variable "docker_image_map" {
+  description = "Images to pull instead of upstream ones: upstream name (as in this module) to the name to pull, for example {\"redis:7-alpine\" = \"registry.example:5000/redis:7-alpine\"}."
+  type        = map(string)
+  default     = {}
+}
+
+variable "docker_image_prefix" {
+  description = "Registry (and path) put before every upstream image that docker_image_map does not name, for example registry.example:5000/hub; empty pulls the upstream names."
+  type        = string
+  default     = ""
+}
+
+variable "docker_registry_auth" {
+  description = "Registries (host[:port]) the provider logs in to, with DOCKER_REGISTRY_USER and DOCKER_REGISTRY_PASS (or the DOCKER_CONFIG file) of the target's environment."
+  type        = list(string)
+  default     = []
+}
