@@ -32,7 +32,8 @@ import (
 // testAuth is the tests' Authenticator: the tenant comes from X-Test-Tenant (default
 // tenant-a), X-Test-Unauthenticated makes the request fail authentication, and
 // X-Test-Sessions-Down (authenticate) or X-Test-Sessions-Down-CSRF (the CSRF check)
-// makes it fail as a session store that does not answer. Only tests may trust a header
+// makes it fail as a session store that does not answer; X-Test-Role is the caller's
+// role (default deployer). Only tests may trust a header
 // for identity.
 type testAuth struct{}
 
@@ -47,7 +48,11 @@ func (testAuth) Authenticate(r *http.Request) (authn.Principal, error) {
 	if t == "" {
 		t = "tenant-a"
 	}
-	return authn.Principal{Subject: "user-of-" + t, Tenant: t, Name: "Test " + t}, nil
+	role := authn.RoleDeployer
+	if h := r.Header.Get("X-Test-Role"); h != "" {
+		role = authn.Role(h)
+	}
+	return authn.Principal{Subject: "user-of-" + t, Tenant: t, Name: "Test " + t, Role: role}, nil
 }
 func (testAuth) CSRFToken(*http.Request) string { return "" }
 func (testAuth) CheckCSRF(r *http.Request) error {

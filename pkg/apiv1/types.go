@@ -56,6 +56,9 @@ const (
 	CodeAcceptDisabled     = string(spawnit.KindAcceptDisabled)
 	CodeNotDeployed        = string(spawnit.KindNotDeployed)
 	CodeInternal           = string(spawnit.KindInternal)
+	CodeForbidden          = string(spawnit.KindForbidden)
+	CodeQuotaExceeded      = string(spawnit.KindQuotaExceeded)
+	CodeTooManyJobs        = string(spawnit.KindTooManyJobs)
 )
 
 // Me describes the caller.
@@ -66,6 +69,11 @@ type Me struct {
 	Email      string `json:"email,omitempty"`
 	SingleUser bool   `json:"single_user"`
 	CSRFToken  string `json:"csrf_token,omitempty"`
+	// Role is what the caller may do: viewer, deployer or operator.
+	Role string `json:"role"`
+	// HomeTenant is the caller's own tenant when an operator addresses Tenant with
+	// ?tenant= (support).
+	HomeTenant string `json:"home_tenant,omitempty"`
 }
 
 // Template is a catalog entry: what the user sees (metadata and a typed form), the

@@ -63,6 +63,9 @@ type Actor struct {
 	Tenant    string
 	Subject   string
 	RequestID string
+	// HomeTenant is the caller's own tenant when an operator acts on another tenant's
+	// services (Tenant), for support; empty otherwise. Audit entries carry both.
+	HomeTenant string
 }
 
 // Observer is told about job ends and drift results, for metrics. Its methods must
