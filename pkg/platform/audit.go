@@ -35,6 +35,8 @@ const (
 	ActionAccessDenied = "access.denied"
 	// ActionTenantAccess: an operator addressed another tenant's services (support).
 	ActionTenantAccess = "tenant.access"
+	// ActionQuotaSet: an operator set (or removed) a tenant's own quota.
+	ActionQuotaSet = "quota.set"
 )
 
 // Why a job was submitted, when it is more than the operation says (AuditEntry.Reason).

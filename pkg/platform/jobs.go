@@ -62,6 +62,12 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 			return engine.JobInfo{}, err
 		}
 	}
+	// Quotas are the users': the supervisor's own jobs (drift checks, remediation,
+	// expiry) do not go through Run.
+	if err := p.checkRunQuota(ctx, ref, req.Operation); err != nil {
+		p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
+		return engine.JobInfo{}, err
+	}
 	if req.IdempotencyKey != "" {
 		return p.runIdempotent(ctx, a, svc, req)
 	}
