@@ -103,7 +103,9 @@ func TestRoleClaimAgainstRealOP(t *testing.T) {
 		t.Errorf("browser session: %+v, %v; want operator", p, err)
 	}
 	// Another mapping: the same user's claim maps to nothing, so it has the default.
-	other := e.newAuth(t, func(c *Config) { c.Roles = RoleMapping{Claim: "email", Values: map[string]Role{"boss@example.com": RoleOperator}} })
+	other := e.newAuth(t, func(c *Config) {
+		c.Roles = RoleMapping{Claim: "email", Values: map[string]Role{"boss@example.com": RoleOperator}}
+	})
 	if p, err := other.Authenticate(bearerRequest(web.AccessToken)); err != nil || p.Role != RoleViewer {
 		t.Errorf("unmapped: %+v, %v; want viewer", p, err)
 	}
