@@ -16,7 +16,7 @@ import (
 // TestOpenAPIMatchesRoutes walks Echo's routes and the document's paths: every route is
 // documented with its method, and the document names no route that does not exist.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	s := &Server{cfg: Config{Platform: &platform.Platform{}, Auth: NewSingleUser(), MetricsOpen: true,
+	s := &Server{cfg: Config{Platform: &platform.Platform{}, Auth: NewSingleUser(),
 		AuthHandlers: &AuthHandlers{Login: http.NotFoundHandler(), Callback: http.NotFoundHandler(), Logout: http.NotFoundHandler()},
 		UI:           http.NotFoundHandler()}}
 	s.metrics = NewMetrics()

@@ -51,6 +51,9 @@ type Config struct {
 	// MetricsOpen, /metrics answers 404 here: serve MetricsHandler on a listener of
 	// its own.
 	MetricsOpen bool
+	// MetricsOff takes /metrics off this handler whatever the above: it is served by
+	// MetricsHandler on a listener of its own.
+	MetricsOff bool
 	// Ready are the checks of the server's readiness (/readyz), cached for
 	// ReadyCacheTTL (default 5s).
 	Ready         []ReadyCheck
@@ -134,8 +137,13 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	if s.cfg.MetricsOpen || s.cfg.MetricsToken != "" {
+	if !s.cfg.MetricsOff && (s.cfg.MetricsOpen || s.cfg.MetricsToken != "") {
 		e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()))
+	} else {
+		// Not the browser app's page either: a plain 404.
+		e.GET("/metrics", func(echo.Context) error {
+			return newError(http.StatusNotFound, apiv1.CodeNotFound, "metrics are not served on this listener")
+		})
 	}
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	e.GET("/api/v1/cli-login", s.cliLogin)

@@ -398,7 +398,8 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		Metrics:      metrics,
 		MetricsToken: cfg.metricsToken,
 		// Single-user mode listens on loopback only: its /metrics stays open there.
-		MetricsOpen: singleUser && cfg.metricsListen == "",
+		MetricsOpen: singleUser,
+		MetricsOff:  cfg.metricsListen != "",
 		Ready:       []api.ReadyCheck{api.StoreCheck(a.store), api.TofuCheck(tofu)},
 	})
 	if err != nil {
