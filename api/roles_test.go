@@ -107,6 +107,9 @@ func TestRolesAndQuotasAgainstRealOP(t *testing.T) {
 		if r.status != http.StatusConflict || r.apiError(t).Error.Code != apiv1.CodeQuotaExceeded {
 			t.Fatalf("third service: %d %s, want 409 quota_exceeded", r.status, r.body)
 		}
+		if e := lastAudit(t, h.st, platform.ActionServiceCreate); e.Result != platform.ResultFailed || e.Error != "quota_exceeded" || e.Service != "" {
+			t.Errorf("refused create audited as %+v", e)
+		}
 		var list apiv1.ServiceList
 		as("vera", "GET", "/api/v1/services", nil).decode(t, &list)
 		if len(list.Services) != 2 {
@@ -122,6 +125,9 @@ func TestRolesAndQuotasAgainstRealOP(t *testing.T) {
 		r = as("dana", "POST", "/api/v1/services/"+first.ID+"/plan", nil)
 		if r.status != http.StatusTooManyRequests || r.apiError(t).Error.Code != apiv1.CodeTooManyJobs {
 			t.Errorf("plan over the job quota: %d %s, want 429 too_many_jobs", r.status, r.body)
+		}
+		if e := lastAudit(t, h.st, platform.ActionJobSubmit); e.Result != platform.ResultFailed || e.Error != "too_many_jobs" || e.Job != "" {
+			t.Errorf("refused job audited as %+v", e)
 		}
 		var jobs apiv1.JobList
 		as("dana", "GET", "/api/v1/services/"+first.ID+"/jobs", nil).decode(t, &jobs)

@@ -151,6 +151,10 @@ func ErrorKind(err error) string {
 		return "not_deployed"
 	case errors.Is(err, ErrNotDue):
 		return "not_due"
+	case errors.Is(err, ErrQuotaServices), errors.Is(err, ErrQuotaDeployed):
+		return "quota_exceeded"
+	case errors.Is(err, ErrQuotaJobs):
+		return "too_many_jobs"
 	case errors.Is(err, engine.ErrLocked):
 		return "locked"
 	case errors.Is(err, engine.ErrNeedsRecovery):

@@ -62,12 +62,6 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 			return engine.JobInfo{}, err
 		}
 	}
-	// Quotas are the users': the supervisor's own jobs (drift checks, remediation,
-	// expiry) do not go through Run.
-	if err := p.checkRunQuota(ctx, ref, req.Operation); err != nil {
-		p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
-		return engine.JobInfo{}, err
-	}
 	if req.IdempotencyKey != "" {
 		return p.runIdempotent(ctx, a, svc, req)
 	}
@@ -92,6 +86,15 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 	defer unlock()
 	if p.isClosed() {
 		return nil, engine.ErrClosed
+	}
+	// Quotas are the users': SpawnIt's own jobs (expiry, automatic remediation; drift
+	// checks never come through here) are not refused for them. A retry of an
+	// idempotent request that already has its job does not come here either: it
+	// answers that job.
+	if req.Reason != ReasonExpired && req.Reason != ReasonAutoRemediate {
+		if err := p.checkRunQuota(ctx, ref, req.Operation); err != nil {
+			return nil, err
+		}
 	}
 	opts := p.runOptions(svc)
 	if req.NoQueue {
