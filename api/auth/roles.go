@@ -39,7 +39,8 @@ func PrincipalOf(c echo.Context) authn.Principal {
 	return p
 }
 
-// Require is the one check of a role: nil when the request's caller has at least role
+// Require is the one check of a role (its name, signature and the Role* constants are a
+// stable API for the routes of other packages): nil when the request's caller has at least role
 // need, else an error wrapping ErrForbidden, which a handler returns as it is (the API
 // answers 403 forbidden and writes an access.denied audit entry). For example, a route
 // only operators may use starts with:
