@@ -35,6 +35,9 @@ const (
 	KindPreconditionRequired Kind = "precondition_required"  // If-Match is missing
 	KindUnavailable          Kind = "unavailable"            // storage (or a dependency) is down
 	KindShuttingDown         Kind = "shutting_down"          // the server stops accepting work
+	KindForbidden            Kind = "forbidden"              // the caller's role does not allow it
+	KindQuotaExceeded        Kind = "quota_exceeded"         // the tenant is at a quota (services)
+	KindTooManyJobs          Kind = "too_many_jobs"          // the tenant runs its maximum of jobs
 )
 
 // statuses maps each kind to its HTTP status: the one table of it.
@@ -60,6 +63,9 @@ var statuses = map[Kind]int{
 	KindPreconditionRequired: http.StatusPreconditionRequired,
 	KindUnavailable:          http.StatusServiceUnavailable,
 	KindShuttingDown:         http.StatusServiceUnavailable,
+	KindForbidden:            http.StatusForbidden,
+	KindQuotaExceeded:        http.StatusConflict,
+	KindTooManyJobs:          http.StatusTooManyRequests,
 }
 
 // Kinds lists every kind (for tests and documentation, such as checking that an API
@@ -68,7 +74,8 @@ func Kinds() []Kind {
 	return []Kind{KindInternal, KindBadRequest, KindValidation, KindUnauthenticated, KindCSRF,
 		KindNotFound, KindConflict, KindLocked, KindBusy, KindResourcesExist, KindNeedsRecovery,
 		KindCoolOff, KindJobFinished, KindAcceptDisabled, KindNotDeployed, KindPreconditionFailed,
-		KindTooLarge, KindUnsupportedMedia, KindPreconditionRequired, KindUnavailable, KindShuttingDown}
+		KindTooLarge, KindUnsupportedMedia, KindPreconditionRequired, KindUnavailable, KindShuttingDown,
+		KindForbidden, KindQuotaExceeded, KindTooManyJobs}
 }
 
 // Code is the kind's stable API code.

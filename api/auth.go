@@ -10,7 +10,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/spawnit/spawnit"
+	"github.com/spawnit/spawnit/api/auth"
 	"github.com/spawnit/spawnit/api/authn"
+	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 // Principal is the verified caller (declared in package authn, shared with the OIDC
@@ -43,7 +46,7 @@ func (u *SingleUser) Authenticate(r *http.Request) (Principal, error) {
 	if !loopbackHost(r.Host) {
 		return Principal{}, fmt.Errorf("%w: single-user mode answers loopback host names only", authn.ErrUnauthenticated)
 	}
-	return Principal{Subject: SingleUserTenant, Tenant: SingleUserTenant, Name: "Local user"}, nil
+	return Principal{Subject: SingleUserTenant, Tenant: SingleUserTenant, Name: "Local user", Role: authn.RoleOperator}, nil
 }
 
 // CSRFToken implements Authenticator: single-user mode has no session cookie.
@@ -74,10 +77,14 @@ func loopbackHost(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-const principalKey = "spawnit.principal"
+// TenantParam is the query parameter with which an operator addresses another tenant's
+// services (support): every such request is audited (tenant.access) in that tenant.
+const TenantParam = "tenant"
 
 // authenticate verifies the caller of every /api/v1 route but the OpenAPI document,
-// and the CSRF token of a cookie-authenticated state-changing request.
+// and the CSRF token of a cookie-authenticated state-changing request. It then applies
+// the roles: reading needs viewer, anything else deployer (routes that need more say
+// so with auth.Require), and addressing another tenant (?tenant=) operator.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
@@ -103,9 +110,49 @@ func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 				return fmt.Errorf("%w: %w", authn.ErrCSRF, err)
 			}
 		}
-		c.Set(principalKey, p)
+		if _, err := authn.ParseRole(string(p.Role)); err != nil {
+			s.log.Error("authenticator returned no valid role", "request_id", requestID(c), "err", err)
+			return authn.ErrUnauthenticated
+		}
+		auth.SetPrincipal(c, p)
+		if t := c.QueryParam(TenantParam); t != "" && t != p.Tenant {
+			if spawnit.ValidateID(t) != nil {
+				return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "invalid tenant id: 1-%d of a-z, 0-9 and '-'", spawnit.MaxIDLen)
+			}
+			if err := p.Require(authn.RoleOperator); err != nil {
+				c.Set(addressedTenantKey, t)
+				return err
+			}
+			p.HomeTenant, p.Tenant = p.Tenant, t
+			auth.SetPrincipal(c, p)
+			s.p.AuditAccess(r.Context(), s.actor(c), platform.AuditEntry{Action: platform.ActionTenantAccess,
+				Route: r.Method + " " + c.Path(), Role: string(p.Role)})
+		}
+		need := authn.RoleDeployer
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			need = authn.RoleViewer
+		}
+		if err := p.Require(need); err != nil {
+			return err
+		}
 		return next(c)
 	}
+}
+
+const addressedTenantKey = "spawnit.addressed_tenant"
+
+// auditDenial writes the access.denied entry of a request refused for its role.
+func (s *Server) auditDenial(c echo.Context, err error) {
+	var denied *authn.DeniedError
+	if !errors.As(err, &denied) {
+		return
+	}
+	addressed, _ := c.Get(addressedTenantKey).(string)
+	r := c.Request()
+	s.p.AuditAccess(r.Context(), s.actor(c), platform.AuditEntry{Action: platform.ActionAccessDenied,
+		Route: r.Method + " " + c.Path(), Role: string(denied.Have), RequiredRole: string(denied.Need),
+		AddressedTenant: addressed, Result: platform.ResultFailed, Error: apiv1.CodeForbidden})
 }
 
 // unavailable reports whether an Authenticator's error is a dependency that did not
@@ -115,7 +162,4 @@ func unavailable(err error) bool {
 	return errors.As(err, &ke) && ke.Kind() == spawnit.KindUnavailable
 }
 
-func principal(c echo.Context) Principal {
-	p, _ := c.Get(principalKey).(Principal)
-	return p
-}
+func principal(c echo.Context) Principal { return auth.PrincipalOf(c) }

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/spawnit/spawnit"
+	"github.com/spawnit/spawnit/api/auth"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -24,7 +25,7 @@ const (
 
 func (s *Server) actor(c echo.Context) platform.Actor {
 	p := principal(c)
-	return platform.Actor{Tenant: p.Tenant, Subject: p.Subject, RequestID: requestID(c)}
+	return platform.Actor{Tenant: p.Tenant, Subject: p.Subject, RequestID: requestID(c), HomeTenant: p.HomeTenant}
 }
 
 // Path ids are checked before anything else sees them. Valid ids contain nothing that
@@ -59,6 +60,7 @@ func (s *Server) me(c echo.Context) error {
 		Subject: p.Subject, Tenant: p.Tenant, Name: p.Name, Email: p.Email,
 		SingleUser: s.cfg.SingleUser,
 		CSRFToken:  s.cfg.Auth.CSRFToken(c.Request()),
+		Role:       string(p.Role), HomeTenant: p.HomeTenant,
 	})
 }
 
@@ -355,6 +357,10 @@ func (s *Server) getJob(c echo.Context) error {
 		return err
 	}
 	reveal, err := parseBool(c, "reveal")
+	if err == nil && reveal {
+		// Sensitive outputs are the deployers': a viewer reads everything else.
+		err = auth.Require(c, auth.RoleDeployer)
+	}
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,8 @@ import (
 // testAuth is the tests' Authenticator: the tenant comes from X-Test-Tenant (default
 // tenant-a), X-Test-Unauthenticated makes the request fail authentication, and
 // X-Test-Sessions-Down (authenticate) or X-Test-Sessions-Down-CSRF (the CSRF check)
-// makes it fail as a session store that does not answer. Only tests may trust a header
+// makes it fail as a session store that does not answer; X-Test-Role is the caller's
+// role (default deployer). Only tests may trust a header
 // for identity.
 type testAuth struct{}
 
@@ -47,7 +48,11 @@ func (testAuth) Authenticate(r *http.Request) (authn.Principal, error) {
 	if t == "" {
 		t = "tenant-a"
 	}
-	return authn.Principal{Subject: "user-of-" + t, Tenant: t, Name: "Test " + t}, nil
+	role := authn.RoleDeployer
+	if h := r.Header.Get("X-Test-Role"); h != "" {
+		role = authn.Role(h)
+	}
+	return authn.Principal{Subject: "user-of-" + t, Tenant: t, Name: "Test " + t, Role: role}, nil
 }
 func (testAuth) CSRFToken(*http.Request) string { return "" }
 func (testAuth) CheckCSRF(r *http.Request) error {
@@ -91,6 +96,15 @@ type harnessOptions struct {
 	unchecked bool
 	// targets, when set, are the platform's targets (their environment and variables).
 	targets map[string]platform.Target
+	// metricsToken, when set, is the bearer token /metrics needs; metricsClosed takes
+	// /metrics off the API's handler (served on a listener of its own). Otherwise
+	// /metrics is open, as in single-user mode.
+	metricsToken  string
+	metricsClosed bool
+	// quotas are the platform's default quotas.
+	quotas platform.Quota
+	// auth, when set, is the server's Authenticator instead of testAuth.
+	auth authn.Authenticator
 }
 
 type harness struct {
@@ -151,7 +165,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.wrapStore != nil {
 		pst = o.wrapStore(st)
 	}
-	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger, Cluster: cfg.Cluster, Targets: o.targets})
+	p, err := platform.New(platform.Config{Store: pst, Catalog: cat, Engine: eng, Observer: metrics, Logger: o.logger, Cluster: cfg.Cluster, Targets: o.targets, Quotas: o.quotas})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +176,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		t.Fatal(err)
 	}
 	srv, err := api.New(api.Config{
-		Platform: p, Auth: testAuth{}, Metrics: metrics, Logger: o.logger, UI: o.ui,
+		Platform: p, Auth: authOf(o), Metrics: metrics, Logger: o.logger, UI: o.ui,
+		MetricsToken: o.metricsToken, MetricsOpen: o.metricsToken == "" && !o.metricsClosed,
 		KeepAlive: o.keepAlive, StreamWriteTimeout: o.writeTimeout, CLILogin: o.cliLogin,
 		Ready: []api.ReadyCheck{api.StoreCheck(st), api.TofuCheck(cfg.TofuPath)},
 	})
@@ -411,4 +426,11 @@ func (h *harness) openStream(ctx context.Context, path, tenant string, headers m
 		h.t.Fatalf("GET %s: %d %s: %s", path, res.StatusCode, res.Header.Get("Content-Type"), b)
 	}
 	return res
+}
+
+func authOf(o harnessOptions) authn.Authenticator {
+	if o.auth != nil {
+		return o.auth
+	}
+	return testAuth{}
 }

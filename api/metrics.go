@@ -1,7 +1,10 @@
 package api
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -83,3 +86,27 @@ func (m *Metrics) Handler() http.Handler {
 
 // Registry is where the metrics live, for callers that add their own.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// MetricsHandler serves the metrics, behind Config.MetricsToken when one is set (401
+// without it or with another). It is what /metrics answers, or what a listener of its
+// own serves.
+func (s *Server) MetricsHandler() http.Handler {
+	h := s.metrics.Handler()
+	if s.cfg.MetricsToken == "" {
+		return h
+	}
+	// Comparing digests keeps the comparison constant-time whatever the lengths.
+	want := sha256.Sum256([]byte(s.cfg.MetricsToken))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(strings.TrimSpace(token)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="spawnit-metrics"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":{"code":"unauthenticated","message":"metrics need the operator's bearer token"}}` + "\n"))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -59,7 +59,8 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		if err := next(c); err != nil {
-			c.Error(err) // write the error now, so its status is logged and counted
+			s.auditDenial(c, err) // every refusal for a role leaves an entry
+			c.Error(err)          // write the error now, so its status is logged and counted
 		}
 		elapsed := time.Since(start)
 		route := c.Path() // the route's pattern: bounded label values

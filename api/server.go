@@ -43,6 +43,17 @@ type Config struct {
 	// Metrics, when nil, are created; pass the ones given to the platform as its
 	// Observer so job metrics appear.
 	Metrics *Metrics
+	// MetricsToken, when set, is the bearer token /metrics requires (compared in
+	// constant time); without it /metrics is on this handler only with MetricsOpen.
+	MetricsToken string
+	// MetricsOpen serves /metrics here without a token: for a server only its own
+	// machine reaches (single-user on loopback). With neither MetricsToken nor
+	// MetricsOpen, /metrics answers 404 here: serve MetricsHandler on a listener of
+	// its own.
+	MetricsOpen bool
+	// MetricsOff takes /metrics off this handler whatever the above: it is served by
+	// MetricsHandler on a listener of its own.
+	MetricsOff bool
 	// Ready are the checks of the server's readiness (/readyz), cached for
 	// ReadyCacheTTL (default 5s).
 	Ready         []ReadyCheck
@@ -126,7 +137,14 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+	if !s.cfg.MetricsOff && (s.cfg.MetricsOpen || s.cfg.MetricsToken != "") {
+		e.GET("/metrics", echo.WrapHandler(s.MetricsHandler()))
+	} else {
+		// Not the browser app's page either: a plain 404.
+		e.GET("/metrics", func(echo.Context) error {
+			return newError(http.StatusNotFound, apiv1.CodeNotFound, "metrics are not served on this listener")
+		})
+	}
 	e.GET("/api/v1/openapi.json", s.openAPI)
 	e.GET("/api/v1/cli-login", s.cliLogin)
 
@@ -168,5 +186,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/services/:service/drift", s.getDrift)
 	v1.POST("/services/:service/drift", s.run(engine.OpDrift))
 	v1.GET("/events", s.tenantEvents)
+	v1.GET("/quota", s.getQuota)
+	v1.PUT("/quota", s.putQuota)
 	return e
 }

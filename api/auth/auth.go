@@ -22,6 +22,10 @@
 // Tokens are never read from URLs: a request with an access_token query parameter is
 // refused. Tokens, codes, cookies and secrets are never logged.
 //
+// Roles: with Config.Roles.Claim set, the caller's role (viewer, deployer, operator) is
+// the strongest that the claim's values map to (Config.Roles.Values), else
+// Config.Roles.Default. Require is the one check of a role for the API's handlers.
+//
 // Tenants: with Config.TenantClaim set, the tenant is that (string) claim of the token,
 // refused unless it already is a valid id (spawnit.ValidateID) other than "local", the
 // single-user tenant. Otherwise it is derived from the subject by TenantFromSubject.
@@ -70,6 +74,9 @@ type Config struct {
 	// not a valid id (spawnit.ValidateID), or is "local", is refused, never rewritten.
 	// Empty: the tenant is derived from "sub" (TenantFromSubject).
 	TenantClaim string
+	// Roles says how a caller's role is read from its claims (RoleMapping). The zero
+	// value makes every caller a deployer of its own tenant.
+	Roles RoleMapping
 	// CookieSecure marks cookies Secure (and names them with the __Host-/__Secure-
 	// prefixes); set it whenever the server is reached over HTTPS.
 	CookieSecure bool
@@ -126,6 +133,9 @@ func New(ctx context.Context, cfg Config) (*OIDC, error) {
 	}
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.ClientID
+	}
+	if err := cfg.Roles.check(); err != nil {
+		return nil, err
 	}
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = defaultSessionTTL
@@ -211,6 +221,9 @@ func (o *OIDC) Authenticate(r *http.Request) (authn.Principal, error) {
 	}
 	if !ok {
 		return authn.Principal{}, unauthenticated("no bearer token or session", nil)
+	}
+	if s.principal.Role == "" {
+		s.principal.Role = o.cfg.Roles.role(nil) // a session from before roles: the default
 	}
 	return s.principal, nil
 }

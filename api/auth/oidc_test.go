@@ -205,7 +205,7 @@ func TestBearerTokensAgainstRealOP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := authn.Principal{Subject: testservers.OPUserSubject, Tenant: testservers.OPUserSubject, Name: "Test User", Email: "test-user@zitadel.ch"}
+		want := authn.Principal{Subject: testservers.OPUserSubject, Tenant: testservers.OPUserSubject, Name: "Test User", Email: "test-user@zitadel.ch", Role: authn.RoleDeployer}
 		if p != want {
 			t.Errorf("principal %+v, want %+v", p, want)
 		}
@@ -519,7 +519,7 @@ func TestBrowserSignInAgainstRealOP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := authn.Principal{Subject: testservers.OPUserSubject, Tenant: TenantFromSubject(e.op.Issuer, testservers.OPUserSubject), Name: "Test User", Email: "test-user@zitadel.ch"}
+	want := authn.Principal{Subject: testservers.OPUserSubject, Tenant: TenantFromSubject(e.op.Issuer, testservers.OPUserSubject), Name: "Test User", Email: "test-user@zitadel.ch", Role: authn.RoleDeployer}
 	if p != want {
 		t.Errorf("principal %+v, want %+v", p, want)
 	}

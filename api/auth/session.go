@@ -62,12 +62,15 @@ type sessionRecord struct {
 }
 
 type sessionContent struct {
-	Subject string    `json:"sub"`
-	Tenant  string    `json:"tenant"`
-	Name    string    `json:"name,omitempty"`
-	Email   string    `json:"email,omitempty"`
-	CSRF    string    `json:"csrf"`
-	Expires time.Time `json:"expires"`
+	Subject string `json:"sub"`
+	Tenant  string `json:"tenant"`
+	Name    string `json:"name,omitempty"`
+	Email   string `json:"email,omitempty"`
+	// Role is the role read at sign-in: it holds for the session's life (a change at
+	// the provider applies at the next sign-in). Empty in sessions older than roles.
+	Role    authn.Role `json:"role,omitempty"`
+	CSRF    string     `json:"csrf"`
+	Expires time.Time  `json:"expires"`
 }
 
 // randomToken returns 32 random bytes, base64url: the CSRF tokens, state, nonce and
@@ -115,7 +118,7 @@ func (s *sessionStore) create(ctx context.Context, p authn.Principal, ttl time.D
 	sess = session{principal: p, csrf: randomToken(), expires: now.Add(ttl).UTC().Truncate(time.Second)}
 	key := recordKey(id)
 	content, err := json.Marshal(sessionContent{Subject: p.Subject, Tenant: p.Tenant, Name: p.Name, Email: p.Email,
-		CSRF: sess.csrf, Expires: sess.expires})
+		Role: p.Role, CSRF: sess.csrf, Expires: sess.expires})
 	if err != nil {
 		return "", session{}, err
 	}
@@ -156,7 +159,7 @@ func (s *sessionStore) get(ctx context.Context, cookie string, now time.Time) (s
 		_ = s.st.Delete(ctx, key) // best effort; the sweep gets it otherwise
 		return session{}, false, nil
 	}
-	return session{principal: authn.Principal{Subject: c.Subject, Tenant: c.Tenant, Name: c.Name, Email: c.Email},
+	return session{principal: authn.Principal{Subject: c.Subject, Tenant: c.Tenant, Name: c.Name, Email: c.Email, Role: c.Role},
 		csrf: c.CSRF, expires: c.Expires}, true, nil
 }
 

@@ -44,7 +44,7 @@ func TestSessionsShared(t *testing.T) {
 	st := fsStore(t)
 	a, b := newTestSessions(t, st, testSecret(1)), newTestSessions(t, st, testSecret(1))
 	now := time.Unix(1_000_000, 0)
-	p := authn.Principal{Subject: "sub-secret-1", Tenant: "acme", Name: "Ada Lovelace", Email: "ada@example.com"}
+	p := authn.Principal{Subject: "sub-secret-1", Tenant: "acme", Name: "Ada Lovelace", Email: "ada@example.com", Role: authn.RoleOperator}
 
 	cookie, created, err := a.create(ctx, p, time.Hour, now)
 	if err != nil {

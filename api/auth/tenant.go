@@ -68,6 +68,7 @@ func (o *OIDC) principal(sub string, claims map[string]any) (authn.Principal, er
 	if p.Name == "" {
 		p.Name = stringClaim(claims, "preferred_username")
 	}
+	p.Role = o.cfg.Roles.role(claims)
 	if o.cfg.TenantClaim == "" {
 		p.Tenant = TenantFromSubject(o.cfg.Issuer, sub)
 		return p, nil

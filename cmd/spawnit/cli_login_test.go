@@ -74,7 +74,7 @@ func TestLoginAgainstRealOP(t *testing.T) {
 	}
 
 	// The saved context is used without --server or a token.
-	if out := cli.ok("whoami"); !strings.Contains(out, "Signed in to "+base+" as ") {
+	if out := cli.ok("whoami"); !strings.Contains(out, "Signed in to "+base+" as ") || !strings.Contains(out, "Role: deployer.") {
 		t.Fatalf("whoami:\n%s", out)
 	}
 	if out := cli.ok("context", "list"); !strings.Contains(out, "*        test  "+base) {

@@ -7,7 +7,7 @@ import (
 func (app *cliApp) whoamiCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "whoami",
-		Short: "show who the server takes you for (subject, tenant)",
+		Short: "show who the server takes you for (subject, tenant, role)",
 		Args:  cliArgs(0, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -33,6 +33,9 @@ func (app *cliApp) whoamiCmd() *cobra.Command {
 				who = cliClean(cliFirstSet(me.Name, me.Email)) + " (" + who + ")"
 			}
 			s.printf("Signed in to %s as %s, tenant %s.\n", s.server, who, cliClean(me.Tenant))
+			if me.Role != "" {
+				s.printf("Role: %s.\n", cliClean(me.Role))
+			}
 			return nil
 		},
 	}

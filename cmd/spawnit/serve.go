@@ -59,6 +59,9 @@ type serveConfig struct {
 	targetVars     targetEnvFlag // target=file pairs too: JSON objects of the target's variables
 	logLevel       string
 	logFormat      string
+	metricsListen  string // a listener of /metrics' own; empty: on the API's listener
+	metricsToken   string // the bearer token /metrics needs
+	quotas         platform.Quota
 }
 
 type s3Config struct {
@@ -70,6 +73,8 @@ type oidcConfig struct {
 	issuer, audience, clientID, clientSecret, redirectURL, tenantClaim string
 	sessionSecret                                                      string // see checkSessionSecret
 	cliClientID                                                        string
+	roleClaim, roleMap, defaultRole                                    string
+	roles                                                              auth.RoleMapping // parsed from the three above
 }
 
 // envName is the environment variable of a flag: --s3-secret-key → SPAWNIT_S3_SECRET_KEY.
@@ -103,6 +108,14 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.StringVar(&c.oidc.tenantClaim, "oidc-tenant-claim", "", "token claim naming the tenant (default: a sanitised sub)")
 	fs.StringVar(&c.oidc.sessionSecret, "session-secret", "", "key of browser sessions, the same on every replica, at least 32 characters (prefer the environment variable or its _FILE; default: one kept in the store)")
 	fs.StringVar(&c.oidc.cliClientID, "oidc-cli-client-id", "", "public OIDC client (PKCE, loopback redirect) for spawnit login; its tokens are accepted too")
+	fs.StringVar(&c.oidc.roleClaim, "oidc-role-claim", "", "token claim (a string or an array of strings, such as groups) whose values give the caller's role; without it every user is a deployer of its own tenant")
+	fs.StringVar(&c.oidc.roleMap, "oidc-role-map", "", "VALUE=ROLE pairs, comma-separated: which values of the role claim make a viewer, deployer or operator (the strongest wins)")
+	fs.StringVar(&c.oidc.defaultRole, "oidc-default-role", "", "role of a user whose role claim maps to no role (default: viewer with --oidc-role-claim)")
+	fs.StringVar(&c.metricsListen, "metrics-listen", "", "serve /metrics on this address (host:port) of its own instead of the API's listener")
+	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token /metrics requires (prefer the environment variable or its _FILE); with OIDC and neither this nor --metrics-listen, /metrics is off")
+	fs.IntVar(&c.quotas.Services, "quota-services", 0, "services a tenant may have (0: no limit); an operator may set a tenant's own (PUT /api/v1/quota)")
+	fs.IntVar(&c.quotas.Deployed, "quota-deployed", 0, "deployed services a tenant may have (0: no limit)")
+	fs.IntVar(&c.quotas.RunningJobs, "quota-running-jobs", 0, "jobs of a tenant queued or running at once, on all replicas (0: no limit)")
 	fs.IntVar(&c.maxParallel, "max-parallel", 4, "jobs running at once across services")
 	fs.DurationVar(&c.driftInterval, "drift-interval", 5*time.Minute, "how often each deployed service is checked for drift (0: never on its own)")
 	fs.DurationVar(&c.jobTimeout, "job-timeout", 30*time.Minute, "a job running longer is interrupted")
@@ -148,6 +161,12 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	if err := checkSessionSecret(&c.oidc); err != nil {
 		return nil, err
+	}
+	if err := parseRoles(&c.oidc); err != nil {
+		return nil, err
+	}
+	if c.quotas.Services < 0 || c.quotas.Deployed < 0 || c.quotas.RunningJobs < 0 {
+		return nil, usageError{"--quota-* must be 0 (no limit) or more"}
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		return nil, usageError{err.Error()}
@@ -222,6 +241,8 @@ type app struct {
 	oidc     *auth.OIDC // nil: single-user
 	api      *api.Server
 	listener net.Listener
+	// metricsListener serves /metrics alone (--metrics-listen); nil: none.
+	metricsListener net.Listener
 }
 
 const singleUserNotice = "single-user mode: no OIDC issuer configured; listening on loopback only"
@@ -350,7 +371,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if err != nil {
 		return nil, err
 	}
-	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Cluster: a.cluster, Logger: log, Observer: metrics, Targets: targets})
+	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Cluster: a.cluster, Logger: log, Observer: metrics, Targets: targets, Quotas: cfg.quotas})
 	if err != nil {
 		return nil, err
 	}
@@ -375,13 +396,27 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		UI:           ui.Handler(),
 		Logger:       log,
 		Metrics:      metrics,
-		Ready:        []api.ReadyCheck{api.StoreCheck(a.store), api.TofuCheck(tofu)},
+		MetricsToken: cfg.metricsToken,
+		// Single-user mode listens on loopback only: its /metrics stays open there.
+		MetricsOpen: singleUser,
+		MetricsOff:  cfg.metricsListen != "",
+		Ready:       []api.ReadyCheck{api.StoreCheck(a.store), api.TofuCheck(tofu)},
 	})
 	if err != nil {
 		return nil, err
 	}
+	if !singleUser && cfg.metricsToken == "" && cfg.metricsListen == "" {
+		log.Warn("/metrics is off: set --metrics-token or --metrics-listen to scrape it")
+	}
 	if a.listener, err = net.Listen("tcp", cfg.listen); err != nil {
 		return nil, err
+	}
+	if cfg.metricsListen != "" {
+		if a.metricsListener, err = net.Listen("tcp", cfg.metricsListen); err != nil {
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+		a.closers = append(a.closers, a.metricsListener.Close)
+		fmt.Fprintf(out, "metrics on http://%s/metrics\n", a.metricsListener.Addr())
 	}
 	log.Info("spawnit ready", "version", versionString(), "targets", a.platform.Targets(), "listen", a.listener.Addr().String(), "data_dir", dataDir,
 		"tofu", tofu, "provider_mirror", mirror, "single_user", singleUser, "max_parallel", cfg.maxParallel,
@@ -421,6 +456,14 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(a.listener) }()
+	if a.metricsListener != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.api.MetricsHandler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		go func() { _ = msrv.Serve(a.metricsListener) }()
+		defer msrv.Close()
+	}
 	// The heartbeat outlives the jobs: it stops (and the replica's record is removed)
 	// only once the platform has shut down.
 	heartbeat, stopHeartbeat := context.WithCancel(context.Background())

@@ -17,7 +17,9 @@ import (
 
 // secretFlag reports whether a flag holds a secret: its value may then come from the
 // file named by its variable with _FILE appended, and is never shown.
-func secretFlag(name string) bool { return strings.Contains(name, "secret") }
+func secretFlag(name string) bool {
+	return strings.Contains(name, "secret") || strings.HasSuffix(name, "-token")
+}
 
 // serveEnvValue is a flag's value from the environment: $VAR, or for a secret the
 // content of the file $VAR_FILE names (one trailing newline dropped). Both set is a
@@ -57,6 +59,8 @@ var serveTopics = []struct {
 	{"Sign-in (OIDC; without an issuer, single-user on loopback)", []string{"oidc-", "session-"}},
 	{"OpenTofu and targets", []string{"tofu", "provider-mirror", "targets", "target-env", "target-vars"}},
 	{"Jobs and supervision", []string{"max-parallel", "job-", "kill-grace", "shutdown-grace", "drift-interval"}},
+	{"Quotas per tenant (defaults; an operator may set a tenant's own)", []string{"quota-"}},
+	{"Metrics", []string{"metrics-"}},
 	{"Other", nil},
 }
 

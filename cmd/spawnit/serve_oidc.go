@@ -9,6 +9,7 @@ import (
 
 	"github.com/spawnit/spawnit/api"
 	"github.com/spawnit/spawnit/api/auth"
+	"github.com/spawnit/spawnit/api/authn"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
 )
@@ -28,6 +29,7 @@ func newOIDCAuthenticator(ctx context.Context, c oidcConfig, st store.Store, log
 		ClientSecret:  c.clientSecret,
 		RedirectURL:   c.redirectURL,
 		TenantClaim:   c.tenantClaim,
+		Roles:         c.roles,
 		CLIClientID:   c.cliClientID,
 		CookieSecure:  strings.HasPrefix(c.redirectURL, "https://"),
 		Logger:        log,
@@ -37,6 +39,32 @@ func newOIDCAuthenticator(ctx context.Context, c oidcConfig, st store.Store, log
 	}
 	login, callback, logout := o.Handlers()
 	return o, &api.AuthHandlers{Login: login, Callback: callback, Logout: logout}, nil
+}
+
+// parseRoles reads --oidc-role-claim, --oidc-role-map and --oidc-default-role.
+func parseRoles(c *oidcConfig) error {
+	var pairs []string
+	for _, p := range strings.Split(c.roleMap, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			pairs = append(pairs, p)
+		}
+	}
+	values, err := auth.ParseRoleMap(pairs)
+	if err != nil {
+		return usageError{"--oidc-role-map: " + err.Error()}
+	}
+	if len(values) > 0 && c.roleClaim == "" {
+		return usageError{"--oidc-role-map needs --oidc-role-claim"}
+	}
+	c.roles = auth.RoleMapping{Claim: c.roleClaim, Values: values}
+	if c.defaultRole != "" {
+		r, err := authn.ParseRole(c.defaultRole)
+		if err != nil {
+			return usageError{"--oidc-default-role: " + err.Error()}
+		}
+		c.roles.Default = r
+	}
+	return nil
 }
 
 // cliLogin is what GET /api/v1/cli-login tells spawnit login: nil without a CLI client.

@@ -117,7 +117,8 @@ func TestCommandRegistry(t *testing.T) {
 func TestServe(t *testing.T) {
 	tofu := testservers.Tofu(t)
 	dir := t.TempDir()
-	cfg, err := parseServeFlags([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tofu", tofu, "--shutdown-grace", "5s"}, env(nil), io.Discard)
+	cfg, err := parseServeFlags([]string{"--listen", "127.0.0.1:0", "--data-dir", dir, "--tofu", tofu, "--shutdown-grace", "5s",
+		"--metrics-listen", "127.0.0.1:0"}, env(map[string]string{"SPAWNIT_METRICS_TOKEN": "scrape-token"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +167,26 @@ func TestServe(t *testing.T) {
 	var apiErr apiv1.Error
 	if code := get("/api/v1/no-such-route", &apiErr); code != 404 || apiErr.Error.Code != apiv1.CodeNotFound {
 		t.Fatalf("unknown API route: %d %+v", code, apiErr)
+	}
+	// /metrics is on its own listener, behind the token, and not on the API's.
+	if code := get("/metrics", nil); code != 404 {
+		t.Errorf("/metrics on the API's listener: %d, want 404", code)
+	}
+	scrape := func(token string) int {
+		t.Helper()
+		r, _ := http.NewRequest(http.MethodGet, "http://"+a.metricsListener.Addr().String()+"/metrics", nil)
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if no, wrong, right := scrape(""), scrape("scrape-tokem"), scrape("scrape-token"); no != 401 || wrong != 401 || right != 200 {
+		t.Errorf("metrics listener: no token %d, wrong token %d, the token %d; want 401, 401, 200", no, wrong, right)
 	}
 	stop()
 	select {

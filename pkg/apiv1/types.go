@@ -56,6 +56,9 @@ const (
 	CodeAcceptDisabled     = string(spawnit.KindAcceptDisabled)
 	CodeNotDeployed        = string(spawnit.KindNotDeployed)
 	CodeInternal           = string(spawnit.KindInternal)
+	CodeForbidden          = string(spawnit.KindForbidden)
+	CodeQuotaExceeded      = string(spawnit.KindQuotaExceeded)
+	CodeTooManyJobs        = string(spawnit.KindTooManyJobs)
 )
 
 // Me describes the caller.
@@ -66,6 +69,11 @@ type Me struct {
 	Email      string `json:"email,omitempty"`
 	SingleUser bool   `json:"single_user"`
 	CSRFToken  string `json:"csrf_token,omitempty"`
+	// Role is what the caller may do: viewer, deployer or operator.
+	Role string `json:"role"`
+	// HomeTenant is the caller's own tenant when an operator addresses Tenant with
+	// ?tenant= (support).
+	HomeTenant string `json:"home_tenant,omitempty"`
 }
 
 // Template is a catalog entry: what the user sees (metadata and a typed form), the
@@ -488,4 +496,31 @@ const (
 // recorded so far (after ?after=N or Last-Event-ID).
 type EventList struct {
 	Events []Event `json:"events"`
+}
+
+// Quota is a tenant's limits, or its usage of them: services configured, services
+// deployed and jobs not yet ended (queued or running). A limit of 0 is no limit.
+type Quota struct {
+	Services    int `json:"services"`
+	Deployed    int `json:"deployed"`
+	RunningJobs int `json:"running_jobs"`
+}
+
+// QuotaOverride is a tenant's own limits, set by an operator: an absent field keeps the
+// server's default; 0 is no limit.
+type QuotaOverride struct {
+	Services    *int `json:"services,omitempty"`
+	Deployed    *int `json:"deployed,omitempty"`
+	RunningJobs *int `json:"running_jobs,omitempty"`
+}
+
+// QuotaUsage is a tenant's quota (GET /api/v1/quota): the limits that apply (its
+// override over the server's defaults) and what it uses of them, counted in the store
+// (every replica's jobs included).
+type QuotaUsage struct {
+	Tenant   string        `json:"tenant"`
+	Limits   Quota         `json:"limits"`
+	Usage    Quota         `json:"usage"`
+	Defaults Quota         `json:"defaults"`
+	Override QuotaOverride `json:"override"`
 }

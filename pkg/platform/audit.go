@@ -31,6 +31,12 @@ const (
 	ActionJobCancel       = "job.cancel"
 	ActionOutputsReveal   = "job.reveal_outputs"
 	ActionServiceDeleted  = "service.deleted" // the configuration removed after a destroy job
+	// ActionAccessDenied: a request refused because of the caller's role (403 forbidden).
+	ActionAccessDenied = "access.denied"
+	// ActionTenantAccess: an operator addressed another tenant's services (support).
+	ActionTenantAccess = "tenant.access"
+	// ActionQuotaSet: an operator set (or removed) a tenant's own quota.
+	ActionQuotaSet = "quota.set"
 )
 
 // Why a job was submitted, when it is more than the operation says (AuditEntry.Reason).
@@ -69,13 +75,30 @@ type AuditEntry struct {
 	Result string   `json:"result"`
 	// Error is the error's kind (see ErrorKind), when the action failed.
 	Error string `json:"error,omitempty"`
+	// ActorTenant is the caller's own tenant when an operator acted on Tenant's
+	// services for support (Actor.HomeTenant).
+	ActorTenant string `json:"actor_tenant,omitempty"`
+	// Route is the API route of an access decision, "METHOD /api/v1/pattern".
+	Route string `json:"route,omitempty"`
+	// Role is the caller's role and RequiredRole the one the request needed, in an
+	// access.denied entry.
+	Role         string `json:"role,omitempty"`
+	RequiredRole string `json:"required_role,omitempty"`
+	// AddressedTenant is the other tenant a refused request tried to reach.
+	AddressedTenant string `json:"addressed_tenant,omitempty"`
+}
+
+// AuditAccess records an access decision of the API (ActionAccessDenied,
+// ActionTenantAccess); e.Result is kept when set ("failed" for a denial).
+func (p *Platform) AuditAccess(ctx context.Context, a Actor, e AuditEntry) {
+	p.audit(ctx, a, e, nil)
 }
 
 // audit appends an entry. A failure to write it is logged, not returned: the action it
 // describes has already happened and cannot be undone because its record failed.
 func (p *Platform) audit(ctx context.Context, a Actor, e AuditEntry, err error) {
 	e.Time = p.now()
-	e.Tenant, e.Subject, e.RequestID = a.Tenant, a.Subject, a.RequestID
+	e.Tenant, e.Subject, e.RequestID, e.ActorTenant = a.Tenant, a.Subject, a.RequestID, a.HomeTenant
 	if spawnit.ValidateID(e.Service) != nil {
 		e.Service = "" // never echo a hostile id into the log
 	}
@@ -128,6 +151,10 @@ func ErrorKind(err error) string {
 		return "not_deployed"
 	case errors.Is(err, ErrNotDue):
 		return "not_due"
+	case errors.Is(err, ErrQuotaServices), errors.Is(err, ErrQuotaDeployed):
+		return "quota_exceeded"
+	case errors.Is(err, ErrQuotaJobs):
+		return "too_many_jobs"
 	case errors.Is(err, engine.ErrLocked):
 		return "locked"
 	case errors.Is(err, engine.ErrNeedsRecovery):

@@ -87,6 +87,15 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 	if p.isClosed() {
 		return nil, engine.ErrClosed
 	}
+	// Quotas are the users': SpawnIt's own jobs (expiry, automatic remediation; drift
+	// checks never come through here) are not refused for them. A retry of an
+	// idempotent request that already has its job does not come here either: it
+	// answers that job.
+	if req.Reason != ReasonExpired && req.Reason != ReasonAutoRemediate {
+		if err := p.checkRunQuota(ctx, ref, req.Operation); err != nil {
+			return nil, err
+		}
+	}
 	opts := p.runOptions(svc)
 	if req.NoQueue {
 		opts = append(opts, engine.FailIfLocked())

@@ -63,6 +63,9 @@ type Actor struct {
 	Tenant    string
 	Subject   string
 	RequestID string
+	// HomeTenant is the caller's own tenant when an operator acts on another tenant's
+	// services (Tenant), for support; empty otherwise. Audit entries carry both.
+	HomeTenant string
 }
 
 // Observer is told about job ends and drift results, for metrics. Its methods must
@@ -95,6 +98,9 @@ type Config struct {
 	// docker alone, with none. Existing services of a target no longer listed keep
 	// working (they can still be destroyed), with no environment.
 	Targets map[string]Target
+	// Quotas are every tenant's default limits (0: none); a tenant's own, set by an
+	// operator (SetQuota), are kept in the store.
+	Quotas Quota
 }
 
 // Target is one deployment target the server offers.
@@ -127,6 +133,7 @@ type Platform struct {
 	idemTTL time.Duration
 	now     func() time.Time
 	targets map[string]Target
+	quotas  Quota // every tenant's default limits
 
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.
@@ -187,6 +194,7 @@ func New(cfg Config) (*Platform, error) {
 		docker:  docker,
 		idemTTL: cfg.IdempotencyTTL,
 		targets: cfg.Targets,
+		quotas:  cfg.Quotas,
 		now:     func() time.Time { return time.Now().UTC() },
 	}
 	if cfg.Cluster != nil {

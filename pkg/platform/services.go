@@ -107,6 +107,9 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		return apiv1.Service{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: field, Code: catalog.CodeEnum,
 			Reason: fmt.Sprintf("target %s is not enabled on this server (enabled: %s)", target, strings.Join(p.Targets(), ", "))}}}
 	}
+	if err := p.checkCreateQuota(ctx, a.Tenant); err != nil {
+		return apiv1.Service{}, err
+	}
 	created, err := p.cat.CreateService(ctx, a.Tenant, catalog.CreateRequest{
 		Template:      req.Template,
 		Provider:      requested,

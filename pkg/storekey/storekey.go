@@ -14,6 +14,7 @@
 //	auth/session-secret                        see SessionSecret
 //	auth/sessions/<hash>.json                  see Session
 //	feeds/<tenant>/<time>-<origin>-<random>.json  see FeedEntry
+//	quotas/<tenant>.json                       see Quota
 //
 // Keys are built from ids the caller has validated (spawnit.ValidateID, job ids): this
 // package does not validate them again, and it imports only the standard library so
@@ -385,6 +386,17 @@ func ParseRunningJob(key string) (s Service, id string, ok bool) {
 	}
 	return Service{Tenant: parts[0], Service: parts[1]}, parts[2], true
 }
+
+// TenantRunningJobs is the folder of a tenant's entries in the unfinished-jobs index:
+// index/jobs/<tenant>/ (the tenant's jobs queued or running on any replica).
+func TenantRunningJobs(tenant string) string { return RunningJobsPrefix + tenant + "/" }
+
+// QuotasPrefix holds the tenants' own quotas, set by an operator (package platform):
+// quotas/<tenant>.json. Without one, a tenant has the server's default quota.
+const QuotasPrefix = "quotas/"
+
+// Quota is a tenant's own quota record: quotas/<tenant>.json.
+func Quota(tenant string) string { return QuotasPrefix + tenant + recordExtension }
 
 // Replica is a replica's heartbeat record: replicas/<replica>.json. Replica ids are
 // made by package cluster from [a-z0-9-] only.

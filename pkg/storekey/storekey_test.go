@@ -28,6 +28,7 @@ func layout() []string {
 		SessionSecret, Session("<hash>"),
 		s.EventChunks("<job>") + "<first>-<last>.json",         // checked against EventChunk below
 		FeedsPrefix + "<tenant>/<time>-<origin>-<random>.json", // checked against FeedEntry below
+		Quota("<tenant>"),
 	}
 }
 

@@ -511,6 +511,12 @@ export function startMockServer(opts = {}) {
       return;
     }
 
+    if (p[0] === 'quota' && p.length === 1 && method === 'GET') {
+      const n = [...state.services.values()].filter((s) => s.tenant === tenant).length;
+      const limits = { services: 20, deployed: 0, running_jobs: 0 };
+      return send(res, 200, { tenant, limits, usage: { services: n, deployed: 0, running_jobs: 0 }, defaults: limits, override: {} });
+    }
+
     if (p[0] !== 'services') return apiError(res, 404, 'not_found', 'no such route');
 
     if (p.length === 1) {

@@ -6,6 +6,7 @@ import { api, setCsrfToken, setUnauthenticatedHandler } from './lib/api';
 import { ApiError, describe } from './lib/errors';
 import { startLive, stopLive } from './lib/live';
 import { onRouteChange, parseRoute, paths, navigate, type Route } from './lib/router';
+import { ROLE_LABEL, roleOf } from './lib/roles';
 import type { Me } from './lib/types';
 import { CatalogScreen } from './screens/Catalog';
 import { JobScreen } from './screens/Job';
@@ -154,6 +155,9 @@ function UserBox({ me, onSignOut }: { me: Me; onSignOut: () => void }) {
         <span class="visually-hidden">Signed in as </span>
         <span class="user__name">{who}</span>
         {me.email && me.email !== who ? <span class="user__email">{me.email}</span> : null}
+        <span class="user__role" data-testid="user-role">
+          {ROLE_LABEL[roleOf(me)]}
+        </span>
       </span>
       <button type="button" class="button button--small" onClick={onSignOut}>
         Sign out
@@ -167,9 +171,9 @@ function Screen({ route, me }: { route: Route; me: Me }) {
     case 'catalog':
       return <CatalogScreen me={me} />;
     case 'template':
-      return <TemplateScreen id={route.id} />;
+      return <TemplateScreen id={route.id} me={me} />;
     case 'services':
-      return <ServicesScreen />;
+      return <ServicesScreen me={me} />;
     case 'service':
       return <ServiceScreen id={route.id} me={me} />;
     case 'job':

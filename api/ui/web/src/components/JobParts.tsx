@@ -155,13 +155,15 @@ function shortTime(iso: string): string {
  * OutputsView lists a job's outputs. Sensitive values are hidden until the user asks:
  * reveal() fetches them (GET job?reveal=true) and they are shown until hidden again.
  */
-export function OutputsView({ outputs, reveal }: { outputs: Record<string, Output>; reveal: () => Promise<Record<string, Output>> }) {
+/** reveal, when absent (a viewer), leaves sensitive values hidden with no button to show them. */
+export function OutputsView({ outputs, reveal }: { outputs: Record<string, Output>; reveal?: () => Promise<Record<string, Output>> }) {
   const [revealed, setRevealed] = useState<Record<string, unknown>>({});
   const [error, setError] = useState('');
   const [loading, setLoading] = useState('');
   const names = Object.keys(outputs).sort();
   if (names.length === 0) return <p class="muted">This service has no outputs.</p>;
   const doReveal = async (name: string) => {
+    if (!reveal) return;
     setError('');
     setLoading(name);
     try {
@@ -199,7 +201,7 @@ export function OutputsView({ outputs, reveal }: { outputs: Record<string, Outpu
                 ) : (
                   <code class="value">{text}</code>
                 )}
-                {o.sensitive ? (
+                {o.sensitive && reveal ? (
                   <button
                     type="button"
                     class="button button--small"

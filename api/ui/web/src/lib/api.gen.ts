@@ -17,7 +17,10 @@ export interface paths {
     get: operations["readyz"];
   };
   "/metrics": {
-    /** Prometheus metrics */
+    /**
+     * Prometheus metrics
+     * @description Behind the bearer token the operator sets (--metrics-token), or only on a listener of its own (--metrics-listen); open only in single-user mode (loopback). With neither set in OIDC mode it answers 404.
+     */
     get: operations["metrics"];
   };
   "/api/v1/openapi.json": {
@@ -155,6 +158,15 @@ export interface paths {
       };
     };
   };
+  "/api/v1/quota": {
+    /** The tenant's quota and usage */
+    get: operations["getQuota"];
+    /**
+     * Set the tenant's own quota (operators)
+     * @description Operators only (403 forbidden otherwise); another tenant's with ?tenant=. The override is kept in the store (quotas/<tenant>.json) and read by every replica at each check; an empty object removes it. Audited as quota.set.
+     */
+    put: operations["setQuota"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -188,6 +200,13 @@ export interface components {
       email?: string;
       single_user: boolean;
       csrf_token?: string;
+      /**
+       * @description What the caller may do: viewer reads; deployer also changes its tenant's services and runs their jobs; operator also publishes templates and may address any tenant (?tenant=). Single-user mode: operator.
+       * @enum {string}
+       */
+      role: "viewer" | "deployer" | "operator";
+      /** @description The caller's own tenant when an operator addresses tenant with ?tenant= (support). */
+      home_tenant?: string;
     };
     Field: {
       name: string;
@@ -488,7 +507,7 @@ export interface components {
     /** @enum {string} */
     EventType: "job_state" | "log" | "diagnostic" | "planned_change" | "resource_drift" | "change_summary" | "apply_start" | "apply_progress" | "apply_complete" | "apply_errored" | "refresh_start" | "refresh_complete" | "outputs" | "other" | "truncated" | "leftovers";
     /** @enum {string} */
-    ErrorCode: "validation_failed" | "bad_request" | "unauthenticated" | "csrf_failed" | "not_found" | "locked" | "conflict" | "busy" | "resources_exist" | "needs_recovery" | "cool_off" | "job_finished" | "precondition_failed" | "too_large" | "unsupported_media_type" | "precondition_required" | "unavailable" | "shutting_down" | "accept_disabled" | "not_deployed" | "internal";
+    ErrorCode: "validation_failed" | "bad_request" | "unauthenticated" | "csrf_failed" | "not_found" | "locked" | "conflict" | "busy" | "resources_exist" | "needs_recovery" | "cool_off" | "job_finished" | "precondition_failed" | "too_large" | "unsupported_media_type" | "precondition_required" | "unavailable" | "shutting_down" | "accept_disabled" | "not_deployed" | "internal" | "forbidden" | "quota_exceeded" | "too_many_jobs";
     /** @description The resource a planned change, drift or apply event is about. */
     ResourceEvent: {
       address: string;
@@ -517,6 +536,28 @@ export interface components {
       client_id?: string;
       scopes?: string[];
     };
+    /** @description A tenant's limits, or its usage of them. A limit of 0 is no limit. */
+    Quota: {
+      /** @description Services configured. */
+      services: number;
+      /** @description Services deployed (holding resources). */
+      deployed: number;
+      /** @description Jobs queued or running, on every replica. */
+      running_jobs: number;
+    };
+    /** @description A tenant's own limits, set by an operator: an absent field keeps the server's default; 0 is no limit. */
+    QuotaOverride: {
+      services?: number;
+      deployed?: number;
+      running_jobs?: number;
+    };
+    QuotaUsage: {
+      tenant: string;
+      limits: components["schemas"]["Quota"];
+      usage: components["schemas"]["Quota"];
+      defaults: components["schemas"]["Quota"];
+      override: components["schemas"]["QuotaOverride"];
+    };
   };
   responses: {
     /** @description validation_failed (with fields) or bad_request. */
@@ -535,7 +576,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description csrf_failed. */
+    /** @description csrf_failed (a cookie request without its X-CSRF-Token) or forbidden (the caller's role does not allow it; audited as access.denied). */
     E403: {
       content: {
         "application/json": components["schemas"]["Error"];
@@ -547,7 +588,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description locked, conflict, busy, resources_exist, needs_recovery, cool_off, job_finished, accept_disabled or not_deployed. */
+    /** @description locked, conflict, busy, resources_exist, needs_recovery, cool_off, job_finished, accept_disabled or not_deployed, or quota_exceeded (the tenant is at its quota of services or deployed services; nothing was created). */
     E409: {
       content: {
         "application/json": components["schemas"]["Error"];
@@ -589,6 +630,12 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
+    /** @description too_many_jobs: the tenant's jobs queued or running (on every replica) are at its quota; nothing was submitted. Retry once one has ended. */
+    E429: {
+      content: {
+        "application/json": components["schemas"]["Error"];
+      };
+    };
   };
   parameters: {
     /** @description Service id. */
@@ -611,6 +658,8 @@ export interface components {
     destroy?: boolean;
     /** @description Include sensitive output values (audited). */
     reveal?: boolean;
+    /** @description Operators only: the tenant whose objects the request addresses, instead of the caller's own (support). Every such request is audited (tenant.access) in that tenant; a caller who is not an operator gets 403 forbidden. */
+    Tenant?: string;
   };
   requestBodies: never;
   headers: never;
@@ -657,7 +706,10 @@ export interface operations {
       };
     };
   };
-  /** Prometheus metrics */
+  /**
+   * Prometheus metrics
+   * @description Behind the bearer token the operator sets (--metrics-token), or only on a listener of its own (--metrics-listen); open only in single-user mode (loopback). With neither set in OIDC mode it answers 404.
+   */
   metrics: {
     responses: {
       /** @description Prometheus text exposition format. */
@@ -666,6 +718,13 @@ export interface operations {
           "text/plain": string;
         };
       };
+      /** @description The metrics token is missing or wrong. */
+      401: {
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      404: components["responses"]["E404"];
     };
   };
   /** This document */
@@ -696,6 +755,11 @@ export interface operations {
   };
   /** The caller */
   me: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
     responses: {
       /** @description The verified caller. */
       200: {
@@ -704,12 +768,18 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
   };
   /** List templates */
   listTemplates: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
     responses: {
       /** @description Usable templates, sorted by id. */
       200: {
@@ -718,6 +788,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -725,6 +796,9 @@ export interface operations {
   /** One template */
   getTemplate: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         template: components["parameters"]["template"];
       };
@@ -738,6 +812,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -745,6 +820,11 @@ export interface operations {
   };
   /** List the tenant's services */
   listServices: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
     responses: {
       /** @description Services with their status. */
       200: {
@@ -753,6 +833,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -762,6 +843,11 @@ export interface operations {
    * @description Inputs are one JSON object of scalar values; duplicate keys, unknown keys, reserved keys (spawnit_*) and nesting are rejected with field errors. Values are stored literally.
    */
   createService: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
     requestBody: {
       content: {
         "application/json": components["schemas"]["CreateService"];
@@ -783,6 +869,7 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
+      409: components["responses"]["E409"];
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
       500: components["responses"]["E500"];
@@ -792,6 +879,9 @@ export interface operations {
   /** One service */
   getService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -809,6 +899,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -822,6 +913,7 @@ export interface operations {
     parameters: {
       query?: {
         destroy?: components["parameters"]["destroy"];
+        tenant?: components["parameters"]["Tenant"];
       };
       path: {
         service: components["parameters"]["service"];
@@ -857,6 +949,9 @@ export interface operations {
    */
   updateService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -894,6 +989,9 @@ export interface operations {
    */
   updateInputs: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       header: {
         "If-Match": components["parameters"]["IfMatch"];
       };
@@ -935,6 +1033,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -964,6 +1063,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      429: components["responses"]["E429"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -976,6 +1076,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1005,6 +1106,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      429: components["responses"]["E429"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1014,6 +1116,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1043,6 +1146,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      429: components["responses"]["E429"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1055,6 +1159,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1084,6 +1189,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      429: components["responses"]["E429"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1096,6 +1202,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1125,6 +1232,7 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      429: components["responses"]["E429"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1132,6 +1240,9 @@ export interface operations {
   /** List a service's jobs */
   listJobs: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1145,6 +1256,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1155,6 +1267,7 @@ export interface operations {
     parameters: {
       query?: {
         reveal?: components["parameters"]["reveal"];
+        tenant?: components["parameters"]["Tenant"];
       };
       path: {
         service: components["parameters"]["service"];
@@ -1170,6 +1283,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1180,6 +1294,7 @@ export interface operations {
     parameters: {
       query?: {
         after?: components["parameters"]["after"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Last-Event-ID"?: components["parameters"]["LastEventID"];
@@ -1199,6 +1314,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1210,6 +1326,9 @@ export interface operations {
    */
   cancelJob: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
         job: components["parameters"]["job"];
@@ -1239,6 +1358,9 @@ export interface operations {
   /** Last drift report */
   getDrift: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1252,6 +1374,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1262,6 +1385,7 @@ export interface operations {
     parameters: {
       query?: {
         wait?: components["parameters"]["wait"];
+        tenant?: components["parameters"]["Tenant"];
       };
       header?: {
         "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
@@ -1297,6 +1421,11 @@ export interface operations {
   };
   /** The tenant's status changes */
   tenantEvents: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
     responses: {
       /** @description text/event-stream of `event: status` with a StatusEvent as data; keep-alive comments. */
       200: {
@@ -1305,6 +1434,7 @@ export interface operations {
         };
       };
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1355,6 +1485,9 @@ export interface operations {
    */
   recoverService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1371,6 +1504,58 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /** The tenant's quota and usage */
+  getQuota: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
+    responses: {
+      /** @description The tenant's quota: the limits that apply, its usage (counted in the store), the server's defaults and the tenant's override. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["QuotaUsage"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Set the tenant's own quota (operators)
+   * @description Operators only (403 forbidden otherwise); another tenant's with ?tenant=. The override is kept in the store (quotas/<tenant>.json) and read by every replica at each check; an empty object removes it. Audited as quota.set.
+   */
+  setQuota: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["QuotaOverride"];
+      };
+    };
+    responses: {
+      /** @description The tenant's quota: the limits that apply, its usage (counted in the store), the server's defaults and the tenant's override. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["QuotaUsage"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      413: components["responses"]["E413"];
+      415: components["responses"]["E415"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };

@@ -8,6 +8,7 @@ import type {
   Job,
   JobEvent,
   Me,
+  QuotaUsage,
   Service,
   Template,
 } from './types';
@@ -172,6 +173,7 @@ export const api = {
    * Clears needs_recovery once an operator repaired the service's OpenTofu state: applies
    * and destroys are accepted again. Answers the service; 409 busy while a job runs.
    */
+  quota: (signal?: AbortSignal) => get<QuotaUsage>('/api/v1/quota', { signal }),
   recover: async (service: string) => (await request<Service>('POST', `${svc(service)}/recover`)).data,
   logout: async () => {
     // A 401 here just means the session already was gone; any other failure (503: the

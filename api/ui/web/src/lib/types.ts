@@ -12,6 +12,9 @@ export type ApiFieldError = Schemas['FieldError'];
 export type ErrorCode = Schemas['ErrorCode'];
 
 export type Me = Schemas['Me'];
+export type Role = NonNullable<Me['role']>;
+export type Quota = Schemas['Quota'];
+export type QuotaUsage = Schemas['QuotaUsage'];
 
 export type Field = Schemas['Field'];
 export type FieldType = Field['type'];

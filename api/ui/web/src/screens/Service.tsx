@@ -27,12 +27,13 @@ import { savedSentence, settingsBody, settingsForm, type SettingsForm } from '..
 import { navigate, paths } from '../lib/router';
 import { useTitle } from '../lib/title';
 import { useJobFollow } from '../lib/useJobFollow';
+import { canChange } from '../lib/roles';
 import type { DriftReport, Job, Me, Service, Template } from '../lib/types';
 import { isFinal } from '../lib/types';
 
 const MASK = '********';
 
-export function ServiceScreen({ id }: { id: string; me: Me }) {
+export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   const [svc, setSvc] = useState<Service | null>(null);
   const [gone, setGone] = useState(false);
   const [loadError, setLoadError] = useState('');
@@ -330,7 +331,8 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         </div>
       ) : null}
 
-      <section class="panel" aria-labelledby="actions-title">
+      {/* A viewer's role allows none of the actions: they are not shown (the server refuses them anyway). */}
+      <section class="panel" aria-labelledby="actions-title" hidden={!canChange(me)}>
         <h2 id="actions-title">Actions</h2>
         {busy ? <p class="muted">Actions are available again when the running job has finished.</p> : null}
         <div class="actions actions--wrap" data-testid="service-actions">
@@ -388,7 +390,11 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         <section class="panel" aria-labelledby="out-title">
           <h2 id="out-title">Endpoints and outputs</h2>
           {outJob?.outputs ? (
-            <OutputsView key={outJob.id} outputs={outJob.outputs} reveal={async () => (await api.job(id, outJob.id, true)).outputs ?? {}} />
+            <OutputsView
+              key={outJob.id}
+              outputs={outJob.outputs}
+              reveal={canChange(me) ? async () => (await api.job(id, outJob.id, true)).outputs ?? {} : undefined}
+            />
           ) : (
             <p class="muted">{deployed ? 'No outputs recorded.' : 'Deploy the service to see its addresses here.'}</p>
           )}
@@ -405,7 +411,7 @@ export function ServiceScreen({ id }: { id: string; me: Me }) {
         <InputsView svc={svc} tpl={tpl} />
       </section>
 
-      <SettingsPanel svc={svc} onSaved={setSvc} />
+      {canChange(me) ? <SettingsPanel svc={svc} onSaved={setSvc} /> : null}
 
       <section class="panel" aria-labelledby="jobs-title">
         <h2 id="jobs-title">History</h2>

@@ -9,7 +9,8 @@ import { driftBadge, EXPIRED_BADGE, formatTime, healthBadge, intentBadge, jobSta
 import { subscribeLive } from '../lib/live';
 import { paths } from '../lib/router';
 import { useTitle } from '../lib/title';
-import type { Service } from '../lib/types';
+import { canChange, quotaLines, quotaText } from '../lib/roles';
+import type { Me, QuotaUsage, Service } from '../lib/types';
 
 /** upsert replaces the service with the same id, or adds it; the list stays sorted by name. */
 export function upsertService(list: Service[], s: Service): Service[] {
@@ -20,9 +21,10 @@ export function upsertService(list: Service[], s: Service): Service[] {
 
 const byName = (a: Service, b: Service) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 
-export function ServicesScreen() {
+export function ServicesScreen({ me }: { me: Me }) {
   useTitle('My services');
   const [services, setServices] = useState<Service[] | null>(null);
+  const [quota, setQuota] = useState<QuotaUsage | null>(null);
   const [error, setError] = useState('');
   const [flash] = useState(takeFlash);
 
@@ -34,6 +36,8 @@ export function ServicesScreen() {
     } catch (err) {
       setError(describe(err));
     }
+    // The usage is a help, not the page: a server without quotas just shows none.
+    api.quota().then(setQuota, () => setQuota(null));
   };
 
   useEffect(() => {
@@ -58,10 +62,18 @@ export function ServicesScreen() {
         <h1 id="services-title" tabIndex={-1}>
           My services
         </h1>
-        <Link href={paths.catalog()} class="button button--primary">
-          Deploy something new
-        </Link>
+        {canChange(me) ? (
+          <Link href={paths.catalog()} class="button button--primary">
+            Deploy something new
+          </Link>
+        ) : null}
       </div>
+      {quota ? <QuotaView quota={quota} /> : null}
+      {!canChange(me) ? (
+        <Notice tone="info" testid="viewer-notice">
+          You can look at these services; deploying and changing them needs the deployer role.
+        </Notice>
+      ) : null}
       {flash ? <Notice tone={flash.tone}>{flash.text}</Notice> : null}
       {error ? (
         <Notice tone="error">
@@ -75,9 +87,11 @@ export function ServicesScreen() {
       {services && services.length === 0 ? (
         <div class="empty">
           <p>You have no services yet.</p>
-          <p>
-            <Link href={paths.catalog()}>Pick one from the catalog</Link> to get started.
-          </p>
+          {canChange(me) ? (
+            <p>
+              <Link href={paths.catalog()}>Pick one from the catalog</Link> to get started.
+            </p>
+          ) : null}
         </div>
       ) : null}
       {services && services.length > 0 ? (
@@ -124,5 +138,22 @@ function ServiceRow({ s }: { s: Service }) {
         </p>
       ) : null}
     </li>
+  );
+}
+
+/** The tenant's quota: what it uses of each limit. */
+function QuotaView({ quota }: { quota: QuotaUsage }) {
+  const lines = quotaLines(quota);
+  return (
+    <p class="quota muted" data-testid="quota">
+      <span class="visually-hidden">Quota: </span>
+      {lines.map((l, i) => (
+        <span key={l.what} class={l.full ? 'quota__item quota__item--full' : 'quota__item'} data-quota={l.what}>
+          {i > 0 ? ' · ' : ''}
+          {quotaText(l)}
+          {l.full ? ' (limit reached)' : ''}
+        </span>
+      ))}
+    </p>
   );
 }

@@ -24,7 +24,8 @@ import {
 } from '../lib/form';
 import { navigate, paths } from '../lib/router';
 import { useTitle } from '../lib/title';
-import type { Field, Template } from '../lib/types';
+import { canChange } from '../lib/roles';
+import type { Field, Me, Template } from '../lib/types';
 
 type Submit = 'plan' | 'apply' | 'save';
 
@@ -40,7 +41,7 @@ function idForKey(key: string): string {
   return fieldId(key);
 }
 
-export function TemplateScreen({ id }: { id: string }) {
+export function TemplateScreen({ id, me }: { id: string; me?: Me }) {
   const [tpl, setTpl] = useState<Template | null>(null);
   const [loadError, setLoadError] = useState('');
   useTitle(tpl ? `Deploy ${tpl.name}` : 'Deploy');
@@ -74,10 +75,10 @@ export function TemplateScreen({ id }: { id: string }) {
         <Loading what="the form" />
       </section>
     );
-  return <TemplateForm tpl={tpl} />;
+  return <TemplateForm tpl={tpl} me={me} />;
 }
 
-function TemplateForm({ tpl }: { tpl: Template }) {
+function TemplateForm({ tpl, me }: { tpl: Template; me?: Me }) {
   const fields = tpl.inputs ?? [];
   const [state, setState] = useState<FormState>(() => initialState(fields));
   const [name, setName] = useState(tpl.name);
@@ -326,7 +327,12 @@ function TemplateForm({ tpl }: { tpl: Template }) {
           </fieldset>
         ) : null}
 
-        <div class="actions actions--form">
+        {me && !canChange(me) ? (
+          <Notice tone="info" testid="viewer-notice">
+            Deploying needs the deployer role: you can look at this template, not create services from it.
+          </Notice>
+        ) : null}
+        <div class="actions actions--form" hidden={!!me && !canChange(me)}>
           <button type="submit" value="plan" class="button button--primary" disabled={!!busy} data-testid="submit-plan">
             {busy === 'plan' ? 'Creating…' : 'Review plan'}
           </button>
