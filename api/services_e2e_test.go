@@ -222,8 +222,15 @@ func TestPrivateRegistryLogin(t *testing.T) {
 	if strings.Contains(failed.Error, password) {
 		t.Fatal("the job's error shows the password")
 	}
-	if !strings.Contains(strings.ToLower(failed.Error), "unauthorized") {
-		t.Fatalf("the apply failed, but not for the login: %s", failed.Error)
+	var evs apiv1.EventList
+	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/jobs/" + failed.ID + "/events",
+		headers: map[string]string{"Accept": "application/json"}}).decode(t, &evs)
+	var log strings.Builder
+	for _, ev := range evs.Events {
+		log.WriteString(ev.Message + "\n")
+	}
+	if all := failed.Error + "\n" + log.String(); !strings.Contains(strings.ToLower(all), "unauthorized") {
+		t.Fatalf("the apply failed, but not for the login: %s", all)
 	}
 
 	h = newHarness(t, harnessOptions{realTofu: true, targets: target(password)})
