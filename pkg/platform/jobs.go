@@ -253,22 +253,16 @@ func (p *Platform) revealOutputs(ctx context.Context, ref engine.ServiceRef, inf
 	if err != nil || in.JobID != info.ID || in.Kind != engine.IntentApplied {
 		return info
 	}
-	b, _, err := p.st.Get(ctx, engine.StateKey(ref))
+	// Through tofu (a short job): the stored state may be encrypted.
+	current, err := p.eng.Outputs(ctx, ref)
 	if err != nil {
-		return info
-	}
-	var st struct {
-		Outputs map[string]struct {
-			Value json.RawMessage `json:"value"`
-		} `json:"outputs"`
-	}
-	if json.Unmarshal(b, &st) != nil {
+		p.log.Warn("platform: could not read the outputs to reveal", "service", ref.String(), "error", err)
 		return info
 	}
 	outs := make(map[string]engine.Output, len(info.Outputs))
 	for k, o := range info.Outputs {
 		if o.Sensitive && len(o.Value) == 0 {
-			o.Value = st.Outputs[k].Value
+			o.Value = current[k].Value
 		}
 		outs[k] = o
 	}
