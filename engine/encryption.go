@@ -121,6 +121,13 @@ func (e *runner) stateEncryption(ctx context.Context, ref ServiceRef) (string, e
 	return tofuEncryption(ring, ref, kind == statePlain), nil
 }
 
+// TofuEncryption is the TF_ENCRYPTION value with which tofu reads and writes ref's
+// state and plans under ring, as the engine runs it: for an operator who must run tofu
+// on a service's state by hand (pushing a kept errored.tfstate, inspecting a state).
+func TofuEncryption(ring *keyring.Keyring, ref ServiceRef) string {
+	return tofuEncryption(ring, ref, false)
+}
+
 // tofuEncryption writes the encryption configuration for ref: the current key writes
 // state and plans; previous keys, then (migrate) the unencrypted method, only read.
 func tofuEncryption(ring *keyring.Keyring, ref ServiceRef, migrate bool) string {

@@ -41,8 +41,10 @@ const sealedPrefix = "spawnit-sealed:v1:"
 
 var (
 	// ErrWrongKey: a value (or a state) was sealed with a key that is neither the
-	// current key nor a previous one. Nothing was changed.
-	ErrWrongKey = spawnit.NewError(spawnit.KindInternal, "encryption key mismatch",
+	// current key nor a previous one. Nothing was changed. It is "unavailable" (503):
+	// the service cannot be served until an operator configures the key, and the answer
+	// says so rather than a bare internal error.
+	ErrWrongKey = spawnit.NewError(spawnit.KindUnavailable, "encryption key mismatch",
 		"the service's secrets are encrypted with another key than the server's: an operator must configure that key (or pass it as the previous key to rotate)")
 	// ErrCorrupt: a sealed value that is not well formed or does not authenticate under
 	// the key it names (tampered with, or moved to another service or field).
