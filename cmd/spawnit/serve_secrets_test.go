@@ -147,7 +147,7 @@ func TestSecretsAtRestS3(t *testing.T) {
 			forms := map[string]string{
 				"raw": secret, "base64": base64.StdEncoding.EncodeToString([]byte(secret)),
 				"base64url": base64.RawURLEncoding.EncodeToString([]byte(secret)),
-				"url": url.QueryEscape(secret), "path": url.PathEscape(secret),
+				"url":       url.QueryEscape(secret), "path": url.PathEscape(secret),
 			}
 			for key, b := range seen {
 				for form, s := range forms {
