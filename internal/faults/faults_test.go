@@ -359,6 +359,9 @@ func TestErroredStateKept(t *testing.T) {
 	if !e.exists(serviceKey(svc.ID, "errored.tfstate")) {
 		t.Fatal("errored.tfstate is not in the store")
 	}
+	if !strings.Contains(string(e.get(serviceKey(svc.ID, "errored.tfstate"))), `"encrypted_data"`) {
+		t.Fatal("errored.tfstate is stored in clear")
+	}
 	var errored tfstate
 	if err := json.Unmarshal(e.plainState(svc.ID, "errored.tfstate"), &errored); err != nil || len(errored.Resources) == 0 {
 		t.Fatalf("errored.tfstate does not hold the created resources: %v", err)

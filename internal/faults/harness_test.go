@@ -192,13 +192,20 @@ func (e *env) plainState(id, name string) []byte {
 `), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
-	tofuEnv := append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_ENCRYPTION="+engine.TofuEncryption(ring, engine.ServiceRef{Client: tenant, Service: id}))
+	// init installs the providers the state names: from the mirror, as the servers do.
+	cliConfig := filepath.Join(dir, "tofurc")
+	if err := os.WriteFile(cliConfig, []byte(fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", e.mirror)), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	tofuEnv := append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_CLI_CONFIG_FILE="+cliConfig, "TF_ENCRYPTION="+engine.TofuEncryption(ring, engine.ServiceRef{Client: tenant, Service: id}))
 	var out []byte
 	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"state", "pull"}} {
 		cmd := exec.Command(e.tofu, args...)
 		cmd.Dir, cmd.Env = dir, tofuEnv
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
 		if out, err = cmd.Output(); err != nil {
-			e.t.Fatalf("tofu %s on the encrypted %s of %s: %v", args[0], name, id, err)
+			e.t.Fatalf("tofu %s on the encrypted %s of %s: %v\n%s", args[0], name, id, err, stderr.String())
 		}
 	}
 	return out
