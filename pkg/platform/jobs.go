@@ -253,16 +253,37 @@ func (p *Platform) revealOutputs(ctx context.Context, ref engine.ServiceRef, inf
 	if err != nil || in.JobID != info.ID || in.Kind != engine.IntentApplied {
 		return info
 	}
-	// Through tofu (a short job): the stored state may be encrypted.
-	current, err := p.eng.Outputs(ctx, ref)
+	b, _, err := p.st.Get(ctx, engine.StateKey(ref))
 	if err != nil {
-		p.log.Warn("platform: could not read the outputs to reveal", "service", ref.String(), "error", err)
 		return info
+	}
+	var st struct {
+		Outputs map[string]struct {
+			Value json.RawMessage `json:"value"`
+		} `json:"outputs"`
+	}
+	if json.Unmarshal(b, &st) != nil {
+		return info
+	}
+	values := map[string]json.RawMessage{}
+	for k, o := range st.Outputs {
+		values[k] = o.Value
+	}
+	if stateEncrypted(b) {
+		// Only tofu reads an encrypted state: a short outputs job.
+		current, err := p.eng.Outputs(ctx, ref)
+		if err != nil {
+			p.log.Warn("platform: could not read the outputs to reveal", "service", ref.String(), "error", err)
+			return info
+		}
+		for k, o := range current {
+			values[k] = o.Value
+		}
 	}
 	outs := make(map[string]engine.Output, len(info.Outputs))
 	for k, o := range info.Outputs {
 		if o.Sensitive && len(o.Value) == 0 {
-			o.Value = current[k].Value
+			o.Value = values[k]
 		}
 		outs[k] = o
 	}
