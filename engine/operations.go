@@ -450,18 +450,11 @@ var errCorruptState = errors.New("not a valid state")
 // engine's Store with the S3 backend (the server keeps both in one bucket; with another
 // store the state is not found and nothing is checked), in the local state file
 // otherwise.
+// Serial and lineage stay in clear in an encrypted state.
 func (e *runner) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
-	var b []byte
-	if e.cfg.Backend.S3 != nil {
-		b, _, err = e.cfg.Store.Get(ctx, StateKey(ref))
-	} else {
-		b, err = os.ReadFile(e.localStatePath(ref))
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return stateMark{}, false, nil
-	}
-	if err != nil {
-		return stateMark{}, false, err
+	b, found, err := e.readRawState(ctx, ref)
+	if err != nil || !found {
+		return stateMark{}, found, err
 	}
 	if json.Unmarshal(b, &m) != nil || m.Lineage == "" {
 		return stateMark{}, true, errCorruptState
