@@ -15,6 +15,7 @@ import (
 
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/engine"
+	"github.com/spawnit/spawnit/pkg/keyring"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
@@ -57,6 +58,9 @@ type Catalog struct {
 	templates map[string]*templateEntry
 	modules   map[string]*moduleEntry
 	problems  map[string]Problem
+
+	// ring seals sensitive inputs at rest (UseKeyring); nil keeps them in clear.
+	ring *keyring.Keyring
 
 	// newID and now are replaced by tests (forced id collisions, fixed clocks).
 	newID func() string

@@ -238,6 +238,9 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if err != nil {
 		return nil, err
 	}
+	if tfvars, err = c.sealTfvars(ref, tfvars, info.Sensitive); err != nil {
+		return nil, err
+	}
 	infoJSON, err := json.MarshalIndent(info, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("catalog: encode info.json: %w", err)
@@ -307,7 +310,11 @@ func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensiti
 	case err != nil:
 		return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
 	default:
-		vals, err := decodeTfvars(data)
+		plain, _, err := c.openTfvars(ref, data, nil)
+		if err != nil {
+			return nil, err
+		}
+		vals, err := decodeTfvars(plain)
 		if err != nil {
 			return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
 		}
@@ -444,6 +451,9 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	}
 	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: cur.Name})
 	if err != nil {
+		return nil, err
+	}
+	if tfvars, err = c.sealTfvars(ref, tfvars, cur.Sensitive); err != nil {
 		return nil, err
 	}
 	obj, err := c.st.Put(ctx, storeKeys(ref).Tfvars(), tfvars, store.PutOptions{IfMatch: ifMatch, ContentType: "application/json"})

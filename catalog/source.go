@@ -34,12 +34,24 @@ func (s *ServiceSource) Files(ctx context.Context, ref engine.ServiceRef) (engin
 	if err != nil {
 		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
 	}
-	tfvars, _, err := s.c.st.Get(ctx, storeKeys(ref).Tfvars())
+	stored, obj, err := s.c.st.Get(ctx, storeKeys(ref).Tfvars())
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %s has no %s", ErrServiceNotFound, ref, engine.TfvarsFile)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
+	}
+	// The workdir gets the secrets in clear; the store keeps them sealed, and a file
+	// still in clear (or under a previous key) is sealed anew now: its migration.
+	sensitive := s.c.sensitiveNames(ctx, info)
+	tfvars, reseal, err := s.c.openTfvars(ref, stored, sensitive)
+	if err != nil {
+		return nil, err
+	}
+	if reseal {
+		if err := s.c.resealTfvars(ctx, ref, tfvars, sensitive, obj.ETag); err != nil {
+			s.c.log.Warn("catalog: could not seal a service's secrets with the current key; the next run tries again", "service", ref.String(), "error", err)
+		}
 	}
 	files[engine.TfvarsFile] = tfvars
 	if err := files.Validate(); err != nil {

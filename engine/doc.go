@@ -42,6 +42,12 @@
 // (its last successful apply or destroy): in_sync, drifted, missing, orphaned, pending or
 // unknown, with per-resource results (see Classify).
 //
+// With Config.Encryption (a keyring.Keyring) every state and plan file is encrypted by
+// OpenTofu itself (TF_ENCRYPTION, aes_gcm under a pbkdf2 passphrase derived per service):
+// a plaintext state is encrypted on its next write, previous keys still decrypt, and a
+// state under a key the engine lacks fails the job before tofu runs (keyring.ErrWrongKey).
+// The variables file leaves the workdir when the job ends.
+//
 // The engine returns only its own types, writes nothing to stdout or stderr, logs through
 // Config.Logger, passes credentials to tofu only through its environment, and masks
 // secret values (WithSecrets, sensitive outputs) wherever they would appear in events.

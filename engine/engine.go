@@ -16,6 +16,7 @@ import (
 
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/pkg/cluster"
+	"github.com/spawnit/spawnit/pkg/keyring"
 	"github.com/spawnit/spawnit/pkg/store"
 )
 
@@ -67,6 +68,13 @@ type Config struct {
 	Cluster *cluster.Registry
 	// Logger receives the engine's own logs; nil means silent.
 	Logger *slog.Logger
+	// Encryption, when set, encrypts every service's OpenTofu state and plan files with
+	// OpenTofu's state encryption (configured through TF_ENCRYPTION, so modules need
+	// nothing), under a passphrase derived per service from its current key; previous
+	// keys still decrypt, and a plaintext state is read once and written back encrypted.
+	// The pre-destroy snapshots the engine keeps are sealed with it too. Every replica
+	// sharing a store must have the same keys. nil: nothing is encrypted.
+	Encryption *keyring.Keyring
 }
 
 // Backend selects the OpenTofu state backend.
@@ -344,6 +352,9 @@ func (e *Engine) Outputs(ctx context.Context, ref ServiceRef) (map[string]Output
 	info, err := j.Wait(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if j.keyErr != nil {
+		return nil, fmt.Errorf("read outputs: %w", j.keyErr)
 	}
 	if info.State != StateSucceeded {
 		return nil, fmt.Errorf("read outputs: %s", info.Error)

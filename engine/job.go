@@ -130,6 +130,8 @@ type Job struct {
 	replica    string            // the cluster id of the replica holding it
 	env        map[string]string // added to tofu's environment (WithEnv)
 	vars       map[string]string // module variables, given as TF_VAR_<name> (WithVars)
+	encryption string            // TF_ENCRYPTION for the job's service ("" for none)
+	keyErr     error             // the job failed for want of the right key (set before it ends)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	sweep      SweepFunc         // objects of the target outside the state (WithSweep)
 	preempted  atomic.Bool       // cancelled to let a user's job run

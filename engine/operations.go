@@ -24,10 +24,20 @@ import (
 func (e *runner) execute(j *Job) error {
 	ref := j.info.Service
 	ctx := j.ctx
+	// Before anything else: a state under a key this server lacks fails the job here,
+	// with nothing changed.
+	enc, err := e.stateEncryption(j.softCtx, ref)
+	if err != nil {
+		return err
+	}
+	j.encryption = enc
 	ws, err := e.workspaceFor(j)
 	if err != nil {
 		return err
 	}
+	// The variables file holds the service's secrets in clear: it lives in the workdir
+	// only while the job runs.
+	defer ws.removeSecrets()
 	// Checked again when the job starts: a job queued behind one that left errored state
 	// was accepted before the service needed recovery.
 	if changesState(j.info.Operation) {
@@ -353,7 +363,9 @@ func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	}
 	state := pulled.String()
 	if hasResources(state) {
-		if _, err := e.cfg.Store.Put(context.Background(), snapshotKey(ref), []byte(state), store.PutOptions{}); err != nil {
+		// tofu state pull prints the state decrypted: the copy kept is sealed.
+		snap := e.sealSnapshot(ref, storeKeys(ref).PreDestroy(), pulled.Bytes())
+		if _, err := e.cfg.Store.Put(context.Background(), snapshotKey(ref), snap, store.PutOptions{}); err != nil {
 			return fmt.Errorf("save pre-destroy snapshot: %w", err)
 		}
 	}
@@ -438,18 +450,11 @@ var errCorruptState = errors.New("not a valid state")
 // engine's Store with the S3 backend (the server keeps both in one bucket; with another
 // store the state is not found and nothing is checked), in the local state file
 // otherwise.
+// Serial and lineage stay in clear in an encrypted state.
 func (e *runner) readStateMark(ctx context.Context, ref ServiceRef) (m stateMark, found bool, err error) {
-	var b []byte
-	if e.cfg.Backend.S3 != nil {
-		b, _, err = e.cfg.Store.Get(ctx, StateKey(ref))
-	} else {
-		b, err = os.ReadFile(e.localStatePath(ref))
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return stateMark{}, false, nil
-	}
-	if err != nil {
-		return stateMark{}, false, err
+	b, found, err := e.readRawState(ctx, ref)
+	if err != nil || !found {
+		return stateMark{}, found, err
 	}
 	if json.Unmarshal(b, &m) != nil || m.Lineage == "" {
 		return stateMark{}, true, errCorruptState
@@ -553,11 +558,19 @@ func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	if err != nil {
 		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
 	}
+	if snap, err = e.openSnapshot(ref, storeKeys(ref).PreDestroy(), snap); err != nil {
+		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
+	}
 	ws, err := e.orphanWorkspace(j)
 	if err != nil {
 		return nil, err
 	}
 	statePath := filepath.Join(ws.dir, "spawnit_snapshot.tfstate")
+	defer func() {
+		ws.removeSecrets()
+		_ = os.Remove(statePath)
+		_ = os.Remove(filepath.Join(ws.dir, driftPlanFile))
+	}()
 	files, err := e.cfg.Source.Files(j.softCtx, ref)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/spawnit/spawnit/pkg/keyring"
 )
 
 // scheduler turns requests into jobs and runs them: one at a time per service in
@@ -308,6 +311,9 @@ func (e *scheduler) run(j *Job) {
 		time.AfterFunc(e.cfg.KillGrace, func() { j.overdue() })
 	})
 	err := e.runner.execute(j)
+	if errors.Is(err, keyring.ErrWrongKey) {
+		j.keyErr = err
+	}
 	timer.Stop()
 	end(j.outcome(err))
 	info := j.Info()

@@ -60,11 +60,22 @@ type workspace struct {
 
 // workspaceFor is the workdir of j's service, set up for j.
 func (e *runner) workspaceFor(j *Job) (*workspace, error) {
-	return e.workspaceIn(j, j.info.Service.Service)
+	ws, err := e.workspaceIn(j, j.info.Service.Service)
+	if err != nil {
+		return nil, err
+	}
+	if j.encryption != "" {
+		env := e.jobEnv(j)
+		env["TF_ENCRYPTION"] = j.encryption
+		ws.tf.Env = envList(env)
+	}
+	return ws, nil
 }
 
 // orphanWorkspace is the scratch workdir of j's service for refreshing its pre-destroy
-// state (ids cannot start with '.', so it never collides with a service's).
+// state (ids cannot start with '.', so it never collides with a service's). Its state
+// is a local plaintext copy of the snapshot, removed after use, so tofu runs there
+// without TF_ENCRYPTION.
 func (e *runner) orphanWorkspace(j *Job) (*workspace, error) {
 	return e.workspaceIn(j, ".orphans-"+j.info.Service.Service)
 }
@@ -425,4 +436,10 @@ func (e *runner) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 		return fmt.Errorf("tofu init: %w", err)
 	}
 	return ws.markInitialized(hash)
+}
+
+// removeSecrets removes the variables file (the service's secrets in clear) from the
+// workdir once a job is done with it; the next job writes it again from the Source.
+func (ws *workspace) removeSecrets() {
+	_ = os.Remove(filepath.Join(ws.dir, TfvarsFile))
 }

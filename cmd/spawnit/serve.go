@@ -62,6 +62,7 @@ type serveConfig struct {
 	metricsListen  string // a listener of /metrics' own; empty: on the API's listener
 	metricsToken   string // the bearer token /metrics needs
 	quotas         platform.Quota
+	encryption     encryptionConfig
 }
 
 type s3Config struct {
@@ -127,6 +128,8 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.Var(c.targetEnv, "target-env", "target=file: environment for a target's tofu runs (credentials, region), read from a KEY=VALUE file; repeat per target, or comma-separate")
 	c.targetVars = targetEnvFlag{}
 	fs.Var(c.targetVars, "target-vars", "target=file: the target's own module variables (docker_image_map, docker_image_prefix, docker_registry_auth, aws_instance_type, ...) as a JSON object; repeat per target, or comma-separate")
+	fs.StringVar(&c.encryption.key, "encryption-key", "", "key that encrypts OpenTofu states and secret inputs at rest, at least 32 characters, the same on every replica (prefer the environment variable or its _FILE; default without S3: one generated and kept in the data directory)")
+	fs.StringVar(&c.encryption.previous, "previous-encryption-key", "", "the key before --encryption-key, while rotating: it still decrypts; each service is encrypted again with the new key on its next run")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json (one object a line) or text")
 	fs.Usage = func() { serveUsage(fs, output) }
@@ -167,6 +170,9 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	}
 	if c.quotas.Services < 0 || c.quotas.Deployed < 0 || c.quotas.RunningJobs < 0 {
 		return nil, usageError{"--quota-* must be 0 (no limit) or more"}
+	}
+	if err := c.encryption.check(); err != nil {
+		return nil, err
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		return nil, usageError{err.Error()}
@@ -345,7 +351,12 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	}
 	log.Info("replica joined", "replica", a.cluster.ID(), "live_replicas", len(a.cluster.Members()))
 
+	ring, err := loadKeyring(cfg.encryption, dataDir, cfg.s3.endpoint != "", log, out)
+	if err != nil {
+		return nil, err
+	}
 	cat := catalog.New(a.store, log)
+	cat.UseKeyring(ring)
 	if err := cat.Seed(ctx); err != nil {
 		return nil, fmt.Errorf("seed the catalog: %w", err)
 	}
@@ -362,6 +373,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 		JobHistory:     cfg.jobHistory,
 		Cluster:        a.cluster,
 		Logger:         log,
+		Encryption:     ring,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("engine: %w", err)

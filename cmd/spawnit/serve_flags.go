@@ -18,7 +18,7 @@ import (
 // secretFlag reports whether a flag holds a secret: its value may then come from the
 // file named by its variable with _FILE appended, and is never shown.
 func secretFlag(name string) bool {
-	return strings.Contains(name, "secret") || strings.HasSuffix(name, "-token")
+	return strings.Contains(name, "secret") || strings.HasSuffix(name, "-token") || strings.HasSuffix(name, "encryption-key")
 }
 
 // serveEnvValue is a flag's value from the environment: $VAR, or for a secret the
@@ -61,6 +61,7 @@ var serveTopics = []struct {
 	{"Jobs and supervision", []string{"max-parallel", "job-", "kill-grace", "shutdown-grace", "drift-interval"}},
 	{"Quotas per tenant (defaults; an operator may set a tenant's own)", []string{"quota-"}},
 	{"Metrics", []string{"metrics-"}},
+	{"Encryption at rest", []string{"encryption-", "previous-encryption-"}},
 	{"Other", nil},
 }
 

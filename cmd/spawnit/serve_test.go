@@ -23,6 +23,9 @@ import (
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
 
+// testEncryptionKey is the operator key of tests that run serve on S3 (where one is required).
+const testEncryptionKey = "test-encryption-key-0123456789abcdef"
+
 func env(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
 }
@@ -216,6 +219,7 @@ func TestServeS3(t *testing.T) {
 		env(map[string]string{
 			"SPAWNIT_S3_ENDPOINT": s3.URL(), "SPAWNIT_S3_BUCKET": "spawnit-test",
 			"SPAWNIT_S3_ACCESS_KEY": s3.AccessKey, "SPAWNIT_S3_SECRET_KEY": s3.SecretKey,
+			"SPAWNIT_ENCRYPTION_KEY": testEncryptionKey,
 		}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

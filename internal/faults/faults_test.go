@@ -359,8 +359,11 @@ func TestErroredStateKept(t *testing.T) {
 	if !e.exists(serviceKey(svc.ID, "errored.tfstate")) {
 		t.Fatal("errored.tfstate is not in the store")
 	}
+	if !strings.Contains(string(e.get(serviceKey(svc.ID, "errored.tfstate"))), `"encrypted_data"`) {
+		t.Fatal("errored.tfstate is stored in clear")
+	}
 	var errored tfstate
-	if err := json.Unmarshal(e.get(serviceKey(svc.ID, "errored.tfstate")), &errored); err != nil || len(errored.Resources) == 0 {
+	if err := json.Unmarshal(e.plainState(svc.ID, "errored.tfstate"), &errored); err != nil || len(errored.Resources) == 0 {
 		t.Fatalf("errored.tfstate does not hold the created resources: %v", err)
 	}
 	r := s.request("POST", "/api/v1/services/"+svc.ID+"/apply", nil, nil, 30*time.Second)
@@ -694,7 +697,7 @@ func TestProviderCrashDuringApply(t *testing.T) {
 		t.Fatalf("error %q does not say the provider failed", j.Error)
 	}
 	st := e.state(svc.ID)
-	saved := string(e.get(serviceKey(svc.ID, "terraform.tfstate")))
+	saved := string(e.plainState(svc.ID, "terraform.tfstate"))
 	if !strings.Contains(saved, `"docker_image"`) || !strings.Contains(saved, `"terraform_data"`) {
 		t.Fatalf("the partial state (serial %d) lacks what was created before the crash:\n%.2000s", st.Serial, saved)
 	}

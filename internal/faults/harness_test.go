@@ -24,6 +24,7 @@ import (
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/keyring"
 	"github.com/spawnit/spawnit/pkg/store"
 	"github.com/spawnit/spawnit/pkg/store/s3store"
 )
@@ -154,10 +155,60 @@ type tfstate struct {
 func (e *env) state(id string) tfstate {
 	e.t.Helper()
 	var st tfstate
-	if err := json.Unmarshal(e.get(serviceKey(id, "terraform.tfstate")), &st); err != nil || st.Lineage == "" {
+	if err := json.Unmarshal(e.plainState(id, "terraform.tfstate"), &st); err != nil || st.Lineage == "" {
 		e.t.Fatalf("state of %s is not a valid state: %v", id, err)
 	}
 	return st
+}
+
+// encryptionKey is the servers' key for secrets at rest (the same on every replica).
+const encryptionKey = "faults-encryption-key-0123456789abcdef"
+
+// plainState returns a state object of the service (the state, errored.tfstate) as
+// tofu reads it: decrypted with the servers' key by tofu itself (state pull from a
+// local copy) when it is encrypted.
+func (e *env) plainState(id, name string) []byte {
+	e.t.Helper()
+	b := e.get(serviceKey(id, name))
+	var h struct {
+		EncryptedData json.RawMessage `json:"encrypted_data"`
+	}
+	if json.Unmarshal(b, &h) != nil || len(h.EncryptedData) == 0 {
+		return b
+	}
+	ring, err := keyring.New([]byte(encryptionKey))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	dir := e.t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "copy.tfstate"), b, 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`terraform {
+  backend "local" {
+    path = "copy.tfstate"
+  }
+}
+`), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	// init installs the providers the state names: from the mirror, as the servers do.
+	cliConfig := filepath.Join(dir, "tofurc")
+	if err := os.WriteFile(cliConfig, []byte(fmt.Sprintf("provider_installation {\n  filesystem_mirror {\n    path = %q\n  }\n}\n", e.mirror)), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	tofuEnv := append(os.Environ(), "TF_IN_AUTOMATION=1", "TF_CLI_CONFIG_FILE="+cliConfig, "TF_ENCRYPTION="+engine.TofuEncryption(ring, engine.ServiceRef{Client: tenant, Service: id}))
+	var out []byte
+	for _, args := range [][]string{{"init", "-input=false", "-no-color"}, {"state", "pull"}} {
+		cmd := exec.Command(e.tofu, args...)
+		cmd.Dir, cmd.Env = dir, tofuEnv
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if out, err = cmd.Output(); err != nil {
+			e.t.Fatalf("tofu %s on the encrypted %s of %s: %v\n%s", args[0], name, id, err, stderr.String())
+		}
+	}
+	return out
 }
 
 func serviceKey(id, name string) string { return "clients/" + tenant + "/" + id + "/" + name }
@@ -219,7 +270,8 @@ func (e *env) startServer(name string, o serverOptions) *server {
 	}
 	s.args = append(s.args, o.args...)
 	// The secret travels in the environment, as documented.
-	s.envv = append(append(os.Environ(), "SPAWNIT_S3_SECRET_KEY="+e.s3.SecretKey), o.env...)
+	// Every replica shares the bucket, so every replica has the same encryption key.
+	s.envv = append(append(os.Environ(), "SPAWNIT_S3_SECRET_KEY="+e.s3.SecretKey, "SPAWNIT_ENCRYPTION_KEY="+encryptionKey), o.env...)
 	e.t.Cleanup(func() {
 		s.kill()
 		// A server killed mid-apply leaves its providers running (tofu dies with it, they

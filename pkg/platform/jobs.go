@@ -265,10 +265,25 @@ func (p *Platform) revealOutputs(ctx context.Context, ref engine.ServiceRef, inf
 	if json.Unmarshal(b, &st) != nil {
 		return info
 	}
+	values := map[string]json.RawMessage{}
+	for k, o := range st.Outputs {
+		values[k] = o.Value
+	}
+	if stateEncrypted(b) {
+		// Only tofu reads an encrypted state: a short outputs job.
+		current, err := p.eng.Outputs(ctx, ref)
+		if err != nil {
+			p.log.Warn("platform: could not read the outputs to reveal", "service", ref.String(), "error", err)
+			return info
+		}
+		for k, o := range current {
+			values[k] = o.Value
+		}
+	}
 	outs := make(map[string]engine.Output, len(info.Outputs))
 	for k, o := range info.Outputs {
 		if o.Sensitive && len(o.Value) == 0 {
-			o.Value = st.Outputs[k].Value
+			o.Value = values[k]
 		}
 		outs[k] = o
 	}

@@ -350,7 +350,25 @@ func (p *Platform) deployed(ctx context.Context, ref engine.ServiceRef) (bool, e
 	if err != nil {
 		return false, err
 	}
+	if stateEncrypted(b) {
+		// Only tofu can read its resources; serial and lineage are in clear. The state
+		// the last successful destroy left has none; any other may (a failed apply).
+		var m struct {
+			Lineage string `json:"lineage"`
+			Serial  int64  `json:"serial"`
+		}
+		_ = json.Unmarshal(b, &m)
+		return in.Kind != engine.IntentDestroyed || m.Lineage != in.StateLineage || m.Serial != in.StateSerial, nil
+	}
 	return stateHasResources(b), nil
+}
+
+// stateEncrypted reports whether a stored state is encrypted by OpenTofu.
+func stateEncrypted(state []byte) bool {
+	var s struct {
+		EncryptedData json.RawMessage `json:"encrypted_data"`
+	}
+	return json.Unmarshal(state, &s) == nil && len(s.EncryptedData) > 0
 }
 
 func stateHasResources(state []byte) bool {

@@ -250,6 +250,7 @@ locals {
     SPAWNIT_OIDC_CLIENT_ID     = var.oidc_client_id
     SPAWNIT_OIDC_CLIENT_SECRET = var.oidc_client_secret
     SPAWNIT_OIDC_REDIRECT_URL  = local.redirect_url
+    SPAWNIT_ENCRYPTION_KEY     = var.spawnit_encryption_key
     }, var.oidc_tenant_claim == null ? {} : {
     SPAWNIT_OIDC_TENANT_CLAIM = var.oidc_tenant_claim
     }, var.spawnit_session_secret == null ? {} : {

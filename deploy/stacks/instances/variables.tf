@@ -254,6 +254,17 @@ variable "spawnit_session_secret" {
   sensitive   = true
 }
 
+variable "spawnit_encryption_key" {
+  description = "Key every replica is given to encrypt OpenTofu states and secret inputs at rest (SPAWNIT_ENCRYPTION_KEY, spawnit serve --encryption-key): at least 32 characters, the same on every replica. Keep a copy: without it no state or secret input can be read."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = length(var.spawnit_encryption_key) >= 32
+    error_message = "spawnit_encryption_key must have at least 32 characters."
+  }
+}
+
 variable "spawnit_env" {
   description = "Extra environment of SpawnIt's server (SPAWNIT_MAX_PARALLEL, SPAWNIT_JOB_TIMEOUT, ...; see spawnit serve --help)."
   type        = map(string)
