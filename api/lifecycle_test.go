@@ -87,23 +87,37 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 
-	// The audit log has every action, with tenant and subject, and no value.
-	entries := auditEntries(t, h)
-	want := map[string]bool{platform.ActionServiceCreate: false, platform.ActionJobSubmit + "/apply": false,
-		platform.ActionOutputsReveal: false, platform.ActionServiceDelete: false, platform.ActionServiceDeleted: false}
-	for _, e := range entries {
-		key := e.Action
-		if e.Action == platform.ActionJobSubmit {
-			key += "/" + string(e.Operation)
+	// The audit log has every action, with tenant and subject, and no value. The
+	// service.deleted entry is written once the configuration is gone, so it may come
+	// just after the 404 seen above: wait for it.
+	var entries []platform.AuditEntry
+	missing := func() []string {
+		entries = auditEntries(t, h)
+		want := map[string]bool{platform.ActionServiceCreate: false, platform.ActionJobSubmit + "/apply": false,
+			platform.ActionOutputsReveal: false, platform.ActionServiceDelete: false, platform.ActionServiceDeleted: false}
+		for _, e := range entries {
+			key := e.Action
+			if e.Action == platform.ActionJobSubmit {
+				key += "/" + string(e.Operation)
+			}
+			if _, ok := want[key]; ok && e.Service == svc.ID && e.Tenant == "tenant-a" && e.Subject == "user-of-tenant-a" && e.Error == "" {
+				want[key] = true
+			}
 		}
-		if _, ok := want[key]; ok && e.Service == svc.ID && e.Tenant == "tenant-a" && e.Subject == "user-of-tenant-a" && e.Error == "" {
-			want[key] = true
+		var out []string
+		for k, seen := range want {
+			if !seen {
+				out = append(out, k)
+			}
 		}
+		return out
 	}
-	for k, seen := range want {
-		if !seen {
-			t.Errorf("no audit entry for %s (entries: %+v)", k, entries)
-		}
+	deadline := time.Now().Add(time.Minute)
+	for len(missing()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, k := range missing() {
+		t.Errorf("no audit entry for %s (entries: %+v)", k, entries)
 	}
 }
 
