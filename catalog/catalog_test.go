@@ -276,7 +276,7 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 
 	// Rewriting identical bytes changes the ETag only: still one read, same content.
 	st.put(key, mustData(t, st, key))
-	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
 		t.Fatalf("%v %v", tpl, err)
 	}
 
