@@ -221,9 +221,9 @@ func (p *Platform) portRange(target string) PortRange {
 // settlePorts is the catalog's SettleFunc: it allocates the ports left empty and claims
 // the ones given, refusing (as field errors) those another service holds and, for a
 // port the service did not hold yet, those something on the host listens on.
-func (p *Platform) settlePorts(ctx context.Context, ref engine.ServiceRef, target string, tpl *catalog.Template, values map[string]any) (undo func(), err error) {
+func (p *Platform) settlePorts(ctx context.Context, ref engine.ServiceRef, target string, tpl *catalog.Template, values map[string]any) (_ func(), err error) {
 	var fresh []int
-	undo = func() {
+	undo := func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		for _, port := range fresh {
