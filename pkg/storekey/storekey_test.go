@@ -26,7 +26,7 @@ func layout() []string {
 		Replica("<replica>"),
 		Probe("<probe>"),
 		SessionSecret, Session("<hash>"),
-		Ports("<target>") + "<port>.json", // checked against Port below
+		Ports("<target>") + "<port>.json",                      // checked against Port below
 		s.EventChunks("<job>") + "<first>-<last>.json",         // checked against EventChunk below
 		FeedsPrefix + "<tenant>/<time>-<origin>-<random>.json", // checked against FeedEntry below
 		Quota("<tenant>"),

@@ -183,7 +183,7 @@ export interface components {
     FieldError: {
       field: string;
       /** @enum {string} */
-      code?: "unknown" | "reserved" | "duplicate" | "required" | "type" | "range" | "length" | "pattern" | "enum" | "invalid" | "limit";
+      code?: "unknown" | "reserved" | "duplicate" | "required" | "type" | "range" | "length" | "pattern" | "enum" | "invalid" | "limit" | "taken";
       reason: string;
     };
     Ready: {
