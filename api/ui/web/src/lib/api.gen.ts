@@ -461,6 +461,8 @@ export interface components {
       status: "in_sync" | "modified" | "deleted" | "unexpected";
       paths?: string[];
       planned?: string;
+      /** @description Set on an object carrying the service's labels that no state records (status unexpected): left by a destroy that did not finish, or made outside SpawnIt. */
+      leftover?: components["schemas"]["Leftover"];
     };
     DriftReport: {
       status: components["schemas"]["DriftStatus"];
