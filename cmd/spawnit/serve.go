@@ -390,11 +390,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if err != nil {
 		return nil, err
 	}
-	for name, t := range targets {
-		t.Ports, _ = platform.ParsePortRange(cfg.portRange[name]) // checked with the flags; zero when unset
-		t.PublishAddress, t.PublicHost = cfg.publishAddress[name], cfg.publicHost[name]
-		targets[name] = t
-	}
+	addTargetSettings(targets, cfg)
 	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Cluster: a.cluster, Logger: log, Observer: metrics, Targets: targets, Quotas: cfg.quotas})
 	if err != nil {
 		return nil, err
