@@ -182,6 +182,25 @@ func (p *ports) release(ctx context.Context, target string, port int, ref engine
 	return p.st.Delete(ctx, storekey.Port(target, port))
 }
 
+// releaseAll removes every claim ref holds on target: the ports of its configuration,
+// and those an update replaced while the service was deployed (kept until now, as the
+// running container may still publish them). It reads each claim of the target, which
+// is why only a delete does it.
+func (p *ports) releaseAll(ctx context.Context, target string, ref engine.ServiceRef) error {
+	objs, err := p.st.List(ctx, storekey.Ports(target))
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if _, port, ok := storekey.ParsePort(o.Key); ok {
+			if err := p.release(ctx, target, port, ref); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // portValue is an input value as a port, when it is one.
 func portValue(v any) (int, bool) {
 	var n int64
@@ -287,6 +306,13 @@ func (p *Platform) settlePorts(ctx context.Context, ref engine.ServiceRef, targe
 		return nil, &catalog.ValidationError{Fields: bad}
 	}
 	return undo, nil
+}
+
+// releaseAllPorts gives back every port ref holds on target (a deleted service's).
+func (p *Platform) releaseAllPorts(ctx context.Context, ref engine.ServiceRef, target string) {
+	if err := p.ports.releaseAll(ctx, target, ref); err != nil {
+		p.log.Warn("platform: could not release a deleted service's ports", "target", target, "service", ref.String(), "error", err)
+	}
 }
 
 // releasePorts gives back the ports of values that ref holds on target, except those

@@ -239,6 +239,23 @@ func TestPortsAcrossTenants(t *testing.T) {
 	if upd, err = p.UpdateInputs(ctx, alice, svcs[0].id, map[string]any{"greeting": "again"}, upd.ETag); err != nil || fmt.Sprint(upd.Inputs["port"]) != strconv.Itoa(svcs[0].port) {
 		t.Fatalf("update leaving the port empty: %v, %v", upd.Inputs, err)
 	}
+	// Deployed, Alice moves to another port: her container still publishes the old one,
+	// which stays hers until she deletes the service.
+	moved := svcs[1].port + 1
+	if moved > r.Last {
+		moved = r.First
+	}
+	for moved == svcs[0].port || moved == svcs[1].port {
+		moved++
+	}
+	if upd, err = p.UpdateInputs(ctx, alice, svcs[0].id, map[string]any{"port": moved, "greeting": "moved"}, upd.ETag); err != nil {
+		t.Fatal(err)
+	}
+	for _, port := range []int{svcs[0].port, moved} {
+		if c, err := p.ports.holder(ctx, "docker", port); err != nil || !c.heldBy(engine.ServiceRef{Client: alice.Tenant, Service: svcs[0].id}) {
+			t.Fatalf("port %d after the move: %+v, %v", port, c, err)
+		}
+	}
 	// A port something on the host listens on (no service holds it).
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {
@@ -260,11 +277,12 @@ func TestPortsAcrossTenants(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
 		_, err := st(p).Stat(ctx, storekey.Port("docker", svcs[0].port))
-		if errors.Is(err, store.ErrNotFound) {
+		_, err2 := st(p).Stat(ctx, storekey.Port("docker", moved))
+		if errors.Is(err, store.ErrNotFound) && errors.Is(err2, store.ErrNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("port %d still claimed after the delete: %v", svcs[0].port, err)
+			t.Fatalf("ports %d and %d still claimed after the delete: %v, %v", svcs[0].port, moved, err, err2)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

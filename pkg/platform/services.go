@@ -188,10 +188,12 @@ func (p *Platform) UpdateInputs(ctx context.Context, a Actor, service string, in
 		// "inputs.port". One convention for API clients.
 		return apiv1.Service{}, renameFields(err, nil, "inputs.")
 	}
-	// Ports the service no longer names are free again. A job already running with
-	// the old configuration keeps its port until it ends: a port is never handed out
-	// again within the same update, only to a later create.
-	p.releasePorts(ctx, ref, cur.Provider, cur.Values, updated.Values)
+	// Ports the service no longer names are free again, unless it may be deployed: its
+	// container may still publish them until the next apply, so they stay its own
+	// until it is deleted.
+	if deployed, err := p.deployed(ctx, ref); err == nil && !deployed {
+		p.releasePorts(ctx, ref, cur.Provider, cur.Values, updated.Values)
+	}
 	p.publishService(a.Tenant, service, "updated")
 	return p.view(ctx, updated)
 }
@@ -304,7 +306,7 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 		return nil, err
 	}
 	p.dropClaims(ctx, ref)
-	p.releasePorts(ctx, ref, svc.Provider, svc.Values, nil)
+	p.releaseAllPorts(ctx, ref, svc.Provider)
 	p.publishService(a.Tenant, service, "deleted")
 	return nil, nil
 }
@@ -336,7 +338,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
 	} else {
 		p.dropClaims(ctx, ref)
-		p.releasePorts(ctx, ref, svc.Provider, svc.Values, nil)
+		p.releaseAllPorts(ctx, ref, svc.Provider)
 		p.publishService(ref.Tenant(), ref.Service, "deleted")
 	}
 	p.audit(ctx, a, entry, err)
