@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
@@ -36,16 +37,23 @@ func TestUnmanagedLeftoversReported(t *testing.T) {
 		t.Helper()
 		j := h.run("", svc.ID, "drift", nil)
 		h.wait("", svc.ID, j.ID, engine.StateSucceeded)
+		// The service's report is recorded once the job has ended: wait for this one.
 		var d apiv1.Drift
-		h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/drift"}).decode(t, &d)
 		found := false
-		for _, r := range d.Resources {
-			if r.Leftover != nil && r.Leftover.Kind == kind && r.Leftover.ID == id && r.Status == engine.ResourceUnexpected && r.Leftover.Reason != "" {
-				found = true
+		for deadline := time.Now().Add(time.Minute); ; {
+			h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID + "/drift"}).decode(t, &d)
+			for _, r := range d.Resources {
+				if r.Leftover != nil && r.Leftover.Kind == kind && r.Leftover.ID == id && r.Status == engine.ResourceUnexpected && r.Leftover.Reason != "" {
+					found = true
+				}
 			}
-		}
-		if d.Status != want || !found {
-			t.Fatalf("drift %s with resources %+v; want %s with the %s %s unexpected", d.Status, d.Resources, want, kind, id)
+			if d.Status == want && found {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("drift %s with resources %+v; want %s with the %s %s unexpected", d.Status, d.Resources, want, kind, id)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		var got apiv1.Service
 		h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID}).decode(t, &got)
