@@ -101,7 +101,11 @@ func wireDrift(r engine.DriftReport) apiv1.Drift {
 	return apiv1.Drift{
 		Status: r.Status, Intent: r.Intent, CheckedAt: r.CheckedAt, Duration: r.Duration, Error: r.Error,
 		Resources: convert(r.Resources, func(d engine.ResourceDrift) apiv1.ResourceDrift {
-			return apiv1.ResourceDrift{Address: d.Address, Type: d.Type, Status: d.Status, Paths: d.Paths, Planned: d.Planned}
+			out := apiv1.ResourceDrift{Address: d.Address, Type: d.Type, Status: d.Status, Paths: d.Paths, Planned: d.Planned}
+			if d.Leftover != nil {
+				out.Leftover = &platform.WireLeftovers([]engine.Leftover{*d.Leftover})[0]
+			}
+			return out
 		}),
 	}
 }

@@ -67,7 +67,7 @@ func TestSeedWritesEveryBuiltinFile(t *testing.T) {
 func TestSeedNeverOverwrites(t *testing.T) {
 	c, st := seeded(t)
 	ctx := context.Background()
-	edited := strings.Replace(mustData(t, st, "templates/postgres/template.json"), `"version": "1.1.0"`, `"version": "9.9.9"`, 1)
+	edited := strings.Replace(mustData(t, st, "templates/postgres/template.json"), `"version": "1.2.0"`, `"version": "9.9.9"`, 1)
 	st.put("templates/postgres/template.json", edited)
 	st.put("templates/postgres/modules/docker/main.tf", "# operator's own module\n")
 	// A template whose template.json is gone but whose (edited) module remains: seeding
@@ -239,7 +239,7 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.1.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "kubernetes"}) {
+	if tpl.Version != "1.2.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "kubernetes"}) {
 		t.Fatalf("got version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	reads := st.getCount(key)
@@ -255,18 +255,18 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 		t.Fatalf("template.json re-read %d times while unchanged", st.getCount(key)-reads)
 	}
 
-	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.1.0"`, `"version": "1.2.0"`, 1))
+	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.2.0"`, `"version": "1.3.0"`, 1))
 	st.put("templates/httpecho/modules/gcp/main.tf", "# later\n")
 	tpl, err = c.Get(ctx, "httpecho")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.2.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "gcp", "kubernetes"}) {
+	if tpl.Version != "1.3.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "gcp", "kubernetes"}) {
 		t.Fatalf("after the change: version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	list, _ := c.List(ctx)
 	for _, l := range list {
-		if l.ID == "httpecho" && l.Version != "1.2.0" {
+		if l.ID == "httpecho" && l.Version != "1.3.0" {
 			t.Fatalf("List still has version %s", l.Version)
 		}
 	}
@@ -276,7 +276,7 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 
 	// Rewriting identical bytes changes the ETag only: still one read, same content.
 	st.put(key, mustData(t, st, key))
-	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
 		t.Fatalf("%v %v", tpl, err)
 	}
 

@@ -44,6 +44,7 @@ const (
 	CodeEnum      = "enum"      // not one of the allowed values
 	CodeInvalid   = "invalid"   // malformed: NUL byte, bad UTF-8, nested value, bad id
 	CodeLimit     = "limit"     // document too large, too many fields, nested too deeply
+	CodeTaken     = "taken"     // a port another service holds, or in use on the host
 )
 
 // FieldError is one bad field (the kernel's spawnit.FieldError). Field is the input

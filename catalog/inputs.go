@@ -92,7 +92,14 @@ func (t *Template) validate(inputs, current map[string]any) (map[string]any, err
 				continue
 			}
 		}
-		empty := v == nil || (v == "" && (f.Type == TypeSecret || f.Required))
+		empty := v == nil || (v == "" && (f.Type == TypeSecret || f.Type == TypePort || f.Required))
+		if empty && current != nil && f.AllocatedPort() && current[f.Name] != nil {
+			// A port SpawnIt chose stays the service's until the user names another.
+			if nv, fe := f.normalize(current[f.Name]); fe == nil {
+				out[f.Name] = nv
+				continue
+			}
+		}
 		switch {
 		case empty && f.Type == TypeSecret && f.Generate != nil:
 			out[f.Name] = generateSecret(f.SecretLength())
@@ -101,7 +108,8 @@ func (t *Template) validate(inputs, current map[string]any) (map[string]any, err
 		case empty && f.def != nil:
 			out[f.Name] = f.def
 		case empty:
-			// Optional without default: left out, so the module's own default applies.
+			// Optional without default: left out, so the module's own default applies,
+			// or, for a port, the server allocates one (see Field.AllocatedPort).
 		default:
 			nv, fe := f.normalize(v)
 			if fe != nil {

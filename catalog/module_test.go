@@ -83,6 +83,12 @@ func TestBuiltinModuleInterface(t *testing.T) {
 			if err != nil {
 				t.Fatalf("defaults do not validate: %v", err)
 			}
+			// Ports left empty are the server's to allocate (CreateRequest.Settle).
+			for i, f := range tpl.Inputs {
+				if _, ok := values[f.Name]; !ok && f.AllocatedPort() {
+					values[f.Name] = int64(20000 + i)
+				}
+			}
 			tfvars, err := tpl.Render(values, ServerValues{TenantID: "c1", ServiceID: "svc-abcdefgh", ServiceName: "n"})
 			if err != nil {
 				t.Fatal(err)
@@ -162,6 +168,13 @@ func TestBuiltinModuleInterface(t *testing.T) {
 						}
 					}
 					checkDockerModule(t, tpl)
+					// Where ports are published and the host users are shown: loopback
+					// unless the server's configuration says otherwise.
+					for _, name := range []string{"docker_publish_address", "docker_public_host"} {
+						if v := mod.Variables[name]; v == nil || v.Default != "127.0.0.1" || v.Type != "string" {
+							t.Errorf("docker: variable %s must be a string defaulting to 127.0.0.1: %+v", name, v)
+						}
+					}
 				}
 			}
 		})
@@ -309,8 +322,9 @@ func checkDockerModule(t *testing.T, tpl *Template) {
 						t.Errorf("ports block without ip: it would publish on every interface")
 						continue
 					}
-					if v, _ := ip.Expr.Value(nil); v != cty.StringVal("127.0.0.1") {
-						t.Errorf("ports published on %s, want 127.0.0.1", text(b, ip.Expr))
+					// The operator's address (a target variable whose default is loopback).
+					if got := text(b, ip.Expr); got != "var.docker_publish_address" {
+						t.Errorf("ports published on %s, want var.docker_publish_address", got)
 					}
 					ext := strings.TrimPrefix(attr(nb, b, "external"), "var.")
 					if f, ok := tpl.Field(ext); !ok || f.Type != TypePort {

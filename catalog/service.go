@@ -49,7 +49,18 @@ type CreateRequest struct {
 	// drifted or missing.
 	AutoRemediate bool           `json:"auto_remediate,omitempty"`
 	Inputs        map[string]any `json:"inputs"`
+	// Settle, when set, completes and claims the validated values once the service's
+	// id is known and before its configuration is stored (see SettleFunc).
+	Settle SettleFunc `json:"-"`
 }
+
+// SettleFunc completes a service's validated values before they are stored: the server
+// allocates the ports left empty (Field.AllocatedPort) and claims every port, so that
+// no two services hold one. It may set values of the template's fields; an input it
+// refuses (a port another service holds) is a *ValidationError naming the bare field.
+// undo gives back what it claimed, for a create or update that fails afterwards; it is
+// never nil when err is nil.
+type SettleFunc func(ctx context.Context, ref engine.ServiceRef, target string, tpl *Template, values map[string]any) (undo func(), err error)
 
 // Info is clients/<tenant>/<service>/info.json: what the service is. The catalog
 // writes it once, at creation; other packages may add their own fields (intent, last
@@ -211,7 +222,7 @@ func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRe
 		if err := ref.Validate(); err != nil {
 			return nil, fmt.Errorf("catalog: generated %w", err)
 		}
-		svc, err := c.createAt(ctx, ref, tpl, info, values)
+		svc, err := c.createAt(ctx, ref, tpl, info, values, req.Settle)
 		if errors.Is(err, errIDTaken) {
 			continue
 		}
@@ -226,7 +237,7 @@ var errIDTaken = errors.New("service id taken")
 // already under the folder (state or jobs left by a deleted service) counts as taken,
 // so a new service never inherits another's state. The service's index entry is
 // written first, so the index never misses a service that exists.
-func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Template, info Info, values map[string]any) (*Service, error) {
+func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Template, info Info, values map[string]any, settle SettleFunc) (*Service, error) {
 	existing, err := c.st.List(ctx, storeKeys(ref).Prefix())
 	if err != nil {
 		return nil, fmt.Errorf("catalog: create service: %w", err)
@@ -234,6 +245,23 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 	if len(existing) > 0 {
 		return nil, errIDTaken
 	}
+	values = maps.Clone(values)
+	undo := func() {}
+	if settle != nil {
+		// Before info.json: nothing is stored yet if a port is refused. A claim made
+		// for an id that turns out taken is given back below.
+		u, err := settle(ctx, ref, info.Provider, tpl, values)
+		if err != nil {
+			return nil, renameInputs(err)
+		}
+		undo = u
+	}
+	created := false
+	defer func() {
+		if !created {
+			undo()
+		}
+	}()
 	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: info.Name})
 	if err != nil {
 		return nil, err
@@ -267,6 +295,7 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 		}
 		return nil, fmt.Errorf("catalog: create service: %w", err)
 	}
+	created = true
 	c.log.Info("catalog: service created", "service", ref.String(), "template", info.Template, "target", info.Provider)
 	return &Service{
 		Info:      info,
@@ -275,6 +304,21 @@ func (c *Catalog) createAt(ctx context.Context, ref engine.ServiceRef, tpl *Temp
 		ETag:      obj.ETag,
 		Updated:   obj.Modified,
 	}, nil
+}
+
+// renameInputs prefixes the fields of a validation error with "inputs.", as a create
+// names them.
+func renameInputs(err error) error {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	out := &ValidationError{Fields: make([]FieldError, 0, len(ve.Fields))}
+	for _, f := range ve.Fields {
+		f.Field = "inputs." + f.Field
+		out.Fields = append(out.Fields, f)
+	}
+	return out
 }
 
 func (l errs) hasField(name string) bool {
@@ -426,6 +470,12 @@ func (c *Catalog) ListServices(ctx context.Context, tenant string) ([]*Service, 
 // cannot overwrite each other: the loser gets an error wrapping ErrConflict and
 // store.ErrPreconditionFailed. Input errors name the bare field ("port").
 func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, inputs map[string]any, ifMatch string) (*Service, error) {
+	return c.UpdateInputsSettled(ctx, ref, inputs, ifMatch, nil)
+}
+
+// UpdateInputsSettled is UpdateInputs with settle run on the validated values before
+// they are written (see SettleFunc); what it claimed is given back when the write fails.
+func (c *Catalog) UpdateInputsSettled(ctx context.Context, ref engine.ServiceRef, inputs map[string]any, ifMatch string, settle SettleFunc) (_ *Service, err error) {
 	if err := ref.Validate(); err != nil {
 		return nil, err
 	}
@@ -448,6 +498,18 @@ func (c *Catalog) UpdateInputs(ctx context.Context, ref engine.ServiceRef, input
 	values, err := tpl.ValidateUpdate(inputs, cur.Values)
 	if err != nil {
 		return nil, err
+	}
+	if settle != nil {
+		var undo func()
+		if undo, err = settle(ctx, ref, cur.Provider, tpl, values); err != nil {
+			return nil, err
+		}
+		defer func() { // err is the result: the write below failed
+
+			if err != nil {
+				undo()
+			}
+		}()
 	}
 	tfvars, err := tpl.Render(values, ServerValues{TenantID: ref.Tenant(), ServiceID: ref.Service, ServiceName: cur.Name})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"regexp"
 	"sort"
@@ -45,7 +46,7 @@ func TestCreateService(t *testing.T) {
 		t.Fatalf("token not generated: %q", token)
 	}
 	wantInfo := Info{
-		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.1.0",
+		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.2.0",
 		Provider: "docker", Name: "My echo", Created: created, Labels: map[string]string{"team": "blue"},
 		Sensitive: []string{"token"},
 	}
@@ -90,12 +91,36 @@ func TestCreateService(t *testing.T) {
 
 func TestCreateServiceDefaults(t *testing.T) {
 	c, _ := seeded(t)
-	svc, err := c.CreateService(context.Background(), "acme", CreateRequest{Template: "postgres"})
+	// The port has no default: the server chooses it (Settle), once the id is known.
+	settle := func(_ context.Context, ref engine.ServiceRef, target string, tpl *Template, values map[string]any) (func(), error) {
+		if _, ok := values["port"]; ok || target != "docker" || tpl.ID != "postgres" || ref.Tenant() != "acme" || ref.Service == "" {
+			t.Errorf("settle(%v, %s, %s, %v)", ref, target, tpl.ID, values)
+		}
+		values["port"] = int64(20001)
+		return func() {}, nil
+	}
+	svc, err := c.CreateService(context.Background(), "acme", CreateRequest{Template: "postgres", Settle: settle})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if svc.Provider != "docker" || svc.Name != "PostgreSQL" || svc.Values["port"] != int64(5432) {
+	if svc.Provider != "docker" || svc.Name != "PostgreSQL" || svc.Values["port"] != int64(20001) || svc.Values["database"] != "app" {
 		t.Fatalf("defaults not applied: %+v %v", svc.Info, svc.Values)
+	}
+	stored, err := c.GetService(context.Background(), svc.Ref())
+	if err != nil || fmt.Sprint(stored.Values["port"]) != "20001" {
+		t.Fatalf("stored port = %v (%v)", stored.Values["port"], err)
+	}
+	// A refused port is a field error of the create, and nothing is stored.
+	refuse := func(context.Context, engine.ServiceRef, string, *Template, map[string]any) (func(), error) {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "port", Code: CodeTaken, Reason: "taken"}}}
+	}
+	_, err = c.CreateService(context.Background(), "other", CreateRequest{Template: "postgres", Inputs: map[string]any{"port": 5432}, Settle: refuse})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Field != "inputs.port" || ve.Fields[0].Code != CodeTaken {
+		t.Fatalf("refused port: %v", err)
+	}
+	if list, _ := c.ListServices(context.Background(), "other"); len(list) != 0 {
+		t.Fatalf("a refused create left %v", list)
 	}
 }
 
@@ -293,8 +318,8 @@ func TestUpdateInputs(t *testing.T) {
 	if upd.ETag == svc.ETag || upd.Values["greeting"] != "two" || upd.Values["token"] != token {
 		t.Fatalf("update: %+v %v", upd, upd.Values)
 	}
-	// Full replacement: the port given at creation falls back to its default.
-	if upd.Values["port"] != int64(18080) {
+	// Full replacement, but a port left empty that has no default keeps the service's.
+	if upd.Values["port"] != int64(18081) {
 		t.Fatalf("port = %v", upd.Values["port"])
 	}
 	stored, _ := c.GetService(ctx, svc.Ref())

@@ -104,6 +104,12 @@ type Field struct {
 	def     any // Default after normalization
 }
 
+// AllocatedPort reports whether the server chooses the field's value when the user
+// leaves it empty: a port that is neither required nor given a default. Validate leaves
+// such a field out of its result; the server then allocates a free port of the target
+// (CreateRequest.Settle). An update that leaves it empty keeps the current port.
+func (f *Field) AllocatedPort() bool { return f.Type == TypePort && !f.Required && f.def == nil }
+
 // IsSensitive reports whether values of the field must be masked.
 func (f *Field) IsSensitive() bool { return f.Sensitive || f.Type == TypeSecret }
 

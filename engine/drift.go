@@ -82,6 +82,10 @@ type ResourceDrift struct {
 	// Planned is what applying the stored configuration would do to it (create, update,
 	// delete, replace), when anything.
 	Planned string `json:"planned,omitempty"`
+	// Leftover is set on an object of the target that carries the service's marks but
+	// that no state records (left by a failed destroy, or made by hand): its status is
+	// unexpected, its Address the object's kind and id, its Type the object's kind.
+	Leftover *Leftover `json:"leftover,omitempty"`
 }
 
 // DriftReport is the result of a drift check.
@@ -437,4 +441,42 @@ func jsonEqual(a, b any) bool {
 	ja, err1 := json.Marshal(a)
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && string(ja) == string(jb)
+}
+
+// addLeftovers adds to a report the objects a sweep found outside the state, each an
+// unexpected resource: a destroyed (or never applied) service that has any is
+// orphaned, and a deployed one drifted unless it is already missing resources.
+func addLeftovers(r *DriftReport, found []Leftover) {
+	if len(found) == 0 || r.Status == StatusUnknown {
+		return
+	}
+	for _, l := range found {
+		l := l
+		r.Resources = append(r.Resources, ResourceDrift{Address: l.String(), Type: l.Kind, Status: ResourceUnexpected, Leftover: &l})
+	}
+	switch {
+	case r.Intent != IntentApplied:
+		r.Status = StatusOrphaned
+	case r.Status != StatusMissing:
+		r.Status = StatusDrifted
+	}
+}
+
+// leftoverReason is what a drift check says of an object it found outside the state.
+const leftoverReason = "not in the service's state: left by a destroy that did not finish, or made outside SpawnIt"
+
+// stateResources lists the managed objects of a plan's (refreshed) prior state.
+func stateResources(p *tfjson.Plan) []StateResource {
+	out := []StateResource{}
+	if p == nil || p.PriorState == nil || p.PriorState.Values == nil {
+		return out
+	}
+	walkResources(p.PriorState.Values.RootModule, func(r *tfjson.StateResource) {
+		if r.Mode != tfjson.ManagedResourceMode {
+			return
+		}
+		id, _ := r.AttributeValues["id"].(string)
+		out = append(out, StateResource{Address: r.Address, Type: r.Type, ID: id, Deposed: r.DeposedKey != ""})
+	})
+	return out
 }

@@ -155,3 +155,37 @@ func TestChangedPaths(t *testing.T) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 }
+
+// TestAddLeftovers: objects found outside the state are unexpected resources; they make
+// a deployed service drifted (unless it is missing resources) and a destroyed or never
+// applied one orphaned; a check that failed stays unknown.
+func TestAddLeftovers(t *testing.T) {
+	found := []Leftover{{Kind: "volume", ID: "spawnit-a-b-extra", Name: "spawnit-a-b-extra", Reason: leftoverReason}}
+	for _, c := range []struct {
+		intent   IntentKind
+		from, to ServiceStatus
+	}{
+		{IntentApplied, StatusInSync, StatusDrifted},
+		{IntentApplied, StatusPending, StatusDrifted},
+		{IntentApplied, StatusMissing, StatusMissing},
+		{IntentDestroyed, StatusInSync, StatusOrphaned},
+		{IntentNone, StatusPending, StatusOrphaned},
+		{IntentApplied, StatusUnknown, StatusUnknown},
+	} {
+		r := &DriftReport{Status: c.from, Intent: c.intent, Resources: []ResourceDrift{}}
+		addLeftovers(r, found)
+		if r.Status != c.to {
+			t.Errorf("%s service, %s: became %s, want %s", c.intent, c.from, r.Status, c.to)
+		}
+		if c.to == StatusUnknown {
+			continue
+		}
+		if len(r.Resources) != 1 || r.Resources[0].Status != ResourceUnexpected || r.Resources[0].Leftover == nil || r.Resources[0].Leftover.ID != "spawnit-a-b-extra" || r.Resources[0].Type != "volume" {
+			t.Errorf("resources %+v", r.Resources)
+		}
+	}
+	r := &DriftReport{Status: StatusInSync, Intent: IntentApplied}
+	if addLeftovers(r, nil); r.Status != StatusInSync || len(r.Resources) != 0 {
+		t.Errorf("nothing found: %+v", r)
+	}
+}

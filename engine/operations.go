@@ -391,7 +391,7 @@ func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	// What exists right after a successful destroy was left on purpose (keep_locally
 	// images and the like): later drift checks must not call it orphaned.
 	if hasResources(state) {
-		survivors, err := e.findOrphans(ctx, j, ref)
+		survivors, _, err := e.findOrphans(ctx, j, ref)
 		if err != nil {
 			j.emit(Event{Type: EventLog, Level: "warn", Message: "could not list resources kept by the destroy: " + err.Error()})
 		}
@@ -530,8 +530,13 @@ func (e *runner) drift(ctx context.Context, j *Job, ws *workspace) error {
 		return err
 	}
 	var orphans []ResourceDrift
+	// What the service's states record: the refreshed state and, for a destroyed
+	// service, the objects of its pre-destroy state that still exist.
+	known := stateResources(plan.Plan)
 	if intent.Kind == IntentDestroyed {
-		if orphans, err = e.findOrphans(ctx, j, ref); err == nil {
+		var still []StateResource
+		if orphans, still, err = e.findOrphans(ctx, j, ref); err == nil {
+			known = append(known, still...)
 			orphans = slices.DeleteFunc(orphans, func(o ResourceDrift) bool { return slices.Contains(intent.Survivors, o.Address) })
 		} else {
 			report := &DriftReport{Status: StatusUnknown, Intent: intent.Kind, CheckedAt: timeNow(), Duration: time.Since(start), Error: err.Error()}
@@ -540,6 +545,7 @@ func (e *runner) drift(ctx context.Context, j *Job, ws *workspace) error {
 		}
 	}
 	report := classify(plan, intent.Kind, orphans)
+	addLeftovers(report, e.findLeftovers(j, known))
 	report.CheckedAt = timeNow()
 	report.Duration = time.Since(start)
 	j.update(func(i *JobInfo) { i.Drift = report; i.Plan = summarizePlan(plan.Plan) })
@@ -547,23 +553,51 @@ func (e *runner) drift(ctx context.Context, j *Job, ws *workspace) error {
 	return nil
 }
 
+// findLeftovers runs the job's sweep, report-only, during a drift check: the objects
+// of the target carrying the service's marks that none of known records. A sweep that
+// cannot tell is noted in the job's events; the check goes on without it.
+func (e *runner) findLeftovers(j *Job, known []StateResource) []Leftover {
+	if j.sweep == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(j.ctx, sweepTimeout)
+	defer cancel()
+	found, err := j.sweep(ctx, known, false)
+	if err != nil {
+		j.emit(Event{Type: EventLog, Level: "warn", Message: "could not look for objects left outside the state: " + err.Error()})
+		return nil
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	names := make([]string, len(found))
+	for i := range found {
+		found[i].Reason, found[i].Removed = leftoverReason, false
+		names[i] = found[i].String()
+	}
+	j.emit(Event{Type: EventLeftovers, Level: "warn", Message: fmt.Sprintf("%d object(s) carry the service's labels but are not in its state: %s", len(found), strings.Join(names, ", ")),
+		Leftovers: append([]Leftover(nil), found...)})
+	return found
+}
+
 // findOrphans refreshes the state the service had before its last destroy, in a scratch
-// workdir with a local copy of that state, and returns what still exists. Resources whose
-// identity is their name (volumes, networks) are found even when recreated outside.
-func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, error) {
+// workdir with a local copy of that state, and returns what still exists, as drift and
+// as the objects it found. Resources whose identity is their name (volumes, networks)
+// are found even when recreated outside.
+func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]ResourceDrift, []StateResource, error) {
 	snap, _, err := e.cfg.Store.Get(context.Background(), snapshotKey(ref))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
+		return nil, nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
 	}
 	if snap, err = e.openSnapshot(ref, storeKeys(ref).PreDestroy(), snap); err != nil {
-		return nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
+		return nil, nil, fmt.Errorf("read pre-destroy snapshot: %w", err)
 	}
 	ws, err := e.orphanWorkspace(j)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	statePath := filepath.Join(ws.dir, "spawnit_snapshot.tfstate")
 	defer func() {
@@ -573,26 +607,26 @@ func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 	}()
 	files, err := e.cfg.Source.Files(j.softCtx, ref)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	backend, _ := json.Marshal(map[string]any{"terraform": map[string]any{"backend": map[string]any{"local": map[string]any{"path": statePath}}}})
 	needInit, hash, err := ws.sync(files, backend, e.cliConfig)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// After sync, which removes files the source does not list.
 	if err := writeFileAtomic(statePath, snap, 0o600); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if needInit {
 		if err := e.init(ctx, j, ws, hash); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	j.emit(Event{Type: EventLog, Level: "info", Message: "refreshing the pre-destroy state to find resources left behind"})
 	plan, err := e.planInto(ctx, j, ws, tofu.PlanOptions{Out: driftPlanFile, NoLock: true, RefreshOnly: true})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []ResourceDrift
 	if plan.PriorState != nil && plan.PriorState.Values != nil {
@@ -602,7 +636,7 @@ func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 			}
 		})
 	}
-	return out, nil
+	return out, stateResources(plan.Plan), nil
 }
 
 var _ io.Closer = (*streamWriter)(nil)

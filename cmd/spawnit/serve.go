@@ -57,6 +57,9 @@ type serveConfig struct {
 	targetNames    []string // parsed from targets
 	targetEnv      targetEnvFlag
 	targetVars     targetEnvFlag // target=file pairs too: JSON objects of the target's variables
+	portRange      targetEnvFlag // target=first-last
+	publishAddress targetEnvFlag // target=IP
+	publicHost     targetEnvFlag // target=host name
 	logLevel       string
 	logFormat      string
 	metricsListen  string // a listener of /metrics' own; empty: on the API's listener
@@ -130,6 +133,10 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 	fs.Var(c.targetVars, "target-vars", "target=file: the target's own module variables (docker_image_map, docker_image_prefix, docker_registry_auth, aws_instance_type, ...) as a JSON object; repeat per target, or comma-separate")
 	fs.StringVar(&c.encryption.key, "encryption-key", "", "key that encrypts OpenTofu states and secret inputs at rest, at least 32 characters, the same on every replica (prefer the environment variable or its _FILE; default without S3: one generated and kept in the data directory)")
 	fs.StringVar(&c.encryption.previous, "previous-encryption-key", "", "the key before --encryption-key, while rotating: it still decrypts; each service is encrypted again with the new key on its next run")
+	c.portRange, c.publishAddress, c.publicHost = targetEnvFlag{}, targetEnvFlag{}, targetEnvFlag{}
+	fs.Var(c.portRange, "port-range", "target=first-last: host ports allocated to services that leave a port empty (default docker=20000-29999)")
+	fs.Var(c.publishAddress, "publish-address", "target=IP: host address the target's services publish their ports on (default docker=127.0.0.1)")
+	fs.Var(c.publicHost, "public-host", "target=host: host name users are shown in outputs and endpoints (default docker=127.0.0.1)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.logFormat, "log-format", "json", "json (one object a line) or text")
 	fs.Usage = func() { serveUsage(fs, output) }
@@ -199,9 +206,21 @@ func parseServeFlags(args []string, lookupEnv func(string) (string, bool), outpu
 		}
 		c.targetNames = append(c.targetNames, name)
 	}
-	for name := range c.targetEnv {
-		if !slices.Contains(c.targetNames, name) {
-			return nil, usageError{fmt.Sprintf("--target-env %s: %s is not in --targets (%s)", name, name, c.targets)}
+	for flagName, values := range map[string]targetEnvFlag{"target-env": c.targetEnv, "port-range": c.portRange, "publish-address": c.publishAddress, "public-host": c.publicHost} {
+		for name := range values {
+			if !slices.Contains(c.targetNames, name) {
+				return nil, usageError{fmt.Sprintf("--%s %s: %s is not in --targets (%s)", flagName, name, name, c.targets)}
+			}
+		}
+	}
+	for name, v := range c.portRange {
+		if _, err := platform.ParsePortRange(v); err != nil {
+			return nil, usageError{fmt.Sprintf("--port-range %s: %q: want first-last within 1-65535", name, v)}
+		}
+	}
+	for name, v := range c.publishAddress {
+		if net.ParseIP(v) == nil {
+			return nil, usageError{fmt.Sprintf("--publish-address %s: %q is not an IP address", name, v)}
 		}
 	}
 	for name := range c.targetVars {
@@ -383,6 +402,7 @@ func newApp(ctx context.Context, cfg *serveConfig, log *slog.Logger, out io.Writ
 	if err != nil {
 		return nil, err
 	}
+	addTargetSettings(targets, cfg)
 	a.platform, err = platform.New(platform.Config{Store: a.store, Catalog: cat, Engine: a.engine, Cluster: a.cluster, Logger: log, Observer: metrics, Targets: targets, Quotas: cfg.quotas})
 	if err != nil {
 		return nil, err

@@ -57,7 +57,7 @@ var serveTopics = []struct {
 	{"Server", []string{"listen", "data-dir", "log-"}},
 	{"Storage (S3; without an endpoint, files in the data directory)", []string{"s3-"}},
 	{"Sign-in (OIDC; without an issuer, single-user on loopback)", []string{"oidc-", "session-"}},
-	{"OpenTofu and targets", []string{"tofu", "provider-mirror", "targets", "target-env", "target-vars"}},
+	{"OpenTofu and targets", []string{"tofu", "provider-mirror", "targets", "target-env", "target-vars", "port-range", "publish-address", "public-host"}},
 	{"Jobs and supervision", []string{"max-parallel", "job-", "kill-grace", "shutdown-grace", "drift-interval"}},
 	{"Quotas per tenant (defaults; an operator may set a tenant's own)", []string{"quota-"}},
 	{"Metrics", []string{"metrics-"}},

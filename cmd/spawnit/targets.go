@@ -101,6 +101,18 @@ func readVarsFile(path string) (map[string]string, error) {
 	return vars, nil
 }
 
+// addTargetSettings gives targets the operator's settings: --port-range,
+// --publish-address and --public-host (checked by parseServeFlags).
+func addTargetSettings(targets map[string]platform.Target, c *serveConfig) {
+	for name, t := range targets {
+		if v, ok := c.portRange[name]; ok {
+			t.Ports, _ = platform.ParsePortRange(v)
+		}
+		t.PublishAddress, t.PublicHost = c.publishAddress[name], c.publicHost[name]
+		targets[name] = t
+	}
+}
+
 // readEnvFile reads KEY=VALUE lines; blank lines and lines starting with # are skipped,
 // and a value may be wrapped in double or single quotes. Errors name the line, never a
 // value (the file holds credentials).

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 func TestTargetFlags(t *testing.T) {
@@ -124,6 +126,44 @@ func TestTargetVarsFlag(t *testing.T) {
 		}
 		if _, err := loadTargets([]string{"docker"}, nil, targetEnvFlag{"docker": file}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", content, err)
+		}
+	}
+}
+
+// TestTargetSettingsFlags: the port range, publish address and public host of a target,
+// from flags or the environment, reach its platform.Target; bad values are usage errors.
+func TestTargetSettingsFlags(t *testing.T) {
+	c, err := parseServeFlags([]string{"--port-range", "docker=30000-30099", "--publish-address", "docker=127.0.0.2", "--public-host", "docker=spawnit.lan"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets, _ := loadTargets(c.targetNames, c.targetEnv, c.targetVars)
+	addTargetSettings(targets, c)
+	want := platform.Target{Ports: platform.PortRange{First: 30000, Last: 30099}, PublishAddress: "127.0.0.2", PublicHost: "spawnit.lan"}
+	if got := targets["docker"]; got.Ports != want.Ports || got.PublishAddress != want.PublishAddress || got.PublicHost != want.PublicHost {
+		t.Fatalf("docker target %+v", got)
+	}
+	c, err = parseServeFlags(nil, env(map[string]string{"SPAWNIT_PUBLISH_ADDRESS": "docker=0.0.0.0", "SPAWNIT_PORT_RANGE": "docker=40000-40009"}), io.Discard)
+	if err != nil || c.publishAddress["docker"] != "0.0.0.0" || c.portRange["docker"] != "40000-40009" {
+		t.Fatalf("from the environment: %+v, %v", c, err)
+	}
+	// Unset: the platform's defaults.
+	c, _ = parseServeFlags(nil, env(nil), io.Discard)
+	targets, _ = loadTargets(c.targetNames, c.targetEnv, c.targetVars)
+	addTargetSettings(targets, c)
+	if got := targets["docker"]; got.Ports != (platform.PortRange{}) || got.PublishAddress != "" || got.PublicHost != "" {
+		t.Fatalf("default docker target %+v", got)
+	}
+	var ue usageError
+	for _, args := range [][]string{
+		{"--port-range", "docker=30000"},
+		{"--port-range", "docker=2-1"},
+		{"--port-range", "aws=1-2"}, // aws not enabled
+		{"--publish-address", "docker=localhost"},
+		{"--public-host", "aws=x"},
+	} {
+		if _, err := parseServeFlags(args, env(nil), io.Discard); !errors.As(err, &ue) {
+			t.Errorf("%v: %v", args, err)
 		}
 	}
 }

@@ -473,6 +473,10 @@ type ResourceDrift struct {
 	// Planned is what applying the stored configuration would do to it (create, update,
 	// delete, replace), when anything.
 	Planned string `json:"planned,omitempty"`
+	// Leftover is set on an object of the target carrying the service's labels that no
+	// state records (status unexpected): left by a destroy that did not finish, or made
+	// outside SpawnIt.
+	Leftover *Leftover `json:"leftover,omitempty"`
 }
 
 // StatusEvent is the data of an event on the tenant stream GET /api/v1/events.

@@ -7,11 +7,15 @@
 package platform
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
+	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,6 +121,37 @@ type Target struct {
 	// Values as tofu reads a TF_VAR_ variable: a string as it is, a map or list as JSON.
 	// Never credentials: those belong in Env.
 	Vars map[string]string
+	// Ports is the range host ports left empty in a form are allocated from
+	// (DefaultPortRange when zero).
+	Ports PortRange
+	// PublishAddress is the host address the target's services publish their ports on,
+	// and PublicHost the host name users are shown in outputs and endpoints (both
+	// 127.0.0.1 in the modules when empty). They reach every module of the target as
+	// its variables <target>_publish_address and <target>_public_host, over the same
+	// names in Vars.
+	PublishAddress string
+	PublicHost     string
+}
+
+// variables are the target's module variables (engine.WithVars): Vars, with
+// PublishAddress and PublicHost as <name>_publish_address and <name>_public_host.
+func (t Target) variables(name string) map[string]string {
+	vars := maps.Clone(t.Vars)
+	if vars == nil {
+		vars = map[string]string{}
+	}
+	if t.PublishAddress != "" {
+		vars[name+"_publish_address"] = t.PublishAddress
+	}
+	if t.PublicHost != "" {
+		vars[name+"_public_host"] = t.PublicHost
+	}
+	return vars
+}
+
+// publishAddress is where the target's services publish their ports.
+func (t Target) publishAddress(name string) string {
+	return cmp.Or(t.PublishAddress, t.Vars[name+"_publish_address"], "127.0.0.1")
 }
 
 // Platform performs tenant-scoped operations on services. Safe for concurrent use.
@@ -134,6 +169,7 @@ type Platform struct {
 	now     func() time.Time
 	targets map[string]Target
 	quotas  Quota // every tenant's default limits
+	ports   *ports
 
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.
@@ -172,6 +208,17 @@ func New(cfg Config) (*Platform, error) {
 		if err := validateTargetVars(name, t.Vars); err != nil {
 			return nil, fmt.Errorf("target %s: %w", name, err)
 		}
+		if t.Ports != (PortRange{}) {
+			if err := t.Ports.Validate(); err != nil {
+				return nil, fmt.Errorf("target %s: %w", name, err)
+			}
+		}
+		if t.PublishAddress != "" && net.ParseIP(t.PublishAddress) == nil {
+			return nil, fmt.Errorf("%w: target %s: publish address %q is not an IP address", engine.ErrInvalidInput, name, t.PublishAddress)
+		}
+		if strings.ContainsAny(t.PublicHost, "/ \t\r\n\x00@") {
+			return nil, fmt.Errorf("%w: target %s: public host %q is not a host name", engine.ErrInvalidInput, name, t.PublicHost)
+		}
 	}
 	// The Docker engine is the one tofu deploys the docker target's services to: the
 	// target's environment over the server's. When docker is offered, an engine this
@@ -196,6 +243,16 @@ func New(cfg Config) (*Platform, error) {
 		targets: cfg.Targets,
 		quotas:  cfg.Quotas,
 		now:     func() time.Time { return time.Now().UTC() },
+	}
+	p.ports = &ports{st: cfg.Store, now: p.now}
+	if docker.api != nil && strings.HasPrefix(docker.api.Host(), "unix://") {
+		// The engine is on this machine: a port something listens on here is taken.
+		p.ports.inUse = func(target string, port int) bool {
+			if target != checkedTarget {
+				return false
+			}
+			return portInUse(cfg.Targets[target].publishAddress(target), port)
+		}
 	}
 	if cfg.Cluster != nil {
 		p.feed = newFeed(cfg.Store, p.broker, cfg.Cluster, log)
@@ -230,6 +287,17 @@ func (p *Platform) Start(ctx context.Context) ([]engine.JobInfo, error) {
 		p.log.Warn("job marked interrupted at start-up", "job", j.ID, "op", j.Operation, "service", j.Service.String())
 		p.publish(j.Service.Tenant(), jobStatus(j, p.now()))
 	}
+	// Services created before ports were claimed get their claims, in the background:
+	// until then a create may be told that a port is free that an old service uses.
+	p.watches.Add(1)
+	go func() {
+		defer p.watches.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Minute)
+		defer cancel()
+		if err := p.ClaimExistingPorts(ctx); err != nil {
+			p.log.Warn("platform: could not claim the ports of existing services", "error", err)
+		}
+	}()
 	return fixed, nil
 }
 

@@ -59,7 +59,7 @@ func (p *Platform) runOptions(svc *catalog.Service) []engine.RunOption {
 	if env := p.targets[svc.Provider].Env; len(env) > 0 {
 		opts = append(opts, engine.WithEnv(env))
 	}
-	if vars := p.targets[svc.Provider].Vars; len(vars) > 0 {
+	if vars := p.targets[svc.Provider].variables(svc.Provider); len(vars) > 0 {
 		opts = append(opts, engine.WithVars(vars))
 	}
 	if sweep := p.sweepFor(svc); sweep != nil {
@@ -118,6 +118,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 		Expires:       req.ExpiresAt,
 		AutoRemediate: req.AutoRemediate,
 		Inputs:        req.Inputs,
+		Settle:        p.settlePorts,
 	})
 	if err != nil {
 		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at", "provider": field}, "")
@@ -181,11 +182,17 @@ func (p *Platform) UpdateInputs(ctx context.Context, a Actor, service string, in
 	if cur.ETag != ifMatch {
 		return apiv1.Service{}, fmt.Errorf("service %s: %w", ref, ErrStale)
 	}
-	updated, err := p.cat.UpdateInputs(ctx, ref, inputs, ifMatch)
+	updated, err := p.cat.UpdateInputsSettled(ctx, ref, inputs, ifMatch, p.settlePorts)
 	if err != nil {
 		// The catalog names input fields bare ("port"); a create names them
 		// "inputs.port". One convention for API clients.
 		return apiv1.Service{}, renameFields(err, nil, "inputs.")
+	}
+	// Ports the service no longer names are free again, unless it may be deployed: its
+	// container may still publish them until the next apply, so they stay its own
+	// until it is deleted.
+	if deployed, err := p.deployed(ctx, ref); err == nil && !deployed {
+		p.releasePorts(ctx, ref, cur.Provider, cur.Values, updated.Values)
 	}
 	p.publishService(a.Tenant, service, "updated")
 	return p.view(ctx, updated)
@@ -299,6 +306,7 @@ func (p *Platform) DeleteService(ctx context.Context, a Actor, service string, d
 		return nil, err
 	}
 	p.dropClaims(ctx, ref)
+	p.releaseAllPorts(ctx, ref, svc.Provider)
 	p.publishService(a.Tenant, service, "deleted")
 	return nil, nil
 }
@@ -313,7 +321,11 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 	defer cancel()
 	entry := AuditEntry{Action: ActionServiceDeleted, Service: ref.Service, Job: info.ID, Operation: engine.OpDestroy}
 	unlock := p.lockService(ref)
-	busy, err := p.eng.ServiceBusy(ctx, ref)
+	svc, err := p.cat.GetService(ctx, ref)
+	var busy bool
+	if err == nil {
+		busy, err = p.eng.ServiceBusy(ctx, ref)
+	}
 	switch {
 	case err != nil:
 	case busy:
@@ -326,6 +338,7 @@ func (p *Platform) deleteAfterDestroy(a Actor, ref engine.ServiceRef, info engin
 		p.log.Warn("platform: configuration kept after destroy", "service", ref.String(), "reason", ErrorKind(err))
 	} else {
 		p.dropClaims(ctx, ref)
+		p.releaseAllPorts(ctx, ref, svc.Provider)
 		p.publishService(ref.Tenant(), ref.Service, "deleted")
 	}
 	p.audit(ctx, a, entry, err)

@@ -49,6 +49,9 @@ const (
 	// FeedsPrefix holds each tenant's short-lived feed of status events, through which
 	// replicas tell each other's subscribers what changed (package platform).
 	FeedsPrefix = "feeds/"
+	// PortsPrefix holds one claim per host port a target's services use (package
+	// platform): who holds it.
+	PortsPrefix = "ports/"
 )
 
 // Files of a template folder.
@@ -460,4 +463,31 @@ func ParseFeedEntry(key string) (tenant string, t time.Time, ok bool) {
 		return "", time.Time{}, false
 	}
 	return tenant, time.Unix(0, ns).UTC(), true
+}
+
+// Ports is the folder of a target's port claims: ports/<target>/.
+func Ports(target string) string { return PortsPrefix + target + "/" }
+
+// Port is the claim of a host port on a target: ports/<target>/<port>.json. It is
+// created create-only, so two services (on any replica) never hold the same port.
+func Port(target string, port int) string {
+	return Ports(target) + strconv.Itoa(port) + recordExtension
+}
+
+// ParsePort parses a port claim's key.
+func ParsePort(key string) (target string, port int, ok bool) {
+	rest, found := strings.CutPrefix(key, PortsPrefix)
+	if !found {
+		return "", 0, false
+	}
+	target, name, found := strings.Cut(rest, "/")
+	if !found || target == "" {
+		return "", 0, false
+	}
+	num, found := strings.CutSuffix(name, recordExtension)
+	n, err := strconv.Atoi(num)
+	if !found || err != nil || n < 1 || n > 65535 || strconv.Itoa(n) != num {
+		return "", 0, false
+	}
+	return target, n, true
 }

@@ -26,6 +26,7 @@ func layout() []string {
 		Replica("<replica>"),
 		Probe("<probe>"),
 		SessionSecret, Session("<hash>"),
+		Ports("<target>") + "<port>.json",                      // checked against Port below
 		s.EventChunks("<job>") + "<first>-<last>.json",         // checked against EventChunk below
 		FeedsPrefix + "<tenant>/<time>-<origin>-<random>.json", // checked against FeedEntry below
 		Quota("<tenant>"),
@@ -195,5 +196,20 @@ func TestEventChunkAndFeed(t *testing.T) {
 	// Entries sort by time as strings.
 	if a, b := FeedEntry("acme", at, "z", "z"), FeedEntry("acme", at.Add(time.Second), "a", "a"); a >= b {
 		t.Fatalf("%q sorts after %q", a, b)
+	}
+}
+
+func TestPort(t *testing.T) {
+	k := Port("docker", 20001)
+	if k != "ports/docker/20001.json" {
+		t.Fatalf("Port = %q", k)
+	}
+	if target, port, ok := ParsePort(k); !ok || target != "docker" || port != 20001 {
+		t.Fatalf("ParsePort(%q) = %q, %d, %v", k, target, port, ok)
+	}
+	for _, bad := range []string{"ports/docker/0.json", "ports/docker/65536.json", "ports/docker/080.json", "ports//1.json", "ports/docker/1", "feeds/docker/1.json"} {
+		if _, _, ok := ParsePort(bad); ok {
+			t.Errorf("ParsePort(%q) accepted", bad)
+		}
 	}
 }

@@ -682,26 +682,8 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp st
 		w.failures = 0
 		w.fingerprint, w.fullAt, w.status = fp, now, report.Status
 		w.next = now.Add(s.jittered(s.cfg.Interval))
-		// A destroyed service whose labelled Docker objects exist is orphaned even when
-		// OpenTofu cannot see them (recreated outside, so unknown to any state).
-		if t.Intent == engine.IntentDestroyed && report.Status == engine.StatusInSync && inv != nil {
-			if _, exists := inv.fingerprints[ref]; exists {
-				r := *report
-				r.Status = engine.StatusOrphaned
-				for name, owner := range inv.owners {
-					if owner == ref && len(name) != 64 { // names, not ids
-						r.Resources = append(r.Resources, engine.ResourceDrift{Address: "docker:" + name, Type: "docker", Status: engine.ResourceUnexpected})
-					}
-				}
-				r.Error = ""
-				w.status = r.Status
-				go func() {
-					if err := s.p.Record(context.WithoutCancel(ctx), ref, r); err != nil {
-						s.log.Warn("supervisor: cannot record report", "service", ref.String(), "err", err)
-					}
-				}()
-			}
-		}
+		// Labelled Docker objects no state records (a destroyed service's, recreated
+		// outside) are found by the drift check itself: the platform's sweep, report-only.
 		if t.AutoRemediate && t.Intent == engine.IntentApplied && (report.Status == engine.StatusDrifted || report.Status == engine.StatusMissing) {
 			if w.remediated.IsZero() || now.Sub(w.remediated) >= s.cfg.RemediateEvery {
 				w.remediated = now

@@ -232,6 +232,9 @@ const RESOURCE_DRIFT_TEXT: Record<string, string> = {
   unexpected: 'Still exists',
 };
 
+/** The status of an object no state records: it exists, but SpawnIt did not make it part of the service. */
+const LEFTOVER_TEXT = 'Unmanaged';
+
 export function DriftView({ report }: { report: DriftReport }) {
   const b = driftBadge(report.status);
   const resources = report.resources ?? [];
@@ -248,9 +251,15 @@ export function DriftView({ report }: { report: DriftReport }) {
         <ul class="reslist">
           {resources.map((r) => (
             <li key={r.address} class={`reslist__item reslist__item--${r.status === 'in_sync' ? 'ok' : r.status === 'modified' ? 'warn' : 'bad'}`}>
-              <span class="reslist__action">{RESOURCE_DRIFT_TEXT[r.status] ?? r.status}</span>
+              <span class="reslist__action">{r.leftover ? LEFTOVER_TEXT : (RESOURCE_DRIFT_TEXT[r.status] ?? r.status)}</span>
               <code class="reslist__addr">{r.address}</code>
               {r.paths && r.paths.length > 0 ? <span class="muted"> ({r.paths.join(', ')})</span> : null}
+              {r.leftover ? (
+                <span class="muted" data-testid="drift-leftover">
+                  {' '}
+                  — not managed by SpawnIt: left by a destroy that did not finish, or made by hand. Remove it with Docker, or destroy the service again.
+                </span>
+              ) : null}
             </li>
           ))}
         </ul>

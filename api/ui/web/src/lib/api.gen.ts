@@ -183,7 +183,7 @@ export interface components {
     FieldError: {
       field: string;
       /** @enum {string} */
-      code?: "unknown" | "reserved" | "duplicate" | "required" | "type" | "range" | "length" | "pattern" | "enum" | "invalid" | "limit";
+      code?: "unknown" | "reserved" | "duplicate" | "required" | "type" | "range" | "length" | "pattern" | "enum" | "invalid" | "limit" | "taken";
       reason: string;
     };
     Ready: {
@@ -461,6 +461,8 @@ export interface components {
       status: "in_sync" | "modified" | "deleted" | "unexpected";
       paths?: string[];
       planned?: string;
+      /** @description Set on an object carrying the service's labels that no state records (status unexpected): left by a destroy that did not finish, or made outside SpawnIt. */
+      leftover?: components["schemas"]["Leftover"];
     };
     DriftReport: {
       status: components["schemas"]["DriftStatus"];

@@ -332,6 +332,9 @@ export function serverSentence(f: Field | undefined, e: ApiFieldError): string {
       return 'This name is reserved for SpawnIt itself.';
     case 'unknown':
       return 'The template has no such input; reload the page to get its current form.';
+    case 'taken':
+      if (f?.type === 'port') return 'This port is already used by another service or program. Choose another, or leave it empty for a free one.';
+      break;
   }
   const r = (e.reason ?? '').trim();
   if (r === '') return 'This value is not valid.';

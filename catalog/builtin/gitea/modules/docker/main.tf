@@ -48,8 +48,8 @@ resource "docker_container" "gitea" {
     "USER_GID=1000",
     "GITEA__DEFAULT__APP_NAME=${var.app_name}",
     "GITEA__database__DB_TYPE=sqlite3",
-    "GITEA__server__ROOT_URL=http://127.0.0.1:${var.port}/",
-    "GITEA__server__SSH_DOMAIN=127.0.0.1",
+    "GITEA__server__ROOT_URL=http://${var.docker_public_host}:${var.port}/",
+    "GITEA__server__SSH_DOMAIN=${var.docker_public_host}",
     "GITEA__server__SSH_PORT=${var.ssh_port}",
     "GITEA__security__INSTALL_LOCK=true",
     "GITEA__security__SECRET_KEY=${var.secret_key}",
@@ -59,13 +59,13 @@ resource "docker_container" "gitea" {
   ports {
     internal = 3000
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   ports {
     internal = 22
     external = var.ssh_port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   volumes {

@@ -1,11 +1,11 @@
 output "endpoint" {
   description = "URL of the web interface, reachable from this machine."
-  value       = "http://127.0.0.1:${docker_container.gitea.ports[0].external}/"
+  value       = "http://${var.docker_public_host}:${docker_container.gitea.ports[0].external}/"
 }
 
 output "ssh_endpoint" {
   description = "Address for git over SSH (host:port)."
-  value       = "127.0.0.1:${docker_container.gitea.ports[1].external}"
+  value       = "${var.docker_public_host}:${docker_container.gitea.ports[1].external}"
 }
 
 output "secret_key" {

@@ -1,6 +1,6 @@
 output "endpoint" {
   description = "URL of the server, reachable from this machine."
-  value       = "http://127.0.0.1:${docker_container.httpecho.ports[0].external}/"
+  value       = "http://${var.docker_public_host}:${docker_container.httpecho.ports[0].external}/"
 }
 
 output "greeting" {

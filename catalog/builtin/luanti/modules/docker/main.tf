@@ -72,7 +72,7 @@ resource "docker_container" "luanti" {
   ports {
     internal = 30000
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
     protocol = "udp"
   }
 

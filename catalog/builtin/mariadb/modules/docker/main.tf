@@ -54,7 +54,7 @@ resource "docker_container" "mariadb" {
   ports {
     internal = 3306
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   volumes {

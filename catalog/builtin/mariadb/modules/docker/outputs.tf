@@ -1,6 +1,6 @@
 output "endpoint" {
   description = "Address of the server (host:port), reachable from this machine."
-  value       = "127.0.0.1:${docker_container.mariadb.ports[0].external}"
+  value       = "${var.docker_public_host}:${docker_container.mariadb.ports[0].external}"
 }
 
 output "database" {
@@ -27,6 +27,6 @@ output "root_password" {
 
 output "connection_uri" {
   description = "MariaDB connection URI of the database's user, credentials included."
-  value       = "mariadb://${urlencode(var.username)}:${urlencode(var.password)}@127.0.0.1:${var.port}/${urlencode(var.database)}"
+  value       = "mariadb://${urlencode(var.username)}:${urlencode(var.password)}@${var.docker_public_host}:${var.port}/${urlencode(var.database)}"
   sensitive   = true
 }

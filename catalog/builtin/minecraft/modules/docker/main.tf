@@ -58,7 +58,7 @@ resource "docker_container" "minecraft" {
   ports {
     internal = 25565
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   volumes {

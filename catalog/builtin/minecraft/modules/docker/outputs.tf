@@ -1,6 +1,6 @@
 output "endpoint" {
   description = "Address players connect to (host:port), reachable from this machine."
-  value       = "127.0.0.1:${docker_container.minecraft.ports[0].external}"
+  value       = "${var.docker_public_host}:${docker_container.minecraft.ports[0].external}"
 }
 
 output "rcon_password" {

@@ -26,7 +26,7 @@ variable "eula" {
 }
 
 variable "port" {
-  description = "Host port on 127.0.0.1 published for the game."
+  description = "Host port published for the game."
   type        = number
 }
 
@@ -89,4 +89,18 @@ variable "docker_registry_auth" {
   description = "Registries (host[:port]) the provider logs in to, with DOCKER_REGISTRY_USER and DOCKER_REGISTRY_PASS (or the DOCKER_CONFIG file) of the target's environment."
   type        = list(string)
   default     = []
+}
+
+# Target variables: set by the server's configuration (--publish-address, --public-host),
+# never by users; the defaults keep the service on this machine's loopback.
+variable "docker_publish_address" {
+  description = "Host address the container's ports are published on (set by the server)."
+  type        = string
+  default     = "127.0.0.1"
+}
+
+variable "docker_public_host" {
+  description = "Host name or address users reach the service at, shown in the outputs (set by the server)."
+  type        = string
+  default     = "127.0.0.1"
 }

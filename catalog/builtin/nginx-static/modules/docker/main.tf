@@ -39,7 +39,7 @@ resource "docker_container" "nginx" {
   ports {
     internal = 80
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   healthcheck {

@@ -51,7 +51,7 @@ resource "docker_container" "postgres" {
   ports {
     internal = 5432
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   volumes {

@@ -1,6 +1,6 @@
 output "endpoint" {
   description = "Address of the server (host:port), reachable from this machine."
-  value       = "127.0.0.1:${docker_container.postgres.ports[0].external}"
+  value       = "${var.docker_public_host}:${docker_container.postgres.ports[0].external}"
 }
 
 output "database" {
@@ -21,6 +21,6 @@ output "password" {
 
 output "connection_uri" {
   description = "PostgreSQL connection URI, credentials included."
-  value       = "postgresql://${urlencode(var.username)}:${urlencode(var.password)}@127.0.0.1:${var.port}/${urlencode(var.database)}"
+  value       = "postgresql://${urlencode(var.username)}:${urlencode(var.password)}@${var.docker_public_host}:${var.port}/${urlencode(var.database)}"
   sensitive   = true
 }

@@ -63,7 +63,7 @@ resource "docker_container" "redis" {
   ports {
     internal = 6379
     external = var.port
-    ip       = "127.0.0.1"
+    ip       = var.docker_publish_address
   }
 
   volumes {

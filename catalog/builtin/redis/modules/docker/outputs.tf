@@ -1,6 +1,6 @@
 output "endpoint" {
   description = "Address of the server (host:port), reachable from this machine."
-  value       = "127.0.0.1:${docker_container.redis.ports[0].external}"
+  value       = "${var.docker_public_host}:${docker_container.redis.ports[0].external}"
 }
 
 output "password" {
@@ -11,6 +11,6 @@ output "password" {
 
 output "connection_uri" {
   description = "Redis connection URI, password included."
-  value       = "redis://:${urlencode(var.password)}@127.0.0.1:${var.port}/0"
+  value       = "redis://:${urlencode(var.password)}@${var.docker_public_host}:${var.port}/0"
   sensitive   = true
 }

@@ -65,7 +65,7 @@ describe('controlFor', () => {
 describe('initialState', () => {
   it('prefills defaults as text and booleans as checked state', () => {
     const s = initialState(minecraft);
-    expect(s.values.port).toBe('25565');
+    expect(s.values.port).toBe(''); // no default: the server chooses a free port
     expect(s.values.server_type).toBe('VANILLA');
     expect(s.values.eula).toBe(false);
     expect(s.values.motd).toBe('A Minecraft server made with SpawnIt');
@@ -213,6 +213,10 @@ describe('serverSentence', () => {
     expect(serverSentence(eula, { field: 'inputs.eula', code: 'required', reason: 'required' })).toBe('Tick this box to continue.');
     expect(serverSentence(undefined, { field: 'x', code: 'pattern', reason: 'p' })).toBe('This value does not have the expected format.');
     expect(serverSentence(undefined, { field: 'x', code: 'reserved', reason: 'r' })).toBe('This name is reserved for SpawnIt itself.');
+    const port = httpecho.find((f) => f.name === 'port')!;
+    expect(serverSentence(port, { field: 'inputs.port', code: 'taken', reason: 'port 5432 is used by another service' })).toBe(
+      'This port is already used by another service or program. Choose another, or leave it empty for a free one.',
+    );
     // A code this UI does not know yet (from a newer server) reads as the generic sentence.
     expect(serverSentence(undefined, { field: 'x', code: 'weird' as string as ApiFieldError['code'], reason: '' })).toBe('This value is not valid.');
   });
