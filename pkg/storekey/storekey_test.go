@@ -18,6 +18,10 @@ func layout() []string {
 		Template("<template>"),
 		TemplateModule("<template>", "<target>") + "*",
 		TemplateDisabled("<template>"),
+		TemplateVersionManifest("<template>", "<version>"),
+		TemplateVersion("<template>", "<version>") + TemplateFile,
+		TemplateVersion("<template>", "<version>") + ModulesDir + "/<target>/*",
+		TemplateVersionRetired("<template>", "<version>"),
 		s.Info(), s.Tfvars(), s.State(), s.StateLock(), s.Intent(), s.Lease(),
 		s.Job("<job>"), s.Check(), s.Drift(), s.Health(), s.PreDestroy(), s.Errored(),
 		s.IdempotencyClaim("<hash>"), s.CancelRequest("<job>"),
@@ -151,12 +155,15 @@ func TestParse(t *testing.T) {
 
 func TestParseTemplate(t *testing.T) {
 	for key, want := range map[string]TemplateKey{
-		Template("pg"):                          {ID: "pg", Kind: TemplateMeta},
-		TemplateDisabled("pg"):                  {ID: "pg", Kind: TemplateMarkDisabled},
-		TemplateModule("pg", "docker") + "a.tf": {ID: "pg", Kind: TemplateModuleFile, Target: "docker", Path: "a.tf"},
-		TemplateModule("pg", "aws") + "m/b.tf":  {ID: "pg", Kind: TemplateModuleFile, Target: "aws", Path: "m/b.tf"},
-		TemplateModule("pg", "aws") + "":        {ID: "pg", Kind: TemplateOther},
-		TemplatePrefix("pg") + "README.md":      {ID: "pg", Kind: TemplateOther},
+		Template("pg"):                                     {ID: "pg", Kind: TemplateMeta},
+		TemplateDisabled("pg"):                             {ID: "pg", Kind: TemplateMarkDisabled},
+		TemplateModule("pg", "docker") + "a.tf":            {ID: "pg", Kind: TemplateModuleFile, Target: "docker", Path: "a.tf"},
+		TemplateModule("pg", "aws") + "m/b.tf":             {ID: "pg", Kind: TemplateModuleFile, Target: "aws", Path: "m/b.tf"},
+		TemplateModule("pg", "aws") + "":                   {ID: "pg", Kind: TemplateOther},
+		TemplatePrefix("pg") + "README.md":                 {ID: "pg", Kind: TemplateOther},
+		TemplateVersionManifest("pg", "1.0"):               {ID: "pg", Kind: TemplateVersionFile, Version: "1.0", Path: "version.json"},
+		TemplateVersion("pg", "2") + "modules/docker/a.tf": {ID: "pg", Kind: TemplateVersionFile, Version: "2", Path: "modules/docker/a.tf"},
+		TemplateVersions("pg") + "1.0":                     {ID: "pg", Kind: TemplateOther},
 	} {
 		if got, ok := ParseTemplate(key); !ok || got != want {
 			t.Errorf("ParseTemplate(%q) = %+v %v, want %+v", key, got, ok, want)
