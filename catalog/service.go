@@ -629,6 +629,9 @@ func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) erro
 	if err := c.st.Delete(ctx, storeKeys(ref).ServiceEntry()); err != nil {
 		c.log.Warn("catalog: could not remove a deleted service's index entry", "service", ref.String(), "error", err)
 	}
+	if err := c.deleteRevisions(ctx, ref); err != nil {
+		c.log.Warn("catalog: could not remove a deleted service's revisions", "service", ref.String(), "error", err)
+	}
 	c.log.Info("catalog: service deleted", "service", ref.String())
 	return nil
 }

@@ -23,6 +23,7 @@
 package storekey
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -195,6 +196,7 @@ const (
 	IdempotencyDir  = "idempotency"
 	CancelDir       = "cancel"
 	EventsDir       = "events"
+	RevisionsDir    = "revisions"
 	recordExtension = ".json"
 )
 
@@ -301,6 +303,37 @@ func (s Service) Idempotency() string { return s.Prefix() + IdempotencyDir + "/"
 // itself: it is the client's value, of any shape).
 func (s Service) IdempotencyClaim(hash string) string {
 	return s.Idempotency() + hash + recordExtension
+}
+
+// Revisions is the folder of the service's configuration revisions: revisions/.
+func (s Service) Revisions() string { return s.Prefix() + RevisionsDir + "/" }
+
+// Revision is one numbered configuration revision: revisions/<number>.json, the
+// number zero-padded to ten digits so that names sort as numbers do.
+func (s Service) Revision(number int) string {
+	return s.Revisions() + fmt.Sprintf("%010d", number) + recordExtension
+}
+
+// ParseRevision returns the number of a revision's key (see Revision); ok is false for
+// every other key.
+func ParseRevision(key string) (s Service, number int, ok bool) {
+	s, file, ok := ParseService(key)
+	if !ok {
+		return Service{}, 0, false
+	}
+	name, ok := strings.CutPrefix(file, RevisionsDir+"/")
+	if !ok {
+		return Service{}, 0, false
+	}
+	digits, ok := strings.CutSuffix(name, recordExtension)
+	if !ok || len(digits) != 10 {
+		return Service{}, 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 {
+		return Service{}, 0, false
+	}
+	return s, n, true
 }
 
 // ParseService splits a key under TenantsPrefix into the service whose folder holds it

@@ -25,6 +25,7 @@ func layout() []string {
 		s.Info(), s.Tfvars(), s.State(), s.StateLock(), s.Intent(), s.Lease(),
 		s.Job("<job>"), s.Check(), s.Drift(), s.Health(), s.PreDestroy(), s.Errored(),
 		s.IdempotencyClaim("<hash>"), s.CancelRequest("<job>"),
+		s.Revisions() + "<number>.json",                   // checked against Revision below
 		AuditPrefix + "<yyyy-mm-dd>/<time>-<random>.json", // checked against Audit below
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
 		Replica("<replica>"),
@@ -217,6 +218,23 @@ func TestPort(t *testing.T) {
 	for _, bad := range []string{"ports/docker/0.json", "ports/docker/65536.json", "ports/docker/080.json", "ports//1.json", "ports/docker/1", "feeds/docker/1.json"} {
 		if _, _, ok := ParsePort(bad); ok {
 			t.Errorf("ParsePort(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRevision(t *testing.T) {
+	s := For("acme", "web")
+	key := s.Revision(12)
+	if key != "clients/acme/web/revisions/0000000012.json" {
+		t.Fatalf("Revision = %q", key)
+	}
+	ps, n, ok := ParseRevision(key)
+	if !ok || ps != s || n != 12 {
+		t.Fatalf("ParseRevision(%q) = %v %d %v", key, ps, n, ok)
+	}
+	for _, bad := range []string{s.Info(), s.Revisions() + "12.json", s.Revisions() + "0000000000.json", s.Revisions() + "00000000x1.json", s.Job("0000000001")} {
+		if _, _, ok := ParseRevision(bad); ok {
+			t.Errorf("ParseRevision(%q) ok", bad)
 		}
 	}
 }
