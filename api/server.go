@@ -167,6 +167,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/me", s.me)
 	v1.GET("/catalog", s.listTemplates)
 	v1.GET("/catalog/:template", s.getTemplate)
+	v1.POST("/catalog/:template/versions", s.publishTemplate)
 	v1.GET("/services", s.listServices)
 	v1.POST("/services", s.createService)
 	v1.GET("/services/:service", s.getService)
