@@ -69,3 +69,24 @@ func (c *Client) RestoreRevision(ctx context.Context, service string, number int
 	}
 	return &res, nil
 }
+
+// PublishTemplate publishes the template files (by path: "template.json",
+// "modules/<target>/<file>") as the version their template.json names. Only operators
+// may. Problems with the files come back as one error listing each (FieldErrors); a
+// version already published with other content is a conflict. Publishing the same
+// content again changes nothing (Created is false), so the call is retried safely.
+func (c *Client) PublishTemplate(ctx context.Context, template string, files map[string][]byte) (*apiv1.PublishedVersion, error) {
+	s, err := seg("template", template)
+	if err != nil {
+		return nil, err
+	}
+	body := apiv1.PublishTemplate{Files: make(map[string]string, len(files))}
+	for p, b := range files {
+		body.Files[p] = string(b)
+	}
+	var v apiv1.PublishedVersion
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/api/v1/catalog/" + s + "/versions", body: body, retry: true}, &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
