@@ -12,6 +12,7 @@ import (
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/store"
 )
 
 // TestRestoreRevisionPlansExactlyTheDifference deploys httpecho, changes its greeting
@@ -128,4 +129,30 @@ func TestRestoreRevisionPlansExactlyTheDifference(t *testing.T) {
 	h.must(400, req{method: "GET", path: base + "/revisions/0"})
 	h.must(400, req{method: "GET", path: base + "/revisions/compare?from=1"})
 	h.must(412, req{method: "POST", path: base + "/revisions/1/restore", headers: map[string]string{"If-Match": `"stale"`}})
+}
+
+// TestRestoreRefusesAnotherVersion: a revision that ran another template version is not
+// restored (the version changes only by an upgrade or downgrade); comparing shows it.
+func TestRestoreRefusesAnotherVersion(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	svc := h.createService("", "httpecho", map[string]any{"port": 18099, "greeting": "now"})
+	base := "/api/v1/services/" + svc.ID
+	old := `{"number": 2, "kind": "update", "inputs": {"greeting": "then", "port": 18099, "token": "********"}, "sensitive": ["token"], "template_version": "0.9.0", "by": "someone", "at": "2026-01-01T00:00:00Z"}`
+	if _, err := h.st.Put(t.Context(), "clients/tenant-a/"+svc.ID+"/revisions/0000000002.json", []byte(old), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var cmp apiv1.RevisionComparison
+	h.must(200, req{method: "GET", path: base + "/revisions/compare?from=1&to=2"}).decode(t, &cmp)
+	want := []apiv1.RevisionChange{{Field: "template_version", From: "1.1.0", To: "0.9.0"}, {Field: "inputs.greeting", From: "now", To: "then"}}
+	if !reflect.DeepEqual(cmp.Changes, want) {
+		t.Fatalf("compare = %+v", cmp.Changes)
+	}
+	if e := h.must(409, req{method: "POST", path: base + "/revisions/2/restore"}).apiError(t); e.Error.Code != apiv1.CodeConflict || !strings.Contains(e.Error.Message, "0.9.0") {
+		t.Fatalf("restore of another version: %+v", e)
+	}
+	var got apiv1.Service
+	h.must(200, req{method: "GET", path: base}).decode(t, &got)
+	if got.Inputs["greeting"] != "now" {
+		t.Fatalf("inputs changed by a refused restore: %v", got.Inputs)
+	}
 }
