@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/hashicorp/terraform-config-inspect/tfconfig"
 )
 
@@ -152,6 +154,11 @@ func CheckTemplate(files TemplateFiles) (*Template, error) {
 			checkModuleInterface(&bad, tpl, target, m)
 		}
 	}
+	for _, target := range targets {
+		if mods[target] != nil {
+			checkModuleBlocks(&bad, target, byTarget[target])
+		}
+	}
 	checkOutputsAgree(&bad, mods)
 	if tpl != nil {
 		for i, c := range tpl.Readiness {
@@ -177,6 +184,41 @@ func CheckTemplate(files TemplateFiles) (*Template, error) {
 		return tpl, err
 	}
 	return tpl, nil
+}
+
+// checkModuleBlocks reads a module's HCL for what terraform-config-inspect does not
+// expose (docs/targets.md, rule 4): no provider block (but the Docker module's registry
+// logins, DockerRegistryAuthBlock), no backend or cloud block.
+func checkModuleBlocks(bad *errs, target string, files TemplateFiles) {
+	for _, rel := range slices.Sorted(maps.Keys(files)) {
+		if !strings.HasSuffix(rel, ".tf") {
+			continue
+		}
+		src := files[rel]
+		f, diags := hclsyntax.ParseConfig(src, rel, hcl.InitialPos)
+		if diags.HasErrors() {
+			continue // terraform-config-inspect reported it
+		}
+		body, ok := f.Body.(*hclsyntax.Body)
+		if !ok {
+			continue
+		}
+		for _, b := range body.Blocks {
+			at := fmt.Sprintf("%s/%s/%s:%d", modulesDir, target, rel, b.TypeRange.Start.Line)
+			switch b.Type {
+			case "provider":
+				if target != DefaultTarget || !DockerRegistryAuthBlock(b, src) {
+					bad.add(at, CodeInvalid, "provider block %s: providers are configured by the server's environment, not the module (a Docker module may only name its registry logins, see docs/targets.md)", strings.Join(b.Labels, " "))
+				}
+			case "terraform":
+				for _, nb := range b.Body.Blocks {
+					if nb.Type == "backend" || nb.Type == "cloud" {
+						bad.add(at, CodeInvalid, "%s block: the engine adds the backend at run time", nb.Type)
+					}
+				}
+			}
+		}
+	}
 }
 
 // disallowedModuleFile says why a module file is not allowed ("" when it is).
@@ -354,9 +396,6 @@ func checkModuleInterface(bad *errs, tpl *Template, target string, m *tfconfig.M
 			bad.add(field, CodeInvalid, "provider %s has no version constraint", name)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(m.ProviderConfigs)) {
-		bad.add(field, CodeInvalid, "provider block %s: providers are configured by the server's environment, not the module", name)
-	}
 	for _, name := range slices.Sorted(maps.Keys(m.ModuleCalls)) {
 		bad.add(at(m.ModuleCalls[name].Pos), CodeInvalid, "module call %s: a template's module is self-contained", name)
 	}
@@ -417,4 +456,26 @@ func checkOutputsAgree(bad *errs, mods map[string]*tfconfig.Module) {
 			}
 		}
 	}
+}
+
+// DockerRegistryAuthBlock reports whether b (read from src) is the one provider block a
+// Docker module may have (docs/targets.md, rule 4): provider "docker" naming only the
+// registries to log in to, from docker_registry_auth; the engine, and the credentials,
+// come from the target's environment.
+func DockerRegistryAuthBlock(b *hclsyntax.Block, src []byte) bool {
+	if b.Type != "provider" || len(b.Labels) != 1 || b.Labels[0] != "docker" || len(b.Body.Attributes) != 0 || len(b.Body.Blocks) != 1 {
+		return false
+	}
+	d := b.Body.Blocks[0]
+	if d.Type != "dynamic" || len(d.Labels) != 1 || d.Labels[0] != "registry_auth" || len(d.Body.Attributes) != 1 || len(d.Body.Blocks) != 1 {
+		return false
+	}
+	text := func(e hclsyntax.Expression) string { return string(e.Range().SliceBytes(src)) }
+	forEach, ok := d.Body.Attributes["for_each"]
+	if !ok || text(forEach.Expr) != "toset(var.docker_registry_auth)" {
+		return false
+	}
+	c := d.Body.Blocks[0]
+	addr, ok := c.Body.Attributes["address"]
+	return c.Type == "content" && len(c.Body.Attributes) == 1 && len(c.Body.Blocks) == 0 && ok && text(addr.Expr) == "registry_auth.value"
 }

@@ -35,6 +35,9 @@ func brokenHTTPEcho(t *testing.T) string {
 	edit("template.json", `"output": "endpoint"`, `"output": "url"`)
 	edit("modules/docker/variables.tf", `variable "greeting" {`, "variable \"greeting\" {\n  default = \"x\"")
 	edit("modules/docker/outputs.tf", `output "greeting" {`, "output \"extra\" {\n  description = \"x\"\n  value = 1\n}\noutput \"greeting\" {")
+	if err := os.WriteFile(filepath.Join(dir, "modules/aws/provider.tf"), []byte("provider \"aws\" {\n  region = \"x\"\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "modules/aws/extra.tfvars"), []byte("port = 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +74,7 @@ func TestCheckTemplateListsEveryProblem(t *testing.T) {
 	t.Logf("problems:\n%s", strings.Join(got, "\n"))
 	for _, want := range []string{
 		"modules/aws/extra.tfvars: variable file",
+		"modules/aws/provider.tf:1: provider block aws",
 		"modules/docker/variables.tf:",                    // the default
 		"variable greeting has a default",                 // ... said so
 		"output extra is not an output of the docker",     // never: docker is the reference
