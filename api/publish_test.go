@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"io/fs"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -29,7 +30,7 @@ func httpechoFiles(t *testing.T) map[string]string {
 
 func TestPublishTemplate(t *testing.T) {
 	files := httpechoFiles(t)
-	files["template.json"] = strings.Replace(files["template.json"], `"version": "1.1.0"`, `"version": "1.2.0"`, 1)
+	files["template.json"] = regexp.MustCompile(`"version": "[^"]*"`).ReplaceAllString(files["template.json"], `"version": "9.0.0"`)
 	files["modules/docker/main.tf"] += "\n# 1.2.0\n"
 	path := "/api/v1/catalog/httpecho/versions"
 
@@ -41,7 +42,7 @@ func TestPublishTemplate(t *testing.T) {
 	op := map[string]string{"X-Test-Role": "operator"}
 	var v apiv1.PublishedVersion
 	h.must(201, req{method: "POST", path: path, headers: op, body: apiv1.PublishTemplate{Files: files}}).decode(t, &v)
-	if v.Template != "httpecho" || v.Version != "1.2.0" || !v.Created || v.Digest == "" {
+	if v.Template != "httpecho" || v.Version != "9.0.0" || !v.Created || v.Digest == "" {
 		t.Fatalf("published %+v", v)
 	}
 	h.must(200, req{method: "POST", path: path, headers: op, body: apiv1.PublishTemplate{Files: files}}).decode(t, &v)

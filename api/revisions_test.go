@@ -75,7 +75,7 @@ func TestRestoreRevisionPlansExactlyTheDifference(t *testing.T) {
 		kinds = append(kinds, r.Kind)
 	}
 	if !reflect.DeepEqual(kinds, []string{"apply", "update", "apply", "create"}) || revs[0].StateSerial <= revs[2].StateSerial ||
-		revs[3].Inputs["token"] != "********" || revs[3].TemplateVersion != "1.1.0" || revs[3].By == "" {
+		revs[3].Inputs["token"] != "********" || revs[3].TemplateVersion != svc.TemplateVersion || revs[3].By == "" {
 		t.Fatalf("revisions %+v", revs)
 	}
 
@@ -143,7 +143,7 @@ func TestRestoreRefusesAnotherVersion(t *testing.T) {
 	}
 	var cmp apiv1.RevisionComparison
 	h.must(200, req{method: "GET", path: base + "/revisions/compare?from=1&to=2"}).decode(t, &cmp)
-	want := []apiv1.RevisionChange{{Field: "template_version", From: "1.1.0", To: "0.9.0"}, {Field: "inputs.greeting", From: "now", To: "then"}}
+	want := []apiv1.RevisionChange{{Field: "template_version", From: svc.TemplateVersion, To: "0.9.0"}, {Field: "inputs.greeting", From: "now", To: "then"}}
 	if !reflect.DeepEqual(cmp.Changes, want) {
 		t.Fatalf("compare = %+v", cmp.Changes)
 	}

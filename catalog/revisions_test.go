@@ -24,7 +24,7 @@ func TestRevisionsRecordMaskListAndPrune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first.Number != 1 || first.By != "alice" || first.TemplateVersion != "1.1.0" || first.Inputs["token"] != Masked {
+	if first.Number != 1 || first.By != "alice" || first.TemplateVersion != svc.TemplateVersion || first.Inputs["token"] != Masked {
 		t.Fatalf("first revision = %+v", first)
 	}
 	// A caller that forgot to mask still never stores the secret.
