@@ -54,10 +54,12 @@ type Catalog struct {
 	st  store.Store
 	log *slog.Logger
 
-	mu        sync.Mutex
-	templates map[string]*templateEntry
-	modules   map[string]*moduleEntry
-	problems  map[string]Problem
+	mu       sync.Mutex
+	modules  map[string]*moduleEntry
+	versions map[string]*versionEntry // by "<template>@<version>"
+	heads    map[string]*headEntry    // hand-published files, by template
+	// problems are keyed by template id (its folder's files) or "<id>@<version>".
+	problems map[string]Problem
 
 	// ring seals sensitive inputs at rest (UseKeyring); nil keeps them in clear.
 	ring *keyring.Keyring
@@ -65,12 +67,6 @@ type Catalog struct {
 	// newID and now are replaced by tests (forced id collisions, fixed clocks).
 	newID func() string
 	now   func() time.Time
-}
-
-type templateEntry struct {
-	etag string
-	tpl  *Template // nil when err is set
-	err  error
 }
 
 type moduleEntry struct {
@@ -84,13 +80,14 @@ func New(st store.Store, logger *slog.Logger) *Catalog {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Catalog{
-		st:        st,
-		log:       logger,
-		templates: map[string]*templateEntry{},
-		modules:   map[string]*moduleEntry{},
-		problems:  map[string]Problem{},
-		newID:     newServiceID,
-		now:       time.Now,
+		st:       st,
+		log:      logger,
+		modules:  map[string]*moduleEntry{},
+		versions: map[string]*versionEntry{},
+		heads:    map[string]*headEntry{},
+		problems: map[string]Problem{},
+		newID:    newServiceID,
+		now:      time.Now,
 	}
 }
 
@@ -176,6 +173,19 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) (seedOu
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
 	}
+	// The built-in version is published like any other (services stay pinned to
+	// theirs), before the folder's files, which would otherwise be published as the
+	// store's.
+	files, err := builtinFiles(builtin, id)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: built-in template %s: %w", id, err)
+	}
+	if _, _, err := c.Publish(ctx, files, PublishedByBuiltin); errors.Is(err, ErrVersionConflict) {
+		c.log.Warn("catalog: a different built-in template of the same version is already published; keeping the published one",
+			"template", id, "version", tpl.Version)
+	} else if err != nil {
+		return 0, fmt.Errorf("catalog: seed %s: %w", id, err)
+	}
 	stored, _, err := c.st.Get(ctx, storekey.Template(id))
 	switch {
 	case err == nil:
@@ -214,6 +224,23 @@ func (c *Catalog) seedOne(ctx context.Context, builtin fs.FS, id string) (seedOu
 	return seededNow, nil
 }
 
+// builtinFiles reads a built-in template as TemplateFiles.
+func builtinFiles(builtin fs.FS, id string) (TemplateFiles, error) {
+	files := TemplateFiles{}
+	err := fs.WalkDir(builtin, id, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(builtin, p)
+		if err != nil {
+			return err
+		}
+		files[strings.TrimPrefix(p, id+"/")] = b
+		return nil
+	})
+	return files, err
+}
+
 // create writes key only if it does not exist; an existing object is left as it is.
 // created says whether this call's write made the object.
 func (c *Catalog) create(ctx context.Context, key string, data []byte) (created bool, err error) {
@@ -236,6 +263,8 @@ type templateObjects struct {
 	meta     *store.Object // template.json
 	disabled bool
 	targets  map[string]bool
+	head     []store.Object // module files of the folder (hand-published)
+	versions map[string]*versionObjects
 }
 
 func groupTemplates(objs []store.Object) map[string]*templateObjects {
@@ -247,7 +276,7 @@ func groupTemplates(objs []store.Object) map[string]*templateObjects {
 		}
 		g := groups[k.ID]
 		if g == nil {
-			g = &templateObjects{targets: map[string]bool{}}
+			g = &templateObjects{targets: map[string]bool{}, versions: map[string]*versionObjects{}}
 			groups[k.ID] = g
 		}
 		switch k.Kind {
@@ -257,6 +286,21 @@ func groupTemplates(objs []store.Object) map[string]*templateObjects {
 			g.disabled = true
 		case storekey.TemplateModuleFile:
 			g.targets[k.Target] = true
+			g.head = append(g.head, objs[i])
+		case storekey.TemplateVersionFile:
+			vg := g.versions[k.Version]
+			if vg == nil {
+				vg = &versionObjects{files: map[string]store.Object{}}
+				g.versions[k.Version] = vg
+			}
+			switch k.Path {
+			case storekey.VersionManifestFile:
+				vg.manifest = &objs[i]
+			case storekey.RetiredFile:
+				vg.retired = true
+			default:
+				vg.files[k.Path] = objs[i]
+			}
 		}
 	}
 	return groups
@@ -288,18 +332,23 @@ func (c *Catalog) List(ctx context.Context) ([]*Template, error) {
 		}
 	}
 	c.mu.Lock()
-	for id := range c.problems {
-		if _, ok := groups[id]; !ok {
-			delete(c.problems, id)
+	for key := range c.problems {
+		if id, _, _ := strings.Cut(key, "@"); groups[id] == nil {
+			delete(c.problems, key)
 		}
 	}
-	for id := range c.templates {
-		if _, ok := groups[id]; !ok {
-			delete(c.templates, id)
+	for key := range c.versions {
+		if id, _, _ := strings.Cut(key, "@"); groups[id] == nil {
+			delete(c.versions, key)
+		}
+	}
+	for id := range c.heads {
+		if groups[id] == nil {
+			delete(c.heads, id)
 		}
 	}
 	for key := range c.modules {
-		if id, _, _ := strings.Cut(key, "/"); groups[id] == nil {
+		if id, _, _ := strings.Cut(strings.Split(key, "/")[0], "@"); groups[id] == nil {
 			delete(c.modules, key)
 		}
 	}
@@ -307,7 +356,9 @@ func (c *Catalog) List(ctx context.Context) ([]*Template, error) {
 	return out, nil
 }
 
-// Get returns one template, re-read from the store only when its template.json changed.
+// Get returns the template as of its latest version: the highest published version
+// that is not retired (hand-published files of a new version are published first).
+// The store is re-read only where the listing shows a change.
 func (c *Catalog) Get(ctx context.Context, id string) (*Template, error) {
 	if err := spawnit.ValidateID(id); err != nil {
 		return nil, fmt.Errorf("template: %w", err)
@@ -336,8 +387,11 @@ func (c *Catalog) Problems() []Problem {
 	return out
 }
 
-// resolve turns one template folder into a Template (a copy the caller may change),
-// recording or clearing its problem.
+// resolve turns one template folder into the Template of its latest version (a copy
+// the caller may change), recording or clearing its problems. Files an operator put in
+// the folder by hand are published first when their version is new; when they cannot
+// be used (malformed, or changed under a published version) they are a problem, and
+// the published versions keep working.
 func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*Template, error) {
 	key := storekey.Template(id)
 	if g.disabled {
@@ -347,71 +401,66 @@ func (c *Catalog) resolve(ctx context.Context, id string, g *templateObjects) (*
 	if err := spawnit.ValidateID(id); err != nil {
 		return nil, c.report(id, storekey.TemplatePrefix(id), "", fmt.Errorf("%w: folder name: %v", ErrInvalidTemplate, err))
 	}
-	if g.meta == nil {
-		return nil, c.report(id, key, "", fmt.Errorf("%w %s: missing %s", ErrInvalidTemplate, id, TemplateFile))
+	var headErr error
+	switch {
+	case g.meta != nil:
+		var published bool
+		published, headErr = c.syncHead(ctx, id, g)
+		if headErr != nil && !errors.Is(headErr, ErrInvalidTemplate) && !errors.Is(headErr, ErrVersionConflict) {
+			var ve *ValidationError
+			if !errors.As(headErr, &ve) {
+				return nil, headErr
+			}
+		}
+		if published {
+			// Published now: list the versions again.
+			objs, err := c.st.List(ctx, storekey.TemplateVersions(id))
+			if err != nil {
+				return nil, fmt.Errorf("catalog: template %s: %w", id, err)
+			}
+			g.versions = groupVersions(objs)
+		}
+	case len(g.head) > 0 && len(g.versions) == 0:
+		headErr = fmt.Errorf("%w %s: missing %s", ErrInvalidTemplate, id, TemplateFile)
 	}
-	entry, err := c.load(ctx, id, g.meta.ETag)
+	entries, retired, err := c.usableVersions(ctx, id, g.versions)
 	if err != nil {
 		return nil, err
 	}
-	if entry.err != nil {
-		return nil, c.report(id, key, entry.etag, entry.err)
-	}
-	targets := make([]string, 0, len(g.targets))
-	for p := range g.targets {
-		if err := spawnit.ValidateID(p); err != nil {
-			return nil, c.report(id, storekey.TemplateModule(id, p), entry.etag,
-				fmt.Errorf("%w %s: module folder %q is not a valid target name", ErrInvalidTemplate, id, p))
+	if headErr != nil {
+		etag := ""
+		if g.meta != nil {
+			etag = g.meta.ETag
 		}
-		targets = append(targets, p)
+		c.report(id, key, etag, headErr)
+	} else {
+		c.clearProblem(id)
 	}
-	if len(targets) == 0 {
-		return nil, c.report(id, storekey.TemplateModules(id), entry.etag,
-			fmt.Errorf("%w %s: no module under %s/<target>/", ErrInvalidTemplate, id, modulesDir))
+	best := latest(entries, retired)
+	if best == nil {
+		if headErr != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidTemplate, headErr)
+		}
+		if len(g.versions) > 0 && len(entries) > 0 {
+			return nil, fmt.Errorf("%w: %s (every version is retired)", ErrTemplateNotFound, id)
+		}
+		return nil, fmt.Errorf("%w %s: no usable version", ErrInvalidTemplate, id)
 	}
-	slices.Sort(targets)
-	c.clearProblem(id)
-	tpl := entry.tpl.Clone()
-	tpl.Targets = targets
-	return tpl, nil
+	return best.tpl.Clone(), nil
 }
 
-// load returns the parsed template.json for etag, reading the store only on a change.
-// Parse failures are cached too, so a broken template is read and logged once per
-// version, not on every request.
-func (c *Catalog) load(ctx context.Context, id, etag string) (*templateEntry, error) {
-	c.mu.Lock()
-	e := c.templates[id]
-	c.mu.Unlock()
-	if e != nil && e.etag == etag {
-		return e, nil
-	}
-	key := storekey.Template(id)
-	data, obj, err := c.st.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrTemplateNotFound, id) // deleted since the listing
-	}
-	if err != nil {
-		return nil, fmt.Errorf("catalog: read %s: %w", key, err)
-	}
-	tpl, perr := ParseTemplate(data)
-	if perr == nil && tpl.ID != id {
-		perr = fmt.Errorf("%w %s: template.json says id %q, but it is stored under templates/%s/", ErrInvalidTemplate, id, tpl.ID, id)
-		tpl = nil
-	}
-	e = &templateEntry{etag: obj.ETag, tpl: tpl, err: perr}
-	c.mu.Lock()
-	c.templates[id] = e
-	c.mu.Unlock()
-	return e, nil
-}
-
-// report records a problem and logs it once per (template, version, error).
+// report records a problem of a template's folder and logs it once per (template,
+// version, error).
 func (c *Catalog) report(id, key, etag string, err error) error {
+	return c.reportAt(id, id, key, etag, err)
+}
+
+// reportAt records a problem under problemKey (a template id, or "<id>@<version>").
+func (c *Catalog) reportAt(problemKey, id, key, etag string, err error) error {
 	p := Problem{Template: id, Key: key, ETag: etag, Error: err.Error()}
 	c.mu.Lock()
-	old, seen := c.problems[id]
-	c.problems[id] = p
+	old, seen := c.problems[problemKey]
+	c.problems[problemKey] = p
 	c.mu.Unlock()
 	if !seen || old != p {
 		c.log.Warn("catalog: skipping unusable template", "template", id, "key", key, "etag", etag, "error", err)
@@ -419,9 +468,9 @@ func (c *Catalog) report(id, key, etag string, err error) error {
 	return err
 }
 
-func (c *Catalog) clearProblem(id string) {
+func (c *Catalog) clearProblem(problemKey string) {
 	c.mu.Lock()
-	delete(c.problems, id)
+	delete(c.problems, problemKey)
 	c.mu.Unlock()
 }
 

@@ -59,8 +59,20 @@ func TestSeedWritesEveryBuiltinFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if all := st.keys(storekey.TemplatesPrefix); len(all) != n {
-		t.Fatalf("store has %d template objects, built-ins have %d", len(all), n)
+	// Each is seeded twice: in the template's folder, and as its published version
+	// (with the version's manifest).
+	ids := builtinIDs
+	if all := st.keys(storekey.TemplatesPrefix); len(all) != 2*n+len(ids) {
+		t.Fatalf("store has %d template objects, built-ins have %d files in %d templates", len(all), n, len(ids))
+	}
+	for _, id := range ids {
+		tpl, err := ParseTemplate([]byte(mustBuiltin(t, id+"/template.json")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := st.data(storekey.TemplateVersionManifest(id, tpl.Version)); !ok {
+			t.Errorf("%s %s not published", id, tpl.Version)
+		}
 	}
 }
 
@@ -165,7 +177,9 @@ func TestListSkipsAndReportsMalformedTemplates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "luanti", "mariadb", "minecraft", "postgres", "redis"}) {
+	// nginx-static's hand-written template.json is broken, but its published version
+	// still works.
+	if got := templateIDs(list); !reflect.DeepEqual(got, []string{"gitea", "httpecho", "luanti", "mariadb", "minecraft", "nginx-static", "postgres", "redis"}) {
 		t.Fatalf("List = %v", got)
 	}
 	wantProblems := []string{"Bad_Name", "badprovider", "mismatch", "nginx-static", "nomodule", "onlymodule", "unknownfield"}
@@ -177,7 +191,10 @@ func TestListSkipsAndReportsMalformedTemplates(t *testing.T) {
 			t.Errorf("problem without detail: %+v", p)
 		}
 	}
-	if _, err := c.Get(ctx, "nginx-static"); !errors.Is(err, ErrInvalidTemplate) {
+	if tpl, err := c.Get(ctx, "nginx-static"); err != nil || tpl.Version != "1.1.0" {
+		t.Fatalf("Get(malformed folder, published version) = %v %v, want the published version", tpl, err)
+	}
+	if _, err := c.Get(ctx, "unknownfield"); !errors.Is(err, ErrInvalidTemplate) {
 		t.Fatalf("Get(malformed) = %v, want ErrInvalidTemplate", err)
 	}
 	warnings := strings.Count(logs.String(), "level=WARN")
@@ -280,10 +297,10 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 		t.Fatalf("%v %v", tpl, err)
 	}
 
+	// The folder's template.json is gone; the published versions stay.
 	st.Delete(ctx, key)
-	if _, err := c.Get(ctx, "httpecho"); !errors.Is(err, ErrInvalidTemplate) {
-		// The module folder is still there, so the template exists but is broken.
-		t.Fatalf("Get after deleting template.json = %v", err)
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+		t.Fatalf("Get after deleting template.json = %v %v", tpl, err)
 	}
 	for _, k := range st.keys("templates/httpecho/") {
 		st.Delete(ctx, k)

@@ -14,6 +14,7 @@ package catalog_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -37,10 +38,6 @@ import (
 
 // requiredTargets are the targets every built-in template must have a module for.
 var requiredTargets = []string{"aws", "docker"}
-
-// credentialWords may not appear in a target variable's name: credentials, region and
-// cluster access reach tofu through the server's environment, never through variables.
-var credentialWords = []string{"access_key", "secret", "token", "password", "credential", "kubeconfig", "config_path", "client_key", "client_cert", "cluster_ca"}
 
 // contractModule is one provider module of a template, read both ways.
 type contractModule struct {
@@ -103,6 +100,32 @@ func loadContractModule(t *testing.T, id, target string) *contractModule {
 	return &contractModule{target: target, inspect: mod, hcl: parseHCLModule(t, root)}
 }
 
+// checkAsAuthorsDo runs catalog.CheckTemplate on a built-in template's files.
+func checkAsAuthorsDo(t *testing.T, id string) {
+	t.Helper()
+	files := catalog.TemplateFiles{}
+	err := fs.WalkDir(catalog.Builtin(), id, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(catalog.Builtin(), p)
+		files[strings.TrimPrefix(p, id+"/")] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := catalog.CheckTemplate(files); err != nil {
+		var ve *catalog.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatal(err)
+		}
+		for _, f := range ve.Fields {
+			t.Errorf("%s: %s", f.Field, f.Reason)
+		}
+	}
+}
+
 // TestContractBuiltinTemplates checks the interface rule of docs/targets.md on every
 // built-in template, and each module's own conventions.
 func TestContractBuiltinTemplates(t *testing.T) {
@@ -134,26 +157,20 @@ func TestContractBuiltinTemplates(t *testing.T) {
 					t.Errorf("no %s module: every built-in template has one", want)
 				}
 			}
-			// A form field named like a target variable would be ambiguous: is it the
-			// user's or the server's?
-			for _, f := range tpl.Inputs {
-				for _, target := range targets {
-					if strings.HasPrefix(f.Name, target+"_") {
-						t.Errorf("form field %s has the prefix of target %s, reserved for the server's target variables", f.Name, target)
-					}
-				}
-			}
+			// The rule itself (form and server variables, target variables, outputs,
+			// files, readiness outputs) is what template authors check with
+			// `spawnit template validate`: catalog.CheckTemplate.
+			checkAsAuthorsDo(t, id)
 
 			mods := map[string]*contractModule{}
 			for _, target := range targets {
 				m := loadContractModule(t, id, target)
 				mods[target] = m
-				checkModuleFiles(t, id, target)
-				checkInterface(t, tpl, m)
 				checkCommonConventions(t, m)
 			}
-			checkOutputsAgree(t, mods)
-			checkReadiness(t, tpl, mods)
+			if len(tpl.Readiness) == 0 {
+				t.Errorf("template %s declares no readiness checks", tpl.ID)
+			}
 			if aws, docker := mods["aws"], mods["docker"]; aws != nil && docker != nil {
 				checkAWSModule(t, tpl, aws, dockerPublishedPorts(t, docker), dockerPortProtocols(docker))
 			}
@@ -161,144 +178,6 @@ func TestContractBuiltinTemplates(t *testing.T) {
 				checkKubernetesModule(t, tpl, k8s, dockerPublishedPorts(t, docker))
 			}
 		})
-	}
-}
-
-// checkReadiness: every built-in template declares readiness checks, and the outputs
-// they read exist in every module and are not sensitive (readiness sees only the
-// values an apply's event stream carries).
-func checkReadiness(t *testing.T, tpl *catalog.Template, mods map[string]*contractModule) {
-	t.Helper()
-	if len(tpl.Readiness) == 0 {
-		t.Errorf("template %s declares no readiness checks", tpl.ID)
-	}
-	for i, c := range tpl.Readiness {
-		if c.Output == "" {
-			continue
-		}
-		for target, m := range mods {
-			o, ok := m.inspect.Outputs[c.Output]
-			switch {
-			case !ok:
-				t.Errorf("readiness[%d] reads output %q, which the %s module lacks", i, c.Output, target)
-			case o.Sensitive:
-				t.Errorf("readiness[%d] reads output %q, which is sensitive in the %s module", i, c.Output, target)
-			}
-		}
-	}
-}
-
-// checkInterface: the variables without the target's prefix are exactly the form's
-// fields plus the server's reserved variables, typed and marked as the form says, with
-// no default; the target's own variables (<target>_*) all have a default, are never
-// sensitive and never carry credentials.
-func checkInterface(t *testing.T, tpl *catalog.Template, m *contractModule) {
-	t.Helper()
-	prefix := m.target + "_"
-	want := map[string]bool{}
-	for _, f := range tpl.Inputs {
-		want[f.Name] = true
-	}
-	for _, r := range catalog.ReservedVariables {
-		want[r] = true
-	}
-	got := map[string]bool{}
-	for name, v := range m.inspect.Variables {
-		if v.Description == "" {
-			t.Errorf("%s: variable %s has no description", m.target, name)
-		}
-		if strings.HasPrefix(name, prefix) {
-			if v.Required {
-				t.Errorf("%s: target variable %s has no default; the server may leave it unset", m.target, name)
-			}
-			if v.Sensitive {
-				t.Errorf("%s: target variable %s is sensitive; secrets reach tofu through the environment, not variables", m.target, name)
-			}
-			for _, w := range credentialWords {
-				if strings.Contains(name, w) {
-					t.Errorf("%s: target variable %s looks like a credential (%q)", m.target, name, w)
-				}
-			}
-			if name == prefix+"region" || name == prefix+"profile" {
-				t.Errorf("%s: target variable %s: the region and credentials profile come from the server's environment", m.target, name)
-			}
-			continue
-		}
-		got[name] = true
-		if !v.Required {
-			t.Errorf("%s: variable %s has a default; defaults belong in template.json", m.target, name)
-		}
-		if slices.Contains(catalog.ReservedVariables, name) {
-			if v.Type != "string" || v.Sensitive {
-				t.Errorf("%s: server variable %s must be a non-sensitive string", m.target, name)
-			}
-			continue
-		}
-		f, ok := tpl.Field(name)
-		if !ok {
-			continue // reported below
-		}
-		if v.Type != f.Type.VariableType() {
-			t.Errorf("%s: variable %s has type %s, field type %s needs %s", m.target, name, v.Type, f.Type, f.Type.VariableType())
-		}
-		if v.Sensitive != f.IsSensitive() {
-			t.Errorf("%s: variable %s sensitive=%v, field sensitive=%v", m.target, name, v.Sensitive, f.IsSensitive())
-		}
-	}
-	if !reflect.DeepEqual(sortedKeys(got), sortedKeys(want)) {
-		t.Errorf("%s: variables without the %q prefix are %v; want the form's fields and the server's variables %v", m.target, prefix, sortedKeys(got), sortedKeys(want))
-	}
-}
-
-// checkOutputsAgree: every module has the same outputs, with the same sensitivity, and
-// describes each.
-func checkOutputsAgree(t *testing.T, mods map[string]*contractModule) {
-	t.Helper()
-	refName := "docker"
-	if mods[refName] == nil {
-		refName = sortedKeys(mods)[0]
-	}
-	ref := mods[refName].inspect.Outputs
-	if _, ok := ref["endpoint"]; !ok {
-		t.Errorf("%s: no endpoint output", refName)
-	}
-	for target, m := range mods {
-		outs := m.inspect.Outputs
-		if !reflect.DeepEqual(sortedKeys(outs), sortedKeys(ref)) {
-			t.Errorf("%s: outputs %v, %s has %v", target, sortedKeys(outs), refName, sortedKeys(ref))
-		}
-		for name, o := range outs {
-			if o.Description == "" {
-				t.Errorf("%s: output %s has no description", target, name)
-			}
-			if r, ok := ref[name]; ok && r.Sensitive != o.Sensitive {
-				t.Errorf("%s: output %s sensitive=%v, %s says %v", target, name, o.Sensitive, refName, r.Sensitive)
-			}
-		}
-	}
-}
-
-// checkModuleFiles: nothing the catalog would refuse, or that would override the
-// user's or the server's values.
-func checkModuleFiles(t *testing.T, id, target string) {
-	t.Helper()
-	root := path.Join(id, "modules", target)
-	err := fs.WalkDir(catalog.Builtin(), root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		base := path.Base(p)
-		switch {
-		case strings.HasSuffix(base, ".tfvars"), strings.HasSuffix(base, ".tfvars.json"),
-			strings.HasPrefix(base, "spawnit_"), strings.HasPrefix(base, "."),
-			base == "override.tf", base == "override.tf.json",
-			strings.HasSuffix(base, "_override.tf"), strings.HasSuffix(base, "_override.tf.json"):
-			t.Errorf("%s: file %s is not allowed in a module", target, strings.TrimPrefix(p, root+"/"))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

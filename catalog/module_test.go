@@ -187,28 +187,6 @@ const dockerImageExpr = `lookup(var.docker_image_map, local.upstream_image,
     var.docker_image_prefix == "" ? local.upstream_image : "${trimsuffix(var.docker_image_prefix, "/")}/${local.upstream_image}",
   )`
 
-// DockerRegistryAuthBlock reports whether b (read from src) is the one provider block a
-// Docker module may have (docs/targets.md, rule 4): provider "docker" naming only the
-// registries to log in to, from docker_registry_auth; the engine, and the credentials,
-// come from the target's environment.
-func DockerRegistryAuthBlock(b *hclsyntax.Block, src []byte) bool {
-	if b.Type != "provider" || len(b.Labels) != 1 || b.Labels[0] != "docker" || len(b.Body.Attributes) != 0 || len(b.Body.Blocks) != 1 {
-		return false
-	}
-	d := b.Body.Blocks[0]
-	if d.Type != "dynamic" || len(d.Labels) != 1 || d.Labels[0] != "registry_auth" || len(d.Body.Attributes) != 1 || len(d.Body.Blocks) != 1 {
-		return false
-	}
-	text := func(e hclsyntax.Expression) string { return string(e.Range().SliceBytes(src)) }
-	forEach, ok := d.Body.Attributes["for_each"]
-	if !ok || text(forEach.Expr) != "toset(var.docker_registry_auth)" {
-		return false
-	}
-	c := d.Body.Blocks[0]
-	addr, ok := c.Body.Attributes["address"]
-	return c.Type == "content" && len(c.Body.Attributes) == 1 && len(c.Body.Blocks) == 0 && ok && text(addr.Expr) == "registry_auth.value"
-}
-
 // checkDockerModule reads the HCL itself for the conventions tfconfig does not expose:
 // naming, labels, loopback-only ports, local images, no backend.
 func checkDockerModule(t *testing.T, tpl *Template) {

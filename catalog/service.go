@@ -68,10 +68,13 @@ type SettleFunc func(ctx context.Context, ref engine.ServiceRef, target string, 
 type Info struct {
 	// Client is the tenant and Provider (below) the target; the JSON names stay for
 	// existing stores.
-	Client          string            `json:"client"`
-	Service         string            `json:"service"`
-	Template        string            `json:"template"`
-	TemplateVersion string            `json:"template_version"` // at creation
+	Client   string `json:"client"`
+	Service  string `json:"service"`
+	Template string `json:"template"`
+	// TemplateVersion is the published version of the template the service runs: set
+	// at creation, changed only by an upgrade (or downgrade) that succeeded. This is
+	// where a service's version is kept (see VersionPinned).
+	TemplateVersion string            `json:"template_version"`
 	Provider        string            `json:"provider"`
 	Name            string            `json:"name"`
 	Created         time.Time         `json:"created"`
@@ -83,6 +86,10 @@ type Info struct {
 	// Sensitive names the inputs that were sensitive at creation, so they stay masked
 	// even if the template later disappears or changes.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// VersionPinned: TemplateVersion names a published version, whose module the
+	// service runs. Services created before versions existed are pinned when first
+	// read, to the version their template's folder held then (the module they ran).
+	VersionPinned bool `json:"version_pinned,omitempty"`
 }
 
 // Service is one service's stored configuration.
@@ -215,6 +222,7 @@ func (c *Catalog) CreateService(ctx context.Context, tenant string, req CreateRe
 		Expires:         req.Expires,
 		AutoRemediate:   req.AutoRemediate,
 		Sensitive:       tpl.SensitiveNames(),
+		VersionPinned:   true,
 	}
 	for attempt := 0; attempt < idAttempts; attempt++ {
 		info.Service = c.newID()
@@ -364,13 +372,13 @@ func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensiti
 		}
 		svc.Values, svc.ETag, svc.Updated = vals, obj.ETag, obj.Modified
 	}
-	names, ok := sensitive[info.Template]
+	names, ok := sensitive[info.Template+"@"+info.TemplateVersion]
 	if !ok {
 		// A template that is gone or broken still leaves the names recorded at creation.
-		if tpl, err := c.Get(ctx, info.Template); err == nil {
+		if tpl, err := c.ServiceTemplate(ctx, info); err == nil {
 			names = tpl.SensitiveNames()
 		}
-		sensitive[info.Template] = names
+		sensitive[info.Template+"@"+info.TemplateVersion] = names
 	}
 	svc.Sensitive = slices.Clone(info.Sensitive)
 	for _, n := range names {
@@ -382,14 +390,81 @@ func (c *Catalog) getService(ctx context.Context, ref engine.ServiceRef, sensiti
 }
 
 func (c *Catalog) readInfo(ctx context.Context, ref engine.ServiceRef) (*Info, error) {
-	data, _, err := c.st.Get(ctx, storeKeys(ref).Info())
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
+	for attempt := 0; ; attempt++ {
+		data, obj, err := c.st.Get(ctx, storeKeys(ref).Info())
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrServiceNotFound, ref)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
+		}
+		info, err := parseInfo(ref, data)
+		if err != nil || info.VersionPinned || attempt == infoUpdateAttempts {
+			return info, err
+		}
+		pinned, err := c.pin(ctx, ref, info, data, obj.ETag)
+		if errors.Is(err, store.ErrPreconditionFailed) {
+			continue // written meanwhile (pinned by another reader?): read it again
+		}
+		return pinned, err
 	}
+}
+
+// pin records the version of a service created before versions existed: the version
+// its template's folder holds (the module it ran until now), published first if need
+// be. A service whose template is gone or broken stays unpinned and runs the folder's
+// module as before.
+func (c *Catalog) pin(ctx context.Context, ref engine.ServiceRef, info *Info, raw []byte, etag string) (*Info, error) {
+	version := info.TemplateVersion
+	if data, _, err := c.st.Get(ctx, storekey.Template(info.Template)); err == nil {
+		if tpl, err := ParseTemplate(data); err == nil {
+			version = tpl.Version
+		}
+	}
+	if _, err := c.Get(ctx, info.Template); err != nil && !errors.Is(err, ErrTemplateNotFound) && !errors.Is(err, ErrInvalidTemplate) {
+		return nil, err // Get publishes the folder's files when their version is new
+	}
+	if _, err := c.GetVersion(ctx, info.Template, version); err != nil {
+		if errors.Is(err, engine.ErrNotFound) || errors.Is(err, ErrInvalidTemplate) || errors.Is(err, engine.ErrInvalidInput) {
+			return info, nil
+		}
+		return nil, err
+	}
+	next := *info
+	next.TemplateVersion, next.VersionPinned = version, true
+	if err := c.writeInfo(ctx, ref, raw, etag, next); err != nil {
+		return nil, err
+	}
+	c.log.Info("catalog: service pinned to its template's version", "service", ref.String(), "template", info.Template, "version", version)
+	return &next, nil
+}
+
+// writeInfo writes info over raw (the info.json read with etag), keeping the fields
+// other packages added; a concurrent write fails it with store.ErrPreconditionFailed.
+func (c *Catalog) writeInfo(ctx context.Context, ref engine.ServiceRef, data []byte, etag string, info Info) error {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) != nil {
+		return fmt.Errorf("catalog: %s: info.json is not a JSON object", ref)
+	}
+	out, err := mergeInfo(raw, info)
 	if err != nil {
-		return nil, fmt.Errorf("catalog: read service %s: %w", ref, err)
+		return err
 	}
-	return parseInfo(ref, data)
+	_, err = c.st.Put(ctx, storeKeys(ref).Info(), out, store.PutOptions{IfMatch: etag, ContentType: "application/json"})
+	if err != nil && !errors.Is(err, store.ErrPreconditionFailed) {
+		return fmt.Errorf("catalog: update service %s: %w", ref, err)
+	}
+	return err
+}
+
+// ServiceTemplate returns the template a service runs: its pinned version (retired,
+// or of a disabled template, included), or for a service that could not be pinned the
+// template's latest version.
+func (c *Catalog) ServiceTemplate(ctx context.Context, info *Info) (*Template, error) {
+	if info.VersionPinned {
+		return c.GetVersion(ctx, info.Template, info.TemplateVersion)
+	}
+	return c.Get(ctx, info.Template)
 }
 
 func parseInfo(ref engine.ServiceRef, data []byte) (*Info, error) {
@@ -491,7 +566,7 @@ func (c *Catalog) UpdateInputsSettled(ctx context.Context, ref engine.ServiceRef
 	if cur.ETag != ifMatch {
 		return nil, fmt.Errorf("%w (service %s)", ErrConflict, ref)
 	}
-	tpl, err := c.Get(ctx, cur.Template)
+	tpl, err := c.ServiceTemplate(ctx, &cur.Info)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
 	}
@@ -553,6 +628,9 @@ func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) erro
 	// the next RebuildIndex.
 	if err := c.st.Delete(ctx, storeKeys(ref).ServiceEntry()); err != nil {
 		c.log.Warn("catalog: could not remove a deleted service's index entry", "service", ref.String(), "error", err)
+	}
+	if err := c.deleteRevisions(ctx, ref); err != nil {
+		c.log.Warn("catalog: could not remove a deleted service's revisions", "service", ref.String(), "error", err)
 	}
 	c.log.Info("catalog: service deleted", "service", ref.String())
 	return nil
@@ -625,7 +703,7 @@ func sameIdentity(a, b Info) bool {
 	b.Expires, b.AutoRemediate, b.Labels = nil, false, nil
 	return a.Client == b.Client && a.Service == b.Service && a.Template == b.Template &&
 		a.TemplateVersion == b.TemplateVersion && a.Provider == b.Provider && a.Name == b.Name &&
-		a.Created.Equal(b.Created) && slices.Equal(a.Sensitive, b.Sensitive)
+		a.Created.Equal(b.Created) && slices.Equal(a.Sensitive, b.Sensitive) && a.VersionPinned == b.VersionPinned
 }
 
 // mergeInfo writes info over the raw info.json: the keys Info declares are replaced (or

@@ -48,7 +48,7 @@ func TestCreateService(t *testing.T) {
 	wantInfo := Info{
 		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.2.0",
 		Provider: "docker", Name: "My echo", Created: created, Labels: map[string]string{"team": "blue"},
-		Sensitive: []string{"token"},
+		Sensitive: []string{"token"}, VersionPinned: true,
 	}
 	if !reflect.DeepEqual(svc.Info, wantInfo) {
 		t.Fatalf("info = %+v\nwant %+v", svc.Info, wantInfo)

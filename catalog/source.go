@@ -30,7 +30,14 @@ func (s *ServiceSource) Files(ctx context.Context, ref engine.ServiceRef) (engin
 	if err != nil {
 		return nil, err
 	}
-	files, err := s.c.ModuleFiles(ctx, info.Template, info.Provider)
+	// A service runs its pinned version's module, whatever happened to the template
+	// since; one that could not be pinned (its template gone) runs the folder's.
+	var files engine.Files
+	if info.VersionPinned {
+		files, err = s.c.VersionModuleFiles(ctx, info.Template, info.TemplateVersion, info.Provider)
+	} else {
+		files, err = s.c.ModuleFiles(ctx, info.Template, info.Provider)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: service %s: %w", ref, err)
 	}

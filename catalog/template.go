@@ -51,6 +51,8 @@ const (
 	MaxIconBytes      = 16 << 10
 	// MaxStringBytes bounds every string input, even one whose field sets no max.
 	MaxStringBytes = 64 << 10
+	// MaxReleaseNotes bounds a version's release notes, in characters.
+	MaxReleaseNotes = 4000
 	// DefaultSecretLength is the length of a generated secret when Generate.Length is 0.
 	DefaultSecretLength = 24
 )
@@ -125,13 +127,15 @@ func (f *Field) SecretLength() int {
 // modules can deploy it. All modules of one template declare the same variables (one per
 // field plus ReservedVariables) and the same outputs.
 type Template struct {
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
-	Category    string  `json:"category"`
-	Icon        string  `json:"icon,omitempty"`
-	Version     string  `json:"version"`
-	Inputs      []Field `json:"inputs"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	Icon        string `json:"icon,omitempty"`
+	Version     string `json:"version"`
+	// ReleaseNotes say what changed in this version, for users offered an upgrade.
+	ReleaseNotes string  `json:"release_notes,omitempty"`
+	Inputs       []Field `json:"inputs"`
 	// Readiness lists what an apply waits for before it succeeds (see ReadinessCheck).
 	// SpawnIt runs them for the Docker target only, for now.
 	Readiness []ReadinessCheck `json:"readiness,omitempty"`
@@ -251,6 +255,9 @@ func (t *Template) check() error {
 	}
 	if !versionRe.MatchString(t.Version) {
 		bad("version: required, 1 to 32 of [0-9A-Za-z.+-]")
+	}
+	if err := checkText(t.ReleaseNotes, MaxReleaseNotes, true); err != nil {
+		bad("release_notes: %v", err)
 	}
 	if len(t.Inputs) > MaxTemplateFields {
 		bad("inputs: more than %d fields", MaxTemplateFields)

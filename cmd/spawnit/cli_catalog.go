@@ -39,6 +39,7 @@ func (app *cliApp) templateCmd() *cobra.Command {
 		ValidArgsFunction: app.completeTemplates,
 		RunE:              app.showTemplate,
 	})
+	cmd.AddCommand(app.templateAuthorCmds()...)
 	return cmd
 }
 

@@ -27,6 +27,7 @@ func (app *cliApp) serviceCmd() *cobra.Command {
 		Args:  cliArgs(0, 0),
 		RunE:  app.listServices,
 	}, app.serviceShowCmd(), app.serviceUpdateCmd(), app.serviceSettingsCmd())
+	cmd.AddCommand(app.historyCmds()...)
 	return cmd
 }
 

@@ -118,7 +118,13 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 	if err != nil {
 		return nil, err
 	}
-	p.watch(j, a, nil)
+	var after func(engine.JobInfo)
+	if req.Operation == engine.OpApply {
+		// The configuration this apply runs, recorded as a revision if it succeeds.
+		rev := catalog.RevisionOf(svc, catalog.RevisionApply)
+		after = func(info engine.JobInfo) { p.recordApply(a, rev, info) }
+	}
+	p.watch(j, a, after)
 	return j, nil
 }
 

@@ -123,6 +123,7 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	if err != nil {
 		return apiv1.Service{}, renameFields(err, map[string]string{"expires": "expires_at", "provider": field}, "")
 	}
+	p.record(ctx, a, created.Ref(), catalog.RevisionOf(created, catalog.RevisionCreate))
 	p.publishService(a.Tenant, created.Service, "created")
 	return p.view(ctx, created)
 }
@@ -194,6 +195,7 @@ func (p *Platform) UpdateInputs(ctx context.Context, a Actor, service string, in
 	if deployed, err := p.deployed(ctx, ref); err == nil && !deployed {
 		p.releasePorts(ctx, ref, cur.Provider, cur.Values, updated.Values)
 	}
+	p.record(ctx, a, ref, catalog.RevisionOf(updated, catalog.RevisionUpdate))
 	p.publishService(a.Tenant, service, "updated")
 	return p.view(ctx, updated)
 }

@@ -5,6 +5,7 @@
 //	templates/<template>/template.json
 //	templates/<template>/modules/<target>/<path>
 //	templates/<template>/disabled
+//	templates/<template>/versions/<version>/...  see TemplateVersion
 //	clients/<tenant>/<service>/<file>          see Service
 //	audit/<yyyy-mm-dd>/<time>-<random>.json
 //	index/services/<tenant>/<service>          see ServiceEntry
@@ -22,6 +23,7 @@
 package storekey
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -63,6 +65,14 @@ const (
 	DisabledFile = "disabled"
 	// ModulesDir holds one OpenTofu module per target.
 	ModulesDir = "modules"
+	// VersionsDir holds one folder per published version of the template.
+	VersionsDir = "versions"
+	// VersionManifestFile lists a published version's files with their SHA-256: it is
+	// written first, create-only, and claims the version for that content.
+	VersionManifestFile = "version.json"
+	// RetiredFile, in a version's folder, stops the version from being offered to new
+	// services and upgrades; services pinned to it keep running it.
+	RetiredFile = "retired"
 )
 
 // TemplatePrefix is the folder of a template: templates/<id>/.
@@ -82,6 +92,27 @@ func TemplateModules(id string) string { return TemplatePrefix(id) + ModulesDir 
 // file's path in the module.
 func TemplateModule(id, target string) string { return TemplateModules(id) + target + "/" }
 
+// TemplateVersions is the folder of a template's published versions:
+// templates/<id>/versions/.
+func TemplateVersions(id string) string { return TemplatePrefix(id) + VersionsDir + "/" }
+
+// TemplateVersion is the folder of one published version, a snapshot of the template
+// laid out like the template's folder (template.json, modules/<target>/<path>) plus its
+// manifest: templates/<id>/versions/<version>/. Versions are checked by the catalog
+// (1 to 32 of [0-9A-Za-z.+-], starting with a letter or digit), so they are safe as a
+// key segment. A file's key is this prefix followed by its path in the template.
+func TemplateVersion(id, version string) string { return TemplateVersions(id) + version + "/" }
+
+// TemplateVersionManifest is a version's manifest: templates/<id>/versions/<version>/version.json.
+func TemplateVersionManifest(id, version string) string {
+	return TemplateVersion(id, version) + VersionManifestFile
+}
+
+// TemplateVersionRetired is the marker of a retired version.
+func TemplateVersionRetired(id, version string) string {
+	return TemplateVersion(id, version) + RetiredFile
+}
+
 // TemplateKeyKind says what a key under TemplatesPrefix is.
 type TemplateKeyKind int
 
@@ -95,6 +126,10 @@ const (
 	TemplateMarkDisabled
 	// TemplateModuleFile: templates/<id>/modules/<target>/<path>.
 	TemplateModuleFile
+	// TemplateVersionFile: templates/<id>/versions/<version>/<path>, where path is the
+	// manifest, the retired marker, or a published file (template.json,
+	// modules/<target>/<path>).
+	TemplateVersionFile
 )
 
 // TemplateKey is a key under TemplatesPrefix, parsed.
@@ -102,8 +137,11 @@ type TemplateKey struct {
 	ID   string
 	Kind TemplateKeyKind
 	// Target and Path (the file's path inside the module) are set for a module file.
-	Target string
-	Path   string
+	// For a version's file, Version is set and Path is the file's path inside the
+	// version's folder.
+	Target  string
+	Path    string
+	Version string
 }
 
 // ParseTemplate parses a key under TemplatesPrefix. ok is false for keys outside it and
@@ -123,6 +161,11 @@ func ParseTemplate(key string) (k TemplateKey, ok bool) {
 		k.Kind = TemplateMeta
 	case file == DisabledFile:
 		k.Kind = TemplateMarkDisabled
+	case strings.HasPrefix(file, VersionsDir+"/"):
+		v, p, ok := strings.Cut(strings.TrimPrefix(file, VersionsDir+"/"), "/")
+		if ok && v != "" && p != "" {
+			k.Kind, k.Version, k.Path = TemplateVersionFile, v, p
+		}
 	default:
 		if mod, ok := strings.CutPrefix(file, ModulesDir+"/"); ok {
 			if target, p, ok := strings.Cut(mod, "/"); ok && target != "" && p != "" {
@@ -153,6 +196,7 @@ const (
 	IdempotencyDir  = "idempotency"
 	CancelDir       = "cancel"
 	EventsDir       = "events"
+	RevisionsDir    = "revisions"
 	recordExtension = ".json"
 )
 
@@ -259,6 +303,37 @@ func (s Service) Idempotency() string { return s.Prefix() + IdempotencyDir + "/"
 // itself: it is the client's value, of any shape).
 func (s Service) IdempotencyClaim(hash string) string {
 	return s.Idempotency() + hash + recordExtension
+}
+
+// Revisions is the folder of the service's configuration revisions: revisions/.
+func (s Service) Revisions() string { return s.Prefix() + RevisionsDir + "/" }
+
+// Revision is one numbered configuration revision: revisions/<number>.json, the
+// number zero-padded to ten digits so that names sort as numbers do.
+func (s Service) Revision(number int) string {
+	return s.Revisions() + fmt.Sprintf("%010d", number) + recordExtension
+}
+
+// ParseRevision returns the number of a revision's key (see Revision); ok is false for
+// every other key.
+func ParseRevision(key string) (s Service, number int, ok bool) {
+	s, file, ok := ParseService(key)
+	if !ok {
+		return Service{}, 0, false
+	}
+	name, ok := strings.CutPrefix(file, RevisionsDir+"/")
+	if !ok {
+		return Service{}, 0, false
+	}
+	digits, ok := strings.CutSuffix(name, recordExtension)
+	if !ok || len(digits) != 10 {
+		return Service{}, 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	if err != nil || n < 1 {
+		return Service{}, 0, false
+	}
+	return s, n, true
 }
 
 // ParseService splits a key under TenantsPrefix into the service whose folder holds it

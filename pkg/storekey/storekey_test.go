@@ -18,9 +18,14 @@ func layout() []string {
 		Template("<template>"),
 		TemplateModule("<template>", "<target>") + "*",
 		TemplateDisabled("<template>"),
+		TemplateVersionManifest("<template>", "<version>"),
+		TemplateVersion("<template>", "<version>") + TemplateFile,
+		TemplateVersion("<template>", "<version>") + ModulesDir + "/<target>/*",
+		TemplateVersionRetired("<template>", "<version>"),
 		s.Info(), s.Tfvars(), s.State(), s.StateLock(), s.Intent(), s.Lease(),
 		s.Job("<job>"), s.Check(), s.Drift(), s.Health(), s.PreDestroy(), s.Errored(),
 		s.IdempotencyClaim("<hash>"), s.CancelRequest("<job>"),
+		s.Revisions() + "<number>.json",                   // checked against Revision below
 		AuditPrefix + "<yyyy-mm-dd>/<time>-<random>.json", // checked against Audit below
 		s.ServiceEntry(), ServicesIndexBuilt, s.RunningJob("<job>"), RunningJobsBuilt,
 		Replica("<replica>"),
@@ -151,12 +156,15 @@ func TestParse(t *testing.T) {
 
 func TestParseTemplate(t *testing.T) {
 	for key, want := range map[string]TemplateKey{
-		Template("pg"):                          {ID: "pg", Kind: TemplateMeta},
-		TemplateDisabled("pg"):                  {ID: "pg", Kind: TemplateMarkDisabled},
-		TemplateModule("pg", "docker") + "a.tf": {ID: "pg", Kind: TemplateModuleFile, Target: "docker", Path: "a.tf"},
-		TemplateModule("pg", "aws") + "m/b.tf":  {ID: "pg", Kind: TemplateModuleFile, Target: "aws", Path: "m/b.tf"},
-		TemplateModule("pg", "aws") + "":        {ID: "pg", Kind: TemplateOther},
-		TemplatePrefix("pg") + "README.md":      {ID: "pg", Kind: TemplateOther},
+		Template("pg"):                                     {ID: "pg", Kind: TemplateMeta},
+		TemplateDisabled("pg"):                             {ID: "pg", Kind: TemplateMarkDisabled},
+		TemplateModule("pg", "docker") + "a.tf":            {ID: "pg", Kind: TemplateModuleFile, Target: "docker", Path: "a.tf"},
+		TemplateModule("pg", "aws") + "m/b.tf":             {ID: "pg", Kind: TemplateModuleFile, Target: "aws", Path: "m/b.tf"},
+		TemplateModule("pg", "aws") + "":                   {ID: "pg", Kind: TemplateOther},
+		TemplatePrefix("pg") + "README.md":                 {ID: "pg", Kind: TemplateOther},
+		TemplateVersionManifest("pg", "1.0"):               {ID: "pg", Kind: TemplateVersionFile, Version: "1.0", Path: "version.json"},
+		TemplateVersion("pg", "2") + "modules/docker/a.tf": {ID: "pg", Kind: TemplateVersionFile, Version: "2", Path: "modules/docker/a.tf"},
+		TemplateVersions("pg") + "1.0":                     {ID: "pg", Kind: TemplateOther},
 	} {
 		if got, ok := ParseTemplate(key); !ok || got != want {
 			t.Errorf("ParseTemplate(%q) = %+v %v, want %+v", key, got, ok, want)
@@ -210,6 +218,23 @@ func TestPort(t *testing.T) {
 	for _, bad := range []string{"ports/docker/0.json", "ports/docker/65536.json", "ports/docker/080.json", "ports//1.json", "ports/docker/1", "feeds/docker/1.json"} {
 		if _, _, ok := ParsePort(bad); ok {
 			t.Errorf("ParsePort(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRevision(t *testing.T) {
+	s := For("acme", "web")
+	key := s.Revision(12)
+	if key != "clients/acme/web/revisions/0000000012.json" {
+		t.Fatalf("Revision = %q", key)
+	}
+	ps, n, ok := ParseRevision(key)
+	if !ok || ps != s || n != 12 {
+		t.Fatalf("ParseRevision(%q) = %v %d %v", key, ps, n, ok)
+	}
+	for _, bad := range []string{s.Info(), s.Revisions() + "12.json", s.Revisions() + "0000000000.json", s.Revisions() + "00000000x1.json", s.Job("0000000001")} {
+		if _, _, ok := ParseRevision(bad); ok {
+			t.Errorf("ParseRevision(%q) ok", bad)
 		}
 	}
 }

@@ -388,6 +388,29 @@ export async function runFlow(opts) {
       await shoot(page, screenshots, '07-service-detail');
     });
 
+    await steps.step('configuration history: revisions, compare, restore plans and applies nothing', async () => {
+      const panel = page.getByTestId('revisions');
+      await panel.getByText('Applied').first().waitFor();
+      const text = await panel.innerText();
+      expect(/Created/.test(text) && /Applied/.test(text), `revisions: ${text}`);
+      await panel.getByRole('button', { name: 'Compare' }).click();
+      await page.getByTestId('revision-compare').waitFor();
+      await audit(page, 'the configuration history');
+      await shoot(page, screenshots, '07b-configuration-history');
+      await panel.getByRole('button', { name: 'Restore revision 1', exact: true }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Restore and plan' }).click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+      const banner = page.getByTestId('job-banner');
+      expect((await banner.getAttribute('data-state')) === 'succeeded', `the restore's plan ended: ${await banner.innerText()}`);
+      const body = await page.locator('main').innerText();
+      expect(/revision 1 are restored/.test(body) && /nothing is applied until you apply/.test(body), `restore page: ${body}`);
+      // Applying is offered, not done: "Not now" goes back to the service.
+      await page.getByTestId('apply-plan').waitFor();
+      await page.getByRole('link', { name: 'Not now' }).click();
+      await page.getByTestId('action-destroy').waitFor();
+    });
+
     if (tamperState) {
       await steps.step('needs recovery: a tampered state stops the apply; marked as recovered, the apply works', async () => {
         await tamperState(ctx.tenant, ctx.serviceId);

@@ -195,6 +195,35 @@ function jobView(svc, job, reveal = false) {
   return v;
 }
 
+// Configuration revisions, as the server keeps them: secrets masked.
+function maskedInputs(svc) {
+  const masked = {};
+  for (const f of svc.tpl.inputs) {
+    if (!(f.name in svc.values)) continue;
+    masked[f.name] = (f.type === 'secret' || f.sensitive) && svc.values[f.name] !== '' ? MASK : svc.values[f.name];
+  }
+  return masked;
+}
+
+function addRevision(svc, kind, extra = {}) {
+  svc.revisions ??= [];
+  const number = (svc.revisions[0]?.number ?? 0) + 1;
+  const rev = { number, kind, inputs: maskedInputs(svc), template_version: svc.tpl.version, by: svc.tenant, at: now(), ...extra };
+  svc.revisions.unshift(rev);
+  return rev;
+}
+
+function compareRevisions(a, b) {
+  const changes = [];
+  if (a.template_version !== b.template_version) changes.push({ field: 'template_version', from: a.template_version, to: b.template_version });
+  const names = [...new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])].sort();
+  for (const n of names) {
+    if (JSON.stringify(a.inputs[n]) === JSON.stringify(b.inputs[n])) continue;
+    changes.push({ field: `inputs.${n}`, from: a.inputs[n] ?? null, to: b.inputs[n] ?? null });
+  }
+  return changes;
+}
+
 function publishTenant(state, tenant, ev) {
   for (const sub of state.tenantSubs) if (sub.tenant === tenant) sub.write(ev);
 }
@@ -206,6 +235,7 @@ function emit(state, svc, job, ev) {
     job.state = e.state;
     if (e.state === 'running' && !job.started_at) job.started_at = e.time;
     if (FINAL.has(e.state)) job.ended_at = e.time;
+    if (e.state === 'succeeded' && job.operation === 'apply') addRevision(svc, 'apply', { job: job.id, state_serial: job.events.length });
     publishTenant(state, svc.tenant, { kind: 'job', service: svc.id, job: { id: job.id, operation: job.operation, state: e.state }, time: e.time });
   }
   for (const s of job.subs) s(e);
@@ -567,6 +597,7 @@ export function startMockServer(opts = {}) {
           broken: false,
         };
         state.services.set(svc.id, svc);
+        addRevision(svc, 'create');
         publishTenant(state, tenant, { kind: 'service', service: svc.id, message: 'created', time: t });
         return send(res, 201, serviceView(svc), { ETag: svc.etag });
       }
@@ -613,6 +644,27 @@ export function startMockServer(opts = {}) {
     }
     if (p.length === 3 && p[2] === 'drift' && method === 'GET') {
       return send(res, 200, svc.drift ?? { status: 'not_checked', intent: svc.intent, resources: [], checked_at: '0001-01-01T00:00:00Z', duration_ns: 0 });
+    }
+    if (p.length === 3 && p[2] === 'revisions' && method === 'GET') {
+      return send(res, 200, { revisions: svc.revisions ?? [], kept: 50 });
+    }
+    if (p.length === 4 && p[2] === 'revisions' && p[3] === 'compare' && method === 'GET') {
+      const at = (k) => (svc.revisions ?? []).find((r) => r.number === Number(url.searchParams.get(k)));
+      const a = at('from');
+      const b = at('to');
+      if (!a || !b) return apiError(res, 404, 'not_found', 'no such revision');
+      return send(res, 200, { from: a.number, to: b.number, changes: compareRevisions(a, b) });
+    }
+    if (p.length === 5 && p[2] === 'revisions' && p[4] === 'restore' && method === 'POST') {
+      const rev = (svc.revisions ?? []).find((r) => r.number === Number(p[3]));
+      if (!rev) return apiError(res, 404, 'not_found', 'no such revision');
+      if (active()) return apiError(res, 409, 'locked', 'another job is running for this service');
+      for (const [k, v] of Object.entries(rev.inputs)) if (v !== MASK) svc.values[k] = v;
+      svc.updated = now();
+      svc.etag = rid('"e', 6) + '"';
+      const restored = addRevision(svc, 'restore', { restored_from: rev.number });
+      const job = startJob(state, svc, 'plan', stepMs);
+      return send(res, 202, { service: serviceView(svc), revision: restored, job: jobView(svc, job) }, { ETag: svc.etag });
     }
     if (p.length === 3 && p[2] === 'jobs' && method === 'GET') {
       return send(res, 200, { jobs: svc.jobs.map((j) => jobView(svc, j)) });

@@ -167,6 +167,38 @@ export interface paths {
      */
     put: operations["setQuota"];
   };
+  "/api/v1/services/{service}/revisions": {
+    /**
+     * List a service's configuration revisions
+     * @description Every change of the service's inputs (create, update, restore, upgrade) and every successful apply is a numbered revision; the newest `kept` are kept.
+     */
+    get: operations["listRevisions"];
+  };
+  "/api/v1/services/{service}/revisions/compare": {
+    /**
+     * Compare two revisions
+     * @description The fields that differ from revision `from` to revision `to`, field by field.
+     */
+    get: operations["compareRevisions"];
+  };
+  "/api/v1/services/{service}/revisions/{revision}": {
+    /** Get one revision */
+    get: operations["getRevision"];
+  };
+  "/api/v1/services/{service}/revisions/{revision}/restore": {
+    /**
+     * Restore a revision's inputs and plan them
+     * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version is refused with 409: move the service to that version first.
+     */
+    post: operations["restoreRevision"];
+  };
+  "/api/v1/catalog/{template}/versions": {
+    /**
+     * Publish a version of a template (operators)
+     * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+     */
+    post: operations["publishTemplate"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -560,6 +592,73 @@ export interface components {
       defaults: components["schemas"]["Quota"];
       override: components["schemas"]["QuotaOverride"];
     };
+    /** @description One numbered state of a service's configuration. Secret inputs are masked (`********`): a revision never holds a secret. */
+    Revision: {
+      number: number;
+      /**
+       * @description What made it: the service's creation, an update of its inputs, a restore, a move to another template version, or a successful apply.
+       * @enum {string}
+       */
+      kind: "create" | "update" | "restore" | "upgrade" | "apply";
+      /** @description The inputs, secrets masked. */
+      inputs: {
+        [key: string]: unknown;
+      };
+      template_version: string;
+      /** @description The OpenTofu state's serial after an apply. */
+      state_serial?: number;
+      /** @description The apply's job. */
+      job?: string;
+      /** @description The revision a restore copied. */
+      restored_from?: number;
+      /** @description Who made the change (the token's subject; `spawnit:supervisor` for SpawnIt's automatic remediation). */
+      by: string;
+      /** Format: date-time */
+      at: string;
+    };
+    RevisionList: {
+      /** @description Newest first. */
+      revisions: components["schemas"]["Revision"][];
+      /** @description How many revisions a service keeps; older ones are deleted. */
+      kept: number;
+    };
+    RevisionChange: {
+      /** @description `template_version` or `inputs.<name>`. */
+      field: string;
+      /** @description The value in revision `from` (null: absent). */
+      from: unknown;
+      /** @description The value in revision `to` (null: absent). */
+      to: unknown;
+    };
+    RevisionComparison: {
+      from: number;
+      to: number;
+      /** @description Secret inputs compare masked: a change of a secret between two revisions that both had one does not show. */
+      changes: components["schemas"]["RevisionChange"][];
+    };
+    Restore: {
+      service: components["schemas"]["Service"];
+      revision: components["schemas"]["Revision"];
+      job: components["schemas"]["Job"];
+    };
+    PublishTemplate: {
+      /** @description The template's files by path: `template.json` and `modules/<target>/<file>`, each as UTF-8 text. */
+      files: {
+        [key: string]: string;
+      };
+    };
+    PublishedVersion: {
+      template: string;
+      version: string;
+      release_notes?: string;
+      /** Format: date-time */
+      published: string;
+      by?: string;
+      /** @description SHA-256 of the version's content. */
+      digest: string;
+      /** @description false: the same content was already published under this version. */
+      created: boolean;
+    };
   };
   responses: {
     /** @description validation_failed (with fields) or bad_request. */
@@ -662,6 +761,8 @@ export interface components {
     reveal?: boolean;
     /** @description Operators only: the tenant whose objects the request addresses, instead of the caller's own (support). Every such request is audited (tenant.access) in that tenant; a caller who is not an operator gets 403 forbidden. */
     Tenant?: string;
+    /** @description A revision number (1, 2, ...). */
+    revision: number;
   };
   requestBodies: never;
   headers: never;
@@ -1556,6 +1657,161 @@ export interface operations {
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
+      413: components["responses"]["E413"];
+      415: components["responses"]["E415"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * List a service's configuration revisions
+   * @description Every change of the service's inputs (create, update, restore, upgrade) and every successful apply is a numbered revision; the newest `kept` are kept.
+   */
+  listRevisions: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description Newest first. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["RevisionList"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Compare two revisions
+   * @description The fields that differ from revision `from` to revision `to`, field by field.
+   */
+  compareRevisions: {
+    parameters: {
+      query: {
+        from: number;
+        to: number;
+      };
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description The differing fields: the template version first, then inputs by name. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["RevisionComparison"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /** Get one revision */
+  getRevision: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+        revision: components["parameters"]["revision"];
+      };
+    };
+    responses: {
+      /** @description The revision. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Revision"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Restore a revision's inputs and plan them
+   * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version is refused with 409: move the service to that version first.
+   */
+  restoreRevision: {
+    parameters: {
+      header?: {
+        /** @description The service's ETag: refuse (412) if the configuration changed since. */
+        "If-Match"?: string;
+      };
+      path: {
+        service: components["parameters"]["service"];
+        revision: components["parameters"]["revision"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": Record<string, never>;
+      };
+    };
+    responses: {
+      /** @description The service with the revision's inputs, the revision recording the restore, and the plan job started (nothing is applied until an apply is asked for). */
+      202: {
+        headers: {
+          /** @description The plan job's URL. */
+          Location: string;
+          /** @description The configuration's entity tag, for If-Match. */
+          ETag: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Restore"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      412: components["responses"]["E412"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Publish a version of a template (operators)
+   * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+   */
+  publishTemplate: {
+    parameters: {
+      path: {
+        template: components["parameters"]["template"];
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PublishTemplate"];
+      };
+    };
+    responses: {
+      /** @description Already published with this content. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["PublishedVersion"];
+        };
+      };
+      /** @description Published. */
+      201: {
+        content: {
+          "application/json": components["schemas"]["PublishedVersion"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      409: components["responses"]["E409"];
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
       500: components["responses"]["E500"];

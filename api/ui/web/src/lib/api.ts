@@ -9,6 +9,9 @@ import type {
   JobEvent,
   Me,
   QuotaUsage,
+  Restore,
+  Revision,
+  RevisionComparison,
   Service,
   Template,
 } from './types';
@@ -175,6 +178,14 @@ export const api = {
    */
   quota: (signal?: AbortSignal) => get<QuotaUsage>('/api/v1/quota', { signal }),
   recover: async (service: string) => (await request<Service>('POST', `${svc(service)}/recover`)).data,
+  /** The service's configuration revisions, newest first. */
+  revisions: async (service: string, signal?: AbortSignal) =>
+    (await get<{ revisions: Revision[] | null }>(`${svc(service)}/revisions`, { signal })).revisions ?? [],
+  compareRevisions: (service: string, from: number, to: number, signal?: AbortSignal) =>
+    get<RevisionComparison>(`${svc(service)}/revisions/compare`, { signal, query: { from, to } }),
+  /** Sets the inputs back to a revision's and starts a plan (nothing is applied); etag guards against a change meanwhile. */
+  restoreRevision: async (service: string, revision: number, etag?: string) =>
+    (await request<Restore>('POST', `${svc(service)}/revisions/${revision}/restore`, { headers: etag ? { 'If-Match': `"${etag}"` } : undefined })).data,
   logout: async () => {
     // A 401 here just means the session already was gone; any other failure (503: the
     // server could not reach its store) leaves the session in place and is shown.

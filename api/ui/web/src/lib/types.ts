@@ -39,6 +39,11 @@ export type ResourceDrift = Schemas['ResourceDrift'];
 export type DriftReport = Schemas['DriftReport'];
 export type Job = Schemas['Job'];
 
+export type Revision = Schemas['Revision'];
+export type RevisionChange = Schemas['RevisionChange'];
+export type RevisionComparison = Schemas['RevisionComparison'];
+export type Restore = Schemas['Restore'];
+
 export type ResourceEvent = Schemas['ResourceEvent'];
 export type Diagnostic = Schemas['Diagnostic'];
 export type EventType = Schemas['EventType'];

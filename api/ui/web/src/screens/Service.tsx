@@ -4,6 +4,7 @@ import { Badge } from '../components/Badge';
 import { ConfirmDialog } from '../components/ConfirmDialog';
 import { DriftView, OutputsView } from '../components/JobParts';
 import { Link } from '../components/Link';
+import { RevisionsPanel } from '../components/Revisions';
 import { Loading, Notice } from '../components/Notice';
 import { api, type JobAction } from '../lib/api';
 import { ApiError, describe } from '../lib/errors';
@@ -417,6 +418,8 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
         <h2 id="jobs-title">History</h2>
         {jobs === null ? <Loading what="the history" /> : jobs.length === 0 ? <p class="muted">No jobs yet.</p> : <JobTable service={id} jobs={jobs} />}
       </section>
+
+      <RevisionsPanel svc={svc} />
 
       <ConfirmDialog
         open={confirm === 'destroy'}
