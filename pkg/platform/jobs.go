@@ -56,6 +56,12 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
+	if svc.Stopped != nil && (req.Operation == engine.OpDrift || req.Operation == engine.OpAccept) {
+		// A check would only find the stop; accepting it would record it as wanted.
+		err := fmt.Errorf("%s of %s: %w", req.Operation, ref, ErrStopped)
+		p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
+		return engine.JobInfo{}, err
+	}
 	if req.Operation == engine.OpAccept {
 		if err := p.checkAccept(ctx, svc); err != nil {
 			p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
@@ -165,6 +171,9 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 				p.log.Warn("platform: could not remove health record", "service", info.Service.String(), "err", err)
 			}
 			cancel()
+		}
+		if (info.Operation == engine.OpApply || info.Operation == engine.OpDestroy) && info.State == engine.StateSucceeded {
+			p.clearStopped(info.Service) // the apply ran the containers again, or the destroy removed them
 		}
 		if after != nil {
 			after(info)
