@@ -184,7 +184,7 @@ async function logSeqs(page) {
  *   steps        a Steps instance
  */
 export async function runFlow(opts) {
-  const { url, screenshots, user, password, breakService, tamperState, steps = new Steps() } = opts;
+  const { url, screenshots, user, password, breakService, tamperState, pokeService, steps = new Steps() } = opts;
   const jobTimeout = opts.timeoutMs ?? 180_000;
   const browser = await launch(opts);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -410,6 +410,47 @@ export async function runFlow(opts) {
       await page.getByRole('link', { name: 'Not now' }).click();
       await page.getByTestId('action-destroy').waitFor();
     });
+
+    if (pokeService) {
+      await steps.step('live container log: a request made while it is open shows up; stopped and started again', async () => {
+        // The drift step removed the container: apply again first.
+        if (await page.getByTestId('remediate').count()) {
+          await page.getByTestId('action-apply').click();
+          await page.waitForURL(/\/jobs\//);
+          await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+          const banner = page.getByTestId('job-banner');
+          expect((await banner.getAttribute('data-state')) === 'succeeded', `the repair ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+          await page.getByRole('link', { name: 'Go to the service' }).click();
+        }
+        const panel = page.getByTestId('container-panel');
+        await panel.waitFor();
+        await page.getByTestId('open-log').click();
+        await page.locator('[data-testid="log-status"][data-status="live"]').waitFor();
+        const line = 'GET /from-the-browser-test';
+        // The service writes a line once it is asked something: ask until the open log shows it.
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          await pokeService(ctx.tenant, ctx.serviceId, ctx.endpoint, line);
+          const shown = await page
+            .waitForFunction((l) => document.querySelector('[data-testid="container-log"]')?.textContent?.includes(l), line, { timeout: 2_000 })
+            .then(() => true, () => false);
+          if (shown) break;
+          expect(Date.now() < deadline, `the live log never showed "${line}": ${await page.getByTestId('container-log').innerText()}`);
+        }
+        await audit(page, 'the live container log');
+        await shoot(page, screenshots, '07c-container-log');
+        const driftBefore = await page.getByTestId('drift-badge').innerText();
+        await page.getByTestId('container-stop').click();
+        await page.locator('[data-testid="container-state"][data-stopped="true"]').waitFor();
+        await page.getByTestId('stopped-badge').waitFor();
+        const drift = await page.getByTestId('drift-badge').innerText();
+        expect(drift === driftBefore, `stopping changed the drift badge from ${driftBefore} to ${drift}`);
+        await page.locator('[data-testid="log-status"][data-status="ended"]').waitFor();
+        await page.getByTestId('container-start').click();
+        await page.locator('[data-testid="container-state"][data-stopped="false"]').waitFor();
+        expect((await page.getByTestId('stopped-badge').count()) === 0, 'still marked stopped after start');
+      });
+    }
 
     if (tamperState) {
       await steps.step('needs recovery: a tampered state stops the apply; marked as recovered, the apply works', async () => {

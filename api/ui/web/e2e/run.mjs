@@ -72,6 +72,16 @@ try {
         }
       : breakWithCommand,
     tamperState: !mock && process.env.SPAWNIT_E2E_TAMPER_CMD ? tamperWithCommand : undefined,
+    // Makes the deployed service write `line` to its log: the test image logs each request.
+    pokeService: mock
+      ? async (_tenant, service, _endpoint, line) => {
+          const r = await fetch(`${url}/__mock/log/${encodeURIComponent(service)}?text=${encodeURIComponent('httpecho: ' + line)}`, { method: 'POST' });
+          if (r.status !== 204) throw new Error(`mock log: ${r.status}`);
+        }
+      : async (_tenant, _service, endpoint, line) => {
+          const path = line.split(' ')[1];
+          await fetch(new URL(path, endpoint)).then((r) => r.text(), () => '');
+        },
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
   code = steps.failed === 0 ? 0 : 1;
