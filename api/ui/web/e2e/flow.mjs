@@ -657,3 +657,77 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
     await browser.close();
   }
 }
+
+/**
+ * postgresFlow follows a PostgreSQL deploy from the form to its connection details, then
+ * opens the service's live container log and sees the server say it accepts connections.
+ * It needs a real server whose Docker target pulls postgres:15-alpine from where the
+ * operator keeps it (the Go test maps it to the Debian-built image in the local registry).
+ */
+export async function postgresFlow(opts) {
+  const { url, screenshots, user, password, steps = new Steps() } = opts;
+  const jobTimeout = opts.timeoutMs ?? 180_000;
+  const browser = await launch(opts);
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  page.setDefaultTimeout(30_000);
+  const ctx = { name: `E2E postgres ${Date.now().toString(36)}`, serviceId: '' };
+  try {
+    await steps.step('postgres: sign in, fill the form, create and apply', async () => {
+      await signIn(page, url, { user, password });
+      const me = await page.evaluate(async () => (await fetch('/api/v1/me')).json());
+      ctx.tenant = me.tenant;
+      await page.goto(`${url}/catalog/postgres`);
+      await page.getByLabel('Service name').fill(ctx.name);
+      ctx.port = await freePort();
+      await page.getByLabel('Port', { exact: false }).first().fill(String(ctx.port));
+      await page.getByLabel(/PostgreSQL version|Version/i).first().selectOption('15');
+      await page.getByTestId('submit-apply').click();
+      await page.waitForURL(/\/services\/[^/]+\/jobs\/[^/]+$/);
+      ctx.serviceId = new URL(page.url()).pathname.split('/')[2];
+      // For the Go test's clean-up should a later step fail.
+      steps.log(`  service ${ctx.tenant}/${ctx.serviceId}`);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+      const banner = page.getByTestId('job-banner');
+      expect((await banner.getAttribute('data-state')) === 'succeeded', `the apply ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+    });
+
+    await steps.step('postgres: the connection details', async () => {
+      await page.getByRole('link', { name: 'Go to the service' }).click();
+      const outputs = page.getByTestId('outputs');
+      await outputs.waitFor();
+      const text = await outputs.innerText();
+      expect(text.includes(`127.0.0.1:${ctx.port}`), `no endpoint on port ${ctx.port}: ${text}`);
+      expect(/connection_uri|Connection uri|connection/i.test(text), `no connection URI offered: ${text}`);
+      await page.getByRole('button', { name: /Reveal connection/i }).click();
+      await page.waitForFunction(
+        (port) => document.querySelector('[data-testid="outputs"]')?.textContent?.includes(`postgresql://app:`) && document.querySelector('[data-testid="outputs"]')?.textContent?.includes(`@127.0.0.1:${port}/app`),
+        ctx.port,
+      );
+      await shoot(page, screenshots, '10-postgres-connection');
+    });
+
+    await steps.step('postgres: the live container log', async () => {
+      await page.getByTestId('open-log').click();
+      await page.locator('[data-testid="log-status"][data-status="live"]').waitFor();
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="container-log"]')?.textContent?.includes('database system is ready to accept connections'),
+        undefined,
+        { timeout: jobTimeout },
+      );
+      await audit(page, 'the PostgreSQL service with its live log');
+      await shoot(page, screenshots, '11-postgres-log');
+    });
+
+    await steps.step('postgres: destroy it', async () => {
+      await page.getByTestId('action-destroy').click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Destroy' }).click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+      const banner = page.getByTestId('job-banner');
+      expect((await banner.getAttribute('data-state')) === 'succeeded', `the destroy ended ${await banner.getAttribute('data-state')}`);
+    });
+  } finally {
+    await browser.close();
+  }
+  return steps;
+}

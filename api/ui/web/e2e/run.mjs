@@ -15,6 +15,8 @@
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
 //   CHROMIUM_PATH             default /usr/bin/chromium
+//   SPAWNIT_E2E_POSTGRES      1: also deploy PostgreSQL to its connection details and open its
+//                             live container log (the server must be able to pull its image)
 // It prints one line per step and ends with "N passed, M failed"; the exit code is 0 only
 // when every step passed.
 
@@ -22,7 +24,7 @@ import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { mockOnlyFlow, runFlow, Steps } from './flow.mjs';
+import { mockOnlyFlow, postgresFlow, runFlow, Steps } from './flow.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -84,6 +86,11 @@ try {
         },
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
+  // SPAWNIT_E2E_POSTGRES=1: the server's Docker target can pull PostgreSQL (the Go test maps
+  // it to the image built from Debian in the local registry).
+  if (!mock && process.env.SPAWNIT_E2E_POSTGRES === '1') {
+    await postgresFlow({ url, screenshots, steps, user, password, timeoutMs: Number(process.env.SPAWNIT_E2E_TIMEOUT_MS || 180_000) });
+  }
   code = steps.failed === 0 ? 0 : 1;
 } catch (err) {
   if (steps.failed === 0) {
