@@ -104,7 +104,7 @@ func (s *Server) serviceLogs(c echo.Context) error {
 		case l, ok := <-lines:
 			for n := 0; ok; n++ {
 				data, _ := json.Marshal(l)
-				st.queue("", apiv1.SSELog, data)
+				st.queue(frame("", apiv1.SSELog, data))
 				if n+1 >= maxBatch {
 					break
 				}

@@ -130,6 +130,19 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 		rev := catalog.RevisionOf(svc, catalog.RevisionApply)
 		after = func(info engine.JobInfo) { p.recordApply(a, rev, info) }
 	}
+	if svc.Stopped != nil && (req.Operation == engine.OpApply || req.Operation == engine.OpDestroy) {
+		// The apply runs the containers again, or the destroy removes them: the stop
+		// is over once it succeeded.
+		before := after
+		after = func(info engine.JobInfo) {
+			if before != nil {
+				before(info)
+			}
+			if info.State == engine.StateSucceeded {
+				p.clearStopped(ref)
+			}
+		}
+	}
 	p.watch(j, a, after)
 	return j, nil
 }
@@ -171,9 +184,6 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 				p.log.Warn("platform: could not remove health record", "service", info.Service.String(), "err", err)
 			}
 			cancel()
-		}
-		if (info.Operation == engine.OpApply || info.Operation == engine.OpDestroy) && info.State == engine.StateSucceeded {
-			p.clearStopped(info.Service) // the apply ran the containers again, or the destroy removed them
 		}
 		if after != nil {
 			after(info)

@@ -186,11 +186,7 @@ func (p *Platform) markStopped(ctx context.Context, ref engine.ServiceRef, stopp
 func (p *Platform) clearStopped(ref engine.ServiceRef) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	svc, err := p.cat.GetService(ctx, ref)
-	if err != nil || svc.Stopped == nil {
-		return
-	}
-	if _, err := p.markStopped(ctx, ref, false); err != nil {
+	if _, err := p.markStopped(ctx, ref, false); err != nil && !errors.Is(err, engine.ErrNotFound) {
 		p.log.Warn("platform: could not clear the stopped mark", "service", ref.String(), "err", err)
 	}
 }
