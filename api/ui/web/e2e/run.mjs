@@ -60,6 +60,11 @@ try {
   console.log(`screenshots in ${screenshots}`);
   const user = process.env.SPAWNIT_E2E_USER || (mock ? 'test-user@localhost' : undefined);
   const password = process.env.SPAWNIT_E2E_PASSWORD || (mock ? 'verysecure' : undefined);
+  // SPAWNIT_E2E_POSTGRES=1: the server's Docker target can pull PostgreSQL (the Go test maps
+  // it to the image built from Debian in the local registry).
+  if (!mock && process.env.SPAWNIT_E2E_POSTGRES === '1') {
+    await postgresFlow({ url, screenshots, steps, user, password, timeoutMs: Number(process.env.SPAWNIT_E2E_TIMEOUT_MS || 180_000) });
+  }
   await runFlow({
     url,
     screenshots,
@@ -86,11 +91,6 @@ try {
         },
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
-  // SPAWNIT_E2E_POSTGRES=1: the server's Docker target can pull PostgreSQL (the Go test maps
-  // it to the image built from Debian in the local registry).
-  if (!mock && process.env.SPAWNIT_E2E_POSTGRES === '1') {
-    await postgresFlow({ url, screenshots, steps, user, password, timeoutMs: Number(process.env.SPAWNIT_E2E_TIMEOUT_MS || 180_000) });
-  }
   code = steps.failed === 0 ? 0 : 1;
 } catch (err) {
   if (steps.failed === 0) {
