@@ -8,6 +8,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/spawnit/spawnit/api/auth"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/platform"
@@ -48,6 +49,11 @@ func (s *Server) operate(action platform.ContainerAction) echo.HandlerFunc {
 func (s *Server) serviceLogs(c echo.Context) error {
 	id, err := serviceParam(c)
 	if err != nil {
+		return err
+	}
+	// A log holds whatever the service prints, its secrets included: the deployers'
+	// (as revealed outputs are), not a viewer's.
+	if err := auth.Require(c, auth.RoleDeployer); err != nil {
 		return err
 	}
 	follow, err := parseBool(c, "follow")

@@ -238,7 +238,7 @@ export interface paths {
   "/api/v1/services/{service}/logs": {
     /**
      * A service's container logs
-     * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited. 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
+     * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited and needs the deployer role (a log holds whatever the service prints; 403 for a viewer). 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
      */
     get: operations["serviceLogs"];
   };
@@ -1973,7 +1973,7 @@ export interface operations {
   };
   /**
    * A service's container logs
-   * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited. 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
+   * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited and needs the deployer role (a log holds whatever the service prints; 403 for a viewer). 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
    */
   serviceLogs: {
     parameters: {
