@@ -193,5 +193,9 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/events", s.tenantEvents)
 	v1.GET("/quota", s.getQuota)
 	v1.PUT("/quota", s.putQuota)
+	v1.GET("/services/:service/logs", s.serviceLogs)
+	v1.POST("/services/:service/stop", s.operate(platform.ContainerStop))
+	v1.POST("/services/:service/start", s.operate(platform.ContainerStart))
+	v1.POST("/services/:service/restart", s.operate(platform.ContainerRestart))
 	return e
 }

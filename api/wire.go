@@ -63,7 +63,8 @@ func wirePlanned(r engine.PlannedResource) apiv1.PlannedResource {
 }
 
 func wireChanges(c engine.ChangeSummary) apiv1.ChangeSummary {
-	return apiv1.ChangeSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, Import: c.Import, Operation: c.Operation}
+	return apiv1.ChangeSummary{Add: c.Add, Change: c.Change, Remove: c.Remove, Import: c.Import, Operation: c.Operation,
+		Failed: c.Failed, NotReached: c.NotReached}
 }
 
 func wireOutputs(in map[string]engine.Output) map[string]apiv1.Output {

@@ -90,6 +90,10 @@ type Info struct {
 	// service runs. Services created before versions existed are pinned when first
 	// read, to the version their template's folder held then (the module they ran).
 	VersionPinned bool `json:"version_pinned,omitempty"`
+	// Stopped is when a user stopped the service's containers (Docker target): it is
+	// stopped on purpose, not drifted, until started again or re-applied. Kept here so
+	// that every replica sees it.
+	Stopped *time.Time `json:"stopped,omitempty"`
 }
 
 // Service is one service's stored configuration.
@@ -640,7 +644,7 @@ func (c *Catalog) DeleteService(ctx context.Context, ref engine.ServiceRef) erro
 const infoUpdateAttempts = 5
 
 // UpdateInfo changes the settings recorded in a service's info.json: mutate receives
-// the current Info and may change Expires, AutoRemediate and Labels (anything else is
+// the current Info and may change Expires, AutoRemediate, Labels and Stopped (anything else is
 // an error: the rest describes what the service is). Writes are conditional on
 // info.json's ETag and retried when another writer went first, so concurrent updates
 // of different settings never lose each other; fields other packages added to
@@ -699,8 +703,8 @@ func (c *Catalog) UpdateInfo(ctx context.Context, ref engine.ServiceRef, mutate 
 // sameIdentity reports whether two Infos differ at most in the settings UpdateInfo may
 // change.
 func sameIdentity(a, b Info) bool {
-	a.Expires, a.AutoRemediate, a.Labels = nil, false, nil
-	b.Expires, b.AutoRemediate, b.Labels = nil, false, nil
+	a.Expires, a.AutoRemediate, a.Labels, a.Stopped = nil, false, nil, nil
+	b.Expires, b.AutoRemediate, b.Labels, b.Stopped = nil, false, nil, nil
 	return a.Client == b.Client && a.Service == b.Service && a.Template == b.Template &&
 		a.TemplateVersion == b.TemplateVersion && a.Provider == b.Provider && a.Name == b.Name &&
 		a.Created.Equal(b.Created) && slices.Equal(a.Sensitive, b.Sensitive) && a.VersionPinned == b.VersionPinned

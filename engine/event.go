@@ -70,6 +70,11 @@ type ChangeSummary struct {
 	Remove    int    `json:"remove"`
 	Import    int    `json:"import"`
 	Operation string `json:"operation,omitempty"` // plan, apply, destroy
+	// Failed counts the changes that failed and NotReached those never tried because
+	// tofu stopped first: a failed apply's counts say what happened, not what was
+	// planned.
+	Failed     int `json:"failed,omitempty"`
+	NotReached int `json:"not_reached,omitempty"`
 }
 
 // Diagnostic is a warning or error reported by tofu.

@@ -744,3 +744,47 @@ func TestReadiness(t *testing.T) {
 		t.Fatal("the resources of a service that is not ready must be kept")
 	}
 }
+
+// TestFailedApplyTellsWhy: an apply whose image cannot be pulled fails with one plain
+// sentence first, counts what happened (the volume created, the image failed, the
+// container never reached), and no job's log carries tofu's warning about an
+// incomplete lock file (the engine records the providers' checksums from the mirror
+// before init). Applied again with an image that exists, it succeeds.
+func TestFailedApplyTellsWhy(t *testing.T) {
+	h := newHarness(t, false, nil)
+	ref := ServiceRef{Client: "acme", Service: "noimage"}
+	name := h.prefix + "-" + ref.Service
+	port, _ := strconv.Atoi(testservers.FreePort(t))
+	image := "spawnit-test/never-built-" + h.prefix + ":1"
+	h.service(ref, "httpecho", map[string]any{"name": name, "port": port, "image": image})
+	noLockWarning := func(info JobInfo) {
+		t.Helper()
+		j, _ := h.e.Job(info.ID)
+		for _, ev := range j.Events(0) {
+			if strings.Contains(ev.Message, "Incomplete lock file") || (ev.Diagnostic != nil && strings.Contains(ev.Diagnostic.Summary, "Incomplete lock file")) {
+				t.Fatalf("%s job's log warns about the lock file: %s", info.Operation, ev.Message)
+			}
+		}
+	}
+
+	info := h.run(h.e.Apply, ref, StateFailed)
+	noLockWarning(info)
+	first, details, _ := strings.Cut(info.Error, "\n")
+	if want := "The image " + image + " could not be downloaded from any registry."; first != want {
+		t.Fatalf("error leads with %q, want %q", first, want)
+	}
+	if !strings.Contains(details, "tofu apply failed") || !strings.Contains(details, image) {
+		t.Fatalf("tofu's message is not kept after the sentence: %q", details)
+	}
+	if c := info.Changes; c == nil || c.Add != 1 || c.Failed != 1 || c.NotReached != 1 || c.Change != 0 || c.Remove != 0 {
+		t.Fatalf("changes %+v, want 1 added, 1 failed, 1 not reached", info.Changes)
+	}
+
+	h.service(ref, "httpecho", map[string]any{"name": name, "port": port})
+	info = h.run(h.e.Apply, ref, StateSucceeded)
+	noLockWarning(info)
+	if c := info.Changes; c == nil || c.Add != 2 || c.Failed != 0 || c.NotReached != 0 {
+		t.Fatalf("changes of the successful apply %+v", info.Changes)
+	}
+	h.run(h.e.Destroy, ref, StateSucceeded)
+}

@@ -93,6 +93,7 @@ type streamWriter struct {
 	planned []PlannedResource
 	drifted []PlannedResource
 	outputs map[string]Output
+	outcome outcome
 }
 
 // planSummary builds a PlanSummary from the stream alone, which spares a plan job the
@@ -116,6 +117,7 @@ func (e *runner) outputWriter(j *Job) *streamWriter {
 			ev.Message += " … (line truncated)"
 		}
 		w.mu.Lock()
+		w.outcome.add(ev)
 		switch {
 		case ev.Type == EventChangeSummary && ev.Summary != nil:
 			s := *ev.Summary
@@ -142,15 +144,32 @@ func (e *runner) outputWriter(j *Job) *streamWriter {
 	return w
 }
 
-// failure explains a failed tofu command with tofu's own error diagnostics when there
-// are any (the exit error alone says only "exit status 1").
+// failure explains a failed tofu command: one plain sentence naming the cause (see
+// outcome.cause), then tofu's own error diagnostics when there are any (the exit error
+// alone says only "exit status 1").
 func (w *streamWriter) failure(what string, err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if len(w.errs) > 0 {
-		return fmt.Errorf("%s failed: %s", what, strings.Join(w.errs, "; "))
+	lead := ""
+	if c := w.outcome.cause(); c != "" {
+		lead = c + "\n"
 	}
-	return fmt.Errorf("%s failed: %w", what, err)
+	if len(w.errs) > 0 {
+		return fmt.Errorf("%s%s failed: %s", lead, what, strings.Join(w.errs, "; "))
+	}
+	return fmt.Errorf("%s%s failed: %w", lead, what, err)
+}
+
+// changes is what an apply or destroy did: tofu's own summary after a complete run,
+// else the counts of what happened before it stopped (outcome.summary), never the
+// plan's counts.
+func (w *streamWriter) changes(op string, failed bool) *ChangeSummary {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !failed && w.summary != nil {
+		return w.summary
+	}
+	return w.outcome.summary(op)
 }
 
 // runTofu runs one tofu command as a process the job holds: a cancel reaches tofu as one
@@ -282,7 +301,8 @@ func (e *runner) apply(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Apply(j.info.Operation == OpAccept), w)
 	w.Close()
-	j.update(func(i *JobInfo) { i.Changes = w.summary })
+	changes := w.changes("apply", err != nil)
+	j.update(func(i *JobInfo) { i.Changes = changes })
 	creates := j.info.Operation == OpApply
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
 		// The stored state is not reality: report what is outside it, remove nothing.
@@ -376,7 +396,8 @@ func (e *runner) destroy(ctx context.Context, j *Job, ws *workspace) error {
 	w := e.outputWriter(j)
 	err := e.runTofu(j, ws, tofu.Destroy(), w)
 	w.Close()
-	j.update(func(i *JobInfo) { i.Changes = w.summary })
+	changes := w.changes("destroy", err != nil)
+	j.update(func(i *JobInfo) { i.Changes = changes })
 	if rerr := e.keepErroredState(j, ws); rerr != nil {
 		e.sweepAndNote(j, ws, false)
 		return rerr

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -431,6 +433,7 @@ func (e *runner) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 		e.initMu.Lock()
 		defer e.initMu.Unlock()
 	}
+	e.lockProviders(j, ws)
 	err := e.runTofu(j, ws, tofu.Init(), w)
 	if err != nil {
 		return fmt.Errorf("tofu init: %w", err)
@@ -442,4 +445,19 @@ func (e *runner) init(ctx context.Context, j *Job, ws *workspace, hash string) e
 // workdir once a job is done with it; the next job writes it again from the Source.
 func (ws *workspace) removeSecrets() {
 	_ = os.Remove(filepath.Join(ws.dir, TfvarsFile))
+}
+
+// lockProviders records the module's providers in the workdir's lock file from the
+// provider mirror, when one is configured, before every init: left to itself, an init that
+// installs from a mirror computes the checksums locally and warns, in the job's log,
+// that the lock file is incomplete, which means nothing to the person who filled a
+// form. tofu computes the same checksums here, quietly, so the init finds them
+// recorded. When it cannot (a provider outside the mirror), the init does as before.
+func (e *runner) lockProviders(j *Job, ws *workspace) {
+	if e.cfg.ProviderMirror == "" {
+		return
+	}
+	// Its output says what it recorded, nothing a user needs; a failure leaves the
+	// lock file as it was, and the init says what is wrong, if anything is.
+	_ = e.runTofu(j, ws, tofu.ProvidersLock(e.cfg.ProviderMirror, runtime.GOOS+"_"+runtime.GOARCH), io.Discard)
 }

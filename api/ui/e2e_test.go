@@ -22,11 +22,14 @@ import (
 
 // TestBrowserE2E runs the browser flow (web/e2e/run.mjs: sign in, catalog, form with a
 // validation error, plan, apply with live log, drift after the container is removed,
-// reveal, recovery after the stored state was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit serve`, once
-// single-user and once signed in through the test OpenID Provider.
+// reveal, the live container log with stop and start, recovery after the stored state
+// was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit
+// serve`, once single-user and once signed in through the test OpenID Provider. In
+// single-user mode it also deploys PostgreSQL (the Debian-built image of the local
+// registry) to its connection details and opens its live container log.
 //
-// It runs when the UI is built into this package (`go -C tools tool task ui`); then a missing
-// prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
+// It runs when the UI is built into this package (`go -C tools tool task ui`); then a
+// missing prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
 // and skips it elsewhere. SPAWNIT_UI_E2E=skip skips it. The screenshots of the main
 // screens are kept as artifacts in web/e2e/screenshots/<mode>/ (or under
 // $SPAWNIT_SCREENSHOTS/<mode>/), replaced by each run.
@@ -86,6 +89,18 @@ func TestBrowserE2E(t *testing.T) {
 					"--oidc-redirect-url", base+"/auth/callback")
 				env = append(env, "SPAWNIT_OIDC_CLIENT_SECRET="+testservers.OPClientSecret)
 				flowEnv = append(flowEnv, "SPAWNIT_E2E_USER="+testservers.OPUser, "SPAWNIT_E2E_PASSWORD="+testservers.OPPassword)
+			}
+			if mode == "single-user" {
+				// PostgreSQL from the Debian-built image in the local registry: deployed to its
+				// connection details, with its live container log (e2e/flow.mjs postgresFlow).
+				if image := postgresImage(t); image != "" {
+					vars := filepath.Join(t.TempDir(), "docker-vars.json")
+					if err := os.WriteFile(vars, []byte(`{"docker_image_map": {"postgres:15-alpine": "`+image+`"}}`), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					args = append(args, "--target-vars", "docker="+vars)
+					flowEnv = append(flowEnv, "SPAWNIT_E2E_POSTGRES=1")
+				}
 			}
 			startServer(t, bin, args, env, base)
 
@@ -220,4 +235,21 @@ func tailFile(path string, n int64) string {
 	}
 	b, _ := io.ReadAll(f)
 	return string(b)
+}
+
+// postgresImage is the PostgreSQL image of the local registry (images/postgres), or ""
+// when no registry answers outside CI (the rest of the flow still runs); in CI a missing
+// registry or image fails the test.
+func postgresImage(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("CI") == "" {
+		c := &http.Client{Timeout: 2 * time.Second}
+		res, err := c.Get("http://" + testservers.Registry() + "/v2/")
+		if err != nil {
+			t.Logf("no registry at %s: the PostgreSQL part of the browser flow is left out", testservers.Registry())
+			return ""
+		}
+		res.Body.Close()
+	}
+	return testservers.RegistryImage(t, "postgres")
 }

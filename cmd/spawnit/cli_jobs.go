@@ -253,6 +253,9 @@ func gerund(op spawnit.Operation) string {
 func (s *cliSession) report(job *apiv1.Job) {
 	s.printf("%s\n", jobFinalLine(job))
 	if job.State != spawnit.StateSucceeded {
+		if c := job.Changes; c != nil && c.Failed+c.NotReached > 0 {
+			s.printf("%s\n", changeSummaryLine(c)) // what happened before it stopped
+		}
 		return
 	}
 	if job.Operation == spawnit.OpPlan && job.Plan != nil && !job.Plan.HasChanges {

@@ -195,7 +195,13 @@ func changeSummaryLine(s *apiv1.ChangeSummary) string {
 	case "plan":
 		return fmt.Sprintf("Plan: %s%d to add, %d to change, %d to destroy.", imports, s.Add, s.Change, s.Remove)
 	case "destroy":
+		if s.Failed+s.NotReached > 0 {
+			return fmt.Sprintf("Destroy stopped: %d destroyed, %d failed, %d not reached.", s.Remove, s.Failed, s.NotReached)
+		}
 		return fmt.Sprintf("Destroy complete: %d destroyed.", s.Remove)
+	}
+	if s.Failed+s.NotReached > 0 {
+		return fmt.Sprintf("Apply stopped: %d added, %d changed, %d destroyed, %d failed, %d not reached.", s.Add, s.Change, s.Remove, s.Failed, s.NotReached)
 	}
 	return fmt.Sprintf("Apply complete: %d added, %d changed, %d destroyed.", s.Add, s.Change, s.Remove)
 }

@@ -129,7 +129,7 @@ func (app *cliApp) addCommands(root *cobra.Command) {
 		}
 	}
 	add("services", app.servicesCmd(), app.serviceCmd(), app.createCmd(), app.deleteCmd(), app.driftCmd(),
-		app.recoverCmd())
+		app.recoverCmd(), app.containerCmd("stop"), app.containerCmd("start"), app.containerCmd("restart"))
 	add("jobs", app.operationCmd(opPlan), app.operationCmd(opApply), app.operationCmd(opDestroy),
 		app.operationCmd(opAccept), app.operationCmd(opRemediate), app.jobsCmd(), app.logsCmd(), app.cancelCmd())
 	add("catalog", app.catalogCmd(), app.templateCmd())

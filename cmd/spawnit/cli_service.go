@@ -26,7 +26,7 @@ func (app *cliApp) serviceCmd() *cobra.Command {
 		Short: "list your services and their status",
 		Args:  cliArgs(0, 0),
 		RunE:  app.listServices,
-	}, app.serviceShowCmd(), app.serviceUpdateCmd(), app.serviceSettingsCmd())
+	}, app.serviceShowCmd(), app.serviceUpdateCmd(), app.serviceSettingsCmd(), app.serviceLogsCmd())
 	cmd.AddCommand(app.historyCmds()...)
 	return cmd
 }
@@ -130,6 +130,9 @@ func (s *cliSession) serviceText(v serviceView) {
 	}
 	if j := svc.Status.LastJob; j != nil {
 		s.printf("  Last job:        %s %s (%s)\n", j.Operation, j.State, j.ID)
+	}
+	if svc.Status.Stopped && svc.Status.StoppedAt != nil {
+		s.printf("  Stopped:         since %s (start it with: spawnit start %s)\n", svc.Status.StoppedAt.In(loc).Format("2006-01-02 15:04:05 MST"), svc.ID)
 	}
 	if svc.Status.NeedsRecovery {
 		s.printf("  Needs recovery:  %s\n", cliClean(svc.Status.RecoveryNote))

@@ -66,6 +66,8 @@ func deploymentWord(st apiv1.ServiceStatus) string {
 		return "needs recovery"
 	case st.Busy:
 		return "busy"
+	case st.Stopped:
+		return "stopped"
 	case st.Intent == spawnit.IntentApplied:
 		return "deployed"
 	case st.Intent == spawnit.IntentDestroyed:

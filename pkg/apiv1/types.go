@@ -301,6 +301,29 @@ type ServiceStatus struct {
 	// state does not record (left by a cancelled create) and that SpawnIt could not
 	// remove yet; the next apply or destroy tries again.
 	Leftovers []Leftover `json:"leftovers,omitempty"`
+	// Stopped: a user stopped the service's containers (Docker target); it is not
+	// drift, and nothing remediates it. StoppedAt is when. Start, restart or apply
+	// runs it again.
+	Stopped   bool       `json:"stopped,omitempty"`
+	StoppedAt *time.Time `json:"stopped_at,omitempty"`
+}
+
+// LogLine is one line of a service container's log.
+type LogLine struct {
+	Container string `json:"container"`
+	Stream    string `json:"stream"` // stdout or stderr
+	Text      string `json:"text"`
+}
+
+// LogEnd is the data of a log stream's "end" event: the containers stopped writing
+// (stopped, or removed). Error says why the log could not be read further.
+type LogEnd struct {
+	Error string `json:"error,omitempty"`
+}
+
+// LogList is the last lines of a service's container logs.
+type LogList struct {
+	Lines []LogLine `json:"lines"`
 }
 
 // Leftover is an object of a service's target (a Docker container, volume or network)
@@ -376,6 +399,11 @@ type ChangeSummary struct {
 	Remove    int    `json:"remove"`
 	Import    int    `json:"import"`
 	Operation string `json:"operation,omitempty"` // plan, apply, destroy
+	// Failed counts the changes that failed and NotReached those never tried because
+	// tofu stopped first: a failed apply's counts say what happened, not what was
+	// planned.
+	Failed     int `json:"failed,omitempty"`
+	NotReached int `json:"not_reached,omitempty"`
 }
 
 // PlanSummary is the readable part of a saved plan.
@@ -494,6 +522,7 @@ type StatusEvent struct {
 const (
 	SSEEnd    = "end"    // a job stream is complete
 	SSEStatus = "status" // tenant stream entry
+	SSELog    = "log"    // a line of a service's container log (LogLine)
 )
 
 // EventList is GET .../jobs/{job}/events with Accept: application/json: the events

@@ -147,6 +147,10 @@ func ErrorKind(err error) string {
 		return "idempotency_mismatch"
 	case errors.Is(err, ErrAcceptDisabled):
 		return "accept_disabled"
+	case errors.Is(err, ErrStopped):
+		return "stopped"
+	case errors.Is(err, ErrNoContainers):
+		return "invalid_input"
 	case errors.Is(err, ErrNotDeployed):
 		return "not_deployed"
 	case errors.Is(err, ErrNotDue):

@@ -83,8 +83,8 @@ func (p *Platform) ProbeHealth(ctx context.Context, ref engine.ServiceRef) error
 	if err != nil {
 		return err
 	}
-	if svc.Provider != checkedTarget {
-		return nil
+	if svc.Provider != checkedTarget || svc.Stopped != nil {
+		return nil // a stopped service's probes would only find it stopped
 	}
 	tpl, err := p.cat.Get(ctx, svc.Template)
 	if err != nil || len(tpl.Readiness) == 0 {

@@ -56,6 +56,12 @@ func (p *Platform) Run(ctx context.Context, a Actor, service string, req RunRequ
 	if err != nil {
 		return engine.JobInfo{}, err
 	}
+	if svc.Stopped != nil && (req.Operation == engine.OpDrift || req.Operation == engine.OpAccept) {
+		// A check would only find the stop; accepting it would record it as wanted.
+		err := fmt.Errorf("%s of %s: %w", req.Operation, ref, ErrStopped)
+		p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
+		return engine.JobInfo{}, err
+	}
 	if req.Operation == engine.OpAccept {
 		if err := p.checkAccept(ctx, svc); err != nil {
 			p.audit(ctx, a, AuditEntry{Action: ActionJobSubmit, Service: ref.Service, Operation: req.Operation, Reason: req.Reason}, err)
@@ -123,6 +129,19 @@ func (p *Platform) submit(ctx context.Context, a Actor, svc *catalog.Service, re
 		// The configuration this apply runs, recorded as a revision if it succeeds.
 		rev := catalog.RevisionOf(svc, catalog.RevisionApply)
 		after = func(info engine.JobInfo) { p.recordApply(a, rev, info) }
+	}
+	if svc.Stopped != nil && (req.Operation == engine.OpApply || req.Operation == engine.OpDestroy) {
+		// The apply runs the containers again, or the destroy removes them: the stop
+		// is over once it succeeded.
+		before := after
+		after = func(info engine.JobInfo) {
+			if before != nil {
+				before(info)
+			}
+			if info.State == engine.StateSucceeded {
+				p.clearStopped(ref)
+			}
+		}
 	}
 	p.watch(j, a, after)
 	return j, nil

@@ -436,6 +436,10 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 			Leftovers:     WireLeftovers(in.Leftovers),
 		},
 	}
+	if s.Stopped != nil && in.Kind == engine.IntentApplied {
+		at := *s.Stopped
+		v.Status.Stopped, v.Status.StoppedAt = true, &at
+	}
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = s.Created
 	}
@@ -453,7 +457,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		if err != nil {
 			return apiv1.Service{}, err
 		}
-		if h != nil {
+		if h != nil && !v.Status.Stopped {
 			at := h.CheckedAt
 			v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = h.Status, h.Message, &at
 			// A drift check since the last health check found resources gone: whatever

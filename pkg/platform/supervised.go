@@ -26,13 +26,17 @@ func (s supervised) Watched(ctx context.Context) ([]supervisor.Watched, error) {
 	out := make([]supervisor.Watched, 0, len(ws))
 	for _, w := range ws {
 		out = append(out, supervisor.Watched{Ref: w.Ref, Target: w.Target, Intent: w.Intent, IntentJob: w.IntentJob,
-			Expires: w.Expires, AutoRemediate: w.AutoRemediate})
+			Expires: w.Expires, AutoRemediate: w.AutoRemediate, Stopped: w.Stopped})
 	}
 	return out, nil
 }
 
 func (s supervised) Check(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
-	return s.p.CheckDriftNow(ctx, ref)
+	r, err := s.p.CheckDriftNow(ctx, ref)
+	if errors.Is(err, ErrStopped) {
+		err = fmt.Errorf("%w: %w", supervisor.ErrNotDue, err)
+	}
+	return r, err
 }
 
 func (s supervised) Record(ctx context.Context, ref engine.ServiceRef, r engine.DriftReport) error {

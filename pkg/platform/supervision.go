@@ -24,6 +24,8 @@ type Watched struct {
 	IntentJob     string
 	Expires       *time.Time
 	AutoRemediate bool
+	// Stopped: a user stopped it; neither drift nor health is checked meanwhile.
+	Stopped bool
 }
 
 // SystemSubject is the audit subject of actions SpawnIt takes on its own.
@@ -56,7 +58,7 @@ func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
 			continue // deleted since the listing, or unreadable (the catalog logs it)
 		}
 		out = append(out, Watched{Ref: ref, Target: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
-			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate})
+			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate, Stopped: svc.Stopped != nil && in.Kind == engine.IntentApplied})
 	}
 	return out, nil
 }
@@ -74,6 +76,9 @@ func (p *Platform) CheckDriftNow(ctx context.Context, ref engine.ServiceRef) (*e
 	svc, err := p.cat.GetService(ctx, ref)
 	if err != nil {
 		return nil, err
+	}
+	if svc.Stopped != nil {
+		return nil, fmt.Errorf("drift check of %s: %w", ref, ErrStopped)
 	}
 	j, err := p.eng.CheckDrift(ctx, ref, append(p.runOptions(svc), engine.Background())...)
 	if err != nil {
@@ -152,6 +157,9 @@ func (p *Platform) AutoRemediate(ctx context.Context, ref engine.ServiceRef) (st
 	}
 	if !svc.AutoRemediate {
 		return "", nil, fmt.Errorf("auto-remediation of %s (turned off): %w", ref, ErrNotDue)
+	}
+	if svc.Stopped != nil {
+		return "", nil, fmt.Errorf("auto-remediation of %s (stopped by a user): %w", ref, ErrNotDue)
 	}
 	in, err := p.eng.Intent(ctx, ref)
 	if err != nil {

@@ -62,6 +62,9 @@ type Watched struct {
 	IntentJob     string
 	Expires       *time.Time
 	AutoRemediate bool
+	// Stopped: a user stopped the service's containers on purpose. It is neither
+	// checked nor probed nor remediated until it runs again (its expiry still applies).
+	Stopped bool
 }
 
 // maxPostpone bounds the debounces added while a container is being removed.
@@ -212,6 +215,8 @@ func (w *watch) expiryDue() (time.Time, bool) {
 type Stats struct {
 	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
 	HealthProbes, Remediations                                                          int
+	// SkippedStopped counts due checks skipped because a user stopped the service.
+	SkippedStopped int
 	// MergedEvents counts debounced events that asked for no check of their own (one
 	// was queued, or ran and had started after them, or a remediation ran); NotOwned
 	// the events and due checks left to the replica that owns the service; Gained the
@@ -495,6 +500,11 @@ func (s *Supervisor) refreshWatched(ctx context.Context, start bool) {
 	for _, t := range watched {
 		seen[t.Ref] = true
 		if w, ok := s.watches[t.Ref]; ok {
+			if w.svc.Stopped && !t.Stopped {
+				// Started again: check it soon, in full.
+				w.next = now.Add(s.cfg.Debounce)
+				w.fingerprint = ""
+			}
 			if (w.svc.Intent != t.Intent || w.svc.IntentJob != t.IntentJob) && t.IntentJob != w.remediationJob {
 				// An apply, accept or destroy finished (not this supervisor's
 				// remediation, which a check follows already): check soon, and expire
@@ -592,6 +602,14 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			s.start(ctx, func() { s.expire(ctx, w, t.Ref) })
 			continue
 		}
+		if t.Stopped {
+			// Stopped on purpose: what a check would find is the stop, not drift.
+			w.next = now.Add(s.jittered(s.cfg.Interval))
+			w.fingerprint = ""
+			s.stats.SkippedStopped++
+			s.mu.Unlock()
+			continue
+		}
 		if t.Target == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
 			inv.fingerprints[t.Ref] == w.fingerprint && !w.remediable() {
 			// Nothing Docker shows changed since the last full check.
@@ -671,6 +689,9 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp st
 	case errors.Is(err, engine.ErrLocked):
 		s.stats.Busy++
 		w.next = now.Add(s.jittered(s.cfg.BusyRetry))
+	case errors.Is(err, ErrNotDue):
+		// Stopped by a user since the listing: the next listing says so.
+		w.next = now.Add(s.jittered(s.cfg.Refresh))
 	case err != nil || report == nil:
 		s.stats.Failures++
 		w.failures++

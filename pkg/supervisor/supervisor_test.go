@@ -645,3 +645,39 @@ func TestEventsCoalesce(t *testing.T) {
 		t.Fatalf("%d checks for events during one check, want 2", n)
 	}
 }
+
+// TestStoppedServiceIsLeftAlone: a service a user stopped is neither checked, probed
+// nor remediated, however drifted its last check found it; once started again it is
+// checked soon.
+func TestStoppedServiceIsLeftAlone(t *testing.T) {
+	f := newFake(2)
+	stopped, other := f.watched[0].Ref, f.watched[1].Ref
+	for i := range f.watched {
+		f.watched[i].Target, f.watched[i].AutoRemediate = "docker", true
+	}
+	f.watched[0].Stopped = true
+	f.status[stopped] = engine.StatusDrifted
+	s := New(Config{Interval: 100 * time.Millisecond, Refresh: 100 * time.Millisecond, RemediateEvery: time.Millisecond}, f)
+	s.docker = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}()
+	if !waitFor(0, patience, func() bool { return f.count(other) >= 5 && s.Stats().SkippedStopped >= 3 }) {
+		t.Fatalf("the running service was checked %d times, the stopped one skipped %d", f.count(other), s.Stats().SkippedStopped)
+	}
+	if f.count(stopped) != 0 || f.healthCount(stopped) != 0 || f.remediatedCount(stopped) != 0 {
+		t.Fatalf("stopped service: %d checks, %d probes, %d remediations", f.count(stopped), f.healthCount(stopped), f.remediatedCount(stopped))
+	}
+	f.mu.Lock()
+	f.watched[0].Stopped = false
+	f.mu.Unlock()
+	if !waitFor(0, patience, func() bool { return f.count(stopped) >= 1 && f.remediatedCount(stopped) >= 1 }) {
+		t.Fatalf("started again: %d checks, %d remediations", f.count(stopped), f.remediatedCount(stopped))
+	}
+}

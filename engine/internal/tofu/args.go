@@ -11,6 +11,14 @@ func Init() []string {
 	return []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false", "-reconfigure", "-json"}
 }
 
+// ProvidersLock records in .terraform.lock.hcl the checksums of the providers the
+// module requires, as the filesystem mirror at mirror holds them for platform
+// (os_arch). An init that finds them there installs without computing checksums
+// itself, and so without warning that the lock file is incomplete.
+func ProvidersLock(mirror, platform string) []string {
+	return []string{"providers", "lock", "-no-color", "-fs-mirror=" + mirror, "-platform=" + platform}
+}
+
 // PlanOptions adjusts Plan. The zero value plans with the state lock and a refresh.
 type PlanOptions struct {
 	// Out is the plan file to save (relative to the working directory).

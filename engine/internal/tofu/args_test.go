@@ -12,6 +12,7 @@ func TestArgs(t *testing.T) {
 		want []string
 	}{
 		{"init", Init(), []string{"init", "-no-color", "-input=false", "-backend=true", "-get=true", "-upgrade=false", "-reconfigure", "-json"}},
+		{"providers lock", ProvidersLock("/m", "linux_amd64"), []string{"providers", "lock", "-no-color", "-fs-mirror=/m", "-platform=linux_amd64"}},
 		{"plan", Plan(PlanOptions{Out: "p.tfplan"}), []string{"plan", "-no-color", "-input=false", "-lock=true", "-refresh=true", "-out=p.tfplan", "-json"}},
 		{"check", Plan(PlanOptions{Out: "d.tfplan", NoLock: true}), []string{"plan", "-no-color", "-input=false", "-lock=false", "-refresh=true", "-out=d.tfplan", "-json"}},
 		{"refresh only", Plan(PlanOptions{Out: "d.tfplan", NoLock: true, RefreshOnly: true}), []string{"plan", "-no-color", "-input=false", "-lock=false", "-refresh=true", "-refresh-only", "-out=d.tfplan", "-json"}},

@@ -184,7 +184,7 @@ async function logSeqs(page) {
  *   steps        a Steps instance
  */
 export async function runFlow(opts) {
-  const { url, screenshots, user, password, breakService, tamperState, steps = new Steps() } = opts;
+  const { url, screenshots, user, password, breakService, tamperState, pokeService, steps = new Steps() } = opts;
   const jobTimeout = opts.timeoutMs ?? 180_000;
   const browser = await launch(opts);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -411,6 +411,47 @@ export async function runFlow(opts) {
       await page.getByTestId('action-destroy').waitFor();
     });
 
+    if (pokeService) {
+      await steps.step('live container log: a request made while it is open shows up; stopped and started again', async () => {
+        // The drift step removed the container: apply again first.
+        if (await page.getByTestId('remediate').count()) {
+          await page.getByTestId('action-apply').click();
+          await page.waitForURL(/\/jobs\//);
+          await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+          const banner = page.getByTestId('job-banner');
+          expect((await banner.getAttribute('data-state')) === 'succeeded', `the repair ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+          await page.getByRole('link', { name: 'Go to the service' }).click();
+        }
+        const panel = page.getByTestId('container-panel');
+        await panel.waitFor();
+        await page.getByTestId('open-log').click();
+        await page.locator('[data-testid="log-status"][data-status="live"]').waitFor();
+        const line = 'GET /from-the-browser-test';
+        // The service writes a line once it is asked something: ask until the open log shows it.
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          await pokeService(ctx.tenant, ctx.serviceId, ctx.endpoint, line);
+          const shown = await page
+            .waitForFunction((l) => document.querySelector('[data-testid="container-log"]')?.textContent?.includes(l), line, { timeout: 2_000 })
+            .then(() => true, () => false);
+          if (shown) break;
+          expect(Date.now() < deadline, `the live log never showed "${line}": ${await page.getByTestId('container-log').innerText()}`);
+        }
+        await audit(page, 'the live container log');
+        await shoot(page, screenshots, '07c-container-log');
+        const driftBefore = await page.getByTestId('drift-badge').innerText();
+        await page.getByTestId('container-stop').click();
+        await page.locator('[data-testid="container-state"][data-stopped="true"]').waitFor();
+        await page.getByTestId('stopped-badge').waitFor();
+        const drift = await page.getByTestId('drift-badge').innerText();
+        expect(drift === driftBefore, `stopping changed the drift badge from ${driftBefore} to ${drift}`);
+        await page.locator('[data-testid="log-status"][data-status="ended"]').waitFor();
+        await page.getByTestId('container-start').click();
+        await page.locator('[data-testid="container-state"][data-stopped="false"]').waitFor();
+        expect((await page.getByTestId('stopped-badge').count()) === 0, 'still marked stopped after start');
+      });
+    }
+
     if (tamperState) {
       await steps.step('needs recovery: a tampered state stops the apply; marked as recovered, the apply works', async () => {
         await tamperState(ctx.tenant, ctx.serviceId);
@@ -615,4 +656,78 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
   } finally {
     await browser.close();
   }
+}
+
+/**
+ * postgresFlow follows a PostgreSQL deploy from the form to its connection details, then
+ * opens the service's live container log and sees the server say it accepts connections.
+ * It needs a real server whose Docker target pulls postgres:15-alpine from where the
+ * operator keeps it (the Go test maps it to the Debian-built image in the local registry).
+ */
+export async function postgresFlow(opts) {
+  const { url, screenshots, user, password, steps = new Steps() } = opts;
+  const jobTimeout = opts.timeoutMs ?? 180_000;
+  const browser = await launch(opts);
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  page.setDefaultTimeout(30_000);
+  const ctx = { name: `E2E postgres ${Date.now().toString(36)}`, serviceId: '' };
+  try {
+    await steps.step('postgres: sign in, fill the form, create and apply', async () => {
+      await signIn(page, url, { user, password });
+      const me = await page.evaluate(async () => (await fetch('/api/v1/me')).json());
+      ctx.tenant = me.tenant;
+      await page.goto(`${url}/catalog/postgres`);
+      await page.getByLabel('Service name').fill(ctx.name);
+      ctx.port = await freePort();
+      await page.getByLabel('Port', { exact: false }).first().fill(String(ctx.port));
+      await page.getByLabel(/PostgreSQL version|Version/i).first().selectOption('15');
+      await page.getByTestId('submit-apply').click();
+      await page.waitForURL(/\/services\/[^/]+\/jobs\/[^/]+$/);
+      ctx.serviceId = new URL(page.url()).pathname.split('/')[2];
+      // For the Go test's clean-up should a later step fail.
+      steps.log(`  service ${ctx.tenant}/${ctx.serviceId}`);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+      const banner = page.getByTestId('job-banner');
+      expect((await banner.getAttribute('data-state')) === 'succeeded', `the apply ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+    });
+
+    await steps.step('postgres: the connection details', async () => {
+      await page.getByRole('link', { name: 'Go to the service' }).click();
+      const outputs = page.getByTestId('outputs');
+      await outputs.waitFor();
+      const text = await outputs.innerText();
+      expect(text.includes(`127.0.0.1:${ctx.port}`), `no endpoint on port ${ctx.port}: ${text}`);
+      expect(/connection_uri|Connection uri|connection/i.test(text), `no connection URI offered: ${text}`);
+      await page.getByRole('button', { name: /Reveal connection/i }).click();
+      await page.waitForFunction(
+        (port) => document.querySelector('[data-testid="outputs"]')?.textContent?.includes(`postgresql://app:`) && document.querySelector('[data-testid="outputs"]')?.textContent?.includes(`@127.0.0.1:${port}/app`),
+        ctx.port,
+      );
+      await shoot(page, screenshots, '10-postgres-connection');
+    });
+
+    await steps.step('postgres: the live container log', async () => {
+      await page.getByTestId('open-log').click();
+      await page.locator('[data-testid="log-status"][data-status="live"]').waitFor();
+      await page.waitForFunction(
+        () => document.querySelector('[data-testid="container-log"]')?.textContent?.includes('database system is ready to accept connections'),
+        undefined,
+        { timeout: jobTimeout },
+      );
+      await audit(page, 'the PostgreSQL service with its live log');
+      await shoot(page, screenshots, '11-postgres-log');
+    });
+
+    await steps.step('postgres: destroy it', async () => {
+      await page.getByTestId('action-destroy').click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Destroy' }).click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+      const banner = page.getByTestId('job-banner');
+      expect((await banner.getAttribute('data-state')) === 'succeeded', `the destroy ended ${await banner.getAttribute('data-state')}`);
+    });
+  } finally {
+    await browser.close();
+  }
+  return steps;
 }

@@ -184,8 +184,17 @@ function serviceView(svc) {
       busy: !!active,
       ...(last ? { last_job: { id: last.id, operation: last.operation, state: last.state } } : {}),
       ...(svc.needsRecovery ? { needs_recovery: true } : {}),
+      ...(svc.stopped ? { stopped: true, stopped_at: svc.stopped } : {}),
     },
   };
+}
+
+// A deployed service's container log: lines kept, and the followers told of new ones.
+function logLine(svc, text) {
+  const line = { container: `spawnit-${svc.tenant}-${svc.id}`, stream: 'stdout', text };
+  svc.log ??= [];
+  svc.log.push(line);
+  for (const sub of svc.logSubs ?? []) sub(line);
 }
 
 function jobView(svc, job, reveal = false) {
@@ -492,6 +501,15 @@ export function startMockServer(opts = {}) {
       res.writeHead(204);
       return res.end();
     }
+    const lg = /^\/__mock\/log\/([^/]+)$/.exec(path);
+    if (lg && req.method === 'POST') {
+      // As a request to the service would: it writes a line to its log.
+      const svc = state.services.get(lg[1]);
+      if (!svc) return apiError(res, 404, 'not_found', 'no such service');
+      logLine(svc, url.searchParams.get('text') ?? 'hello');
+      res.writeHead(204);
+      return res.end();
+    }
     const r = /^\/__mock\/needs-recovery\/([^/]+)$/.exec(path);
     if (r && req.method === 'POST') {
       const svc = state.services.get(r[1]);
@@ -641,6 +659,39 @@ export function startMockServer(opts = {}) {
       svc.updated = now();
       publishTenant(state, tenant, { kind: 'service', service: svc.id, message: 'recovered', time: svc.updated });
       return send(res, 200, serviceView(svc));
+    }
+    if (p.length === 3 && ['stop', 'start', 'restart'].includes(p[2]) && method === 'POST') {
+      if (active()) return apiError(res, 409, 'busy', 'a job is running for this service');
+      if (svc.intent !== 'applied') return apiError(res, 409, 'not_deployed', 'the service is not deployed');
+      svc.stopped = p[2] === 'stop' ? now() : undefined;
+      logLine(svc, `mock: ${p[2]}`);
+      if (p[2] === 'stop') for (const end of svc.logEnds ?? []) end();
+      publishTenant(state, tenant, { kind: 'service', service: svc.id, message: p[2], time: now() });
+      return send(res, 200, serviceView(svc));
+    }
+    if (p.length === 3 && p[2] === 'logs' && method === 'GET') {
+      if (svc.intent !== 'applied') return apiError(res, 409, 'not_deployed', 'the service is not deployed');
+      svc.log ??= [{ container: `spawnit-${tenant}-${svc.id}`, stream: 'stdout', text: 'mock: listening on :8080' }];
+      const tail = Number(url.searchParams.get('tail') ?? 100);
+      const last = svc.log.slice(Math.max(0, svc.log.length - tail));
+      if (url.searchParams.get('follow') !== 'true') return send(res, 200, { lines: last });
+      sseHeaders(res);
+      const write = (l) => res.write(`event: log\ndata: ${JSON.stringify(l)}\n\n`);
+      last.forEach(write);
+      svc.logSubs ??= new Set();
+      svc.logEnds ??= new Set();
+      const end = () => {
+        res.write('event: end\ndata: {}\n\n');
+        res.end();
+      };
+      if (svc.stopped) return end();
+      svc.logSubs.add(write);
+      svc.logEnds.add(end);
+      req.on('close', () => {
+        svc.logSubs.delete(write);
+        svc.logEnds.delete(end);
+      });
+      return;
     }
     if (p.length === 3 && p[2] === 'drift' && method === 'GET') {
       return send(res, 200, svc.drift ?? { status: 'not_checked', intent: svc.intent, resources: [], checked_at: '0001-01-01T00:00:00Z', duration_ns: 0 });

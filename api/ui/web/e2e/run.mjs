@@ -15,6 +15,8 @@
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
 //   CHROMIUM_PATH             default /usr/bin/chromium
+//   SPAWNIT_E2E_POSTGRES      1: also deploy PostgreSQL to its connection details and open its
+//                             live container log (the server must be able to pull its image)
 // It prints one line per step and ends with "N passed, M failed"; the exit code is 0 only
 // when every step passed.
 
@@ -22,7 +24,7 @@ import { execFile } from 'node:child_process';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { mockOnlyFlow, runFlow, Steps } from './flow.mjs';
+import { mockOnlyFlow, postgresFlow, runFlow, Steps } from './flow.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
@@ -58,6 +60,11 @@ try {
   console.log(`screenshots in ${screenshots}`);
   const user = process.env.SPAWNIT_E2E_USER || (mock ? 'test-user@localhost' : undefined);
   const password = process.env.SPAWNIT_E2E_PASSWORD || (mock ? 'verysecure' : undefined);
+  // SPAWNIT_E2E_POSTGRES=1: the server's Docker target can pull PostgreSQL (the Go test maps
+  // it to the image built from Debian in the local registry).
+  if (!mock && process.env.SPAWNIT_E2E_POSTGRES === '1') {
+    await postgresFlow({ url, screenshots, steps, user, password, timeoutMs: Number(process.env.SPAWNIT_E2E_TIMEOUT_MS || 180_000) });
+  }
   await runFlow({
     url,
     screenshots,
@@ -72,6 +79,16 @@ try {
         }
       : breakWithCommand,
     tamperState: !mock && process.env.SPAWNIT_E2E_TAMPER_CMD ? tamperWithCommand : undefined,
+    // Makes the deployed service write `line` to its log: the test image logs each request.
+    pokeService: mock
+      ? async (_tenant, service, _endpoint, line) => {
+          const r = await fetch(`${url}/__mock/log/${encodeURIComponent(service)}?text=${encodeURIComponent('httpecho: ' + line)}`, { method: 'POST' });
+          if (r.status !== 204) throw new Error(`mock log: ${r.status}`);
+        }
+      : async (_tenant, _service, endpoint, line) => {
+          const path = line.split(' ')[1];
+          await fetch(new URL(path, endpoint)).then((r) => r.text(), () => '');
+        },
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
   code = steps.failed === 0 ? 0 : 1;

@@ -199,6 +199,49 @@ export interface paths {
      */
     post: operations["publishTemplate"];
   };
+  "/api/v1/services/{service}/stop": {
+    /**
+     * Stop a service's containers
+     * @description Stops the containers of a deployed Docker service (those carrying its labels). The service is then shown as stopped (status.stopped), not as drifted: drift and health are not checked and nothing remediates it until it is started, restarted or applied again. Audited. 409 busy while a job runs, 409 not_deployed when it is not deployed, 400 for a target without containers.
+     */
+    post: operations["stopService"];
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+  };
+  "/api/v1/services/{service}/start": {
+    /**
+     * Start a stopped service's containers
+     * @description Starts the containers of a deployed Docker service and clears its stopped mark. Audited. 409 busy while a job runs, 409 not_deployed, 400 for a target without containers.
+     */
+    post: operations["startService"];
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+  };
+  "/api/v1/services/{service}/restart": {
+    /**
+     * Restart a service's containers
+     * @description Restarts the containers of a deployed Docker service (a stopped one starts, and its stopped mark is cleared). Audited. 409 busy while a job runs, 409 not_deployed, 400 for a target without containers.
+     */
+    post: operations["restartService"];
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+  };
+  "/api/v1/services/{service}/logs": {
+    /**
+     * A service's container logs
+     * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited and needs the deployer role (a log holds whatever the service prints; 403 for a viewer). 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
+     */
+    get: operations["serviceLogs"];
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -360,6 +403,13 @@ export interface components {
       expired?: boolean;
       /** @description Objects of the service's target carrying its labels that its state does not record (left by a cancelled create) and that SpawnIt could not remove yet; the next apply or destroy tries again. */
       leftovers?: components["schemas"]["Leftover"][];
+      /** @description A user stopped the service's containers (Docker target): it is stopped, not drifted; drift and health are not checked and nothing remediates it until it is started, restarted or applied again. */
+      stopped?: boolean;
+      /**
+       * Format: date-time
+       * @description When it was stopped.
+       */
+      stopped_at?: string;
     };
     /** @description An object of a service's target (a Docker container, volume or network) carrying the service's labels but not recorded in its state. */
     Leftover: {
@@ -406,6 +456,10 @@ export interface components {
       import: number;
       /** @enum {string} */
       operation?: "plan" | "apply" | "destroy";
+      /** @description Changes that failed (an apply or destroy that stopped with an error). */
+      failed?: number;
+      /** @description Planned changes never tried because OpenTofu stopped first. With failed, the counts of a failed apply say what happened, not what was planned. */
+      not_reached?: number;
     };
     PlannedResource: {
       address: string;
@@ -659,6 +713,23 @@ export interface components {
       /** @description false: the same content was already published under this version. */
       created: boolean;
     };
+    /** @description One line of a service container's log, without its line ending. */
+    LogLine: {
+      /** @description The container's name. */
+      container: string;
+      /** @enum {string} */
+      stream: "stdout" | "stderr";
+      /** @description The line (at most 16384 characters; longer ones are cut). */
+      text: string;
+    };
+    LogList: {
+      lines: components["schemas"]["LogLine"][];
+    };
+    /** @description The end of a log stream: the containers stopped writing. */
+    LogEnd: {
+      /** @description Why the log could not be read further, when it could not. */
+      error?: string;
+    };
   };
   responses: {
     /** @description validation_failed (with fields) or bad_request. */
@@ -763,6 +834,10 @@ export interface components {
     Tenant?: string;
     /** @description A revision number (1, 2, ...). */
     revision: number;
+    /** @description How many of each container's last lines to send first (default 100). */
+    tail?: number;
+    /** @description Stream the log (text/event-stream) instead of answering its last lines. */
+    follow?: boolean;
   };
   requestBodies: never;
   headers: never;
@@ -1814,6 +1889,115 @@ export interface operations {
       409: components["responses"]["E409"];
       413: components["responses"]["E413"];
       415: components["responses"]["E415"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Stop a service's containers
+   * @description Stops the containers of a deployed Docker service (those carrying its labels). The service is then shown as stopped (status.stopped), not as drifted: drift and health are not checked and nothing remediates it until it is started, restarted or applied again. Audited. 409 busy while a job runs, 409 not_deployed when it is not deployed, 400 for a target without containers.
+   */
+  stopService: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description The service. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Service"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Start a stopped service's containers
+   * @description Starts the containers of a deployed Docker service and clears its stopped mark. Audited. 409 busy while a job runs, 409 not_deployed, 400 for a target without containers.
+   */
+  startService: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description The service. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Service"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Restart a service's containers
+   * @description Restarts the containers of a deployed Docker service (a stopped one starts, and its stopped mark is cleared). Audited. 409 busy while a job runs, 409 not_deployed, 400 for a target without containers.
+   */
+  restartService: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description The service. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["Service"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * A service's container logs
+   * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited and needs the deployer role (a log holds whatever the service prints; 403 for a viewer). 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
+   */
+  serviceLogs: {
+    parameters: {
+      query?: {
+        tail?: components["parameters"]["tail"];
+        follow?: components["parameters"]["follow"];
+      };
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    responses: {
+      /** @description The last lines, or (follow=true) the stream. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["LogList"];
+          "text/event-stream": string;
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };

@@ -129,6 +129,8 @@ export function idempotencyKey(): string {
 
 export type JobAction = 'plan' | 'apply' | 'destroy' | 'drift' | 'accept' | 'remediate';
 
+export type ContainerAction = 'stop' | 'start' | 'restart';
+
 /** The body of PATCH /api/v1/services/{service}: absent fields stay unchanged, expires_at null removes the expiry. */
 export interface ServiceSettings {
   expires_at?: string | null;
@@ -186,6 +188,10 @@ export const api = {
   /** Sets the inputs back to a revision's and starts a plan (nothing is applied); etag guards against a change meanwhile. */
   restoreRevision: async (service: string, revision: number, etag?: string) =>
     (await request<Restore>('POST', `${svc(service)}/revisions/${revision}/restore`, { headers: etag ? { 'If-Match': `"${etag}"` } : undefined })).data,
+  /** Stops, starts or restarts a deployed Docker service's containers; answers the service. */
+  container: async (service: string, action: ContainerAction) => (await request<Service>('POST', `${svc(service)}/${action}`)).data,
+  /** The live container log: `log` events (the last `tail` lines, then each new one), `end` when the containers stop. */
+  logStreamURL: (service: string, tail: number) => buildURL(`${svc(service)}/logs`, { follow: true, tail }),
   logout: async () => {
     // A 401 here just means the session already was gone; any other failure (503: the
     // server could not reach its store) leaves the session in place and is shown.

@@ -243,10 +243,14 @@ export function actionPast(action: string | undefined): string {
   }
 }
 
-/** summarySentence: "Will create 3, change 0, destroy 0." for a plan, past tense for an apply or destroy. */
-export function summarySentence(add: number, change: number, remove: number, operation?: string): string {
+/**
+ * summarySentence: "Will create 3, change 0, destroy 0." for a plan, past tense for an apply or
+ * destroy, saying what failed and what was never reached when it stopped on an error.
+ */
+export function summarySentence(add: number, change: number, remove: number, operation?: string, failed = 0, notReached = 0): string {
   if (operation === 'apply' || operation === 'destroy') {
-    return `Created ${add}, changed ${change}, destroyed ${remove}.`;
+    const stopped = failed + notReached > 0 ? ` ${failed} failed, ${notReached} not reached.` : '';
+    return `Created ${add}, changed ${change}, destroyed ${remove}.${stopped}`;
   }
   return `Will create ${add}, change ${change}, destroy ${remove}.`;
 }

@@ -53,6 +53,12 @@ export function healthBadge(h: string | undefined, message?: string): Badge | nu
   }
 }
 
+export const STOPPED_BADGE: Badge = {
+  tone: 'neutral',
+  text: 'Stopped',
+  hint: 'Stopped on purpose: SpawnIt does not check or repair it until it is started again.',
+};
+
 export const EXPIRED_BADGE: Badge = {
   tone: 'special',
   text: 'Expired',

@@ -51,6 +51,8 @@ export type EventType = Schemas['EventType'];
 export type JobEvent = Schemas['Event'];
 /** The data of an `event: status` on the tenant stream. */
 export type StatusEvent = Schemas['StatusEvent'];
+export type LogLine = Schemas['LogLine'];
+export type LogEnd = Schemas['LogEnd'];
 
 // Every event type, each once: the record makes the compiler reject a list that misses
 // one the document adds.

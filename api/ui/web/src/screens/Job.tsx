@@ -122,6 +122,9 @@ export function JobScreen({ service, job }: { service: string; job: string }) {
   const plan = info?.plan;
   // The counts of what this job did: a plan's counts (announced before an apply) are not that.
   const changes = info?.changes ?? (log.summary?.operation === op ? log.summary : undefined);
+  // A failed job's error leads with one plain sentence naming the cause; OpenTofu's own
+  // message follows it, shown apart.
+  const [cause, details] = splitError(info?.error);
 
   return (
     <section class="stack" aria-labelledby="job-title">
@@ -151,10 +154,18 @@ export function JobScreen({ service, job }: { service: string; job: string }) {
           <div class="banner__row">
             <Badge badge={badge} label="State" />
             {!final ? <span class="spinner" aria-hidden="true" /> : null}
-            <p class="banner__text">{finalSentence(op, state ?? 'queued', info.error)}</p>
+            <p class="banner__text">{finalSentence(op, state ?? 'queued', cause)}</p>
           </div>
+          {details ? (
+            <details class="banner__detail" data-testid="job-error-details">
+              <summary>What OpenTofu said</summary>
+              <pre class="log">{details}</pre>
+            </details>
+          ) : null}
           {final && changes && (op === 'apply' || op === 'destroy') ? (
-            <p class="banner__detail">{summarySentence(changes.add, changes.change, changes.remove, op)}</p>
+            <p class="banner__detail" data-testid="job-changes">
+              {summarySentence(changes.add, changes.change, changes.remove, op, changes.failed, changes.not_reached)}
+            </p>
           ) : null}
           {!final ? (
             <div class="actions">
@@ -249,4 +260,12 @@ export function JobScreen({ service, job }: { service: string; job: string }) {
       </section>
     </section>
   );
+}
+
+/** splitError separates a job error's first line (the cause, in plain words) from the rest (OpenTofu's message). */
+export function splitError(error: string | undefined): [string | undefined, string] {
+  if (!error) return [error, ''];
+  const i = error.indexOf('\n');
+  if (i < 0) return [error, ''];
+  return [error.slice(0, i).trim(), error.slice(i + 1).trim()];
 }

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../components/Announcer';
 import { Badge } from '../components/Badge';
 import { ConfirmDialog } from '../components/ConfirmDialog';
+import { ContainerPanel } from '../components/ContainerPanel';
 import { DriftView, OutputsView } from '../components/JobParts';
 import { Link } from '../components/Link';
 import { RevisionsPanel } from '../components/Revisions';
@@ -13,6 +14,7 @@ import { setFlash, takeFlash, type Flash } from '../lib/flash';
 import {
   driftBadge,
   EXPIRED_BADGE,
+  STOPPED_BADGE,
   finalSentence,
   formatDuration,
   formatTime,
@@ -263,6 +265,7 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
           {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
           {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
           {svc.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
+          {svc.status.stopped ? <Badge badge={STOPPED_BADGE} label="Running" testid="stopped-badge" /> : null}
         </div>
         {health && svc.status.health !== 'healthy' && svc.status.health_message ? (
           <p class="muted" data-testid="health-message">
@@ -386,6 +389,8 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
           <p class="help">Destroy becomes available once the service is deployed again.</p>
         ) : null}
       </section>
+
+      {deployed && (svc.target ?? svc.provider) === 'docker' && !svc.status.needs_recovery ? <ContainerPanel svc={svc} disabled={busy} onChanged={setSvc} /> : null}
 
       <div class="grid2">
         <section class="panel" aria-labelledby="out-title">
