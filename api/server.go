@@ -193,5 +193,9 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/events", s.tenantEvents)
 	v1.GET("/quota", s.getQuota)
 	v1.PUT("/quota", s.putQuota)
+	v1.GET("/catalog/:template/versions", s.listVersions)
+	v1.POST("/catalog/:template/upgrade", s.bulkUpgrade)
+	v1.POST("/services/:service/upgrade/plan", s.upgrade(false))
+	v1.POST("/services/:service/upgrade", s.upgrade(true))
 	return e
 }
