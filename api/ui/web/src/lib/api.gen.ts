@@ -194,10 +194,31 @@ export interface paths {
   };
   "/api/v1/catalog/{template}/versions": {
     /**
-     * Publish a version of a template (operators)
-     * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+     * A template's published versions
+     * @description Every usable published version, lowest first, retired ones included; latest marks the one new services get.
      */
-    post: operations["publishTemplate"];
+    get: operations["listTemplateVersions"];
+  };
+  "/api/v1/catalog/{template}/upgrade": {
+    /**
+     * Upgrade every service of a template (operators)
+     * @description Moves every service of the template, of every tenant, that is not on the version yet. dry_run plans each move and answers once the plans ended (each service's job holds its plan); otherwise each move is applied as its own job and the jobs are listed as they start. A service that cannot be moved is listed with its error. Operators only (403 forbidden otherwise).
+     */
+    post: operations["bulkUpgrade"];
+  };
+  "/api/v1/services/{service}/upgrade/plan": {
+    /**
+     * Plan an upgrade (or downgrade)
+     * @description Plans the service's move to another version of its template: the new version's module with the inputs migrated (new inputs get their defaults, removed ones are listed, values the new version refuses are field errors inputs.<name>). Nothing is recorded; the job's plan says what would change, replaced resources included.
+     */
+    post: operations["planUpgrade"];
+  };
+  "/api/v1/services/{service}/upgrade": {
+    /**
+     * Upgrade (or downgrade)
+     * @description Applies the service's move to another version (as planned by upgrade/plan). Its version and inputs are recorded once the apply succeeded; a failed upgrade leaves the service on its version.
+     */
+    post: operations["applyUpgrade"];
   };
 }
 
@@ -264,6 +285,8 @@ export interface components {
       category: string;
       icon?: string;
       version: string;
+      /** @description What changed in this version (template.json's release_notes). */
+      release_notes?: string;
       inputs: components["schemas"]["Field"][];
       /** @description What an apply waits for before it succeeds (Docker target only). */
       readiness?: components["schemas"]["ReadinessCheck"][];
@@ -376,6 +399,7 @@ export interface components {
       id: string;
       name: string;
       template: string;
+      /** @description The published version of the template the service runs (pinned): set at creation, changed only by a successful upgrade or downgrade. */
       template_version?: string;
       /** @description Where the service runs. */
       target: string;
@@ -395,6 +419,7 @@ export interface components {
       /** @description The configuration's entity tag (the ETag header's value, unquoted); empty for a half-deleted service. */
       etag: string;
       status: components["schemas"]["ServiceStatus"];
+      upgrade?: components["schemas"]["UpgradeOffer"];
     };
     ServiceList: {
       services: components["schemas"]["Service"][];
@@ -658,6 +683,70 @@ export interface components {
       digest: string;
       /** @description false: the same content was already published under this version. */
       created: boolean;
+    };
+    /** @description A newer version of the service's template than the one it is pinned to: upgrade available from → to. */
+    UpgradeOffer: {
+      from: string;
+      to: string;
+      release_notes?: string;
+    };
+    TemplateVersion: {
+      version: string;
+      release_notes?: string;
+      /** Format: date-time */
+      published_at: string;
+      /** @description Who published it: a user, builtin (the built-in catalog) or store (files put in the template's folder by hand). */
+      published_by?: string;
+      /** @description SHA-256 of the version's content. */
+      digest: string;
+      /** @description Not offered any more; services pinned to it keep running it. */
+      retired?: boolean;
+      /** @description The version new services get and upgrades go to by default. */
+      latest?: boolean;
+    };
+    TemplateVersionList: {
+      template: string;
+      versions: components["schemas"]["TemplateVersion"][];
+    };
+    UpgradeRequest: {
+      /** @description The version to move to; the template's latest when absent. A lower version is a downgrade. */
+      version?: string;
+      /** @description Values for the new version; the service's other inputs are carried over and new inputs get their defaults. */
+      inputs?: components["schemas"]["Inputs"];
+    };
+    /** @description A service's move to another version of its template. */
+    Upgrade: {
+      /** @description The service's tenant (bulk upgrades). */
+      tenant?: string;
+      service: string;
+      from: string;
+      to: string;
+      release_notes?: string;
+      /** @description Inputs of the new version the service had no value for: set to their defaults. */
+      added_inputs: string[];
+      /** @description Inputs the new version no longer has: dropped. */
+      removed_inputs: string[];
+      job?: components["schemas"]["Job"];
+      /** @description Why this service (of a bulk upgrade) was not planned or moved. */
+      error?: {
+        code: components["schemas"]["ErrorCode"];
+        message: string;
+        fields?: components["schemas"]["FieldError"][];
+      };
+    };
+    BulkUpgradeRequest: {
+      /** @description The version to move to; the template's latest when absent. */
+      to?: string;
+      /** @description Only services on this version. */
+      from?: string;
+      /** @description Plan each move and wait for the plans; apply nothing. */
+      dry_run?: boolean;
+    };
+    BulkUpgrade: {
+      template: string;
+      to: string;
+      dry_run: boolean;
+      services: components["schemas"]["Upgrade"][];
     };
   };
   responses: {
@@ -1781,39 +1870,126 @@ export interface operations {
     };
   };
   /**
-   * Publish a version of a template (operators)
-   * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+   * A template's published versions
+   * @description Every usable published version, lowest first, retired ones included; latest marks the one new services get.
    */
-  publishTemplate: {
+  listTemplateVersions: {
     parameters: {
       path: {
         template: components["parameters"]["template"];
       };
     };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["PublishTemplate"];
-      };
-    };
     responses: {
-      /** @description Already published with this content. */
+      /** @description The versions. */
       200: {
         content: {
-          "application/json": components["schemas"]["PublishedVersion"];
-        };
-      };
-      /** @description Published. */
-      201: {
-        content: {
-          "application/json": components["schemas"]["PublishedVersion"];
+          "application/json": components["schemas"]["TemplateVersionList"];
         };
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Upgrade every service of a template (operators)
+   * @description Moves every service of the template, of every tenant, that is not on the version yet. dry_run plans each move and answers once the plans ended (each service's job holds its plan); otherwise each move is applied as its own job and the jobs are listed as they start. A service that cannot be moved is listed with its error. Operators only (403 forbidden otherwise).
+   */
+  bulkUpgrade: {
+    parameters: {
+      path: {
+        template: components["parameters"]["template"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["BulkUpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description What was planned or started. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["BulkUpgrade"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Plan an upgrade (or downgrade)
+   * @description Plans the service's move to another version of its template: the new version's module with the inputs migrated (new inputs get their defaults, removed ones are listed, values the new version refuses are field errors inputs.<name>). Nothing is recorded; the job's plan says what would change, replaced resources included.
+   */
+  planUpgrade: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["UpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description The move and its job, queued or running. */
+      202: {
+        headers: {
+          /** @description The job's URL. */
+          Location: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Upgrade"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
       409: components["responses"]["E409"];
-      413: components["responses"]["E413"];
-      415: components["responses"]["E415"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Upgrade (or downgrade)
+   * @description Applies the service's move to another version (as planned by upgrade/plan). Its version and inputs are recorded once the apply succeeded; a failed upgrade leaves the service on its version.
+   */
+  applyUpgrade: {
+    parameters: {
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["UpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description The move and its job, queued or running. */
+      202: {
+        headers: {
+          /** @description The job's URL. */
+          Location: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Upgrade"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
