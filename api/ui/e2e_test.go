@@ -22,8 +22,10 @@ import (
 
 // TestBrowserE2E runs the browser flow (web/e2e/run.mjs: sign in, catalog, form with a
 // validation error, plan, apply with live log, drift after the container is removed,
-// reveal, recovery after the stored state was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit serve`, once
-// single-user and once signed in through the test OpenID Provider.
+// reveal, an upgrade to a version of httpecho published by hand (offer with release
+// notes, plan, apply), recovery after the stored state was changed outside, destroy,
+// delete) with Debian's Chromium against a real `spawnit serve`, once single-user and
+// once signed in through the test OpenID Provider.
 //
 // It runs when the UI is built into this package (`go -C tools tool task ui`); then a missing
 // prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
