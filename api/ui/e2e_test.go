@@ -81,11 +81,11 @@ func TestBrowserE2E(t *testing.T) {
 			// (local state lives in the data directory, laid out as in a bucket).
 			tamper := `sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` +
 				filepath.Join(dataDir, "store", "clients", "{tenant}", "{service}", "terraform.tfstate")
-			// The upgrade step publishes httpecho 1.2.0 as an operator would by hand: a changed
+			// The upgrade step publishes httpecho 1.3.0 as an operator would by hand: a changed
 			// module, then template.json with the new version and its release notes.
 			tpl := filepath.Join(dataDir, "store", "templates", "httpecho")
 			publish := `sed -i 's/restart = "unless-stopped"/restart = "always"/' ` + filepath.Join(tpl, "modules", "docker", "main.tf") +
-				` && sed -i 's/"version": "1.1.0"/"version": "1.2.0", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
+				` && sed -i 's/"version": "1.2.0"/"version": "1.3.0", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
 			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_PUBLISH_CMD=" + publish}
 			if mode == "oidc" {
 				op := testservers.OIDCProvider(t, base+"/auth/callback")

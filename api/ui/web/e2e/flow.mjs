@@ -180,7 +180,7 @@ async function logSeqs(page) {
  *   breakService async (tenant, serviceId) => void: removes the service's container
  *   tamperState  async (tenant, serviceId) => void: changes the service's stored OpenTofu
  *                state behind SpawnIt's back (optional: the recovery step runs with it)
- *   publishVersion async () => void: publishes httpecho 1.2.0 (a changed module, release
+ *   publishVersion async () => void: publishes httpecho 1.3.0 (a changed module, release
  *                notes) behind SpawnIt's back (optional: the upgrade step runs with it)
  *   timeoutMs    how long a job may take (default 180 s)
  *   steps        a Steps instance
@@ -413,14 +413,14 @@ export async function runFlow(opts) {
       await page.getByTestId('action-destroy').waitFor();
     });
     if (publishVersion) {
-      await steps.step('upgrade: offered with its release notes, the plan names the change, applied to 1.2.0', async () => {
+      await steps.step('upgrade: offered with its release notes, the plan names the change, applied to 1.3.0', async () => {
         await publishVersion();
         await page.reload();
         const offer = page.getByTestId('upgrade-offer');
         await offer.waitFor();
         const text = await offer.innerText();
-        expect(/1\.1\.0 → 1\.2\.0/.test(text) && /Restarts always/.test(text), `upgrade offer: ${text}`);
-        expect((await page.getByTestId('service-version').innerText()) === '1.1.0', 'the service is not shown on 1.1.0');
+        expect(/1\.2\.0 → 1\.3\.0/.test(text) && /Restarts always/.test(text), `upgrade offer: ${text}`);
+        expect((await page.getByTestId('service-version').innerText()) === '1.2.0', 'the service is not shown on 1.2.0');
         await page.getByTestId('upgrade-plan').click();
         const result = page.getByTestId('upgrade-plan-result');
         await result.getByTestId('plan-summary').waitFor({ timeout: jobTimeout });
@@ -435,7 +435,7 @@ export async function runFlow(opts) {
         expect((await banner.getAttribute('data-state')) === 'succeeded', `the upgrade ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
         await page.getByRole('link', { name: 'Go to the service' }).click();
         // The version is recorded right after the job's end; the page follows the service's events.
-        await page.locator('[data-testid="service-version"]', { hasText: '1.2.0' }).waitFor({ timeout: 30_000 });
+        await page.locator('[data-testid="service-version"]', { hasText: '1.3.0' }).waitFor({ timeout: 30_000 });
         expect((await page.getByTestId('upgrade-offer').count()) === 0, 'an upgrade is still offered on the latest version');
       });
     }

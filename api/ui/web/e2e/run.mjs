@@ -12,7 +12,7 @@
 //                             {service} replaced; default: docker rm -f spawnit-{tenant}-{service}
 //   SPAWNIT_E2E_TAMPER_CMD    command that changes the service's stored state (its lineage),
 //                             with {tenant} and {service} replaced; unset: no recovery step
-//   SPAWNIT_E2E_PUBLISH_CMD   command that publishes httpecho 1.2.0 behind SpawnIt's back (its
+//   SPAWNIT_E2E_PUBLISH_CMD   command that publishes httpecho 1.3.0 behind SpawnIt's back (its
 //                             files in the store changed by hand); unset: no upgrade step
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
