@@ -197,5 +197,9 @@ func (s *Server) routes() *echo.Echo {
 	v1.POST("/services/:service/stop", s.operate(platform.ContainerStop))
 	v1.POST("/services/:service/start", s.operate(platform.ContainerStart))
 	v1.POST("/services/:service/restart", s.operate(platform.ContainerRestart))
+	v1.GET("/catalog/:template/versions", s.listVersions)
+	v1.POST("/catalog/:template/upgrade", s.bulkUpgrade)
+	v1.POST("/services/:service/upgrade/plan", s.upgrade(false))
+	v1.POST("/services/:service/upgrade", s.upgrade(true))
 	return e
 }

@@ -14,7 +14,7 @@ import (
 func wireTemplate(t catalog.Template) apiv1.Template {
 	return apiv1.Template{
 		ID: t.ID, Name: t.Name, Description: t.Description, Category: t.Category,
-		Icon: t.Icon, Version: t.Version, AcceptDrift: t.AcceptDrift, Targets: t.Targets, Providers: t.Targets,
+		Icon: t.Icon, Version: t.Version, ReleaseNotes: t.ReleaseNotes, AcceptDrift: t.AcceptDrift, Targets: t.Targets, Providers: t.Targets,
 		Inputs: convert(t.Inputs, func(f catalog.Field) apiv1.Input {
 			in := apiv1.Input{
 				Name: f.Name, Label: f.Label, Help: f.Help, Type: apiv1.InputType(f.Type),
@@ -119,6 +119,31 @@ func convert[T, U any](in []T, f func(T) U) []U {
 	out := make([]U, len(in))
 	for i, v := range in {
 		out[i] = f(v)
+	}
+	return out
+}
+
+func wireVersion(v catalog.Version) apiv1.TemplateVersion {
+	return apiv1.TemplateVersion{Version: v.Version, ReleaseNotes: v.ReleaseNotes, PublishedAt: v.Published,
+		PublishedBy: v.By, Digest: v.Digest, Retired: v.Retired}
+}
+
+func wireUpgrade(u platform.Upgrade) apiv1.Upgrade {
+	out := apiv1.Upgrade{Tenant: u.Tenant, Service: u.Service, From: u.From, To: u.To, ReleaseNotes: u.ReleaseNotes,
+		AddedInputs: u.Added, RemovedInputs: u.Removed}
+	if out.AddedInputs == nil {
+		out.AddedInputs = []string{}
+	}
+	if out.RemovedInputs == nil {
+		out.RemovedInputs = []string{}
+	}
+	if u.Job != nil {
+		j := wireJob(*u.Job)
+		out.Job = &j
+	}
+	if u.Err != nil {
+		e, _ := httpError(u.Err)
+		out.Error = &apiv1.ErrorBody{Code: e.Code, Message: e.Message, Fields: e.Fields}
 	}
 	return out
 }

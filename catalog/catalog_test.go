@@ -191,7 +191,7 @@ func TestListSkipsAndReportsMalformedTemplates(t *testing.T) {
 			t.Errorf("problem without detail: %+v", p)
 		}
 	}
-	if tpl, err := c.Get(ctx, "nginx-static"); err != nil || tpl.Version != "1.1.0" {
+	if tpl, err := c.Get(ctx, "nginx-static"); err != nil || tpl.Version != "1.2.0" {
 		t.Fatalf("Get(malformed folder, published version) = %v %v, want the published version", tpl, err)
 	}
 	if _, err := c.Get(ctx, "unknownfield"); !errors.Is(err, ErrInvalidTemplate) {
@@ -299,7 +299,7 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 
 	// The folder's template.json is gone; the published versions stay.
 	st.Delete(ctx, key)
-	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
 		t.Fatalf("Get after deleting template.json = %v %v", tpl, err)
 	}
 	for _, k := range st.keys("templates/httpecho/") {

@@ -18,6 +18,15 @@
 // clients/<tenant>/<service>/, and ServiceSource
 // hands the engine a service's module and tfvars.
 //
+// Templates are versioned. Publish stores a template's files as an immutable version
+// (templates/<id>/versions/<version>/, a manifest of SHA-256s written first and
+// create-only); Seed and files an operator puts in the template's folder by hand are
+// published the same way. Get returns the latest version (the highest not retired),
+// GetVersion and Versions the others. A service is pinned to the version it was created
+// with (Info.TemplateVersion) and runs that version's module (VersionModuleFiles)
+// until PrepareMigration and, after a successful apply, CommitMigration move it to
+// another one.
+//
 // See README.md in this folder for the module conventions and how an operator adds a
 // template.
 package catalog

@@ -209,7 +209,22 @@ func (c *Catalog) Publish(ctx context.Context, files TemplateFiles, by string) (
 	}
 	slices.Sort(paths)
 	paths = append(paths, TemplateFile)
+	present := map[string]bool{}
+	if !created {
+		// Published before (or being published by another replica): write only what is
+		// missing; what is there is checked against the manifest when it is read.
+		objs, err := c.st.List(ctx, storekey.TemplateVersion(tpl.ID, tpl.Version))
+		if err != nil {
+			return Version{}, false, fmt.Errorf("catalog: publish %s %s: %w", tpl.ID, tpl.Version, err)
+		}
+		for _, o := range objs {
+			present[strings.TrimPrefix(o.Key, storekey.TemplateVersion(tpl.ID, tpl.Version))] = true
+		}
+	}
 	for _, p := range paths {
+		if present[p] {
+			continue
+		}
 		fkey := storekey.TemplateVersion(tpl.ID, tpl.Version) + p
 		wrote, err := c.create(ctx, fkey, files[p])
 		if err != nil {

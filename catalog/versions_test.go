@@ -21,7 +21,7 @@ func httpechoFiles(t *testing.T, version, extra string) TemplateFiles {
 	if err != nil {
 		t.Fatal(err)
 	}
-	files[TemplateFile] = []byte(strings.Replace(string(files[TemplateFile]), `"version": "1.1.0"`, `"version": "`+version+`"`, 1))
+	files[TemplateFile] = []byte(strings.Replace(string(files[TemplateFile]), `"version": "1.2.0"`, `"version": "`+version+`"`, 1))
 	files["modules/docker/main.tf"] = append(files["modules/docker/main.tf"], extra...)
 	return files
 }
@@ -37,38 +37,38 @@ func versionNames(vs []Version) []string {
 func TestPublishIsImmutable(t *testing.T) {
 	c, st := seeded(t)
 	ctx := context.Background()
-	v, created, err := c.Publish(ctx, httpechoFiles(t, "1.2.0", "# 1.2.0\n"), "alice")
-	if err != nil || !created || v.Version != "1.2.0" || v.By != "alice" || v.Digest == "" {
+	v, created, err := c.Publish(ctx, httpechoFiles(t, "1.3.0", "# 1.3.0\n"), "alice")
+	if err != nil || !created || v.Version != "1.3.0" || v.By != "alice" || v.Digest == "" {
 		t.Fatalf("Publish = %+v %v %v", v, created, err)
 	}
 	// The same content again changes nothing; other content under the version is refused.
-	if again, created, err := c.Publish(ctx, httpechoFiles(t, "1.2.0", "# 1.2.0\n"), "bob"); err != nil || created || again.By != "alice" {
+	if again, created, err := c.Publish(ctx, httpechoFiles(t, "1.3.0", "# 1.3.0\n"), "bob"); err != nil || created || again.By != "alice" {
 		t.Fatalf("republish of identical content = %+v %v %v", again, created, err)
 	}
-	if _, _, err := c.Publish(ctx, httpechoFiles(t, "1.2.0", "# other\n"), "bob"); !errors.Is(err, ErrVersionConflict) {
+	if _, _, err := c.Publish(ctx, httpechoFiles(t, "1.3.0", "# other\n"), "bob"); !errors.Is(err, ErrVersionConflict) {
 		t.Fatalf("republish of other content = %v, want ErrVersionConflict", err)
 	}
-	if got, _ := st.data(storekey.TemplateVersion("httpecho", "1.2.0") + "modules/docker/main.tf"); !strings.HasSuffix(got, "# 1.2.0\n") {
+	if got, _ := st.data(storekey.TemplateVersion("httpecho", "1.3.0") + "modules/docker/main.tf"); !strings.HasSuffix(got, "# 1.3.0\n") {
 		t.Fatal("the published version was changed")
 	}
 	vs, err := c.Versions(ctx, "httpecho")
-	if err != nil || !slices.Equal(versionNames(vs), []string{"1.1.0", "1.2.0"}) {
+	if err != nil || !slices.Equal(versionNames(vs), []string{"1.2.0", "1.3.0"}) {
 		t.Fatalf("Versions = %v %v", versionNames(vs), err)
 	}
-	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
 		t.Fatalf("latest = %v %v", tpl, err)
 	}
 	// Retiring the latest offers the one before; the retired one still runs.
-	st.put(storekey.TemplateVersionRetired("httpecho", "1.2.0"), "")
-	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.1.0" {
-		t.Fatalf("latest after retiring 1.2.0 = %v %v", tpl, err)
+	st.put(storekey.TemplateVersionRetired("httpecho", "1.3.0"), "")
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.0" {
+		t.Fatalf("latest after retiring 1.3.0 = %v %v", tpl, err)
 	}
-	if files, err := c.VersionModuleFiles(ctx, "httpecho", "1.2.0", "docker"); err != nil || !strings.HasSuffix(string(files["main.tf"]), "# 1.2.0\n") {
+	if files, err := c.VersionModuleFiles(ctx, "httpecho", "1.3.0", "docker"); err != nil || !strings.HasSuffix(string(files["main.tf"]), "# 1.3.0\n") {
 		t.Fatalf("retired version's module = %v", err)
 	}
 
 	// Content problems are listed at once.
-	bad := httpechoFiles(t, "1.3.0", "")
+	bad := httpechoFiles(t, "1.4.0", "")
 	bad["modules/docker/terraform.tfvars"] = []byte("x = 1")
 	bad["README.md"] = []byte("hi")
 	var ve *ValidationError
@@ -116,20 +116,20 @@ func TestHandPublishedFiles(t *testing.T) {
 	// Changed files under the published version: a problem, and not used.
 	st.put(main, mustData(t, st, main)+"# edited by hand\n")
 	tpl, err := c.Get(ctx, "httpecho")
-	if err != nil || tpl.Version != "1.1.0" {
+	if err != nil || tpl.Version != "1.2.0" {
 		t.Fatalf("Get = %v %v", tpl, err)
 	}
-	if p := c.Problems(); len(p) != 1 || p[0].Template != "httpecho" || !strings.Contains(p[0].Error, "differ from the published version 1.1.0") {
+	if p := c.Problems(); len(p) != 1 || p[0].Template != "httpecho" || !strings.Contains(p[0].Error, "differ from the published version 1.2.0") {
 		t.Fatalf("Problems = %+v", p)
 	}
-	files, err := c.VersionModuleFiles(ctx, "httpecho", "1.1.0", "docker")
+	files, err := c.VersionModuleFiles(ctx, "httpecho", "1.2.0", "docker")
 	if err != nil || strings.Contains(string(files["main.tf"]), "edited by hand") {
-		t.Fatalf("the published 1.1.0 changed: %v", err)
+		t.Fatalf("the published 1.2.0 changed: %v", err)
 	}
 	// A new version in template.json publishes them.
 	key := "templates/httpecho/template.json"
-	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.1.0"`, `"version": "1.1.1"`, 1))
-	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.1.1" {
+	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.2.0"`, `"version": "1.2.1"`, 1))
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.2.1" {
 		t.Fatalf("Get after a new version = %v %v", tpl, err)
 	}
 	if p := c.Problems(); len(p) != 0 {
@@ -140,9 +140,9 @@ func TestHandPublishedFiles(t *testing.T) {
 		t.Fatalf("versions %+v", vs)
 	}
 	// A file of a published version changed in the store: reported, not used.
-	pub := storekey.TemplateVersion("httpecho", "1.1.1") + "modules/docker/main.tf"
+	pub := storekey.TemplateVersion("httpecho", "1.2.1") + "modules/docker/main.tf"
 	st.put(pub, "# tampered\n")
-	if _, err := c.VersionModuleFiles(ctx, "httpecho", "1.1.1", "docker"); !errors.Is(err, ErrInvalidTemplate) {
+	if _, err := c.VersionModuleFiles(ctx, "httpecho", "1.2.1", "docker"); !errors.Is(err, ErrInvalidTemplate) {
 		t.Fatalf("tampered version = %v", err)
 	}
 	if p := c.Problems(); len(p) != 1 || p[0].Key != pub {
@@ -157,21 +157,21 @@ func TestServicePinnedToItsVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := c.Publish(ctx, httpechoFiles(t, "1.2.0", "# 1.2.0\n"), "alice"); err != nil {
+	if _, _, err := c.Publish(ctx, httpechoFiles(t, "1.3.0", "# 1.3.0\n"), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	files, err := NewServiceSource(c).Files(ctx, svc.Ref())
-	if err != nil || strings.Contains(string(files["main.tf"]), "# 1.2.0") {
+	if err != nil || strings.Contains(string(files["main.tf"]), "# 1.3.0") {
 		t.Fatalf("service runs another version: %v", err)
 	}
 
 	// A service written before versions existed is pinned when first read, to the
 	// version of its template's folder.
 	ref := engine.ServiceRef{Client: "acme", Service: "old"}
-	st.put(storekey.For("acme", "old").Info(), `{"client":"acme","service":"old","template":"httpecho","template_version":"1.0.0","provider":"docker","name":"x","created":"2026-01-01T00:00:00Z","other":1}`)
+	st.put(storekey.For("acme", "old").Info(), `{"client":"acme","service":"old","template":"httpecho","template_version":"1.1.0","provider":"docker","name":"x","created":"2026-01-01T00:00:00Z","other":1}`)
 	st.put(storekey.For("acme", "old").Tfvars(), `{"port": 18081}`)
 	got, err := c.GetService(ctx, ref)
-	if err != nil || !got.VersionPinned || got.TemplateVersion != "1.1.0" {
+	if err != nil || !got.VersionPinned || got.TemplateVersion != "1.2.0" {
 		t.Fatalf("old service = %+v %v", got, err)
 	}
 	if raw, _ := st.data(storekey.For("acme", "old").Info()); !strings.Contains(raw, `"other": 1`) || !strings.Contains(raw, `"version_pinned": true`) {
@@ -181,7 +181,7 @@ func TestServicePinnedToItsVersion(t *testing.T) {
 }
 
 func TestCompareVersions(t *testing.T) {
-	ordered := []string{"0.9", "1.0.0-alpha", "1.0.0-alpha.2", "1.0.0-beta", "1.0.0", "1.0.0+b1", "1.2.0", "1.10.0", "2", "2.0.1"}
+	ordered := []string{"0.9", "1.0.0-alpha", "1.0.0-alpha.2", "1.0.0-beta", "1.0.0", "1.0.0+b1", "1.3.0", "1.10.0", "2", "2.0.1"}
 	shuffled := slices.Clone(ordered)
 	slices.Reverse(shuffled)
 	slices.SortFunc(shuffled, CompareVersions)

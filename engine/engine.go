@@ -252,6 +252,7 @@ type runOptions struct {
 	timeout    time.Duration
 	env        map[string]string
 	vars       map[string]string
+	files      Files
 }
 
 // FailIfLocked makes a request for a busy service fail with ErrLocked instead of
@@ -309,6 +310,15 @@ type ReadinessFunc func(ctx context.Context, outputs map[string]Output, progress
 
 // WithReadiness makes an apply succeed only once ready reports the service ready.
 func WithReadiness(ready ReadinessFunc) RunOption { return func(o *runOptions) { o.readiness = ready } }
+
+// WithFiles runs the job on files instead of what the Source gives for the service: a
+// configuration proposed but not recorded yet, such as an upgrade to another version
+// of the service's module, planned (and applied) before it becomes the service's own.
+// The job changes the service's state as any other; what it ran is the caller's to
+// record when it succeeds.
+func WithFiles(files Files) RunOption {
+	return func(o *runOptions) { o.files = files }
+}
 
 // WithTimeout overrides Config.JobTimeout for this job.
 func WithTimeout(d time.Duration) RunOption { return func(o *runOptions) { o.timeout = d } }

@@ -134,6 +134,7 @@ type Job struct {
 	keyErr     error             // the job failed for want of the right key (set before it ends)
 	readiness  ReadinessFunc     // after an apply: wait for the service to be ready
 	sweep      SweepFunc         // objects of the target outside the state (WithSweep)
+	files      Files             // the job's files instead of the Source's (WithFiles)
 	preempted  atomic.Bool       // cancelled to let a user's job run
 	granted    chan struct{}     // closed when the service lock (and a slot) is granted
 	proc       procHandle

@@ -48,7 +48,7 @@ func (e *runner) execute(j *Job) error {
 			return err
 		}
 	}
-	files, err := e.cfg.Source.Files(j.softCtx, ref)
+	files, err := e.jobFiles(j)
 	if err != nil {
 		return fmt.Errorf("read service files: %w", err)
 	}
@@ -626,7 +626,7 @@ func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 		_ = os.Remove(statePath)
 		_ = os.Remove(filepath.Join(ws.dir, driftPlanFile))
 	}()
-	files, err := e.cfg.Source.Files(j.softCtx, ref)
+	files, err := e.jobFiles(j)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -661,3 +661,15 @@ func (e *runner) findOrphans(ctx context.Context, j *Job, ref ServiceRef) ([]Res
 }
 
 var _ io.Closer = (*streamWriter)(nil)
+
+// jobFiles are the files a job runs: those it was given (WithFiles), or the Source's.
+func (e *runner) jobFiles(j *Job) (Files, error) {
+	if j.files != nil {
+		out := make(Files, len(j.files))
+		for k, v := range j.files {
+			out[k] = v
+		}
+		return out, nil
+	}
+	return e.cfg.Source.Files(j.softCtx, j.info.Service)
+}

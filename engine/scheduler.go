@@ -133,6 +133,11 @@ func (e *scheduler) submit(ctx context.Context, ref ServiceRef, op Operation, op
 	if err := ValidateVars(o.vars); err != nil {
 		return nil, err
 	}
+	if o.files != nil {
+		if err := o.files.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	if e.jobs.isClosed() {
 		return nil, ErrClosed
 	}
@@ -202,6 +207,7 @@ func (e *scheduler) newJob(ref ServiceRef, op Operation, o runOptions) *Job {
 	j.replica = e.cfg.replicaID()
 	j.readiness = o.readiness
 	j.sweep = o.sweep
+	j.files = o.files
 	j.timeout = o.timeout
 	j.emit(Event{Type: EventJobState, State: StateQueued, Level: "info", Message: fmt.Sprintf("job queued: %s %s", op, ref)})
 	return j

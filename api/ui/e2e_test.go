@@ -22,11 +22,12 @@ import (
 
 // TestBrowserE2E runs the browser flow (web/e2e/run.mjs: sign in, catalog, form with a
 // validation error, plan, apply with live log, drift after the container is removed,
-// reveal, the live container log with stop and start, recovery after the stored state
-// was changed outside, destroy, delete) with Debian's Chromium against a real `spawnit
-// serve`, once single-user and once signed in through the test OpenID Provider. In
-// single-user mode it also deploys PostgreSQL (the Debian-built image of the local
-// registry) to its connection details and opens its live container log.
+// reveal, an upgrade to a version of httpecho published by hand (offer with release
+// notes, plan, apply), the live container log with stop and start, recovery after the
+// stored state was changed outside, destroy, delete) with Debian's Chromium against a
+// real `spawnit serve`, once single-user and once signed in through the test OpenID
+// Provider. In single-user mode it also deploys PostgreSQL (the Debian-built image of
+// the local registry) to its connection details and opens its live container log.
 //
 // It runs when the UI is built into this package (`go -C tools tool task ui`); then a
 // missing prerequisite (node, web/node_modules, /usr/bin/chromium, Docker, tofu) fails it in CI
@@ -82,7 +83,12 @@ func TestBrowserE2E(t *testing.T) {
 			// (local state lives in the data directory, laid out as in a bucket).
 			tamper := `sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` +
 				filepath.Join(dataDir, "store", "clients", "{tenant}", "{service}", "terraform.tfstate")
-			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper}
+			// The upgrade step publishes httpecho 1.3.0 as an operator would by hand: a changed
+			// module, then template.json with the new version and its release notes.
+			tpl := filepath.Join(dataDir, "store", "templates", "httpecho")
+			publish := `sed -i 's/restart = "unless-stopped"/restart = "always"/' ` + filepath.Join(tpl, "modules", "docker", "main.tf") +
+				` && sed -i 's/"version": "1.2.0"/"version": "1.3.0", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
+			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_PUBLISH_CMD=" + publish}
 			if mode == "oidc" {
 				op := testservers.OIDCProvider(t, base+"/auth/callback")
 				args = append(args, "--oidc-issuer", op.Issuer, "--oidc-client-id", testservers.OPWebClient,

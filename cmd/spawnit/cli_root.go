@@ -129,10 +129,10 @@ func (app *cliApp) addCommands(root *cobra.Command) {
 		}
 	}
 	add("services", app.servicesCmd(), app.serviceCmd(), app.createCmd(), app.deleteCmd(), app.driftCmd(),
-		app.recoverCmd(), app.containerCmd("stop"), app.containerCmd("start"), app.containerCmd("restart"))
+		app.recoverCmd(), app.containerCmd("stop"), app.containerCmd("start"), app.containerCmd("restart"), app.upgradeCmd())
 	add("jobs", app.operationCmd(opPlan), app.operationCmd(opApply), app.operationCmd(opDestroy),
 		app.operationCmd(opAccept), app.operationCmd(opRemediate), app.jobsCmd(), app.logsCmd(), app.cancelCmd())
-	add("catalog", app.catalogCmd(), app.templateCmd())
+	add("catalog", app.catalogCmd(), app.templateCmd(), app.versionsCmd(), app.upgradeAllCmd())
 	add("account", app.loginCmd(), app.logoutCmd(), app.contextCmd(), app.whoamiCmd())
 	add("other", app.versionCmd())
 }

@@ -114,6 +114,9 @@ func (s *cliSession) serviceText(v serviceView) {
 		tpl += " " + svc.TemplateVersion
 	}
 	s.printf("  Template:        %s\n", cliClean(tpl))
+	if u := svc.Upgrade; u != nil {
+		s.printf("  Upgrade:         available %s → %s (spawnit upgrade %s)\n", cliClean(u.From), cliClean(u.To), svc.ID)
+	}
 	s.printf("  Target:          %s\n", cliClean(cliFirstSet(svc.Target, svc.Provider)))
 	s.printf("  Status:          %s\n", deploymentWord(svc.Status))
 	drift := strings.ReplaceAll(string(svc.Status.Drift), "_", " ")

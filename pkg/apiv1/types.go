@@ -79,13 +79,15 @@ type Me struct {
 // Template is a catalog entry: what the user sees (metadata and a typed form), the
 // readiness checks an apply waits for, and the targets it can deploy to on this server.
 type Template struct {
-	ID          string  `json:"id"`
-	Name        string  `json:"name"`
-	Description string  `json:"description"`
-	Category    string  `json:"category"`
-	Icon        string  `json:"icon,omitempty"`
-	Version     string  `json:"version"`
-	Inputs      []Input `json:"inputs"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Category    string `json:"category"`
+	Icon        string `json:"icon,omitempty"`
+	Version     string `json:"version"`
+	// ReleaseNotes say what changed in this version.
+	ReleaseNotes string  `json:"release_notes,omitempty"`
+	Inputs       []Input `json:"inputs"`
 	// Readiness lists what an apply waits for before it succeeds.
 	Readiness []ReadinessCheck `json:"readiness,omitempty"`
 	// AcceptDrift says whether users may accept drift instead of remediating it; nil
@@ -273,6 +275,74 @@ type Service struct {
 	Inputs          map[string]any    `json:"inputs"`
 	ETag            string            `json:"etag"`
 	Status          ServiceStatus     `json:"status"`
+	// Upgrade offers a newer version of the template than the one the service is
+	// pinned to (TemplateVersion); absent when it runs the latest.
+	Upgrade *UpgradeOffer `json:"upgrade,omitempty"`
+}
+
+// UpgradeOffer: "upgrade available From → To", with To's release notes.
+type UpgradeOffer struct {
+	From         string `json:"from"`
+	To           string `json:"to"`
+	ReleaseNotes string `json:"release_notes,omitempty"`
+}
+
+// TemplateVersion is one published version of a template.
+type TemplateVersion struct {
+	Version      string    `json:"version"`
+	ReleaseNotes string    `json:"release_notes,omitempty"`
+	PublishedAt  time.Time `json:"published_at"`
+	PublishedBy  string    `json:"published_by,omitempty"`
+	Digest       string    `json:"digest"`
+	// Retired versions are not offered; services pinned to one keep running it.
+	Retired bool `json:"retired,omitempty"`
+	// Latest is the version new services get and upgrades go to by default.
+	Latest bool `json:"latest,omitempty"`
+}
+
+// TemplateVersionList is GET /catalog/{template}/versions, lowest version first.
+type TemplateVersionList struct {
+	Template string            `json:"template"`
+	Versions []TemplateVersion `json:"versions"`
+}
+
+// UpgradeRequest is the body of POST /services/{id}/upgrade and .../upgrade/plan.
+type UpgradeRequest struct {
+	// Version to move to; the template's latest when empty. A lower one is a downgrade.
+	Version string `json:"version,omitempty"`
+	// Inputs set values for the new version (an input it added, say); the others are
+	// carried over, new ones get their defaults.
+	Inputs map[string]any `json:"inputs,omitempty"`
+}
+
+// Upgrade is a service's move to another version of its template: what it does to the
+// inputs, and the job planning or applying it.
+type Upgrade struct {
+	Tenant        string   `json:"tenant,omitempty"`
+	Service       string   `json:"service"`
+	From          string   `json:"from"`
+	To            string   `json:"to"`
+	ReleaseNotes  string   `json:"release_notes,omitempty"`
+	AddedInputs   []string `json:"added_inputs"`
+	RemovedInputs []string `json:"removed_inputs"`
+	Job           *Job     `json:"job,omitempty"`
+	// Error says why this service (of a bulk upgrade) was not planned or moved.
+	Error *ErrorBody `json:"error,omitempty"`
+}
+
+// BulkUpgradeRequest is the body of POST /catalog/{template}/upgrade.
+type BulkUpgradeRequest struct {
+	To     string `json:"to,omitempty"`
+	From   string `json:"from,omitempty"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// BulkUpgrade lists what a bulk upgrade planned (dry run) or started.
+type BulkUpgrade struct {
+	Template string    `json:"template"`
+	To       string    `json:"to"`
+	DryRun   bool      `json:"dry_run"`
+	Services []Upgrade `json:"services"`
 }
 
 // ServiceStatus is what a list of services shows at a glance.

@@ -86,7 +86,7 @@ func (p *Platform) ProbeHealth(ctx context.Context, ref engine.ServiceRef) error
 	if svc.Provider != checkedTarget || svc.Stopped != nil {
 		return nil // a stopped service's probes would only find it stopped
 	}
-	tpl, err := p.cat.Get(ctx, svc.Template)
+	tpl, err := p.cat.ServiceTemplate(ctx, &svc.Info)
 	if err != nil || len(tpl.Readiness) == 0 {
 		return nil //nolint:nilerr // a template that is gone has no checks to run
 	}

@@ -203,7 +203,7 @@ func (p *Platform) checkAccept(ctx context.Context, svc *catalog.Service) error 
 	if in.Kind != engine.IntentApplied {
 		return ErrNotDeployed
 	}
-	tpl, err := p.cat.Get(ctx, svc.Template)
+	tpl, err := p.cat.ServiceTemplate(ctx, &svc.Info)
 	switch {
 	case errors.Is(err, catalog.ErrTemplateNotFound), errors.Is(err, catalog.ErrInvalidTemplate):
 		return nil

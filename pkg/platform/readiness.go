@@ -272,11 +272,17 @@ func waitReady(ctx context.Context, pr *probe, progress func(string)) error {
 // its template declares no readiness checks. The result is kept as the service's
 // health: healthy, or not_ready with the failing check's message.
 func (p *Platform) readinessFor(ctx context.Context, svc *catalog.Service) engine.ReadinessFunc {
-	tpl, err := p.cat.Get(ctx, svc.Template)
+	tpl, err := p.cat.ServiceTemplate(ctx, &svc.Info)
 	if err != nil {
 		p.log.Warn("platform: template unavailable; apply without readiness checks", "service", svc.Ref().String(), "template", svc.Template, "reason", ErrorKind(err))
 		return nil
 	}
+	return p.readinessOf(svc, tpl)
+}
+
+// readinessOf is readinessFor with the template's version given (an upgrade waits for
+// the checks of the version it applies).
+func (p *Platform) readinessOf(svc *catalog.Service, tpl *catalog.Template) engine.ReadinessFunc {
 	if len(tpl.Readiness) == 0 {
 		return nil
 	}

@@ -443,6 +443,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = s.Created
 	}
+	v.Upgrade = p.upgradeOffer(ctx, s)
 	rep, err := p.lastDrift(ctx, ref)
 	if err != nil {
 		return apiv1.Service{}, err

@@ -180,11 +180,13 @@ async function logSeqs(page) {
  *   breakService async (tenant, serviceId) => void: removes the service's container
  *   tamperState  async (tenant, serviceId) => void: changes the service's stored OpenTofu
  *                state behind SpawnIt's back (optional: the recovery step runs with it)
+ *   publishVersion async () => void: publishes httpecho 1.3.0 (a changed module, release
+ *                notes) behind SpawnIt's back (optional: the upgrade step runs with it)
  *   timeoutMs    how long a job may take (default 180 s)
  *   steps        a Steps instance
  */
 export async function runFlow(opts) {
-  const { url, screenshots, user, password, breakService, tamperState, pokeService, steps = new Steps() } = opts;
+  const { url, screenshots, user, password, breakService, tamperState, pokeService, publishVersion, steps = new Steps() } = opts;
   const jobTimeout = opts.timeoutMs ?? 180_000;
   const browser = await launch(opts);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -410,6 +412,33 @@ export async function runFlow(opts) {
       await page.getByRole('link', { name: 'Not now' }).click();
       await page.getByTestId('action-destroy').waitFor();
     });
+    if (publishVersion) {
+      await steps.step('upgrade: offered with its release notes, the plan names the change, applied to 1.3.0', async () => {
+        await publishVersion();
+        await page.reload();
+        const offer = page.getByTestId('upgrade-offer');
+        await offer.waitFor();
+        const text = await offer.innerText();
+        expect(/1\.2\.0 → 1\.3\.0/.test(text) && /Restarts always/.test(text), `upgrade offer: ${text}`);
+        expect((await page.getByTestId('service-version').innerText()) === '1.2.0', 'the service is not shown on 1.2.0');
+        await page.getByTestId('upgrade-plan').click();
+        const result = page.getByTestId('upgrade-plan-result');
+        await result.getByTestId('plan-summary').waitFor({ timeout: jobTimeout });
+        const planText = await result.innerText();
+        expect(/docker_container\.httpecho/.test(planText), `the upgrade plan does not name the container: ${planText}`);
+        await audit(page, 'the upgrade plan');
+        await shoot(page, screenshots, '075-upgrade-plan');
+        await page.getByTestId('upgrade-apply').click();
+        await page.waitForURL(/\/jobs\//);
+        await page.locator('[data-testid="job-banner"][data-state="succeeded"], [data-testid="job-banner"][data-state="failed"]').waitFor({ timeout: jobTimeout });
+        const banner = page.getByTestId('job-banner');
+        expect((await banner.getAttribute('data-state')) === 'succeeded', `the upgrade ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
+        await page.getByRole('link', { name: 'Go to the service' }).click();
+        // The version is recorded right after the job's end; the page follows the service's events.
+        await page.locator('[data-testid="service-version"]', { hasText: '1.3.0' }).waitFor({ timeout: 30_000 });
+        expect((await page.getByTestId('upgrade-offer').count()) === 0, 'an upgrade is still offered on the latest version');
+      });
+    }
 
     if (pokeService) {
       await steps.step('live container log: a request made while it is open shows up; stopped and started again', async () => {

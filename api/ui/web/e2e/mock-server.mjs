@@ -540,6 +540,10 @@ export function startMockServer(opts = {}) {
     if (p[0] === 'catalog') {
       if (p.length === 1) return send(res, 200, { templates: [...state.templates.values()].sort((a, b) => a.id.localeCompare(b.id)) });
       const t = state.templates.get(p[1]);
+      if (t && p.length === 3 && p[2] === 'versions') {
+        // One published version per template here: the mock publishes no others.
+        return send(res, 200, { template: t.id, versions: [{ version: t.version, published_at: now(), published_by: 'builtin', digest: 'mock', latest: true }] });
+      }
       return t ? send(res, 200, t) : apiError(res, 404, 'not_found', 'no such template');
     }
 

@@ -12,6 +12,8 @@
 //                             {service} replaced; default: docker rm -f spawnit-{tenant}-{service}
 //   SPAWNIT_E2E_TAMPER_CMD    command that changes the service's stored state (its lineage),
 //                             with {tenant} and {service} replaced; unset: no recovery step
+//   SPAWNIT_E2E_PUBLISH_CMD   command that publishes httpecho 1.3.0 behind SpawnIt's back (its
+//                             files in the store changed by hand); unset: no upgrade step
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
 //   CHROMIUM_PATH             default /usr/bin/chromium
@@ -89,6 +91,12 @@ try {
           const path = line.split(' ')[1];
           await fetch(new URL(path, endpoint)).then((r) => r.text(), () => '');
         },
+    publishVersion:
+      !mock && process.env.SPAWNIT_E2E_PUBLISH_CMD
+        ? async () => {
+            await run('sh', ['-c', process.env.SPAWNIT_E2E_PUBLISH_CMD], { timeout: 60_000 });
+          }
+        : undefined,
   });
   if (mock) await mockOnlyFlow({ url, screenshots, steps, mock, user, password });
   code = steps.failed === 0 ? 0 : 1;

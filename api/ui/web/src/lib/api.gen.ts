@@ -194,10 +194,10 @@ export interface paths {
   };
   "/api/v1/catalog/{template}/versions": {
     /**
-     * Publish a version of a template (operators)
-     * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+     * A template's published versions
+     * @description Every usable published version, lowest first, retired ones included; latest marks the one new services get.
      */
-    post: operations["publishTemplate"];
+    get: operations["listTemplateVersions"];
   };
   "/api/v1/services/{service}/stop": {
     /**
@@ -241,6 +241,27 @@ export interface paths {
      * @description The last lines of the logs (stdout and stderr) of a deployed Docker service's containers, found by its labels. With follow=true, a text/event-stream: `event: log` with a LogLine as data for the last lines and then each new one, a `: keep-alive` comment at least every 15 s, and `event: end` once the containers stopped writing (stopped or removed). Reading a log is audited and needs the deployer role (a log holds whatever the service prints; 403 for a viewer). 409 not_deployed when no container carries the service's labels, 400 for a target without containers.
      */
     get: operations["serviceLogs"];
+  };
+  "/api/v1/catalog/{template}/upgrade": {
+    /**
+     * Upgrade every service of a template (operators)
+     * @description Moves every service of the template, of every tenant, that is not on the version yet. dry_run plans each move and answers once the plans ended (each service's job holds its plan); otherwise each move is applied as its own job and the jobs are listed as they start. A service that cannot be moved is listed with its error. Operators only (403 forbidden otherwise).
+     */
+    post: operations["bulkUpgrade"];
+  };
+  "/api/v1/services/{service}/upgrade/plan": {
+    /**
+     * Plan an upgrade (or downgrade)
+     * @description Plans the service's move to another version of its template: the new version's module with the inputs migrated (new inputs get their defaults, removed ones are listed, values the new version refuses are field errors inputs.<name>). Nothing is recorded; the job's plan says what would change, replaced resources included.
+     */
+    post: operations["planUpgrade"];
+  };
+  "/api/v1/services/{service}/upgrade": {
+    /**
+     * Upgrade (or downgrade)
+     * @description Applies the service's move to another version (as planned by upgrade/plan). Its version and inputs are recorded once the apply succeeded; a failed upgrade leaves the service on its version.
+     */
+    post: operations["applyUpgrade"];
   };
 }
 
@@ -307,6 +328,8 @@ export interface components {
       category: string;
       icon?: string;
       version: string;
+      /** @description What changed in this version (template.json's release_notes). */
+      release_notes?: string;
       inputs: components["schemas"]["Field"][];
       /** @description What an apply waits for before it succeeds (Docker target only). */
       readiness?: components["schemas"]["ReadinessCheck"][];
@@ -426,6 +449,7 @@ export interface components {
       id: string;
       name: string;
       template: string;
+      /** @description The published version of the template the service runs (pinned): set at creation, changed only by a successful upgrade or downgrade. */
       template_version?: string;
       /** @description Where the service runs. */
       target: string;
@@ -445,6 +469,7 @@ export interface components {
       /** @description The configuration's entity tag (the ETag header's value, unquoted); empty for a half-deleted service. */
       etag: string;
       status: components["schemas"]["ServiceStatus"];
+      upgrade?: components["schemas"]["UpgradeOffer"];
     };
     ServiceList: {
       services: components["schemas"]["Service"][];
@@ -729,6 +754,70 @@ export interface components {
     LogEnd: {
       /** @description Why the log could not be read further, when it could not. */
       error?: string;
+    };
+    /** @description A newer version of the service's template than the one it is pinned to: upgrade available from → to. */
+    UpgradeOffer: {
+      from: string;
+      to: string;
+      release_notes?: string;
+    };
+    TemplateVersion: {
+      version: string;
+      release_notes?: string;
+      /** Format: date-time */
+      published_at: string;
+      /** @description Who published it: a user, builtin (the built-in catalog) or store (files put in the template's folder by hand). */
+      published_by?: string;
+      /** @description SHA-256 of the version's content. */
+      digest: string;
+      /** @description Not offered any more; services pinned to it keep running it. */
+      retired?: boolean;
+      /** @description The version new services get and upgrades go to by default. */
+      latest?: boolean;
+    };
+    TemplateVersionList: {
+      template: string;
+      versions: components["schemas"]["TemplateVersion"][];
+    };
+    UpgradeRequest: {
+      /** @description The version to move to; the template's latest when absent. A lower version is a downgrade. */
+      version?: string;
+      /** @description Values for the new version; the service's other inputs are carried over and new inputs get their defaults. */
+      inputs?: components["schemas"]["Inputs"];
+    };
+    /** @description A service's move to another version of its template. */
+    Upgrade: {
+      /** @description The service's tenant (bulk upgrades). */
+      tenant?: string;
+      service: string;
+      from: string;
+      to: string;
+      release_notes?: string;
+      /** @description Inputs of the new version the service had no value for: set to their defaults. */
+      added_inputs: string[];
+      /** @description Inputs the new version no longer has: dropped. */
+      removed_inputs: string[];
+      job?: components["schemas"]["Job"];
+      /** @description Why this service (of a bulk upgrade) was not planned or moved. */
+      error?: {
+        code: components["schemas"]["ErrorCode"];
+        message: string;
+        fields?: components["schemas"]["FieldError"][];
+      };
+    };
+    BulkUpgradeRequest: {
+      /** @description The version to move to; the template's latest when absent. */
+      to?: string;
+      /** @description Only services on this version. */
+      from?: string;
+      /** @description Plan each move and wait for the plans; apply nothing. */
+      dry_run?: boolean;
+    };
+    BulkUpgrade: {
+      template: string;
+      to: string;
+      dry_run: boolean;
+      services: components["schemas"]["Upgrade"][];
     };
   };
   responses: {
@@ -1744,6 +1833,9 @@ export interface operations {
    */
   listRevisions: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1757,6 +1849,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1771,6 +1864,7 @@ export interface operations {
       query: {
         from: number;
         to: number;
+        tenant?: components["parameters"]["Tenant"];
       };
       path: {
         service: components["parameters"]["service"];
@@ -1785,6 +1879,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1793,6 +1888,9 @@ export interface operations {
   /** Get one revision */
   getRevision: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
         revision: components["parameters"]["revision"];
@@ -1807,6 +1905,7 @@ export interface operations {
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
@@ -1818,6 +1917,9 @@ export interface operations {
    */
   restoreRevision: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       header?: {
         /** @description The service's ETag: refuse (412) if the configuration changed since. */
         "If-Match"?: string;
@@ -1856,39 +1958,29 @@ export interface operations {
     };
   };
   /**
-   * Publish a version of a template (operators)
-   * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+   * A template's published versions
+   * @description Every usable published version, lowest first, retired ones included; latest marks the one new services get.
    */
-  publishTemplate: {
+  listTemplateVersions: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         template: components["parameters"]["template"];
       };
     };
-    requestBody: {
-      content: {
-        "application/json": components["schemas"]["PublishTemplate"];
-      };
-    };
     responses: {
-      /** @description Already published with this content. */
+      /** @description The versions. */
       200: {
         content: {
-          "application/json": components["schemas"]["PublishedVersion"];
-        };
-      };
-      /** @description Published. */
-      201: {
-        content: {
-          "application/json": components["schemas"]["PublishedVersion"];
+          "application/json": components["schemas"]["TemplateVersionList"];
         };
       };
       400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
-      409: components["responses"]["E409"];
-      413: components["responses"]["E413"];
-      415: components["responses"]["E415"];
+      404: components["responses"]["E404"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -1899,6 +1991,9 @@ export interface operations {
    */
   stopService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1925,6 +2020,9 @@ export interface operations {
    */
   startService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1951,6 +2049,9 @@ export interface operations {
    */
   restartService: {
     parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
       path: {
         service: components["parameters"]["service"];
       };
@@ -1980,6 +2081,7 @@ export interface operations {
       query?: {
         tail?: components["parameters"]["tail"];
         follow?: components["parameters"]["follow"];
+        tenant?: components["parameters"]["Tenant"];
       };
       path: {
         service: components["parameters"]["service"];
@@ -1991,6 +2093,115 @@ export interface operations {
         content: {
           "application/json": components["schemas"]["LogList"];
           "text/event-stream": string;
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Upgrade every service of a template (operators)
+   * @description Moves every service of the template, of every tenant, that is not on the version yet. dry_run plans each move and answers once the plans ended (each service's job holds its plan); otherwise each move is applied as its own job and the jobs are listed as they start. A service that cannot be moved is listed with its error. Operators only (403 forbidden otherwise).
+   */
+  bulkUpgrade: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+      path: {
+        template: components["parameters"]["template"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["BulkUpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description What was planned or started. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["BulkUpgrade"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Plan an upgrade (or downgrade)
+   * @description Plans the service's move to another version of its template: the new version's module with the inputs migrated (new inputs get their defaults, removed ones are listed, values the new version refuses are field errors inputs.<name>). Nothing is recorded; the job's plan says what would change, replaced resources included.
+   */
+  planUpgrade: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["UpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description The move and its job, queued or running. */
+      202: {
+        headers: {
+          /** @description The job's URL. */
+          Location: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Upgrade"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      404: components["responses"]["E404"];
+      409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Upgrade (or downgrade)
+   * @description Applies the service's move to another version (as planned by upgrade/plan). Its version and inputs are recorded once the apply succeeded; a failed upgrade leaves the service on its version.
+   */
+  applyUpgrade: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+      path: {
+        service: components["parameters"]["service"];
+      };
+    };
+    requestBody?: {
+      content: {
+        "application/json": components["schemas"]["UpgradeRequest"];
+      };
+    };
+    responses: {
+      /** @description The move and its job, queued or running. */
+      202: {
+        headers: {
+          /** @description The job's URL. */
+          Location: string;
+        };
+        content: {
+          "application/json": components["schemas"]["Upgrade"];
         };
       };
       400: components["responses"]["E400"];

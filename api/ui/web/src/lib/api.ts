@@ -14,6 +14,8 @@ import type {
   RevisionComparison,
   Service,
   Template,
+  TemplateVersion,
+  Upgrade,
 } from './types';
 
 let csrfToken = '';
@@ -173,6 +175,11 @@ export const api = {
   jobStreamURL: (service: string, id: string, after: number) => buildURL(`${job(service, id)}/events`, after > 0 ? { after } : undefined),
   cancel: async (service: string, id: string, force: boolean) =>
     (await request<Job>('POST', `${job(service, id)}/cancel`, { body: { force } })).data,
+  versions: async (template: string, signal?: AbortSignal) =>
+    (await get<{ versions: TemplateVersion[] | null }>(`/api/v1/catalog/${encodeURIComponent(template)}/versions`, { signal })).versions ?? [],
+  /** Plans (apply false) or applies the service's move to another version of its template. */
+  upgrade: async (service: string, version: string, apply: boolean) =>
+    (await request<Upgrade>('POST', `${svc(service)}/upgrade${apply ? '' : '/plan'}`, { body: { version } })).data,
   drift: (service: string, signal?: AbortSignal) => get<DriftReport>(`${svc(service)}/drift`, { signal }),
   /**
    * Clears needs_recovery once an operator repaired the service's OpenTofu state: applies

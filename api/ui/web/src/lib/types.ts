@@ -38,6 +38,9 @@ export type Output = Schemas['Output'];
 export type ResourceDrift = Schemas['ResourceDrift'];
 export type DriftReport = Schemas['DriftReport'];
 export type Job = Schemas['Job'];
+export type UpgradeOffer = Schemas['UpgradeOffer'];
+export type TemplateVersion = Schemas['TemplateVersion'];
+export type Upgrade = Schemas['Upgrade'];
 
 export type Revision = Schemas['Revision'];
 export type RevisionChange = Schemas['RevisionChange'];

@@ -6,6 +6,7 @@ import { ContainerPanel } from '../components/ContainerPanel';
 import { DriftView, OutputsView } from '../components/JobParts';
 import { Link } from '../components/Link';
 import { RevisionsPanel } from '../components/Revisions';
+import { UpgradePanel } from '../components/UpgradePanel';
 import { Loading, Notice } from '../components/Notice';
 import { api, type JobAction } from '../lib/api';
 import { ApiError, describe } from '../lib/errors';
@@ -411,6 +412,8 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
           {drift ? <DriftView report={drift} /> : <p class="muted">No drift check yet.</p>}
         </section>
       </div>
+
+      <UpgradePanel svc={svc} disabled={dis} />
 
       <section class="panel" aria-labelledby="inputs-title">
         <h2 id="inputs-title">Configuration</h2>

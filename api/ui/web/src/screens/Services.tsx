@@ -116,7 +116,8 @@ function ServiceRow({ s }: { s: Service }) {
           <Link href={paths.service(s.id)}>{s.name}</Link>
         </h2>
         <p class="muted svc__meta">
-          {s.template} · created {formatTime(s.created_at)}
+          {s.template}
+          {s.template_version ? ` ${s.template_version}` : ''} · created {formatTime(s.created_at)}
           {s.expires_at ? ` · expires ${formatTime(s.expires_at)}` : ''}
         </p>
       </div>
@@ -126,6 +127,13 @@ function ServiceRow({ s }: { s: Service }) {
         {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
         {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
         {s.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
+        {s.upgrade ? (
+          <Badge
+            badge={{ tone: 'info', text: `Upgrade: ${s.upgrade.to}`, hint: `Version ${s.upgrade.to} of the template is available (this service runs ${s.upgrade.from}).` }}
+            label="Version"
+            testid="upgrade-badge"
+          />
+        ) : null}
         {s.status.needs_recovery ? (
           <Badge badge={{ tone: 'bad', text: 'Needs recovery', hint: 'SpawnIt could not save or verify its OpenTofu state.' }} label="Attention" testid="recovery-badge" />
         ) : null}
