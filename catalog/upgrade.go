@@ -116,8 +116,12 @@ func (c *Catalog) PrepareMigration(ctx context.Context, ref engine.ServiceRef, v
 // failure between the two writes leaves the new inputs with the old version, which
 // the next plan shows.
 func (c *Catalog) CommitMigration(ctx context.Context, m *Migration) error {
-	tfvars := m.Files[engine.TfvarsFile]
-	_, err := c.st.Put(ctx, storeKeys(m.Service).Tfvars(), tfvars, store.PutOptions{IfMatch: m.tfvarsETag, ContentType: "application/json"})
+	// The workdir's copy holds the secrets in clear; the stored one has them sealed.
+	tfvars, err := c.sealTfvars(m.Service, m.Files[engine.TfvarsFile], m.Template.SensitiveNames())
+	if err != nil {
+		return fmt.Errorf("catalog: upgrade service %s: %w", m.Service, err)
+	}
+	_, err = c.st.Put(ctx, storeKeys(m.Service).Tfvars(), tfvars, store.PutOptions{IfMatch: m.tfvarsETag, ContentType: "application/json"})
 	if errors.Is(err, store.ErrPreconditionFailed) {
 		return fmt.Errorf("%w (service %s: its inputs changed during the upgrade)", ErrConflict, m.Service)
 	}
