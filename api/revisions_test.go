@@ -3,12 +3,14 @@ package api_test
 import (
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -131,9 +133,10 @@ func TestRestoreRevisionPlansExactlyTheDifference(t *testing.T) {
 	h.must(412, req{method: "POST", path: base + "/revisions/1/restore", headers: map[string]string{"If-Match": `"stale"`}})
 }
 
-// TestRestoreRefusesAnotherVersion: a revision that ran another template version is not
-// restored (the version changes only by an upgrade or downgrade); comparing shows it.
-func TestRestoreRefusesAnotherVersion(t *testing.T) {
+// TestRestoreAnotherVersion: a revision that ran another template version pins the
+// service back to it, with its inputs, and plans; one whose version is not published
+// (any more) is a field error that changes nothing. Comparing shows the version.
+func TestRestoreAnotherVersion(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	svc := h.createService("", "httpecho", map[string]any{"port": 18099, "greeting": "now"})
 	base := "/api/v1/services/" + svc.ID
@@ -147,12 +150,45 @@ func TestRestoreRefusesAnotherVersion(t *testing.T) {
 	if !reflect.DeepEqual(cmp.Changes, want) {
 		t.Fatalf("compare = %+v", cmp.Changes)
 	}
-	if e := h.must(409, req{method: "POST", path: base + "/revisions/2/restore"}).apiError(t); e.Error.Code != apiv1.CodeConflict || !strings.Contains(e.Error.Message, "0.9.0") {
-		t.Fatalf("restore of another version: %+v", e)
+	// 0.9.0 was never published: a field error, nothing changed.
+	if e := h.must(400, req{method: "POST", path: base + "/revisions/2/restore"}).apiError(t); len(e.Error.Fields) != 1 || e.Error.Fields[0].Field != "version" || !strings.Contains(e.Error.Message+e.Error.Fields[0].Reason, "0.9.0") {
+		t.Fatalf("restore of an unpublished version: %+v", e)
 	}
 	var got apiv1.Service
 	h.must(200, req{method: "GET", path: base}).decode(t, &got)
-	if got.Inputs["greeting"] != "now" {
-		t.Fatalf("inputs changed by a refused restore: %v", got.Inputs)
+	if got.Inputs["greeting"] != "now" || got.TemplateVersion != svc.TemplateVersion {
+		t.Fatalf("a refused restore changed the service: version %s, inputs %v", got.TemplateVersion, got.Inputs)
+	}
+
+	// A revision of a published version: the service moves to it, with its inputs.
+	files := catalog.TemplateFiles{}
+	err := fs.WalkDir(catalog.Builtin(), "httpecho", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(catalog.Builtin(), p)
+		files[strings.TrimPrefix(p, "httpecho/")] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tpl struct{ Version string }
+	if err := json.Unmarshal(files["template.json"], &tpl); err != nil {
+		t.Fatal(err)
+	}
+	files["template.json"] = []byte(strings.Replace(string(files["template.json"]), `"version": "`+tpl.Version+`"`, `"version": "9.0.0"`, 1))
+	if _, _, err := catalog.New(h.st, nil).Publish(t.Context(), files, "test"); err != nil {
+		t.Fatal(err)
+	}
+	newer := `{"number": 3, "kind": "update", "inputs": {"greeting": "ahead", "port": 18099, "token": "********"}, "sensitive": ["token"], "template_version": "9.0.0", "by": "someone", "at": "2026-01-02T00:00:00Z"}`
+	if _, err := h.st.Put(t.Context(), "clients/tenant-a/"+svc.ID+"/revisions/0000000003.json", []byte(newer), store.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var restored apiv1.Restore
+	h.must(202, req{method: "POST", path: base + "/revisions/3/restore"}).decode(t, &restored)
+	h.must(200, req{method: "GET", path: base}).decode(t, &got)
+	if restored.Service.TemplateVersion != "9.0.0" || got.TemplateVersion != "9.0.0" || got.Inputs["greeting"] != "ahead" || restored.Job.Operation != engine.OpPlan {
+		t.Fatalf("restore of revision 3: answered version %s, service on %s with %v, job %+v", restored.Service.TemplateVersion, got.TemplateVersion, got.Inputs, restored.Job)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -15,12 +14,6 @@ import (
 
 // ActionServiceRestore: a revision's inputs were restored (and a plan started).
 const ActionServiceRestore = "service.restore"
-
-// ErrRevisionVersion: the revision ran another version of the template than the
-// service does now. Restoring inputs never changes the module a service runs: move
-// the service to that version first (an upgrade or downgrade, planned and applied
-// on purpose), then restore.
-var ErrRevisionVersion error = spawnit.NewError(spawnit.KindConflict, "the revision ran another template version than the service", "")
 
 // revisionBy is who a revision names: the user, or SpawnIt itself.
 func revisionBy(a Actor) string { return a.Subject }
@@ -114,8 +107,10 @@ type Restored struct {
 // masked there keeps its current value: revisions never hold secrets) and starts a
 // plan of them; nothing is applied until the user asks. ifMatch, when given, must be
 // the configuration's current ETag (ErrStale otherwise). A revision of another
-// template version is refused (ErrRevisionVersion): the version changes only through
-// an upgrade or downgrade.
+// template version moves the service's pin to that version too (its inputs migrated
+// as an upgrade migrates them: a field error when that version no longer accepts
+// them, or is not published); the plan then runs that version's module. Ports are
+// claimed as on any update.
 func (p *Platform) RestoreRevision(ctx context.Context, a Actor, service string, number int, ifMatch string) (res Restored, err error) {
 	entry := AuditEntry{Action: ActionServiceRestore, Service: service}
 	defer func() {
@@ -139,10 +134,6 @@ func (p *Platform) RestoreRevision(ctx context.Context, a Actor, service string,
 	if err != nil {
 		return Restored{}, err
 	}
-	if rev.TemplateVersion != cur.TemplateVersion {
-		return Restored{}, fmt.Errorf("%w: revision %d ran %s %s, the service runs %s: move it to %s first, then restore",
-			ErrRevisionVersion, number, cur.Template, rev.TemplateVersion, cur.TemplateVersion, rev.TemplateVersion)
-	}
 	ifMatch = store.NormalizeETag(strings.TrimPrefix(strings.TrimSpace(ifMatch), "W/"))
 	switch {
 	case ifMatch == "" || ifMatch == "*":
@@ -151,7 +142,23 @@ func (p *Platform) RestoreRevision(ctx context.Context, a Actor, service string,
 		return Restored{}, fmt.Errorf("service %s: %w", ref, ErrStale)
 	}
 	entry.Inputs = inputNames(rev.Inputs)
-	updated, err := p.cat.UpdateInputs(ctx, ref, rev.Inputs, ifMatch)
+	if rev.TemplateVersion != "" && rev.TemplateVersion != cur.TemplateVersion {
+		// First the version, with the revision's inputs migrated to it; the update
+		// below then settles the ports, as for any change of inputs.
+		m, err := p.cat.PrepareMigration(ctx, ref, rev.TemplateVersion, rev.Inputs)
+		if err != nil {
+			return Restored{}, fmt.Errorf("revision %d ran %s %s: %w", number, cur.Template, rev.TemplateVersion, err)
+		}
+		if err := p.cat.CommitMigration(ctx, m); err != nil {
+			return Restored{}, err
+		}
+		entry.Reason = "version " + m.From + " -> " + m.To
+		if cur, err = p.cat.GetService(ctx, ref); err != nil {
+			return Restored{}, err
+		}
+		ifMatch = cur.ETag
+	}
+	updated, err := p.cat.UpdateInputsSettled(ctx, ref, rev.Inputs, ifMatch, p.settlePorts)
 	if err != nil {
 		return Restored{}, renameFields(err, nil, "inputs.")
 	}

@@ -129,13 +129,9 @@ export function RevisionsPanel({ svc }: { svc: Service }) {
                     <td>{r.by}</td>
                     <td>{formatTime(r.at)}</td>
                     <td>
-                      {r.template_version === svc.template_version ? (
-                        <button type="button" class="button button--small" disabled={svc.status.busy} onClick={() => setRestoring(r)}>
-                          Restore<span class="visually-hidden"> revision {r.number}</span>
-                        </button>
-                      ) : (
-                        <span class="muted">needs version {r.template_version}</span>
-                      )}
+                      <button type="button" class="button button--small" disabled={svc.status.busy} onClick={() => setRestoring(r)}>
+                        Restore<span class="visually-hidden"> revision {r.number}</span>
+                      </button>
                     </td>
                   </tr>
                 ))}
@@ -217,6 +213,12 @@ export function RevisionsPanel({ svc }: { svc: Service }) {
         onConfirm={() => void restore()}
       >
         <p>The service’s inputs become those of revision {restoring?.number}; secrets keep their current values. A plan then shows what would change. Nothing is applied until you apply.</p>
+        {restoring && restoring.template_version !== svc.template_version ? (
+          <p>
+            Revision {restoring.number} ran version {restoring.template_version} of the template: the service moves back to that version too
+            (it runs {svc.template_version} now).
+          </p>
+        ) : null}
       </ConfirmDialog>
     </section>
   );
