@@ -41,3 +41,16 @@ func (s *Server) putQuota(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, u)
 }
+
+// listTenants answers every tenant that has services (operators only: the tenants
+// they may address with ?tenant= for support).
+func (s *Server) listTenants(c echo.Context) error {
+	if err := auth.Require(c, auth.RoleOperator); err != nil {
+		return err
+	}
+	tenants, err := s.p.Tenants(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, apiv1.TenantList{Tenants: tenants})
+}

@@ -279,3 +279,23 @@ func TestMetricsNotOpen(t *testing.T) {
 		}
 	})
 }
+
+// TestTenantsForOperators: operators list the tenants that have services (to address
+// one with ?tenant=); anyone else is refused with 403.
+func TestTenantsForOperators(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	h.createService("tenant-b", "httpecho", map[string]any{"port": 18093})
+	h.createService("tenant-c", "httpecho", map[string]any{"port": 18094})
+	h.createService("tenant-c", "httpecho", map[string]any{"port": 18095})
+	var list apiv1.TenantList
+	h.must(200, req{method: "GET", path: "/api/v1/tenants", headers: map[string]string{"X-Test-Role": "operator"}}).decode(t, &list)
+	want := []apiv1.TenantSummary{{Tenant: "tenant-b", Services: 1}, {Tenant: "tenant-c", Services: 2}}
+	if !slices.Equal(list.Tenants, want) {
+		t.Fatalf("tenants = %+v, want %+v", list.Tenants, want)
+	}
+	for _, role := range []string{"viewer", "deployer"} {
+		if e := h.must(403, req{method: "GET", path: "/api/v1/tenants", headers: map[string]string{"X-Test-Role": role}}).apiError(t); e.Error.Code != apiv1.CodeForbidden {
+			t.Errorf("%s: %+v", role, e)
+		}
+	}
+}

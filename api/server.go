@@ -193,6 +193,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/events", s.tenantEvents)
 	v1.GET("/quota", s.getQuota)
 	v1.PUT("/quota", s.putQuota)
+	v1.GET("/tenants", s.listTenants)
 	v1.GET("/services/:service/logs", s.serviceLogs)
 	v1.POST("/services/:service/stop", s.operate(platform.ContainerStop))
 	v1.POST("/services/:service/start", s.operate(platform.ContainerStart))

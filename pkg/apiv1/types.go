@@ -627,3 +627,14 @@ type QuotaUsage struct {
 	Defaults Quota         `json:"defaults"`
 	Override QuotaOverride `json:"override"`
 }
+
+// TenantSummary is one tenant in GET /api/v1/tenants (operators only).
+type TenantSummary struct {
+	Tenant   string `json:"tenant"`
+	Services int    `json:"services"`
+}
+
+// TenantList is GET /api/v1/tenants: every tenant that has services, by id.
+type TenantList struct {
+	Tenants []TenantSummary `json:"tenants"`
+}

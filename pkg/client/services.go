@@ -222,3 +222,13 @@ func (c *Client) CLILogin(ctx context.Context) (*apiv1.CLILogin, error) {
 	}
 	return &l, nil
 }
+
+// Tenants lists every tenant that has services, with how many (operators only: 403
+// forbidden for others). An operator addresses one of them with ?tenant=.
+func (c *Client) Tenants(ctx context.Context) ([]apiv1.TenantSummary, error) {
+	var list apiv1.TenantList
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/tenants", retry: true}, &list); err != nil {
+		return nil, err
+	}
+	return list.Tenants, nil
+}

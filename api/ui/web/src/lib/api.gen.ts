@@ -188,7 +188,7 @@ export interface paths {
   "/api/v1/services/{service}/revisions/{revision}/restore": {
     /**
      * Restore a revision's inputs and plan them
-     * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version is refused with 409: move the service to that version first.
+     * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version also pins the service to that version (its inputs migrated as an upgrade migrates them; 400 field errors when that version is no longer published or refuses them): the plan runs that version's module. Nothing is applied until asked.
      */
     post: operations["restoreRevision"];
   };
@@ -198,6 +198,11 @@ export interface paths {
      * @description Every usable published version, lowest first, retired ones included; latest marks the one new services get.
      */
     get: operations["listTemplateVersions"];
+    /**
+     * Publish a version of a template (operators)
+     * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+     */
+    post: operations["publishTemplate"];
   };
   "/api/v1/services/{service}/stop": {
     /**
@@ -262,6 +267,13 @@ export interface paths {
      * @description Applies the service's move to another version (as planned by upgrade/plan). Its version and inputs are recorded once the apply succeeded; a failed upgrade leaves the service on its version.
      */
     post: operations["applyUpgrade"];
+  };
+  "/api/v1/tenants": {
+    /**
+     * List tenants (operators only)
+     * @description Every tenant that has services, with how many, from the store's index of services: the tenants an operator may address with ?tenant= for support. Operators only (403 forbidden otherwise).
+     */
+    get: operations["listTenants"];
   };
 }
 
@@ -818,6 +830,16 @@ export interface components {
       to: string;
       dry_run: boolean;
       services: components["schemas"]["Upgrade"][];
+    };
+    /** @description One tenant that has services. */
+    TenantSummary: {
+      tenant: string;
+      /** @description How many services it has. */
+      services: number;
+    };
+    /** @description Every tenant that has services, by id. */
+    TenantList: {
+      tenants: components["schemas"]["TenantSummary"][];
     };
   };
   responses: {
@@ -1913,7 +1935,7 @@ export interface operations {
   };
   /**
    * Restore a revision's inputs and plan them
-   * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version is refused with 409: move the service to that version first.
+   * @description Sets the service's inputs to the revision's (a masked secret keeps its current value) and starts a plan. A revision of another template version also pins the service to that version (its inputs migrated as an upgrade migrates them; 400 field errors when that version is no longer published or refuses them): the plan runs that version's module. Nothing is applied until asked.
    */
   restoreRevision: {
     parameters: {
@@ -1981,6 +2003,47 @@ export interface operations {
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * Publish a version of a template (operators)
+   * @description Checks the files (form schema, allowed module files, each module's variables and outputs against the form, readiness checks naming real outputs: every problem at once, as field errors named by file path) and stores them as the version `template.json` names. A version never changes: the same content again answers 200, other content under a published version 409. Only operators may publish (single-user mode, or the operator role).
+   */
+  publishTemplate: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+      path: {
+        template: components["parameters"]["template"];
+      };
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["PublishTemplate"];
+      };
+    };
+    responses: {
+      /** @description Already published with this content. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["PublishedVersion"];
+        };
+      };
+      /** @description Published. */
+      201: {
+        content: {
+          "application/json": components["schemas"]["PublishedVersion"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
+      409: components["responses"]["E409"];
+      413: components["responses"]["E413"];
+      415: components["responses"]["E415"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
@@ -2209,6 +2272,30 @@ export interface operations {
       403: components["responses"]["E403"];
       404: components["responses"]["E404"];
       409: components["responses"]["E409"];
+      500: components["responses"]["E500"];
+      503: components["responses"]["E503"];
+    };
+  };
+  /**
+   * List tenants (operators only)
+   * @description Every tenant that has services, with how many, from the store's index of services: the tenants an operator may address with ?tenant= for support. Operators only (403 forbidden otherwise).
+   */
+  listTenants: {
+    parameters: {
+      query?: {
+        tenant?: components["parameters"]["Tenant"];
+      };
+    };
+    responses: {
+      /** @description The tenants. */
+      200: {
+        content: {
+          "application/json": components["schemas"]["TenantList"];
+        };
+      };
+      400: components["responses"]["E400"];
+      401: components["responses"]["E401"];
+      403: components["responses"]["E403"];
       500: components["responses"]["E500"];
       503: components["responses"]["E503"];
     };
