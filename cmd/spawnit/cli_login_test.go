@@ -77,6 +77,10 @@ func TestLoginAgainstRealOP(t *testing.T) {
 	if out := cli.ok("whoami"); !strings.Contains(out, "Signed in to "+base+" as ") || !strings.Contains(out, "Role: deployer.") {
 		t.Fatalf("whoami:\n%s", out)
 	}
+	// A deployer is refused the operators' list of tenants, with the reason.
+	if _, errOut, code := cli.run("tenants"); code != 1 || !strings.Contains(errOut, "operator") {
+		t.Fatalf("tenants as a deployer: exit %d: %s", code, errOut)
+	}
 	if out := cli.ok("context", "list"); !strings.Contains(out, "*        test  "+base) {
 		t.Fatalf("context list:\n%s", out)
 	}

@@ -133,7 +133,7 @@ func (app *cliApp) addCommands(root *cobra.Command) {
 	add("jobs", app.operationCmd(opPlan), app.operationCmd(opApply), app.operationCmd(opDestroy),
 		app.operationCmd(opAccept), app.operationCmd(opRemediate), app.jobsCmd(), app.logsCmd(), app.cancelCmd())
 	add("catalog", app.catalogCmd(), app.templateCmd(), app.versionsCmd(), app.upgradeAllCmd())
-	add("account", app.loginCmd(), app.logoutCmd(), app.contextCmd(), app.whoamiCmd())
+	add("account", app.loginCmd(), app.logoutCmd(), app.contextCmd(), app.whoamiCmd(), app.tenantsCmd())
 	add("other", app.versionCmd())
 }
 

@@ -801,3 +801,21 @@ func TestFollowShowsElapsedTimeWhileSilent(t *testing.T) {
 		t.Fatalf("output:\n%s", got)
 	}
 }
+
+func TestTenantsTable(t *testing.T) {
+	f := newFakeAPI(t)
+	f.HandleFunc("GET /api/v1/tenants", func(w http.ResponseWriter, r *http.Request) {
+		sendJSON(w, 200, apiv1.TenantList{Tenants: []apiv1.TenantSummary{{Tenant: "acme", Services: 3}, {Tenant: "globex", Services: 12}}})
+	})
+	out, _, err := runCLI(t, f, "tenants")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `TENANT  SERVICES
+acme    3
+globex  12
+`
+	if out != want {
+		t.Errorf("output:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -1,7 +1,11 @@
 package main
 
 import (
+	"strconv"
+
 	"github.com/spf13/cobra"
+
+	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
 func (app *cliApp) whoamiCmd() *cobra.Command {
@@ -37,6 +41,33 @@ func (app *cliApp) whoamiCmd() *cobra.Command {
 				s.printf("Role: %s.\n", cliClean(me.Role))
 			}
 			return nil
+		},
+	}
+}
+
+func (app *cliApp) tenantsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "tenants",
+		Short: "list the tenants that have services, with how many (operators only)",
+		Args:  cliArgs(0, 0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := app.session(ctx)
+			if err != nil {
+				return err
+			}
+			tenants, err := s.c.Tenants(ctx)
+			if err != nil {
+				return s.explain(err, nil)
+			}
+			if s.json {
+				return s.printJSON(apiv1.TenantList{Tenants: tenants})
+			}
+			rows := make([][]string, 0, len(tenants))
+			for _, t := range tenants {
+				rows = append(rows, []string{cliClean(t.Tenant), strconv.Itoa(t.Services)})
+			}
+			return s.table([]string{"TENANT", "SERVICES"}, rows)
 		},
 	}
 }
