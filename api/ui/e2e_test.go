@@ -80,15 +80,20 @@ func TestBrowserE2E(t *testing.T) {
 				"--drift-interval", "0", "--tofu", tofu, "--provider-mirror", mirror}
 			env := []string{}
 			// The recovery step changes the stored state's lineage behind the server's back
-			// (local state lives in the data directory, laid out as in a bucket).
-			tamper := `sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` +
-				filepath.Join(dataDir, "store", "clients", "{tenant}", "{service}", "terraform.tfstate")
+			// (local state lives in the data directory, laid out as in a bucket), then puts
+			// the good state back before marking the service recovered: the state is
+			// encrypted, and one whose clear lineage no longer matches its encrypted one is
+			// a state tofu refuses to read.
+			state := filepath.Join(dataDir, "store", "clients", "{tenant}", "{service}", "terraform.tfstate")
+			good := filepath.Join(t.TempDir(), "good.tfstate")
+			tamper := `cp ` + state + ` ` + good + ` && sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` + state
+			repair := `cp ` + good + ` ` + state
 			// The upgrade step publishes httpecho 1.3.0 as an operator would by hand: a changed
 			// module, then template.json with the new version and its release notes.
 			tpl := filepath.Join(dataDir, "store", "templates", "httpecho")
 			publish := `sed -i 's/restart = "unless-stopped"/restart = "always"/' ` + filepath.Join(tpl, "modules", "docker", "main.tf") +
 				` && sed -i 's/"version": "1.2.0"/"version": "1.3.0", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
-			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_PUBLISH_CMD=" + publish}
+			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_REPAIR_CMD=" + repair, "SPAWNIT_E2E_PUBLISH_CMD=" + publish}
 			if mode == "oidc" {
 				op := testservers.OIDCProvider(t, base+"/auth/callback")
 				args = append(args, "--oidc-issuer", op.Issuer, "--oidc-client-id", testservers.OPWebClient,

@@ -180,13 +180,15 @@ async function logSeqs(page) {
  *   breakService async (tenant, serviceId) => void: removes the service's container
  *   tamperState  async (tenant, serviceId) => void: changes the service's stored OpenTofu
  *                state behind SpawnIt's back (optional: the recovery step runs with it)
+ *   repairState  async (tenant, serviceId) => void: puts the state tamperState changed back,
+ *                as an operator repairs it before marking the service recovered (optional)
  *   publishVersion async () => void: publishes httpecho 1.3.0 (a changed module, release
  *                notes) behind SpawnIt's back (optional: the upgrade step runs with it)
  *   timeoutMs    how long a job may take (default 180 s)
  *   steps        a Steps instance
  */
 export async function runFlow(opts) {
-  const { url, screenshots, user, password, breakService, tamperState, pokeService, publishVersion, steps = new Steps() } = opts;
+  const { url, screenshots, user, password, breakService, tamperState, repairState, pokeService, publishVersion, steps = new Steps() } = opts;
   const jobTimeout = opts.timeoutMs ?? 180_000;
   const browser = await launch(opts);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
@@ -497,6 +499,9 @@ export async function runFlow(opts) {
         expect(/lineage changed-by-the-browser-test/.test(found), `recovery note: ${found}`);
         await audit(page, 'a service that needs recovery');
         await shoot(page, screenshots, '08-needs-recovery');
+        // The operator repairs the state (an encrypted state whose clear lineage was edited
+        // is one tofu cannot read), then says so.
+        if (repairState) await repairState(ctx.tenant, ctx.serviceId);
         await page.getByTestId('action-recover').click();
         await page.getByRole('dialog', { name: /as recovered\?/ }).getByRole('button', { name: 'Mark as recovered' }).click();
         await notice.waitFor({ state: 'hidden' });

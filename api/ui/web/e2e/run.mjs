@@ -44,8 +44,16 @@ async function breakWithCommand(tenant, service) {
 }
 
 async function tamperWithCommand(tenant, service) {
+  await stateCommand(process.env.SPAWNIT_E2E_TAMPER_CMD, tenant, service);
+}
+
+async function repairWithCommand(tenant, service) {
+  await stateCommand(process.env.SPAWNIT_E2E_REPAIR_CMD, tenant, service);
+}
+
+async function stateCommand(template, tenant, service) {
   if (!ID.test(tenant) || !ID.test(service)) throw new Error(`unexpected ids ${tenant}/${service}`);
-  const cmd = process.env.SPAWNIT_E2E_TAMPER_CMD.replaceAll('{tenant}', tenant).replaceAll('{service}', service);
+  const cmd = template.replaceAll('{tenant}', tenant).replaceAll('{service}', service);
   await run('sh', ['-c', cmd], { timeout: 60_000 });
 }
 
@@ -81,6 +89,7 @@ try {
         }
       : breakWithCommand,
     tamperState: !mock && process.env.SPAWNIT_E2E_TAMPER_CMD ? tamperWithCommand : undefined,
+    repairState: !mock && process.env.SPAWNIT_E2E_REPAIR_CMD ? repairWithCommand : undefined,
     // Makes the deployed service write `line` to its log: the test image logs each request.
     pokeService: mock
       ? async (_tenant, service, _endpoint, line) => {
