@@ -86,14 +86,8 @@ func (s *Server) restoreRevision(c echo.Context) error {
 	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
 		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
+	if err := s.optionalJSON(c, &struct{}{}); err != nil {
 		return err
-	}
-	if raw != nil {
-		if err := decodeJSON(raw, &struct{}{}); err != nil {
-			return err
-		}
 	}
 	if s.draining.Load() {
 		return engine.ErrClosed
