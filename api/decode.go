@@ -102,6 +102,16 @@ func fieldError(field, code, reason string) error {
 	return &catalog.ValidationError{Fields: []catalog.FieldError{{Field: field, Code: code, Reason: reason}}}
 }
 
+// serviceIfMatch is the request's If-Match: "" when absent, else the one ETag of the
+// service it names ("*" and lists are refused).
+func serviceIfMatch(c echo.Context) (string, error) {
+	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
+	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
+		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
+	}
+	return ifMatch, nil
+}
+
 // parseBool reads an optional boolean query parameter.
 func parseBool(c echo.Context, name string) (bool, error) {
 	v := c.QueryParam(name)

@@ -172,12 +172,12 @@ func (s *Server) updateInputs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
+	ifMatch, err := serviceIfMatch(c)
+	if err != nil {
+		return err
+	}
 	if ifMatch == "" {
 		return newError(http.StatusPreconditionRequired, apiv1.CodePreconditionNeeded, "If-Match with the service's ETag is required")
-	}
-	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
 	}
 	var body struct {
 		Inputs json.RawMessage `json:"inputs"`

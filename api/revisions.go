@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,9 +81,9 @@ func (s *Server) restoreRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
-	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
+	ifMatch, err := serviceIfMatch(c)
+	if err != nil {
+		return err
 	}
 	if err := s.optionalJSON(c, &struct{}{}); err != nil {
 		return err
