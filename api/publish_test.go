@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
 func TestPublishTemplate(t *testing.T) {
-	tf := catalogtest.Builtin(t, "httpecho")
-	catalogtest.SetVersion(t, tf, "9.0.0", "")
+	tf := catalogtest.Files(t, catalog.Builtin(), "httpecho")
+	tf["template.json"] = catalogtest.WithVersion(t, tf["template.json"], "9.0.0", "")
 	files := map[string]string{} // as the API takes them: text by path
 	for p, b := range tf {
 		files[p] = string(b)

@@ -161,8 +161,8 @@ func TestRestoreAnotherVersion(t *testing.T) {
 	}
 
 	// A revision of a published version: the service moves to it, with its inputs.
-	files := catalogtest.Builtin(t, "httpecho")
-	catalogtest.SetVersion(t, files, "9.0.0", "")
+	files := catalogtest.Files(t, catalog.Builtin(), "httpecho")
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], "9.0.0", "")
 	if _, _, err := catalog.New(h.st, nil).Publish(t.Context(), files, "test"); err != nil {
 		t.Fatal(err)
 	}

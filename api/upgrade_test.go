@@ -16,11 +16,11 @@ import (
 // themselves run in pkg/platform's integration test.)
 func TestUpgradeRoutes(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	files := catalogtest.Builtin(t, "httpecho")
+	files := catalogtest.Files(t, catalog.Builtin(), "httpecho")
 	svc := h.createService("tenant-a", "httpecho", map[string]any{"port": 18091})
-	from := catalogtest.Version(t, files)
+	from := catalogtest.Version(t, files["template.json"])
 	to := catalogtest.NextMinor(t, from)
-	catalogtest.SetVersion(t, files, to, "Says farewell.")
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], to, "Says farewell.")
 	files["template.json"] = []byte(strings.Replace(string(files["template.json"]), `"inputs": [`, `"inputs": [{"name": "farewell", "label": "Farewell", "type": "string", "max": 8, "default": "bye"},`, 1))
 	files["modules/docker/variables.tf"] = append(files["modules/docker/variables.tf"], "\nvariable \"farewell\" {\n  type = string\n}\n"...)
 	if _, _, err := catalog.New(h.st, nil).Publish(context.Background(), files, "test"); err != nil {

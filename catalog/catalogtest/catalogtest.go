@@ -1,6 +1,8 @@
 // Package catalogtest helps tests that publish new versions of a built-in template:
 // its files as Publish takes them, and its version changed to one derived from the
-// version it ships with, so that bumping the template breaks no test.
+// version it ships with, so that bumping the template breaks no test. It does not
+// import catalog, so that catalog's own tests use it too: files are a
+// catalog.TemplateFiles's map (path to content), the built-in templates catalog.Builtin().
 package catalogtest
 
 import (
@@ -9,19 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/spawnit/spawnit/catalog"
 )
 
-// Builtin returns the files of the built-in template id, by path inside its folder.
-func Builtin(t testing.TB, id string) catalog.TemplateFiles {
+// Files returns the files of the template in folder id of builtin (catalog.Builtin()),
+// by path inside its folder.
+func Files(t testing.TB, builtin fs.FS, id string) map[string][]byte {
 	t.Helper()
-	files := catalog.TemplateFiles{}
-	err := fs.WalkDir(catalog.Builtin(), id, func(p string, d fs.DirEntry, err error) error {
+	files := map[string][]byte{}
+	err := fs.WalkDir(builtin, id, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		b, err := fs.ReadFile(catalog.Builtin(), p)
+		b, err := fs.ReadFile(builtin, p)
 		files[strings.TrimPrefix(p, id+"/")] = b
 		return err
 	})
@@ -34,29 +35,29 @@ func Builtin(t testing.TB, id string) catalog.TemplateFiles {
 // versionField is the template's own "version" member (the first: inputs have none).
 var versionField = regexp.MustCompile(`"version":\s*"([^"]*)"`)
 
-// Version is the version files' template.json names.
-func Version(t testing.TB, files catalog.TemplateFiles) string {
+// Version is the version a template.json names.
+func Version(t testing.TB, templateJSON []byte) string {
 	t.Helper()
-	m := versionField.FindSubmatch(files[catalog.TemplateFile])
+	m := versionField.FindSubmatch(templateJSON)
 	if m == nil {
 		t.Fatal("template.json names no version")
 	}
 	return string(m[1])
 }
 
-// SetVersion names version in files' template.json, with releaseNotes when not
-// empty, and returns the version it named before.
-func SetVersion(t testing.TB, files catalog.TemplateFiles, version, releaseNotes string) (was string) {
+// WithVersion is templateJSON naming version instead, with releaseNotes when not
+// empty; the rest of the document as it was.
+func WithVersion(t testing.TB, templateJSON []byte, version, releaseNotes string) []byte {
 	t.Helper()
-	was = Version(t, files)
+	loc := versionField.FindIndex(templateJSON)
+	if loc == nil {
+		t.Fatal("template.json names no version")
+	}
 	field := `"version": ` + strconv.Quote(version)
 	if releaseNotes != "" {
 		field += `, "release_notes": ` + strconv.Quote(releaseNotes)
 	}
-	loc := versionField.FindIndex(files[catalog.TemplateFile])
-	tpl := files[catalog.TemplateFile]
-	files[catalog.TemplateFile] = []byte(string(tpl[:loc[0]]) + field + string(tpl[loc[1]:]))
-	return was
+	return []byte(string(templateJSON[:loc[0]]) + field + string(templateJSON[loc[1]:]))
 }
 
 // NextMinor is the version one minor step above v: 1.2.0 -> 1.3.0, 2 -> 2.1.

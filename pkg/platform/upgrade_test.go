@@ -20,12 +20,12 @@ import (
 // restarts "always", and it takes a new input, farewell, with a default.
 func httpechoVersion(t *testing.T, version string) catalog.TemplateFiles {
 	t.Helper()
-	builtin := catalogtest.Builtin(t, "httpecho")
+	builtin := catalogtest.Files(t, catalog.Builtin(), "httpecho")
 	files := catalog.TemplateFiles{}
 	for _, p := range []string{"template.json", "modules/docker/main.tf", "modules/docker/variables.tf", "modules/docker/outputs.tf", "modules/docker/versions.tf"} {
 		files[p] = builtin[p]
 	}
-	catalogtest.SetVersion(t, files, version, "Restarts always; says farewell.")
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], version, "Restarts always; says farewell.")
 	tpl := string(files["template.json"])
 	tpl = strings.Replace(tpl, `"inputs": [`, `"inputs": [
     {"name": "farewell", "label": "Farewell", "type": "string", "max": 64, "default": "bye"},`, 1)
@@ -58,7 +58,7 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 	runToEnd(t, p, a, id, engine.OpApply, engine.StateSucceeded)
 
 	// The versions published derive from the one the template ships with.
-	from := catalogtest.Version(t, catalogtest.Builtin(t, "httpecho"))
+	from := catalogtest.Version(t, catalogtest.Files(t, catalog.Builtin(), "httpecho")["template.json"])
 	to := catalogtest.NextMinor(t, from)
 	brokenVersion := catalogtest.NextMinor(t, to)
 	if _, _, err := p.cat.Publish(ctx, httpechoVersion(t, to), "alice"); err != nil {
