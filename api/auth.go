@@ -87,7 +87,9 @@ const TenantParam = "tenant"
 // so with auth.Require), and addressing another tenant (?tenant=) operator.
 func (s *Server) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		r := c.Request()
+		// The session, for a browser, is read once for the whole request.
+		r := auth.WithSessionMemo(c.Request())
+		c.SetRequest(r)
 		p, err := s.cfg.Auth.Authenticate(r)
 		if err != nil {
 			if unavailable(err) {

@@ -55,6 +55,29 @@ func (s *Server) readBody(c echo.Context) ([]byte, error) {
 	return b, nil
 }
 
+// requiredJSON reads the request's JSON document into dst (decodeJSON's rules): a
+// missing or empty body is a 400.
+func (s *Server) requiredJSON(c echo.Context, dst any) error {
+	raw, err := s.readBody(c)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
+	}
+	return decodeJSON(raw, dst)
+}
+
+// optionalJSON reads the request's JSON document, when there is one, into dst
+// (decodeJSON's rules); without one dst is left as it is.
+func (s *Server) optionalJSON(c echo.Context, dst any) error {
+	raw, err := s.readBody(c)
+	if err != nil || raw == nil {
+		return err
+	}
+	return decodeJSON(raw, dst)
+}
+
 var errNotJSON = newError(http.StatusUnsupportedMediaType, apiv1.CodeUnsupportedMedia, "request body must be application/json")
 
 func isJSON(contentType string) bool {
@@ -77,6 +100,16 @@ func decodeJSON(raw []byte, dst any) error {
 
 func fieldError(field, code, reason string) error {
 	return &catalog.ValidationError{Fields: []catalog.FieldError{{Field: field, Code: code, Reason: reason}}}
+}
+
+// serviceIfMatch is the request's If-Match: "" when absent, else the one ETag of the
+// service it names ("*" and lists are refused).
+func serviceIfMatch(c echo.Context) (string, error) {
+	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
+	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
+		return "", newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
+	}
+	return ifMatch, nil
 }
 
 // parseBool reads an optional boolean query parameter.

@@ -107,15 +107,8 @@ type createBody struct {
 }
 
 func (s *Server) createService(c echo.Context) error {
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
-	}
 	var body createBody
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := s.requiredJSON(c, &body); err != nil {
 		return err
 	}
 	inputs, err := parseInputs(body.Inputs)
@@ -179,24 +172,17 @@ func (s *Server) updateInputs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
-	if ifMatch == "" {
-		return newError(http.StatusPreconditionRequired, apiv1.CodePreconditionNeeded, "If-Match with the service's ETag is required")
-	}
-	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
-	}
-	raw, err := s.readBody(c)
+	ifMatch, err := serviceIfMatch(c)
 	if err != nil {
 		return err
 	}
-	if raw == nil {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
+	if ifMatch == "" {
+		return newError(http.StatusPreconditionRequired, apiv1.CodePreconditionNeeded, "If-Match with the service's ETag is required")
 	}
 	var body struct {
 		Inputs json.RawMessage `json:"inputs"`
 	}
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := s.requiredJSON(c, &body); err != nil {
 		return err
 	}
 	inputs, err := parseInputs(body.Inputs)
@@ -231,15 +217,8 @@ func (s *Server) updateService(c echo.Context) error {
 	if c.Request().Header.Get(HeaderIfMatch) != "" {
 		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "PATCH takes no If-Match: the settings it names are replaced as sent")
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
-	}
 	var body updateBody
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := s.requiredJSON(c, &body); err != nil {
 		return err
 	}
 	var set platform.Settings
@@ -318,14 +297,8 @@ func (s *Server) runFor(op engine.Operation, reason string) echo.HandlerFunc {
 		if key != "" && platform.ValidateIdempotencyKey(key) != nil {
 			return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "Idempotency-Key must be 1 to %d printable ASCII characters", platform.MaxIdempotencyKeyLen)
 		}
-		raw, err := s.readBody(c)
-		if err != nil {
+		if err := s.optionalJSON(c, &struct{}{}); err != nil {
 			return err
-		}
-		if raw != nil {
-			if err := decodeJSON(raw, &struct{}{}); err != nil {
-				return err
-			}
 		}
 		if s.draining.Load() {
 			return engine.ErrClosed
@@ -376,15 +349,9 @@ func (s *Server) cancelJob(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
 	var body apiv1.Cancel
-	if raw != nil {
-		if err := decodeJSON(raw, &body); err != nil {
-			return err
-		}
+	if err := s.optionalJSON(c, &body); err != nil {
+		return err
 	}
 	info, err := s.p.Cancel(c.Request().Context(), s.actor(c), svc, job, body.Force)
 	if err != nil {

@@ -25,14 +25,8 @@ func (s *Server) operate(action platform.ContainerAction) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		raw, err := s.readBody(c)
-		if err != nil {
+		if err := s.optionalJSON(c, &struct{}{}); err != nil {
 			return err
-		}
-		if raw != nil {
-			if err := decodeJSON(raw, &struct{}{}); err != nil {
-				return err
-			}
 		}
 		svc, err := s.p.Operate(c.Request().Context(), s.actor(c), id, action)
 		if err != nil {

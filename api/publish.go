@@ -22,15 +22,8 @@ func (s *Server) publishTemplate(c echo.Context) error {
 	if err := auth.Require(c, auth.RoleOperator); err != nil {
 		return err
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
-	}
 	var body apiv1.PublishTemplate
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := s.requiredJSON(c, &body); err != nil {
 		return err
 	}
 	files := make(catalog.TemplateFiles, len(body.Files))

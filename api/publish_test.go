@@ -1,36 +1,21 @@
 package api_test
 
 import (
-	"io/fs"
-	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
-// httpechoFiles is the built-in httpecho template's files, as text by path.
-func httpechoFiles(t *testing.T) map[string]string {
-	t.Helper()
-	files := map[string]string{}
-	err := fs.WalkDir(catalog.Builtin(), "httpecho", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(catalog.Builtin(), p)
-		files[strings.TrimPrefix(p, "httpecho/")] = string(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return files
-}
-
 func TestPublishTemplate(t *testing.T) {
-	files := httpechoFiles(t)
-	files["template.json"] = regexp.MustCompile(`"version": "[^"]*"`).ReplaceAllString(files["template.json"], `"version": "9.0.0"`)
+	tf := catalogtest.Files(t, catalog.Builtin(), "httpecho")
+	tf["template.json"] = catalogtest.WithVersion(t, tf["template.json"], "9.0.0", "")
+	files := map[string]string{} // as the API takes them: text by path
+	for p, b := range tf {
+		files[p] = string(b)
+	}
 	files["modules/docker/main.tf"] += "\n# 1.2.0\n"
 	path := "/api/v1/catalog/httpecho/versions"
 

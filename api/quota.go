@@ -24,15 +24,8 @@ func (s *Server) putQuota(c echo.Context) error {
 	if err := auth.Require(c, auth.RoleOperator); err != nil {
 		return err
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
-	if raw == nil {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "a JSON body is required")
-	}
 	var body apiv1.QuotaOverride
-	if err := decodeJSON(raw, &body); err != nil {
+	if err := s.requiredJSON(c, &body); err != nil {
 		return err
 	}
 	u, err := s.p.SetQuota(c.Request().Context(), s.actor(c), body)

@@ -3,7 +3,6 @@ package api
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -82,18 +81,12 @@ func (s *Server) restoreRevision(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ifMatch := strings.TrimSpace(c.Request().Header.Get(HeaderIfMatch))
-	if ifMatch == "*" || strings.Contains(ifMatch, ",") {
-		return newError(http.StatusBadRequest, apiv1.CodeBadRequest, "If-Match must be the one ETag of the service")
-	}
-	raw, err := s.readBody(c)
+	ifMatch, err := serviceIfMatch(c)
 	if err != nil {
 		return err
 	}
-	if raw != nil {
-		if err := decodeJSON(raw, &struct{}{}); err != nil {
-			return err
-		}
+	if err := s.optionalJSON(c, &struct{}{}); err != nil {
+		return err
 	}
 	if s.draining.Load() {
 		return engine.ErrClosed

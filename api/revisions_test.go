@@ -3,7 +3,6 @@ package api_test
 import (
 	"encoding/json"
 	"io"
-	"io/fs"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -161,23 +161,8 @@ func TestRestoreAnotherVersion(t *testing.T) {
 	}
 
 	// A revision of a published version: the service moves to it, with its inputs.
-	files := catalog.TemplateFiles{}
-	err := fs.WalkDir(catalog.Builtin(), "httpecho", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(catalog.Builtin(), p)
-		files[strings.TrimPrefix(p, "httpecho/")] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tpl struct{ Version string }
-	if err := json.Unmarshal(files["template.json"], &tpl); err != nil {
-		t.Fatal(err)
-	}
-	files["template.json"] = []byte(strings.Replace(string(files["template.json"]), `"version": "`+tpl.Version+`"`, `"version": "9.0.0"`, 1))
+	files := catalogtest.Files(t, catalog.Builtin(), "httpecho")
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], "9.0.0", "")
 	if _, _, err := catalog.New(h.st, nil).Publish(t.Context(), files, "test"); err != nil {
 		t.Fatal(err)
 	}

@@ -57,15 +57,9 @@ func (s *Server) upgrade(apply bool) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		raw, err := s.readBody(c)
-		if err != nil {
-			return err
-		}
 		var body upgradeBody
-		if raw != nil {
-			if err := decodeJSON(raw, &body); err != nil {
-				return err
-			}
+		if err := s.optionalJSON(c, &body); err != nil {
+			return err
 		}
 		var inputs map[string]any
 		if len(body.Inputs) > 0 && string(body.Inputs) != "null" {
@@ -101,15 +95,9 @@ func (s *Server) bulkUpgrade(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	raw, err := s.readBody(c)
-	if err != nil {
-		return err
-	}
 	var body apiv1.BulkUpgradeRequest
-	if raw != nil {
-		if err := decodeJSON(raw, &body); err != nil {
-			return err
-		}
+	if err := s.optionalJSON(c, &body); err != nil {
+		return err
 	}
 	if s.draining.Load() {
 		return engine.ErrClosed

@@ -2,11 +2,11 @@ package api_test
 
 import (
 	"context"
-	"io/fs"
 	"strings"
 	"testing"
 
 	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
 
@@ -16,21 +16,12 @@ import (
 // themselves run in pkg/platform's integration test.)
 func TestUpgradeRoutes(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
-	files := catalog.TemplateFiles{}
-	err := fs.WalkDir(catalog.Builtin(), "httpecho", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := fs.ReadFile(catalog.Builtin(), p)
-		files[strings.TrimPrefix(p, "httpecho/")] = b
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	files := catalogtest.Files(t, catalog.Builtin(), "httpecho")
 	svc := h.createService("tenant-a", "httpecho", map[string]any{"port": 18091})
-	tpl := strings.Replace(string(files["template.json"]), `"version": "1.2.0"`, `"version": "1.3.0", "release_notes": "Says farewell."`, 1)
-	files["template.json"] = []byte(strings.Replace(tpl, `"inputs": [`, `"inputs": [{"name": "farewell", "label": "Farewell", "type": "string", "max": 8, "default": "bye"},`, 1))
+	from := catalogtest.Version(t, files["template.json"])
+	to := catalogtest.NextMinor(t, from)
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], to, "Says farewell.")
+	files["template.json"] = []byte(strings.Replace(string(files["template.json"]), `"inputs": [`, `"inputs": [{"name": "farewell", "label": "Farewell", "type": "string", "max": 8, "default": "bye"},`, 1))
 	files["modules/docker/variables.tf"] = append(files["modules/docker/variables.tf"], "\nvariable \"farewell\" {\n  type = string\n}\n"...)
 	if _, _, err := catalog.New(h.st, nil).Publish(context.Background(), files, "test"); err != nil {
 		t.Fatal(err)
@@ -38,12 +29,12 @@ func TestUpgradeRoutes(t *testing.T) {
 
 	var list apiv1.TemplateVersionList
 	h.must(200, req{method: "GET", path: "/api/v1/catalog/httpecho/versions"}).decode(t, &list)
-	if len(list.Versions) != 2 || list.Versions[0].Version != "1.2.0" || !list.Versions[1].Latest || list.Versions[1].ReleaseNotes != "Says farewell." {
+	if len(list.Versions) != 2 || list.Versions[0].Version != from || !list.Versions[1].Latest || list.Versions[1].ReleaseNotes != "Says farewell." {
 		t.Fatalf("versions: %+v", list)
 	}
 	var got apiv1.Service
 	h.must(200, req{method: "GET", path: "/api/v1/services/" + svc.ID}).decode(t, &got)
-	if got.TemplateVersion != "1.2.0" || got.Upgrade == nil || got.Upgrade.To != "1.3.0" {
+	if got.TemplateVersion != from || got.Upgrade == nil || got.Upgrade.To != to {
 		t.Fatalf("service: version %s, offer %+v", got.TemplateVersion, got.Upgrade)
 	}
 
@@ -56,7 +47,7 @@ func TestUpgradeRoutes(t *testing.T) {
 	var u apiv1.Upgrade
 	res := h.must(202, req{method: "POST", path: "/api/v1/services/" + svc.ID + "/upgrade/plan"})
 	res.decode(t, &u)
-	if u.From != "1.2.0" || u.To != "1.3.0" || len(u.AddedInputs) != 1 || u.Job == nil || res.header.Get("Location") == "" {
+	if u.From != from || u.To != to || len(u.AddedInputs) != 1 || u.Job == nil || res.header.Get("Location") == "" {
 		t.Fatalf("upgrade plan: %+v", u)
 	}
 
@@ -66,7 +57,7 @@ func TestUpgradeRoutes(t *testing.T) {
 	var bulk apiv1.BulkUpgrade
 	h.must(200, req{method: "POST", path: "/api/v1/catalog/httpecho/upgrade", body: map[string]any{"dry_run": true},
 		headers: map[string]string{"X-Test-Role": "operator"}}).decode(t, &bulk)
-	if bulk.To != "1.3.0" || !bulk.DryRun || len(bulk.Services) != 1 || bulk.Services[0].Service != svc.ID {
+	if bulk.To != to || !bulk.DryRun || len(bulk.Services) != 1 || bulk.Services[0].Service != svc.ID {
 		t.Fatalf("bulk dry run: %+v", bulk)
 	}
 }

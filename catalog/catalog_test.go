@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/storekey"
 )
@@ -79,7 +80,7 @@ func TestSeedWritesEveryBuiltinFile(t *testing.T) {
 func TestSeedNeverOverwrites(t *testing.T) {
 	c, st := seeded(t)
 	ctx := context.Background()
-	edited := strings.Replace(mustData(t, st, "templates/postgres/template.json"), `"version": "1.2.0"`, `"version": "9.9.9"`, 1)
+	edited := string(catalogtest.WithVersion(t, []byte(mustData(t, st, "templates/postgres/template.json")), "9.9.9", ""))
 	st.put("templates/postgres/template.json", edited)
 	st.put("templates/postgres/modules/docker/main.tf", "# operator's own module\n")
 	// A template whose template.json is gone but whose (edited) module remains: seeding
@@ -191,7 +192,7 @@ func TestListSkipsAndReportsMalformedTemplates(t *testing.T) {
 			t.Errorf("problem without detail: %+v", p)
 		}
 	}
-	if tpl, err := c.Get(ctx, "nginx-static"); err != nil || tpl.Version != "1.2.0" {
+	if tpl, err := c.Get(ctx, "nginx-static"); err != nil || tpl.Version != shippedVersion(t, "nginx-static") {
 		t.Fatalf("Get(malformed folder, published version) = %v %v, want the published version", tpl, err)
 	}
 	if _, err := c.Get(ctx, "unknownfield"); !errors.Is(err, ErrInvalidTemplate) {
@@ -256,7 +257,8 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.2.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "kubernetes"}) {
+	shipped, next := httpechoVersions(t)
+	if tpl.Version != shipped || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "kubernetes"}) {
 		t.Fatalf("got version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	reads := st.getCount(key)
@@ -272,18 +274,18 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 		t.Fatalf("template.json re-read %d times while unchanged", st.getCount(key)-reads)
 	}
 
-	st.put(key, strings.Replace(mustData(t, st, key), `"version": "1.2.0"`, `"version": "1.3.0"`, 1))
+	st.put(key, string(catalogtest.WithVersion(t, []byte(mustData(t, st, key)), next, "")))
 	st.put("templates/httpecho/modules/gcp/main.tf", "# later\n")
 	tpl, err = c.Get(ctx, "httpecho")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tpl.Version != "1.3.0" || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "gcp", "kubernetes"}) {
+	if tpl.Version != next || !reflect.DeepEqual(tpl.Targets, []string{"aws", "docker", "gcp", "kubernetes"}) {
 		t.Fatalf("after the change: version %s providers %v", tpl.Version, tpl.Targets)
 	}
 	list, _ := c.List(ctx)
 	for _, l := range list {
-		if l.ID == "httpecho" && l.Version != "1.3.0" {
+		if l.ID == "httpecho" && l.Version != next {
 			t.Fatalf("List still has version %s", l.Version)
 		}
 	}
@@ -293,13 +295,13 @@ func TestChangedTemplateIsPickedUpByETag(t *testing.T) {
 
 	// Rewriting identical bytes changes the ETag only: still one read, same content.
 	st.put(key, mustData(t, st, key))
-	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
+	if tpl, err = c.Get(ctx, "httpecho"); err != nil || tpl.Version != next {
 		t.Fatalf("%v %v", tpl, err)
 	}
 
 	// The folder's template.json is gone; the published versions stay.
 	st.Delete(ctx, key)
-	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != "1.3.0" {
+	if tpl, err := c.Get(ctx, "httpecho"); err != nil || tpl.Version != next {
 		t.Fatalf("Get after deleting template.json = %v %v", tpl, err)
 	}
 	for _, k := range st.keys("templates/httpecho/") {

@@ -33,6 +33,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/internal/testservers"
 )
 
@@ -103,19 +104,7 @@ func loadContractModule(t *testing.T, id, target string) *contractModule {
 // checkAsAuthorsDo runs catalog.CheckTemplate on a built-in template's files.
 func checkAsAuthorsDo(t *testing.T, id string) {
 	t.Helper()
-	files := catalog.TemplateFiles{}
-	err := fs.WalkDir(catalog.Builtin(), id, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := fs.ReadFile(catalog.Builtin(), p)
-		files[strings.TrimPrefix(p, id+"/")] = data
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := catalog.CheckTemplate(files); err != nil {
+	if _, err := catalog.CheckTemplate(catalogtest.Files(t, catalog.Builtin(), id)); err != nil {
 		var ve *catalog.ValidationError
 		if !errors.As(err, &ve) {
 			t.Fatal(err)

@@ -46,7 +46,7 @@ func TestCreateService(t *testing.T) {
 		t.Fatalf("token not generated: %q", token)
 	}
 	wantInfo := Info{
-		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: "1.2.0",
+		Client: "acme", Service: svc.Service, Template: "httpecho", TemplateVersion: shippedVersion(t, "httpecho"),
 		Provider: "docker", Name: "My echo", Created: created, Labels: map[string]string{"team": "blue"},
 		Sensitive: []string{"token"}, VersionPinned: true,
 	}

@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/client"
@@ -265,7 +266,8 @@ func (o *OIDC) CheckCSRF(r *http.Request) error {
 	return nil
 }
 
-// session returns the request's session; err means the store could not say.
+// session returns the request's session; err means the store could not say. A
+// request made by WithSessionMemo reads it from the store once.
 func (o *OIDC) session(r *http.Request) (session, bool, error) {
 	if o.sessions == nil {
 		return session{}, false, nil
@@ -274,7 +276,38 @@ func (o *OIDC) session(r *http.Request) (session, bool, error) {
 	if err != nil || c.Value == "" {
 		return session{}, false, nil
 	}
-	return o.sessions.get(r.Context(), c.Value, o.now())
+	m, _ := r.Context().Value(sessionMemoKey{}).(*sessionMemo)
+	if m == nil {
+		return o.sessions.get(r.Context(), c.Value, o.now())
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.read && m.cookie == c.Value {
+		return m.s, m.ok, nil
+	}
+	s, ok, err := o.sessions.get(r.Context(), c.Value, o.now())
+	if err == nil { // a store that did not answer is asked again
+		m.read, m.cookie, m.s, m.ok = true, c.Value, s, ok
+	}
+	return s, ok, err
+}
+
+type sessionMemoKey struct{}
+
+// sessionMemo is the session one request names, once read.
+type sessionMemo struct {
+	mu     sync.Mutex
+	read   bool
+	cookie string
+	s      session
+	ok     bool
+}
+
+// WithSessionMemo returns r with room for its session once read: Authenticate,
+// CheckCSRF and CSRFToken of that request (and of requests made from it) then read
+// the session from the store once between them, not once each.
+func WithSessionMemo(r *http.Request) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), sessionMemoKey{}, &sessionMemo{}))
 }
 
 // SweepSessions deletes the records of browser sessions that have ended (whoever

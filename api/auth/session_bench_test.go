@@ -15,8 +15,8 @@ import (
 )
 
 // BenchmarkSessionRequest is what a cookie-authenticated request pays for its session:
-// the cookie's HMAC, one read of the record, its decryption. State-changing requests
-// pay it twice (authentication, then the CSRF check).
+// the cookie's HMAC, one read of the record, its decryption. A request the API serves
+// pays it once (WithSessionMemo), its CSRF check included.
 func BenchmarkSessionRequest(b *testing.B) {
 	b.Run("fs", func(b *testing.B) {
 		st, err := store.NewFS(b.TempDir())

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -309,4 +311,49 @@ func (c *countingStore) fail(err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.err = err
+}
+
+// TestSessionReadOncePerRequest: a request made by WithSessionMemo reads its session
+// from the store once, however many of Authenticate, CheckCSRF and CSRFToken look at
+// it; without, each reads it.
+func TestSessionReadOncePerRequest(t *testing.T) {
+	st := &countingStore{Store: fsStore(t)}
+	o := &OIDC{sessions: newTestSessions(t, st, testSecret(1)), cookies: newCookieNames(false), now: time.Now}
+	cookie, sess, err := o.sessions.create(t.Context(), authn.Principal{Subject: "s", Tenant: "t", Role: authn.RoleDeployer}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	request := func() *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/api/v1/services", nil)
+		r.AddCookie(&http.Cookie{Name: o.cookies.session, Value: cookie})
+		r.Header.Set(csrfHeader, sess.csrf)
+		return r
+	}
+	all := func(r *http.Request) {
+		t.Helper()
+		if p, err := o.Authenticate(r); err != nil || p.Subject != "s" {
+			t.Fatalf("Authenticate = %+v, %v", p, err)
+		}
+		if err := o.CheckCSRF(r); err != nil {
+			t.Fatalf("CheckCSRF = %v", err)
+		}
+		if got := o.CSRFToken(r); got != sess.csrf {
+			t.Fatalf("CSRFToken = %q", got)
+		}
+	}
+	all(WithSessionMemo(request()))
+	if n := st.gets(); n != 1 {
+		t.Fatalf("one request with its memo read the session %d times", n)
+	}
+	all(request())
+	if n := st.gets(); n != 1+3 {
+		t.Fatalf("one request without a memo read the session %d times, want 3", n-1)
+	}
+	// A sign-out is seen by the next request at once.
+	if err := o.sessions.delete(t.Context(), cookie); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Authenticate(WithSessionMemo(request())); !errors.Is(err, authn.ErrUnauthenticated) {
+		t.Fatalf("after sign-out: %v", err)
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/api/ui"
+	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/internal/testservers"
 )
 
@@ -88,12 +90,16 @@ func TestBrowserE2E(t *testing.T) {
 			good := filepath.Join(t.TempDir(), "good.tfstate")
 			tamper := `cp ` + state + ` ` + good + ` && sed -i 's/"lineage": *"[^"]*"/"lineage": "changed-by-the-browser-test"/' ` + state
 			repair := `cp ` + good + ` ` + state
-			// The upgrade step publishes httpecho 1.3.0 as an operator would by hand: a changed
-			// module, then template.json with the new version and its release notes.
+			// The upgrade step publishes the version after the one httpecho ships with as an
+			// operator would by hand: a changed module, then template.json with the new
+			// version and its release notes.
 			tpl := filepath.Join(dataDir, "store", "templates", "httpecho")
+			from := catalogtest.Version(t, catalogtest.Files(t, catalog.Builtin(), "httpecho")["template.json"])
+			to := catalogtest.NextMinor(t, from)
 			publish := `sed -i 's/restart = "unless-stopped"/restart = "always"/' ` + filepath.Join(tpl, "modules", "docker", "main.tf") +
-				` && sed -i 's/"version": "1.2.0"/"version": "1.3.0", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
-			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_REPAIR_CMD=" + repair, "SPAWNIT_E2E_PUBLISH_CMD=" + publish}
+				` && sed -i 's/"version": "` + from + `"/"version": "` + to + `", "release_notes": "Restarts always."/' ` + filepath.Join(tpl, "template.json")
+			flowEnv := []string{"SPAWNIT_URL=" + base, "SPAWNIT_E2E_TAMPER_CMD=" + tamper, "SPAWNIT_E2E_REPAIR_CMD=" + repair,
+				"SPAWNIT_E2E_PUBLISH_CMD=" + publish, "SPAWNIT_E2E_PUBLISH_FROM=" + from, "SPAWNIT_E2E_PUBLISH_TO=" + to}
 			if mode == "oidc" {
 				op := testservers.OIDCProvider(t, base+"/auth/callback")
 				args = append(args, "--oidc-issuer", op.Issuer, "--oidc-client-id", testservers.OPWebClient,

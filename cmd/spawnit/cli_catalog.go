@@ -3,10 +3,12 @@ package main
 // catalog and template: the templates users deploy from.
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/client"
 	"github.com/spawnit/spawnit/pkg/truncate"
 	"github.com/spf13/cobra"
 )
@@ -44,43 +46,32 @@ func (app *cliApp) templateCmd() *cobra.Command {
 }
 
 func (app *cliApp) listTemplates(cmd *cobra.Command, args []string) error {
-	ctx := cmd.Context()
-	s, err := app.session(ctx)
-	if err != nil {
-		return err
-	}
-	templates, err := s.c.Catalog(ctx)
-	if err != nil {
-		return s.explain(err, nil)
-	}
-	if s.json {
-		return s.printJSON(apiv1.TemplateList{Templates: templates})
-	}
-	if len(templates) == 0 {
-		s.printf("The catalog is empty.\n")
-		return nil
-	}
-	rows := make([][]string, len(templates))
-	for i, t := range templates {
-		// The description on one line and cut short; -o json has the full text.
-		rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), truncate.String(strings.Join(strings.Fields(t.Description), " "), 60)}
-	}
-	return s.table([]string{"TEMPLATE", "NAME", "VERSION", "TARGETS", "DESCRIPTION"}, rows)
+	return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (apiv1.TemplateList, error) {
+		templates, err := c.Catalog(ctx)
+		return apiv1.TemplateList{Templates: templates}, err
+	}, func(s *cliSession, l apiv1.TemplateList) error {
+		if len(l.Templates) == 0 {
+			s.printf("The catalog is empty.\n")
+			return nil
+		}
+		rows := make([][]string, len(l.Templates))
+		for i, t := range l.Templates {
+			// The description on one line and cut short; -o json has the full text.
+			rows[i] = []string{t.ID, t.Name, t.Version, strings.Join(t.Providers, ","), truncate.String(strings.Join(strings.Fields(t.Description), " "), 60)}
+		}
+		return s.table([]string{"TEMPLATE", "NAME", "VERSION", "TARGETS", "DESCRIPTION"}, rows)
+	})
 }
 
 func (app *cliApp) showTemplate(cmd *cobra.Command, args []string) error {
-	ctx := cmd.Context()
-	s, err := app.session(ctx)
-	if err != nil {
-		return err
-	}
-	t, err := s.c.Template(ctx, args[0])
-	if err != nil {
-		return s.explain(err, map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit template list"})
-	}
-	if s.json {
-		return s.printJSON(t)
-	}
+	hints := map[string]string{apiv1.CodeNotFound: "See the templates you can use with: spawnit template list"}
+	return callAndPrint(app, cmd, hints, func(ctx context.Context, c *client.Client) (*apiv1.Template, error) {
+		return c.Template(ctx, args[0])
+	}, templateText)
+}
+
+// templateText prints a template: what it is, its targets and a table of its inputs.
+func templateText(s *cliSession, t *apiv1.Template) error {
 	s.printf("Template %s: %s", t.ID, cliClean(t.Name))
 	if t.Version != "" {
 		s.printf(" (version %s)", cliClean(t.Version))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/client"
+	"github.com/spf13/cobra"
 )
 
 const cliDefaultServer = "http://127.0.0.1:8080"
@@ -93,6 +94,26 @@ func (app *cliApp) session(ctx context.Context) (*cliSession, error) {
 		return nil, usageError{strings.TrimPrefix(err.Error(), "client: ")}
 	}
 	return &cliSession{env: env, c: c, json: app.output != "text", format: app.output, server: c.BaseURL()}, nil
+}
+
+// callAndPrint is the shape of most client commands: connect, make one call, then print
+// its answer, as it is under -o json/yaml, else as text writes it. An error of the call
+// is explained (hints: extra lines for this command's API error codes, as explain).
+func callAndPrint[T any](app *cliApp, cmd *cobra.Command, hints map[string]string,
+	call func(ctx context.Context, c *client.Client) (T, error), text func(s *cliSession, v T) error) error {
+	ctx := cmd.Context()
+	s, err := app.session(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := call(ctx, s.c)
+	if err != nil {
+		return s.explain(err, hints)
+	}
+	if s.json {
+		return s.printJSON(v)
+	}
+	return text(s, v)
 }
 
 func cliFirstSet(vals ...string) string {

@@ -3,12 +3,16 @@ package main
 // service history, compare and restore: a service's configuration revisions.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/client"
 )
 
 func (app *cliApp) historyCmds() []*cobra.Command {
@@ -21,34 +25,9 @@ func (app *cliApp) historyCmds() []*cobra.Command {
 		Args:              cliArgs(1, 1),
 		ValidArgsFunction: app.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			revs, err := s.c.Revisions(ctx, args[0])
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(revs)
-			}
-			rows := make([][]string, 0, len(revs))
-			for _, r := range revs {
-				what := r.Kind
-				switch {
-				case r.RestoredFrom > 0:
-					what += " of " + strconv.Itoa(r.RestoredFrom)
-				case r.Job != "":
-					what += " (job " + r.Job + ")"
-				}
-				serial := ""
-				if r.StateSerial > 0 {
-					serial = strconv.FormatInt(r.StateSerial, 10)
-				}
-				rows = append(rows, []string{strconv.Itoa(r.Number), what, r.TemplateVersion, serial, r.By, r.At.Local().Format(time.DateTime)})
-			}
-			return s.table([]string{"REVISION", "WHAT", "VERSION", "STATE SERIAL", "BY", "WHEN"}, rows)
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) ([]apiv1.Revision, error) {
+				return c.Revisions(ctx, args[0])
+			}, historyTable)
 		},
 	}
 	compare := &cobra.Command{
@@ -65,27 +44,19 @@ func (app *cliApp) historyCmds() []*cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			cmp, err := s.c.CompareRevisions(ctx, args[0], from, to)
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(cmp)
-			}
-			if len(cmp.Changes) == 0 {
-				s.printf("Revisions %d and %d have the same configuration.\n", from, to)
-				return nil
-			}
-			rows := make([][]string, 0, len(cmp.Changes))
-			for _, c := range cmp.Changes {
-				rows = append(rows, []string{c.Field, shownValue(c.From), shownValue(c.To)})
-			}
-			return s.table([]string{"FIELD", "REVISION " + strconv.Itoa(from), "REVISION " + strconv.Itoa(to)}, rows)
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (*apiv1.RevisionComparison, error) {
+				return c.CompareRevisions(ctx, args[0], from, to)
+			}, func(s *cliSession, cmp *apiv1.RevisionComparison) error {
+				if len(cmp.Changes) == 0 {
+					s.printf("Revisions %d and %d have the same configuration.\n", from, to)
+					return nil
+				}
+				rows := make([][]string, 0, len(cmp.Changes))
+				for _, c := range cmp.Changes {
+					rows = append(rows, []string{c.Field, shownValue(c.From), shownValue(c.To)})
+				}
+				return s.table([]string{"FIELD", "REVISION " + strconv.Itoa(from), "REVISION " + strconv.Itoa(to)}, rows)
+			})
 		},
 	}
 	var noFollow bool
@@ -125,6 +96,26 @@ func (app *cliApp) historyCmds() []*cobra.Command {
 	}
 	restore.Flags().BoolVar(&noFollow, "no-follow", false, "start the plan and return at once")
 	return []*cobra.Command{history, compare, restore}
+}
+
+// historyTable prints a service's revisions, one a row.
+func historyTable(s *cliSession, revs []apiv1.Revision) error {
+	rows := make([][]string, 0, len(revs))
+	for _, r := range revs {
+		what := r.Kind
+		switch {
+		case r.RestoredFrom > 0:
+			what += " of " + strconv.Itoa(r.RestoredFrom)
+		case r.Job != "":
+			what += " (job " + r.Job + ")"
+		}
+		serial := ""
+		if r.StateSerial > 0 {
+			serial = strconv.FormatInt(r.StateSerial, 10)
+		}
+		rows = append(rows, []string{strconv.Itoa(r.Number), what, r.TemplateVersion, serial, r.By, r.At.Local().Format(time.DateTime)})
+	}
+	return s.table([]string{"REVISION", "WHAT", "VERSION", "STATE SERIAL", "BY", "WHEN"}, rows)
 }
 
 func revisionArg(s string) (int, error) {

@@ -344,31 +344,24 @@ func (app *cliApp) cancelCmd() *cobra.Command {
 		Args:              cliArgs(2, 2),
 		ValidArgsFunction: app.completeServiceThenJob,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
 			svc, jobID := args[0], args[1]
-			job, err := s.c.Cancel(ctx, svc, jobID, force)
-			if err != nil {
-				return s.explain(err, map[string]string{
-					apiv1.CodeCoolOff: fmt.Sprintf("Cancel without --force first; if tofu has not stopped a few seconds later, run: spawnit cancel %s %s --force", svc, jobID),
-				})
+			hints := map[string]string{
+				apiv1.CodeCoolOff: fmt.Sprintf("Cancel without --force first; if tofu has not stopped a few seconds later, run: spawnit cancel %s %s --force", svc, jobID),
 			}
-			if s.json {
-				return s.printJSON(job)
-			}
-			switch {
-			case job.State == spawnit.StateCancelled:
-				s.printf("Job %s (%s) is cancelled.\n", job.ID, job.Operation)
-			case force:
-				s.printf("Job %s (%s) is being killed (%s).\n", job.ID, job.Operation, job.State)
-			default:
-				s.printf("Job %s (%s) was asked to stop (%s).\nIf it does not stop, force it: spawnit cancel %s %s --force\n",
-					job.ID, job.Operation, job.State, svc, job.ID)
-			}
-			return nil
+			return callAndPrint(app, cmd, hints, func(ctx context.Context, c *client.Client) (*apiv1.Job, error) {
+				return c.Cancel(ctx, svc, jobID, force)
+			}, func(s *cliSession, job *apiv1.Job) error {
+				switch {
+				case job.State == spawnit.StateCancelled:
+					s.printf("Job %s (%s) is cancelled.\n", job.ID, job.Operation)
+				case force:
+					s.printf("Job %s (%s) is being killed (%s).\n", job.ID, job.Operation, job.State)
+				default:
+					s.printf("Job %s (%s) was asked to stop (%s).\nIf it does not stop, force it: spawnit cancel %s %s --force\n",
+						job.ID, job.Operation, job.State, svc, job.ID)
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "kill tofu instead of asking it to stop")
@@ -388,34 +381,26 @@ func (app *cliApp) jobsCmd() *cobra.Command {
 		Args:              cliArgs(2, 2),
 		ValidArgsFunction: app.completeServiceThenJob,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			job, err := s.c.Job(ctx, args[0], args[1], reveal)
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(job)
-			}
-			loc := s.env.location()
-			s.printf("Job %s: %s of service %s\n", job.ID, job.Operation, job.Service.Service)
-			s.printf("  State:    %s\n", job.State)
-			s.printf("  Created:  %s\n", job.CreatedAt.In(loc).Format("2006-01-02 15:04:05 MST"))
-			if job.Background {
-				s.printf("  Started by SpawnIt's supervisor.\n")
-			}
-			if job.Changes != nil {
-				s.printf("  Changes:  %d added, %d changed, %d destroyed\n", job.Changes.Add, job.Changes.Change, job.Changes.Remove)
-			}
-			if job.Error != "" {
-				s.printf("  Error:    %s\n", cliCleanLines(job.Error))
-			}
-			s.printf("\n")
-			s.report(job)
-			return nil
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (*apiv1.Job, error) {
+				return c.Job(ctx, args[0], args[1], reveal)
+			}, func(s *cliSession, job *apiv1.Job) error {
+				loc := s.env.location()
+				s.printf("Job %s: %s of service %s\n", job.ID, job.Operation, job.Service.Service)
+				s.printf("  State:    %s\n", job.State)
+				s.printf("  Created:  %s\n", job.CreatedAt.In(loc).Format("2006-01-02 15:04:05 MST"))
+				if job.Background {
+					s.printf("  Started by SpawnIt's supervisor.\n")
+				}
+				if job.Changes != nil {
+					s.printf("  Changes:  %d added, %d changed, %d destroyed\n", job.Changes.Add, job.Changes.Change, job.Changes.Remove)
+				}
+				if job.Error != "" {
+					s.printf("  Error:    %s\n", cliCleanLines(job.Error))
+				}
+				s.printf("\n")
+				s.report(job)
+				return nil
+			})
 		},
 	}
 	show.Flags().BoolVar(&reveal, "reveal", false, "include sensitive output values (the server records it)")

@@ -4,10 +4,12 @@ package main
 // running service (Docker target).
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/client"
 	"github.com/spf13/cobra"
 )
 
@@ -37,28 +39,18 @@ func (app *cliApp) containerCmd(action string) *cobra.Command {
 		Args:              cliArgs(1, 1),
 		ValidArgsFunction: app.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			var svc *apiv1.Service
-			switch action {
-			case "stop":
-				svc, err = s.c.Stop(ctx, args[0])
-			case "start":
-				svc, err = s.c.Start(ctx, args[0])
-			default:
-				svc, err = s.c.Restart(ctx, args[0])
-			}
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(svc)
-			}
-			s.printf(done, svc.ID)
-			return nil
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (*apiv1.Service, error) {
+				switch action {
+				case "stop":
+					return c.Stop(ctx, args[0])
+				case "start":
+					return c.Start(ctx, args[0])
+				}
+				return c.Restart(ctx, args[0])
+			}, func(s *cliSession, svc *apiv1.Service) error {
+				s.printf(done, svc.ID)
+				return nil
+			})
 		},
 	}
 }

@@ -252,6 +252,13 @@ func (s *cliSession) updateInputs(ctx context.Context, id string, change func(*a
 	}
 }
 
+// serviceSettings is what service settings prints under -o json/yaml.
+type serviceSettings struct {
+	Service       string     `json:"service"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+	AutoRemediate bool       `json:"auto_remediate"`
+}
+
 func (app *cliApp) serviceSettingsCmd() *cobra.Command {
 	var expiresIn time.Duration
 	var expiresAt string
@@ -264,7 +271,6 @@ func (app *cliApp) serviceSettingsCmd() *cobra.Command {
 		Args:              cliArgs(1, 1),
 		ValidArgsFunction: app.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
 			var u apiv1.UpdateService
 			changed := false
 			switch {
@@ -286,36 +292,29 @@ func (app *cliApp) serviceSettingsCmd() *cobra.Command {
 			if cmd.Flags().Changed("auto-remediate") {
 				u.AutoRemediate, changed = &autoRemediate, true
 			}
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			var svc *apiv1.Service
-			if changed {
-				svc, _, err = s.c.UpdateService(ctx, args[0], u)
-			} else {
-				svc, _, err = s.c.Service(ctx, args[0])
-			}
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			settings := struct {
-				Service       string     `json:"service"`
-				ExpiresAt     *time.Time `json:"expires_at"`
-				AutoRemediate bool       `json:"auto_remediate"`
-			}{svc.ID, svc.ExpiresAt, svc.AutoRemediate}
-			if s.json {
-				return s.printJSON(settings)
-			}
-			expiry := "never"
-			if svc.ExpiresAt != nil {
-				expiry = svc.ExpiresAt.In(s.env.location()).Format("2006-01-02 15:04:05 MST")
-			}
-			if changed {
-				s.printf("Updated the settings of service %s.\n", svc.ID)
-			}
-			s.printf("Expires:         %s\nAuto-remediate:  %s\n", expiry, onOff(svc.AutoRemediate))
-			return nil
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (serviceSettings, error) {
+				var svc *apiv1.Service
+				var err error
+				if changed {
+					svc, _, err = c.UpdateService(ctx, args[0], u)
+				} else {
+					svc, _, err = c.Service(ctx, args[0])
+				}
+				if err != nil {
+					return serviceSettings{}, err
+				}
+				return serviceSettings{svc.ID, svc.ExpiresAt, svc.AutoRemediate}, nil
+			}, func(s *cliSession, set serviceSettings) error {
+				expiry := "never"
+				if set.ExpiresAt != nil {
+					expiry = set.ExpiresAt.In(s.env.location()).Format("2006-01-02 15:04:05 MST")
+				}
+				if changed {
+					s.printf("Updated the settings of service %s.\n", set.Service)
+				}
+				s.printf("Expires:         %s\nAuto-remediate:  %s\n", expiry, onOff(set.AutoRemediate))
+				return nil
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -336,20 +335,12 @@ func (app *cliApp) recoverCmd() *cobra.Command {
 		Args:              cliArgs(1, 1),
 		ValidArgsFunction: app.completeServices,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			svc, err := s.c.Recover(ctx, args[0])
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(svc)
-			}
-			s.printf("Service %s no longer needs recovery.\n", svc.ID)
-			return nil
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (*apiv1.Service, error) {
+				return c.Recover(ctx, args[0])
+			}, func(s *cliSession, svc *apiv1.Service) error {
+				s.printf("Service %s no longer needs recovery.\n", svc.ID)
+				return nil
+			})
 		},
 	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/client"
 	"github.com/spf13/cobra"
 )
 
@@ -95,31 +97,24 @@ func (app *cliApp) versionsCmd() *cobra.Command {
 		Short: "list a template's published versions",
 		Args:  cliArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			vs, err := s.c.TemplateVersions(ctx, args[0])
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(apiv1.TemplateVersionList{Template: args[0], Versions: vs})
-			}
-			rows := make([][]string, 0, len(vs))
-			for _, v := range vs {
-				mark := ""
-				switch {
-				case v.Latest:
-					mark = "latest"
-				case v.Retired:
-					mark = "retired"
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (apiv1.TemplateVersionList, error) {
+				vs, err := c.TemplateVersions(ctx, args[0])
+				return apiv1.TemplateVersionList{Template: args[0], Versions: vs}, err
+			}, func(s *cliSession, l apiv1.TemplateVersionList) error {
+				rows := make([][]string, 0, len(l.Versions))
+				for _, v := range l.Versions {
+					mark := ""
+					switch {
+					case v.Latest:
+						mark = "latest"
+					case v.Retired:
+						mark = "retired"
+					}
+					notes, _, _ := strings.Cut(cliCleanLines(v.ReleaseNotes), "\n")
+					rows = append(rows, []string{v.Version, mark, v.PublishedAt.In(s.env.location()).Format("2006-01-02 15:04"), cliClean(v.PublishedBy), notes})
 				}
-				notes, _, _ := strings.Cut(cliCleanLines(v.ReleaseNotes), "\n")
-				rows = append(rows, []string{v.Version, mark, v.PublishedAt.In(s.env.location()).Format("2006-01-02 15:04"), cliClean(v.PublishedBy), notes})
-			}
-			return s.table([]string{"VERSION", "", "PUBLISHED", "BY", "RELEASE NOTES"}, rows)
+				return s.table([]string{"VERSION", "", "PUBLISHED", "BY", "RELEASE NOTES"}, rows)
+			})
 		},
 	}
 }
@@ -134,28 +129,20 @@ func (app *cliApp) upgradeAllCmd() *cobra.Command {
 			"it, each move is applied as its own job. Operators only.",
 		Args: cliArgs(1, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			s, err := app.session(ctx)
-			if err != nil {
-				return err
-			}
-			out, err := s.c.UpgradeAll(ctx, args[0], req)
-			if err != nil {
-				return s.explain(err, nil)
-			}
-			if s.json {
-				return s.printJSON(out)
-			}
-			verb := "Upgrading"
-			if out.DryRun {
-				verb = "Planned the upgrade of"
-			}
-			s.printf("%s %d services of %s to %s.\n", verb, len(out.Services), out.Template, out.To)
-			rows := make([][]string, 0, len(out.Services))
-			for _, u := range out.Services {
-				rows = append(rows, []string{u.Tenant, u.Service, u.From, upgradeResult(u)})
-			}
-			return s.table([]string{"TENANT", "SERVICE", "FROM", "RESULT"}, rows)
+			return callAndPrint(app, cmd, nil, func(ctx context.Context, c *client.Client) (*apiv1.BulkUpgrade, error) {
+				return c.UpgradeAll(ctx, args[0], req)
+			}, func(s *cliSession, out *apiv1.BulkUpgrade) error {
+				verb := "Upgrading"
+				if out.DryRun {
+					verb = "Planned the upgrade of"
+				}
+				s.printf("%s %d services of %s to %s.\n", verb, len(out.Services), out.Template, out.To)
+				rows := make([][]string, 0, len(out.Services))
+				for _, u := range out.Services {
+					rows = append(rows, []string{u.Tenant, u.Service, u.From, upgradeResult(u)})
+				}
+				return s.table([]string{"TENANT", "SERVICE", "FROM", "RESULT"}, rows)
+			})
 		},
 	}
 	f := cmd.Flags()

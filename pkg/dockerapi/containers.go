@@ -19,32 +19,7 @@ import (
 // A 304 (already in the state asked for) is success; a 404 is ErrNotFound, a 409
 // ErrConflict, any other answer but 2xx an error with the engine's message.
 func (c *Client) Post(ctx context.Context, path string, q url.Values) error {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("docker POST %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotModified {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		return nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	msg := engineMessage(b)
-	switch resp.StatusCode {
-	case http.StatusNotFound:
-		return fmt.Errorf("%w: %s: %s", ErrNotFound, path, msg)
-	case http.StatusConflict:
-		return fmt.Errorf("%w: %s: %s", ErrConflict, path, msg)
-	}
-	return fmt.Errorf("docker POST %s: %s: %s", path, resp.Status, msg)
+	return c.send(ctx, http.MethodPost, path, q, http.StatusNotModified)
 }
 
 // Log streams.

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -82,11 +83,7 @@ func (c *Client) TLS() bool { return strings.HasPrefix(c.base, "https://") }
 // Open sends GET path?q and returns the answer's body (for streams such as /events);
 // a 404 is ErrNotFound, any other non-200 an error with the engine's message.
 func (c *Client) Open(ctx context.Context, path string, q url.Values) (io.ReadCloser, error) {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url(path, q), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -105,23 +102,34 @@ func (c *Client) Open(ctx context.Context, path string, q url.Values) (io.ReadCl
 	return nil, fmt.Errorf("docker %s: %s: %s", path, resp.Status, strings.TrimSpace(string(b)))
 }
 
+// url is the request URL of path?q.
+func (c *Client) url(path string, q url.Values) string {
+	if len(q) > 0 {
+		return c.base + path + "?" + q.Encode()
+	}
+	return c.base + path
+}
+
 // Delete sends DELETE path?q. A 404 is ErrNotFound, a 409 ErrConflict (both with the
 // engine's message), any other answer but 2xx an error with the engine's message.
 func (c *Client) Delete(ctx context.Context, path string, q url.Values) error {
-	u := c.base + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
+	return c.send(ctx, http.MethodDelete, path, q)
+}
+
+// send sends a request without a body whose answer matters only by its status: 2xx
+// and the statuses in accept are success, a 404 is ErrNotFound, a 409 ErrConflict
+// (both with the engine's message), any other an error with the engine's message.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, accept ...int) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), nil)
 	if err != nil {
 		return err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("docker DELETE %s: %w", path, err)
+		return fmt.Errorf("docker %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 == 2 {
+	if resp.StatusCode/100 == 2 || slices.Contains(accept, resp.StatusCode) {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil
 	}
@@ -133,7 +141,7 @@ func (c *Client) Delete(ctx context.Context, path string, q url.Values) error {
 	case http.StatusConflict:
 		return fmt.Errorf("%w: %s: %s", ErrConflict, path, msg)
 	}
-	return fmt.Errorf("docker DELETE %s: %s: %s", path, resp.Status, msg)
+	return fmt.Errorf("docker %s %s: %s: %s", method, path, resp.Status, msg)
 }
 
 // engineMessage is the message of an engine's error answer ({"message": ...}), or

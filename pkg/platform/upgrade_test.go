@@ -3,7 +3,6 @@ package platform
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/catalog"
+	"github.com/spawnit/spawnit/catalog/catalogtest"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/internal/testservers"
 	"github.com/spawnit/spawnit/pkg/apiv1"
@@ -20,16 +20,13 @@ import (
 // restarts "always", and it takes a new input, farewell, with a default.
 func httpechoVersion(t *testing.T, version string) catalog.TemplateFiles {
 	t.Helper()
+	builtin := catalogtest.Files(t, catalog.Builtin(), "httpecho")
 	files := catalog.TemplateFiles{}
 	for _, p := range []string{"template.json", "modules/docker/main.tf", "modules/docker/variables.tf", "modules/docker/outputs.tf", "modules/docker/versions.tf"} {
-		b, err := fsRead("httpecho/" + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[p] = b
+		files[p] = builtin[p]
 	}
+	files["template.json"] = catalogtest.WithVersion(t, files["template.json"], version, "Restarts always; says farewell.")
 	tpl := string(files["template.json"])
-	tpl = strings.Replace(tpl, `"version": "1.2.0"`, `"version": "`+version+`", "release_notes": "Restarts always; says farewell."`, 1)
 	tpl = strings.Replace(tpl, `"inputs": [`, `"inputs": [
     {"name": "farewell", "label": "Farewell", "type": "string", "max": 64, "default": "bye"},`, 1)
 	files["template.json"] = []byte(tpl)
@@ -41,8 +38,6 @@ func httpechoVersion(t *testing.T, version string) catalog.TemplateFiles {
 	files["modules/docker/variables.tf"] = append(files["modules/docker/variables.tf"], "\nvariable \"farewell\" {\n  type = string\n}\n"...)
 	return files
 }
-
-func fsRead(p string) ([]byte, error) { return fs.ReadFile(catalog.Builtin(), p) }
 
 // TestUpgradeAndDowngrade: a deployed service stays in sync and pinned to its version
 // when a new one is published; it is offered the upgrade, whose plan names the change;
@@ -62,14 +57,18 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 	t.Cleanup(func() { removeLabelled(t, []string{"spawnit.client=" + a.Tenant, "spawnit.service=" + id}) })
 	runToEnd(t, p, a, id, engine.OpApply, engine.StateSucceeded)
 
-	if _, _, err := p.cat.Publish(ctx, httpechoVersion(t, "1.3.0"), "alice"); err != nil {
+	// The versions published derive from the one the template ships with.
+	from := catalogtest.Version(t, catalogtest.Files(t, catalog.Builtin(), "httpecho")["template.json"])
+	to := catalogtest.NextMinor(t, from)
+	brokenVersion := catalogtest.NextMinor(t, to)
+	if _, _, err := p.cat.Publish(ctx, httpechoVersion(t, to), "alice"); err != nil {
 		t.Fatal(err)
 	}
 	svc := checkDrift(t, p, a, id)
-	if svc.Status.Drift != engine.StatusInSync || svc.TemplateVersion != "1.2.0" {
-		t.Fatalf("after publishing 1.3.0: drift %s, version %s; want in_sync on 1.2.0", svc.Status.Drift, svc.TemplateVersion)
+	if svc.Status.Drift != engine.StatusInSync || svc.TemplateVersion != from {
+		t.Fatalf("after publishing %s: drift %s, version %s; want in_sync on %s", to, svc.Status.Drift, svc.TemplateVersion, from)
 	}
-	if svc.Upgrade == nil || svc.Upgrade.From != "1.2.0" || svc.Upgrade.To != "1.3.0" || !strings.Contains(svc.Upgrade.ReleaseNotes, "farewell") {
+	if svc.Upgrade == nil || svc.Upgrade.From != from || svc.Upgrade.To != to || !strings.Contains(svc.Upgrade.ReleaseNotes, "farewell") {
 		t.Fatalf("upgrade offer: %+v", svc.Upgrade)
 	}
 
@@ -82,13 +81,13 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 		if info.State != engine.StateSucceeded || info.Plan == nil {
 			t.Fatalf("plan ended %s: %s", info.State, info.Error)
 		}
-		if !slices.Equal(u.Added, []string{"farewell"}) || len(u.Removed) != 0 || u.To != "1.3.0" {
+		if !slices.Equal(u.Added, []string{"farewell"}) || len(u.Removed) != 0 || u.To != to {
 			t.Fatalf("migration: %+v", u)
 		}
 		if !planChanges(info.Plan, "docker_container.httpecho") {
 			t.Fatalf("the plan does not name the container: %+v", info.Plan.Resources)
 		}
-		if v, _ := p.GetService(ctx, a, id); v.TemplateVersion != "1.2.0" {
+		if v, _ := p.GetService(ctx, a, id); v.TemplateVersion != from {
 			t.Fatalf("a plan moved the service to %s", v.TemplateVersion)
 		}
 	})
@@ -109,7 +108,7 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 		if info := waitFor(t, p, u.Job.ID); info.State != engine.StateSucceeded {
 			t.Fatalf("upgrade ended %s: %s", info.State, info.Error)
 		}
-		svc := waitVersion(t, p, a, id, "1.3.0")
+		svc := waitVersion(t, p, a, id, to)
 		if svc.Inputs["farewell"] != "bye" || svc.Upgrade != nil {
 			t.Fatalf("after the upgrade: inputs %v, offer %+v", svc.Inputs, svc.Upgrade)
 		}
@@ -119,12 +118,12 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 	})
 
 	t.Run("failed upgrade keeps the version", func(t *testing.T) {
-		broken := httpechoVersion(t, "1.4.0")
+		broken := httpechoVersion(t, brokenVersion)
 		broken["modules/docker/main.tf"] = append(broken["modules/docker/main.tf"], "\nresource \"docker_network\" \"bad\" {\n  name = \"spawnit-bad-${var.spawnit_service_id}\"\n  driver = \"no-such-driver\"\n}\n"...)
 		if _, _, err := p.cat.Publish(ctx, broken, "alice"); err != nil {
 			t.Fatal(err)
 		}
-		u, err := p.ApplyUpgrade(ctx, a, id, UpgradeRequest{Version: "1.4.0"})
+		u, err := p.ApplyUpgrade(ctx, a, id, UpgradeRequest{Version: brokenVersion})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,13 +133,13 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 		// The commit runs after the job's end, on success only: wait until the
 		// platform is done with the job, then look.
 		p.watches.Wait()
-		if svc, _ := p.GetService(ctx, a, id); svc.TemplateVersion != "1.3.0" {
+		if svc, _ := p.GetService(ctx, a, id); svc.TemplateVersion != to {
 			t.Fatalf("a failed upgrade moved the service to %s", svc.TemplateVersion)
 		}
 	})
 
 	t.Run("downgrade", func(t *testing.T) {
-		u, err := p.ApplyUpgrade(ctx, a, id, UpgradeRequest{Version: "1.2.0"})
+		u, err := p.ApplyUpgrade(ctx, a, id, UpgradeRequest{Version: from})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,21 +149,21 @@ func TestUpgradeAndDowngrade(t *testing.T) {
 		if info := waitFor(t, p, u.Job.ID); info.State != engine.StateSucceeded {
 			t.Fatalf("downgrade ended %s: %s", info.State, info.Error)
 		}
-		svc := waitVersion(t, p, a, id, "1.2.0")
-		if _, ok := svc.Inputs["farewell"]; ok || svc.Upgrade == nil || svc.Upgrade.To != "1.4.0" {
+		svc := waitVersion(t, p, a, id, from)
+		if _, ok := svc.Inputs["farewell"]; ok || svc.Upgrade == nil || svc.Upgrade.To != brokenVersion {
 			t.Fatalf("after the downgrade: inputs %v, offer %+v", svc.Inputs, svc.Upgrade)
 		}
 	})
 
 	t.Run("bulk dry run", func(t *testing.T) {
-		to, ups, err := p.BulkUpgrade(ctx, a, "httpecho", BulkUpgradeRequest{To: "1.3.0", DryRun: true})
-		if err != nil || to != "1.3.0" || len(ups) != 1 || ups[0].Job == nil || ups[0].Job.Plan == nil {
-			t.Fatalf("bulk dry run: %s %+v %v", to, ups, err)
+		got, ups, err := p.BulkUpgrade(ctx, a, "httpecho", BulkUpgradeRequest{To: to, DryRun: true})
+		if err != nil || got != to || len(ups) != 1 || ups[0].Job == nil || ups[0].Job.Plan == nil {
+			t.Fatalf("bulk dry run: %s %+v %v", got, ups, err)
 		}
 		if !planChanges(ups[0].Job.Plan, "docker_container.httpecho") {
 			t.Fatalf("bulk plan: %+v", ups[0].Job.Plan)
 		}
-		if svc, _ := p.GetService(ctx, a, id); svc.TemplateVersion != "1.2.0" {
+		if svc, _ := p.GetService(ctx, a, id); svc.TemplateVersion != from {
 			t.Fatalf("a dry run moved the service to %s", svc.TemplateVersion)
 		}
 	})

@@ -182,8 +182,9 @@ async function logSeqs(page) {
  *                state behind SpawnIt's back (optional: the recovery step runs with it)
  *   repairState  async (tenant, serviceId) => void: puts the state tamperState changed back,
  *                as an operator repairs it before marking the service recovered (optional)
- *   publishVersion async () => void: publishes httpecho 1.3.0 (a changed module, release
- *                notes) behind SpawnIt's back (optional: the upgrade step runs with it)
+ *   publishVersion async () => {from, to}: publishes a new version of httpecho (a changed
+ *                module, release notes) behind SpawnIt's back and says which version it moves
+ *                from and to (optional: the upgrade step runs with it)
  *   timeoutMs    how long a job may take (default 180 s)
  *   steps        a Steps instance
  */
@@ -415,14 +416,14 @@ export async function runFlow(opts) {
       await page.getByTestId('action-destroy').waitFor();
     });
     if (publishVersion) {
-      await steps.step('upgrade: offered with its release notes, the plan names the change, applied to 1.3.0', async () => {
-        await publishVersion();
+      await steps.step('upgrade: offered with its release notes, the plan names the change, applied to the new version', async () => {
+        const { from, to } = await publishVersion();
         await page.reload();
         const offer = page.getByTestId('upgrade-offer');
         await offer.waitFor();
         const text = await offer.innerText();
-        expect(/1\.2\.0 → 1\.3\.0/.test(text) && /Restarts always/.test(text), `upgrade offer: ${text}`);
-        expect((await page.getByTestId('service-version').innerText()) === '1.2.0', 'the service is not shown on 1.2.0');
+        expect(text.includes(`${from} → ${to}`) && /Restarts always/.test(text), `upgrade offer: ${text}`);
+        expect((await page.getByTestId('service-version').innerText()) === from, `the service is not shown on ${from}`);
         await page.getByTestId('upgrade-plan').click();
         const result = page.getByTestId('upgrade-plan-result');
         await result.getByTestId('plan-summary').waitFor({ timeout: jobTimeout });
@@ -437,7 +438,7 @@ export async function runFlow(opts) {
         expect((await banner.getAttribute('data-state')) === 'succeeded', `the upgrade ended ${await banner.getAttribute('data-state')}: ${await banner.innerText()}`);
         await page.getByRole('link', { name: 'Go to the service' }).click();
         // The version is recorded right after the job's end; the page follows the service's events.
-        await page.locator('[data-testid="service-version"]', { hasText: '1.3.0' }).waitFor({ timeout: 30_000 });
+        await page.locator('[data-testid="service-version"]', { hasText: to }).waitFor({ timeout: 30_000 });
         expect((await page.getByTestId('upgrade-offer').count()) === 0, 'an upgrade is still offered on the latest version');
       });
     }

@@ -12,8 +12,10 @@
 //                             {service} replaced; default: docker rm -f spawnit-{tenant}-{service}
 //   SPAWNIT_E2E_TAMPER_CMD    command that changes the service's stored state (its lineage),
 //                             with {tenant} and {service} replaced; unset: no recovery step
-//   SPAWNIT_E2E_PUBLISH_CMD   command that publishes httpecho 1.3.0 behind SpawnIt's back (its
-//                             files in the store changed by hand); unset: no upgrade step
+//   SPAWNIT_E2E_PUBLISH_CMD   command that publishes a new version of httpecho behind SpawnIt's
+//                             back (its files in the store changed by hand); unset: no upgrade step
+//   SPAWNIT_E2E_PUBLISH_FROM, SPAWNIT_E2E_PUBLISH_TO   the version httpecho ships with and
+//                             the one the command publishes
 //   SPAWNIT_SCREENSHOTS       folder for screenshots (default e2e/screenshots)
 //   SPAWNIT_E2E_TIMEOUT_MS    how long one job may take (default 180000)
 //   CHROMIUM_PATH             default /usr/bin/chromium
@@ -104,6 +106,7 @@ try {
       !mock && process.env.SPAWNIT_E2E_PUBLISH_CMD
         ? async () => {
             await run('sh', ['-c', process.env.SPAWNIT_E2E_PUBLISH_CMD], { timeout: 60_000 });
+            return { from: process.env.SPAWNIT_E2E_PUBLISH_FROM, to: process.env.SPAWNIT_E2E_PUBLISH_TO };
           }
         : undefined,
   });
