@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,12 @@ import (
 // fastWrite bounds a write the hub makes itself: a socket with room takes it at
 // once; one without is handed to a goroutine of its own.
 const fastWrite = 2 * time.Millisecond
+
+// coalesce is the shortest time between two delivery rounds of a hub.
+const coalesce = 5 * time.Millisecond
+
+// minShare is the fewest writes worth a goroutine of their own in a delivery round.
+const minShare = 64
 
 // maxHubTick bounds how long a departed client's socket is held.
 const maxHubTick = time.Second
@@ -236,9 +243,24 @@ func (h *hub) run() {
 	silence := h.s.cfg.KeepAlive - tick // the longest silence is tick + silence
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
+	pause := time.NewTimer(time.Hour)
+	defer pause.Stop()
+	var round time.Time
 	for {
 		select {
 		case <-h.wake:
+			// Events that come while a round is being written wait for the next, at
+			// least coalesce after this one started: a burst goes out in fewer, larger
+			// writes, which is most of what a delivery costs both ends.
+			if wait := time.Until(round.Add(coalesce)); wait > 0 {
+				pause.Reset(wait)
+				select {
+				case <-pause.C:
+				case <-h.ctx.Done():
+					return
+				}
+			}
+			round = time.Now()
 			if !h.deliver() {
 				return
 			}
@@ -283,8 +305,23 @@ func (h *hub) deliver() bool {
 		h.remove(sub, os.ErrDeadlineExceeded)
 	}
 	now := time.Now()
-	for _, w := range writes {
-		h.writeTo(w.sub, w.b, w.next, now)
+	// The writes are spread over as many goroutines as there are processors: one
+	// goroutine would get a single core's share of a loaded machine.
+	if par := min(runtime.GOMAXPROCS(0), len(writes)/minShare); par > 1 {
+		var wg sync.WaitGroup
+		for i := range par {
+			share := writes[i*len(writes)/par : (i+1)*len(writes)/par]
+			wg.Go(func() {
+				for _, w := range share {
+					h.writeTo(w.sub, w.b, w.next, now)
+				}
+			})
+		}
+		wg.Wait()
+	} else {
+		for _, w := range writes {
+			h.writeTo(w.sub, w.b, w.next, now)
+		}
 	}
 	if ended {
 		h.mu.Lock()

@@ -28,16 +28,18 @@ import (
 
 // Result is the JSON line sseload prints at the end.
 type Result struct {
-	Connected int       `json:"connected"`
-	Errors    int       `json:"errors"`
-	FirstErr  string    `json:"first_error,omitempty"`
-	DelaysMS  []float64 `json:"delays_ms"`
+	Connected int `json:"connected"`
+	// Unfinished counts the streams still open when the generator gave up (-timeout).
+	Unfinished int       `json:"unfinished"`
+	Errors     int       `json:"errors"`
+	FirstErr   string    `json:"first_error,omitempty"`
+	DelaysMS   []float64 `json:"delays_ms"`
 }
 
 func main() {
 	url := flag.String("url", "", "the event stream to subscribe to")
 	n := flag.Int("n", 1000, "number of subscribers")
-	timeout := flag.Duration("timeout", 5*time.Minute, "give up after this long")
+	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the generator here")
 	flag.Parse()
 	if *cpuProfile != "" { // SSELOAD_CPUPROFILE in the benchmark
@@ -119,6 +121,9 @@ func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
 			mu.Unlock()
 			delays := read(resp.Body, all)
 			mu.Lock()
+			if ctx.Err() == context.DeadlineExceeded {
+				res.Unfinished++
+			}
 			res.DelaysMS = append(res.DelaysMS, delays...)
 			mu.Unlock()
 		}()
