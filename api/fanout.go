@@ -42,7 +42,7 @@ import (
 const fastWrite = 2 * time.Millisecond
 
 // coalesce is the shortest time between two delivery rounds of a hub.
-const coalesce = 5 * time.Millisecond
+const coalesce = 20 * time.Millisecond
 
 // minShare is the fewest writes worth a goroutine of their own in a delivery round.
 const minShare = 64

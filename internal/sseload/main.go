@@ -13,12 +13,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"runtime/pprof"
@@ -69,6 +71,43 @@ func main() {
 	}
 }
 
+// subscribe sends the request on a connection of its own and reads the response head
+// itself: the body is then read straight from the connection by the caller's goroutine,
+// without the second goroutine per connection an http.Transport keeps (which doubled
+// the generator's scheduling work per event). The connection is closed when ctx ends
+// or the body is closed.
+func subscribe(ctx context.Context, rawURL string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", req.URL.Host)
+	if err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	if err := req.Write(conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4<<10), req)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	resp.Body = closer{resp.Body, func() { stop(); conn.Close() }}
+	return resp, nil
+}
+
+type closer struct {
+	io.Reader
+	close func()
+}
+
+func (c closer) Close() error { c.close(); return nil }
+
 // gate opens once, at a time every reader then sees.
 type gate struct {
 	open chan struct{} // closed after at is set
@@ -76,8 +115,6 @@ type gate struct {
 }
 
 func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
-	tr := &http.Transport{MaxIdleConnsPerHost: n, MaxConnsPerHost: n, DisableCompression: true}
-	cl := &http.Client{Transport: tr}
 	var (
 		mu        sync.Mutex
 		res       = Result{DelaysMS: []float64{}}
@@ -91,6 +128,7 @@ func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
 		res.Errors++
 		if res.FirstErr == "" {
 			res.FirstErr = err.Error()
+			fmt.Fprintln(os.Stderr, "sseload: first failure:", err)
 		}
 	}
 	connected.Add(n)
@@ -98,14 +136,13 @@ func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
 	for range n {
 		go func() {
 			defer done.Done()
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-			if err != nil {
-				connected.Done()
-				fail(err)
-				return
+			// A loaded machine may refuse or reset a connection in a storm of a thousand:
+			// try again a few times, as a browser's EventSource would.
+			resp, err := subscribe(ctx, url)
+			for try := 1; err != nil && try < 5 && ctx.Err() == nil; try++ {
+				time.Sleep(time.Duration(try) * 100 * time.Millisecond)
+				resp, err = subscribe(ctx, url)
 			}
-			req.Header.Set("Accept", "text/event-stream")
-			resp, err := cl.Do(req)
 			connected.Done()
 			if err != nil {
 				fail(err)
@@ -133,7 +170,6 @@ func run(ctx context.Context, url string, n int, onConnected func(int)) Result {
 	close(all.open)
 	onConnected(res.Connected)
 	done.Wait()
-	tr.CloseIdleConnections()
 	return res
 }
 
