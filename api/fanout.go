@@ -165,7 +165,10 @@ func (s *Server) joinHub(kind, key string, keep int, sub *hubSub, start func(h *
 		h.mu.Lock()
 	}
 	sub.last = time.Now()
-	sub.pos = h.base
+	sub.pos = h.base // a job's stream replays the log (after sub.after)
+	if kind == streamTenant {
+		sub.pos = h.base + len(h.frames) // a tenant's stream starts with what comes next
+	}
 	h.subs[sub] = struct{}{}
 	h.mu.Unlock()
 	s.metrics.sseSubscribers.WithLabelValues(kind).Inc()

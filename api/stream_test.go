@@ -240,6 +240,20 @@ func TestStreamPaths(t *testing.T) {
 			if !status {
 				t.Fatal("the tenant stream ended without the new service's status")
 			}
+			// A stream opened later starts with what comes next, not what came before.
+			later := h.openStream(ctx, "/api/v1/events", "", nil)
+			defer later.Body.Close()
+			svc2 := h.createService("", "bulk", map[string]any{"items": 1})
+			var first string
+			_ = readSSE(later.Body, func(ev sseEvent) bool {
+				if ev.event == "status" {
+					first = ev.data
+				}
+				return first == ""
+			})
+			if !strings.Contains(first, svc2.ID) {
+				t.Fatalf("a later tenant stream began with %s, want the status of %s", first, svc2.ID)
+			}
 			job := h.run("", svc.ID, "plan", nil)
 			done := h.wait("", svc.ID, job.ID, engine.StateSucceeded)
 			path := "/api/v1/services/" + svc.ID + "/jobs/" + job.ID + "/events"
