@@ -133,23 +133,24 @@ func main() {
 		}
 	}
 	if *keep != "" {
-		oldRows, oldLogs, err := readReport(*keep, ran)
+		oldRows, oldLogs, trailer, err := readReport(*keep, ran)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchreport:", err)
 			os.Exit(1)
 		}
 		rows, logs = append(oldRows, rows...), append(oldLogs, logs...)
+		defer fmt.Print(trailer)
 	}
 	write(os.Stdout, rows, logs)
 }
 
 // readReport reads the figures and raw lines of an earlier report, leaving out those of
-// the benchmarks in ran (measured again). Metrics are found back from their
-// descriptions.
-func readReport(path string, ran map[string]bool) ([]row, []string, error) {
+// the benchmarks in ran (measured again), and what was written after the raw figures
+// (kept as it is). Metrics are found back from their descriptions.
+func readReport(path string, ran map[string]bool) ([]row, []string, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	metric := map[string]string{}
 	for m, t := range targets {
@@ -157,9 +158,14 @@ func readReport(path string, ran map[string]bool) ([]row, []string, error) {
 	}
 	var rows []row
 	var logs []string
-	raw := false
-	for _, line := range strings.Split(string(b), "\n") {
+	raw, fences := false, 0
+	lines := strings.Split(string(b), "\n")
+	for i, line := range lines {
 		switch {
+		case raw && line == "```":
+			if fences++; fences == 2 { // the end of the raw figures
+				return rows, logs, strings.Join(lines[i+1:], "\n"), nil
+			}
 		case line == "## Raw figures":
 			raw = true
 		case raw && strings.Contains(line, "bench_test.go:"):
@@ -188,7 +194,7 @@ func readReport(path string, ran map[string]bool) ([]row, []string, error) {
 			rows = append(rows, row{"Benchmark" + name, m, v})
 		}
 	}
-	return rows, logs, nil
+	return rows, logs, "", nil
 }
 
 func machine() string {
