@@ -6,15 +6,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -139,10 +140,17 @@ func BenchmarkGETUnderLoad(b *testing.B) {
 
 // BenchmarkSSEFanout: 1,000 subscribers, held by a load generator in its own process
 // (internal/sseload) so that the server's figures do not include the subscribers' work.
-// Two phases: 1,000 idle subscribers of the tenant stream (server memory per
-// subscriber, heap and goroutine stacks, and both back to their baseline once they
-// leave), then 1,000 subscribers following one apply (delivery delay of live events:
-// receipt minus the event's time, p50 and p99).
+//
+// The same run measures a baseline: the same generator against a minimal net/http SSE
+// server in this process (one goroutine per stream, each event written and flushed,
+// events paced like the job's), so the figures can be read against what this machine
+// and generator give a trivial server at the moment (other work may be loading it).
+//
+// Two phases on each server: 1,000 idle subscribers (server memory per subscriber,
+// heap and goroutine stacks, and both back to their baseline once they leave), then
+// 1,000 subscribers of a burst of live events (delivery delay: receipt minus the
+// event's time, p50 and p99). SpawnIt's events are one apply's, which waits at a gate
+// until the subscribers are connected and then creates 100 resources.
 func BenchmarkSSEFanout(b *testing.B) {
 	var rl syscall.Rlimit // inherited by the load generator
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < 8192 {
@@ -155,61 +163,206 @@ func BenchmarkSSEFanout(b *testing.B) {
 	}
 	h := newHarness(b, harnessOptions{realTofu: true, unchecked: true})
 	installTemplate(b, h.st, "fanout")
+	base := newBaselineSSE(b)
 	const subs = 1000
 	for b.Loop() {
-		// Phase 1: idle subscribers.
-		goroutinesBefore := runtime.NumGoroutine()
-		before := serverMemory()
-		idle := startLoad(b, loadgen, h.url+"/api/v1/events", subs)
-		connected := serverMemory()
-		if f, err := os.Create("/tmp/heap.prof"); err == nil {
-			pprof.Lookup("heap").WriteTo(f, 0)
-			f.Close()
-		}
-		if f, err := os.Create("/tmp/gor.txt"); err == nil {
-			pprof.Lookup("goroutine").WriteTo(f, 1)
-			f.Close()
-		}
-		idle.stop(b)
-		deadline := time.Now().Add(30 * time.Second) // the server notices the closed connections
-		for runtime.NumGoroutine() > goroutinesBefore+20 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		after := serverMemory()
+		phases := time.Now()
+		// Idle subscribers: the trivial server's, then SpawnIt's tenant stream.
+		baseIdle := idlePhase(b, loadgen, base.url+"/idle", subs, func() bool { return base.streams.Load() == 0 })
+		idle := idlePhase(b, loadgen, h.url+"/api/v1/events", subs, func() bool { return h.tenantSubscribers() == 0 })
+		idleTook := time.Since(phases)
 
-		// Phase 2: live fan-out of one job, to one subscriber (the baseline: what the
-		// job's own output pace costs) and to a thousand.
-		// The apply waits at a gate until the subscribers are connected, then creates
-		// 100 resources: the events measured.
+		// Live fan-out of one job, to one subscriber (what the job's own output pace
+		// costs) and to a thousand; the trivial server replays the one-subscriber job's
+		// events at their pace, to a thousand.
+		var paced []time.Duration // offsets of the live events of the last job
 		fanout := func(n int) loadResult {
 			gate := filepath.Join(b.TempDir(), "open")
 			svc := h.createService("", "fanout", map[string]any{"gate": gate, "items": 100})
 			job := h.run("", svc.ID, "apply", nil)
 			live := startLoad(b, loadgen, h.url+"/api/v1/services/"+svc.ID+"/jobs/"+job.ID+"/events", n)
+			cpu := selfCPU()
 			if err := os.WriteFile(gate, nil, 0o600); err != nil {
 				b.Fatal(err)
 			}
 			res := live.wait(b)
+			res.serverCPU = selfCPU() - cpu
 			h.wait("", svc.ID, job.ID, engine.StateSucceeded)
-			if res.Errors > 0 {
-				b.Fatalf("%d subscribers failed, first: %s", res.Errors, res.FirstErr)
+			if res.Errors > 0 || res.Unfinished > 0 {
+				b.Fatalf("%d subscribers failed, %d never ended; first error: %s", res.Errors, res.Unfinished, res.FirstErr)
 			}
 			if len(res.Delays) == 0 {
 				b.Fatal("no live event delivered")
 			}
+			paced = jobPace(b, h, svc.ID, job.ID, len(res.Delays)/n)
 			return res
 		}
-		one, many := fanout(1), fanout(subs)
+		livePhases := time.Now()
+		one := fanout(1)
+		oneTook, t := time.Since(livePhases), time.Now()
+		live := startLoad(b, loadgen, base.url+"/live", subs)
+		cpu := selfCPU()
+		base.burst(paced)
+		baseLive := live.wait(b)
+		baseLive.serverCPU = selfCPU() - cpu
+		if baseLive.Errors > 0 || baseLive.Unfinished > 0 || len(baseLive.Delays) == 0 {
+			b.Fatalf("baseline: %d subscribers failed (%s), %d deliveries", baseLive.Errors, baseLive.FirstErr, len(baseLive.Delays))
+		}
+		baseTook, t := time.Since(t), time.Now()
+		many := fanout(subs)
+		manyTook := time.Since(t)
+		liveTook := time.Since(livePhases)
+		b.Logf("live phases: one subscriber %s, baseline %s, 1000 subscribers %s", oneTook.Round(time.Second), baseTook.Round(time.Second), manyTook.Round(time.Second))
+		load, _ := os.ReadFile("/proc/loadavg")
 		b.ReportMetric(float64(pct(many.Delays, 0.5).Microseconds())/1000, "ms-p50-delivery")
 		b.ReportMetric(float64(pct(many.Delays, 0.99).Microseconds())/1000, "ms-p99-delivery")
-		b.ReportMetric(float64(pct(many.Delays, 0.99))/float64(max(pct(one.Delays, 0.99), time.Millisecond)), "p99/one-subscriber")
-		b.ReportMetric(float64(connected-before)/subs/1024, "KiB/idle-subscriber")
-		b.ReportMetric(float64(after-before)/1024, "KiB-left-after")
-		b.Logf("%d out-of-process subscribers; idle: server heap+stacks %+.1f MiB while connected (%.1f KiB each), %+.1f MiB after they left, goroutines %d before, %d after; live: %d deliveries p50 %s p99 %s; one subscriber: %d deliveries p50 %s p99 %s",
-			subs, float64(connected-before)/(1<<20), float64(connected-before)/subs/1024, float64(after-before)/(1<<20),
-			goroutinesBefore, runtime.NumGoroutine(), len(many.Delays), pct(many.Delays, 0.5).Round(time.Microsecond), pct(many.Delays, 0.99).Round(time.Microsecond),
-			len(one.Delays), pct(one.Delays, 0.5).Round(time.Microsecond), pct(one.Delays, 0.99).Round(time.Microsecond))
+		b.ReportMetric(float64(pct(baseLive.Delays, 0.99).Microseconds())/1000, "ms-p99-delivery-baseline")
+		b.ReportMetric(float64(pct(many.Delays, 0.99))/float64(max(pct(baseLive.Delays, 0.99), time.Millisecond)), "p99/baseline-server")
+		b.ReportMetric(idle.perSub/1024, "KiB/idle-subscriber")
+		b.ReportMetric(baseIdle.perSub/1024, "KiB/idle-subscriber-baseline")
+		b.ReportMetric(float64(idle.left)/1024, "KiB-left-after")
+		b.Logf("%d out-of-process subscribers, load average %s; idle phases %s, live phases %s", subs, strings.TrimSpace(string(load)), idleTook.Round(time.Second), liveTook.Round(time.Second))
+		b.Logf("idle: SpawnIt heap+stacks %.1f KiB per subscriber, %+.1f KiB once they left (RSS %+.1f MiB connected, %+.1f MiB after); minimal net/http server %.1f KiB per subscriber, %+.1f KiB after",
+			idle.perSub/1024, float64(idle.left)/1024, float64(idle.rssConnected)/(1<<20), float64(idle.rssLeft)/(1<<20), baseIdle.perSub/1024, float64(baseIdle.left)/1024)
+		b.Logf("live: SpawnIt %d deliveries p50 %s p99 %s (one subscriber: %d deliveries p50 %s p99 %s); minimal net/http server %d deliveries of %d events p50 %s p99 %s",
+			len(many.Delays), pct(many.Delays, 0.5).Round(time.Microsecond), pct(many.Delays, 0.99).Round(time.Microsecond),
+			len(one.Delays), pct(one.Delays, 0.5).Round(time.Microsecond), pct(one.Delays, 0.99).Round(time.Microsecond),
+			len(baseLive.Delays), len(paced), pct(baseLive.Delays, 0.5).Round(time.Microsecond), pct(baseLive.Delays, 0.99).Round(time.Microsecond))
+		b.Logf("live CPU time: SpawnIt process %s, its load generator %s; minimal server %s, its load generator %s",
+			many.serverCPU.Round(time.Millisecond), many.CPU.Round(time.Millisecond), baseLive.serverCPU.Round(time.Millisecond), baseLive.CPU.Round(time.Millisecond))
 	}
+}
+
+// jobPace returns the time offsets of the job's last n events (the live ones, after
+// its gate opened), for the baseline server to send as many at the same pace.
+func jobPace(b *testing.B, h *harness, svc, job string, n int) []time.Duration {
+	r := h.must(200, req{method: "GET", path: "/api/v1/services/" + svc + "/jobs/" + job + "/events", headers: map[string]string{"Accept": "application/json"}})
+	var list apiv1.EventList
+	if err := json.Unmarshal(r.body, &list); err != nil {
+		b.Fatal(err)
+	}
+	evs := list.Events[max(0, len(list.Events)-n):]
+	var out []time.Duration
+	for _, ev := range evs {
+		out = append(out, ev.Time.Sub(evs[0].Time))
+	}
+	return out
+}
+
+type idleResult struct {
+	perSub                float64 // bytes of heap+stacks per connected subscriber
+	left                  int64   // heap+stacks after they left, minus before
+	rssConnected, rssLeft int64
+}
+
+// idlePhase connects n idle subscribers to url, measures the server's memory, lets them
+// go and waits (gone) until the server has let go of them too.
+func idlePhase(b *testing.B, loadgen, url string, n int, gone func() bool) idleResult {
+	goroutines := runtime.NumGoroutine()
+	before, rss0 := serverMemory(), rss()
+	l := startLoad(b, loadgen, url, n)
+	connected, rss1 := serverMemory(), rss()
+	l.stop(b)
+	deadline := time.Now().Add(30 * time.Second) // the server notices the closed connections
+	for (!gone() || runtime.NumGoroutine() > goroutines+5) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	after, rss2 := serverMemory(), rss()
+	return idleResult{perSub: float64(connected-before) / float64(n), left: after - before, rssConnected: rss1 - rss0, rssLeft: rss2 - rss0}
+}
+
+// rss is this process's resident memory.
+func rss() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
+}
+
+// baselineSSE is a minimal net/http SSE server: a goroutine per stream that writes and
+// flushes each event as it comes. /idle streams stay silent; /live streams get the
+// events of burst, then "end".
+type baselineSSE struct {
+	url     string
+	streams atomic.Int64
+
+	mu      sync.Mutex
+	frames  [][]byte
+	ended   bool
+	changed chan struct{} // closed and replaced at every change
+}
+
+func newBaselineSSE(b *testing.B) *baselineSSE {
+	s := &baselineSSE{changed: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(s.serve))
+	b.Cleanup(func() { srv.CloseClientConnections(); srv.Close() })
+	s.url = srv.URL
+	return s
+}
+
+func (s *baselineSSE) serve(w http.ResponseWriter, r *http.Request) {
+	s.streams.Add(1)
+	defer s.streams.Add(-1)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	if r.URL.Path == "/idle" {
+		<-r.Context().Done()
+		return
+	}
+	next := 0
+	for {
+		s.mu.Lock()
+		frames, ended, changed := s.frames[next:], s.ended, s.changed
+		s.mu.Unlock()
+		for _, f := range frames {
+			if _, err := w.Write(f); err != nil {
+				return
+			}
+		}
+		next += len(frames)
+		w.(http.Flusher).Flush()
+		if ended {
+			if len(frames) == 0 {
+				_, _ = io.WriteString(w, "event: end\ndata: {}\n\n")
+				return
+			}
+			continue // what came with the end first
+		}
+		select {
+		case <-changed:
+		case <-r.Context().Done():
+			return
+		}
+	}
+}
+
+// burst sends an event at each offset from now, then ends the live streams.
+func (s *baselineSSE) burst(offsets []time.Duration) {
+	start := time.Now()
+	for i, at := range offsets {
+		time.Sleep(time.Until(start.Add(at)))
+		data, _ := json.Marshal(apiv1.Event{Seq: int64(i + 1), Time: time.Now().UTC(), Type: engine.EventApplyComplete, Level: "info",
+			Message: "terraform_data.item[" + strconv.Itoa(i) + "]: Creation complete after 0s [id=0d3c9a1e-7b0f-4d6e-a1c2-5e8f9b7a6d4c]"})
+		s.publish(func() {
+			s.frames = append(s.frames, []byte("id: "+strconv.Itoa(i+1)+"\nevent: apply_complete\ndata: "+string(data)+"\n\n"))
+		})
+	}
+	s.publish(func() { s.ended = true })
+}
+
+func (s *baselineSSE) publish(change func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change()
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // serverMemory is this process's live heap plus goroutine stacks. Two collections:
@@ -230,9 +383,19 @@ type load struct {
 }
 
 type loadResult struct {
-	Errors   int
-	FirstErr string
-	Delays   []time.Duration
+	Errors     int
+	Unfinished int // streams still open when the generator gave up
+	FirstErr   string
+	Delays     []time.Duration
+	CPU        time.Duration // the generator's CPU time (user + system)
+	serverCPU  time.Duration // this process's CPU time during the run
+}
+
+// selfCPU is this process's CPU time so far (tofu, a child, is not counted).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // startLoad starts the load generator and returns once its subscribers are connected.
@@ -273,9 +436,10 @@ func (l *load) stop(b *testing.B) loadResult {
 func (l *load) wait(b *testing.B) loadResult {
 	b.Helper()
 	var raw struct {
-		Errors   int       `json:"errors"`
-		FirstErr string    `json:"first_error"`
-		DelaysMS []float64 `json:"delays_ms"`
+		Errors     int       `json:"errors"`
+		Unfinished int       `json:"unfinished"`
+		FirstErr   string    `json:"first_error"`
+		DelaysMS   []float64 `json:"delays_ms"`
 	}
 	if err := json.NewDecoder(l.out).Decode(&raw); err != nil {
 		b.Fatalf("load generator result: %v", err)
@@ -284,7 +448,8 @@ func (l *load) wait(b *testing.B) loadResult {
 	if err := l.cmd.Wait(); err != nil {
 		b.Fatalf("load generator: %v", err)
 	}
-	res := loadResult{Errors: raw.Errors, FirstErr: raw.FirstErr}
+	res := loadResult{Errors: raw.Errors, Unfinished: raw.Unfinished, FirstErr: raw.FirstErr,
+		CPU: l.cmd.ProcessState.UserTime() + l.cmd.ProcessState.SystemTime()}
 	for _, ms := range raw.DelaysMS {
 		res.Delays = append(res.Delays, time.Duration(ms*float64(time.Millisecond)))
 	}

@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -165,6 +168,9 @@ type recorder struct {
 	body   bytes.Buffer
 	stream *eventChecker // set when the response is an event stream
 	done   bool          // no further check (not the API's, or failed already)
+	// hijacked: the server took the connection over (a stream's fan-out); what it
+	// writes there is checked by the connection (checkedConn) from then on.
+	hijacked bool
 }
 
 func (rec *recorder) WriteHeader(code int) {
@@ -199,6 +205,61 @@ func (rec *recorder) FlushError() error {
 }
 
 func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
+
+// Hijack lets the server take a stream's connection over; the response head and the
+// events it then writes on the connection are checked as they go, like a stream
+// written through the recorder.
+func (rec *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, rw, err := http.NewResponseController(rec.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.hijacked = true
+	return &checkedConn{Conn: conn, rec: rec}, rw, nil
+}
+
+// checkedConn is a hijacked connection whose writes are checked: first the response
+// head, then the stream.
+type checkedConn struct {
+	net.Conn
+	rec  *recorder
+	mu   sync.Mutex
+	head []byte // until the end of the response head
+	body bool
+}
+
+func (cc *checkedConn) Write(p []byte) (int, error) {
+	n, err := cc.Conn.Write(p)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	data := p[:n]
+	rec := cc.rec
+	if !cc.body {
+		cc.head = append(cc.head, data...)
+		i := bytes.Index(cc.head, []byte("\r\n\r\n"))
+		if i < 0 {
+			return n, err
+		}
+		cc.body = true
+		data = cc.head[i+4:]
+		res, perr := http.ReadResponse(bufio.NewReader(bytes.NewReader(cc.head[:i+4])), rec.req)
+		if perr != nil {
+			rec.failf("unreadable response head: %v: %q", perr, cc.head[:i+4])
+			return n, err
+		}
+		rec.status = res.StatusCode
+		rec.started()
+	}
+	if rec.stream != nil && !rec.done {
+		rec.stream.feed(data)
+	}
+	return n, err
+}
+
+// SyscallConn lets the server peek at the socket, as it does on a bare connection.
+func (cc *checkedConn) SyscallConn() (syscall.RawConn, error) {
+	return cc.Conn.(syscall.Conn).SyscallConn()
+}
 
 func (rec *recorder) failf(format string, args ...any) {
 	rec.done = true
@@ -257,6 +318,9 @@ func (rec *recorder) response() *openapi3.Response {
 
 // finish checks a complete response.
 func (rec *recorder) finish() {
+	if rec.hijacked {
+		return // checked by the connection, as it is written
+	}
 	if rec.status == 0 {
 		rec.status = http.StatusOK
 		rec.started()

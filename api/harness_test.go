@@ -105,7 +105,15 @@ type harnessOptions struct {
 	quotas platform.Quota
 	// auth, when set, is the server's Authenticator instead of testAuth.
 	auth authn.Authenticator
+	// noHijack hides the connection from the server's handlers (as HTTP/2 would), so
+	// streams take the ordinary path instead of the fan-out hubs.
+	noHijack bool
 }
+
+// plainWriter is a ResponseWriter that cannot be hijacked.
+type plainWriter struct{ http.ResponseWriter }
+
+func (w plainWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type harness struct {
 	t       testing.TB
@@ -186,8 +194,11 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	}
 	// Every response is held against openapi.json (contract_test.go).
 	var handler http.Handler = srv
+	if o.noHijack {
+		handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { srv.ServeHTTP(plainWriter{w}, r) })
+	}
 	if !o.unchecked {
-		handler = contractFor(t).handler(srv, func(msg string) { t.Error(msg) })
+		handler = contractFor(t).handler(handler, func(msg string) { t.Error(msg) })
 	}
 	ts := httptest.NewUnstartedServer(handler)
 	if o.listen != nil {

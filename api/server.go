@@ -79,6 +79,7 @@ type Server struct {
 	draining     atomic.Bool
 	streams      context.Context
 	closeStreams context.CancelFunc
+	hubs         hubs // hijacked streams' fan-out (fanout.go)
 }
 
 var _ http.Handler = (*Server)(nil)

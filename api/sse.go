@@ -233,6 +233,9 @@ func (s *Server) jobEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if hijackable(c) {
+		return s.hijackJobStream(c, a, svc, job, after)
+	}
 	st, err := s.openStream(c)
 	s.metrics.sseSubscribers.WithLabelValues(streamJob).Inc()
 	defer s.metrics.sseSubscribers.WithLabelValues(streamJob).Dec()
@@ -318,11 +321,16 @@ func (s *Server) jobEvents(c echo.Context) error {
 // that falls behind is dropped by the broker; the stream then ends and the client
 // reconnects and re-reads the current state.
 func (s *Server) tenantEvents(c echo.Context) error {
-	sub, err := s.p.Subscribe(s.actor(c))
+	a := s.actor(c)
+	sub, err := s.p.Subscribe(a)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
+	if hijackable(c) {
+		sub.Close() // the tenant's hub holds one subscription for all its streams
+		return s.hijackTenantStream(c, a)
+	}
 	ctx, cancel := s.streamContext(c.Request().Context())
 	defer cancel()
 	st, err := s.openStream(c)

@@ -213,3 +213,76 @@ func TestStuckClientDropped(t *testing.T) {
 		t.Fatalf("the stuck client received %d of %d events before being dropped", n, done.LastSeq)
 	}
 }
+
+// TestStreamPaths: a job's stream, joined at different points of its log by several
+// clients at once, and the tenant stream, on both paths a stream can take: the fan-out
+// hub on a taken-over HTTP/1.1 connection, and the ordinary response (HTTP/2, or a
+// connection that cannot be taken over). Each client gets exactly the events after its
+// resume point, then the end; a tenant stream gets a change.
+func TestStreamPaths(t *testing.T) {
+	for _, hijack := range []bool{true, false} {
+		t.Run(map[bool]string{true: "hub", false: "ordinary"}[hijack], func(t *testing.T) {
+			h := newHarness(t, harnessOptions{realTofu: true, noHijack: !hijack, keepAlive: 50 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			tenant := h.openStream(ctx, "/api/v1/events", "", nil)
+			defer tenant.Body.Close()
+			if tenant.Close != hijack { // Connection: close, the body ends with the connection
+				t.Fatalf("response closes its connection: %v, on the hub's path: %v", tenant.Close, hijack)
+			}
+			svc := h.createService("", "bulk", map[string]any{"items": 3})
+			// The change reaches the tenant stream (after keep-alives, while idle).
+			var status bool
+			_ = readSSE(tenant.Body, func(ev sseEvent) bool {
+				status = ev.event == "status" && strings.Contains(ev.data, svc.ID)
+				return !status
+			})
+			if !status {
+				t.Fatal("the tenant stream ended without the new service's status")
+			}
+			// A stream opened later starts with what comes next, not what came before.
+			later := h.openStream(ctx, "/api/v1/events", "", nil)
+			defer later.Body.Close()
+			svc2 := h.createService("", "bulk", map[string]any{"items": 1})
+			var first string
+			_ = readSSE(later.Body, func(ev sseEvent) bool {
+				if ev.event == "status" {
+					first = ev.data
+				}
+				return first == ""
+			})
+			if !strings.Contains(first, svc2.ID) {
+				t.Fatalf("a later tenant stream began with %s, want the status of %s", first, svc2.ID)
+			}
+			job := h.run("", svc.ID, "plan", nil)
+			done := h.wait("", svc.ID, job.ID, engine.StateSucceeded)
+			path := "/api/v1/services/" + svc.ID + "/jobs/" + job.ID + "/events"
+			var wg sync.WaitGroup
+			for _, after := range []int64{0, 2, done.LastSeq - 1, done.LastSeq} {
+				wg.Go(func() {
+					res := h.openStream(ctx, path, "", map[string]string{"Last-Event-ID": strconv.FormatInt(after, 10)})
+					defer res.Body.Close()
+					next, ended := after+1, false
+					_ = readSSE(res.Body, func(ev sseEvent) bool {
+						switch {
+						case ev.event == "end":
+							ended = true
+							return false
+						case ev.id != "":
+							if ev.id != strconv.FormatInt(next, 10) {
+								t.Errorf("after %d: event %s, want %d", after, ev.id, next)
+								return false
+							}
+							next++
+						}
+						return true
+					})
+					if !ended || next != done.LastSeq+1 {
+						t.Errorf("after %d: stream ended at %d of %d, end event %v", after, next-1, done.LastSeq, ended)
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}

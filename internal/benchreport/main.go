@@ -3,11 +3,15 @@
 // in the same run, its target where an issue set one, and the machine it ran on.
 //
 //	go run ./internal/benchreport < .tools/bench.out > docs/benchmarks.md
+//
+// With -keep docs/benchmarks.md, the figures of benchmarks the run did not measure are
+// kept from the earlier report (for a run of one benchmark).
 package main
 
 import (
 	"bufio"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -43,9 +47,13 @@ var targets = map[string]target{
 	"list/healthz-p50":              {"GET /api/v1/services vs GET /healthz, 200 concurrent clients, p50", 0, "ratio"},
 	"ms-p50-list":                   {"GET /api/v1/services (20 services), 200 concurrent clients, p50", 0, "ms"},
 	"ms-p99-list":                   {"the same, p99", 0, "ms"},
-	"ms-p50-delivery":               {"SSE delivery latency to 1,000 subscribers of one job, p50", 0, "ms"},
-	"ms-p99-delivery":               {"the same, p99", 0, "ms"},
-	"KiB-heap/subscriber":           {"heap per SSE subscriber while connected", 0, "KiB"},
+	"ms-p50-delivery":               {"SSE delivery latency to 1,000 out-of-process subscribers of one job, p50", 0, "ms"},
+	"ms-p99-delivery":               {"the same, p99 (machine load in the raw figures)", 100, "ms"},
+	"ms-p99-delivery-baseline":      {"the same generator against a minimal net/http SSE server (same events, same pace), p99", 0, "ms"},
+	"p99/baseline-server":           {"SSE p99 delivery vs the minimal net/http server in the same run", 0, "ratio"},
+	"KiB/idle-subscriber":           {"server heap + stacks per idle SSE subscriber (1,000 out-of-process)", 16, "KiB"},
+	"KiB/idle-subscriber-baseline":  {"the same for the minimal net/http SSE server", 0, "KiB"},
+	"KiB-left-after":                {"server heap + stacks once the 1,000 subscribers left, minus before they came", 0, "KiB"},
 	"listjobs/cold":                 {"job history of a service (100 records) vs the same with every record read and decoded", 0, "ratio"},
 	"lastjob/cold":                  {"last job of 20 services (service list) vs the same with every newest record read and decoded", 0, "ratio"},
 	"ms-lastjob-20":                 {"last job of 20 services with 100 records each, file store", 0, "ms"},
@@ -70,7 +78,7 @@ var notes = []string{
 	"**Detection without events.** The sweep interval is shortened to 20 s so the run ends; the latency is reported as a fraction of the interval (a removal is found by the next sweep of its service, then checked).",
 	"**GET under load.** 200 concurrent clients on 2 cores, each listing 20 services, which reads each service's configuration, intent, drift report and last job from the store: the figure is dominated by queueing for the two cores; /healthz under the same load is the floor of the HTTP stack.",
 	"**Replicas.** Three `spawnit serve` processes on one versitygw bucket behind a round-robin proxy, all on this machine. Applies per minute are bounded by CPU (tofu and its provider) here, and the replicas share the same two cores, so three replicas add queueing capacity but little throughput; on three machines each replica brings its own cores and the three-replica figure would approach three times the single replica's, up to what the bucket and the Docker engine sustain. The event delay is the time from an event (its own timestamp, by the running replica) to its receipt on a stream opened on another replica; the running replica's own stream is the baseline. Duplicated checks count drift checks started on any replica within 35 s (the supervisor's busy retry, with jitter) of each removal, minus one per removal (target 0).",
-	"**SSE fan-out.** The 1,000 subscribers run in the same process as the server, so their own parsing competes with the server for the two cores and is part of the latency figures; the heap figure is the live heap (after a collection) with every subscriber connected, server and client sides (each client holds a 4 KiB reader and its HTTP connection) together. Each event is encoded once for all subscribers and ready events are written in one flush.",
+	"**SSE fan-out.** 1,000 subscribers held by a load generator in its own process (internal/sseload); the delay is the receipt time (taken when the bytes arrive, before any parsing) minus the event's own time stamp (tofu's, for a job). The same run measures a baseline: the same generator against a minimal net/http SSE server in the benchmark's process (a goroutine per stream, each event written and flushed) sending as many events at the pace of the job's, and its idle memory. SpawnIt takes HTTP/1.1 streams over once the request is authenticated: one hub per job or tenant encodes each event once and writes the same bytes to every connection (writes spread over the processors, a slow client finished apart within the write timeout), with no goroutine or buffer per idle subscriber; departed clients are found by peeking at their sockets. Both processes and the job's tofu share the machine's two cores with whatever else runs, and the delays are then mostly the wait for a core: the load average and each side's CPU time are in the raw figures, and the ratio to the minimal server, measured under the same load, is the figure that carries over from one run to another.",
 }
 
 func num(v float64) string {
@@ -89,19 +97,27 @@ type row struct {
 }
 
 func main() {
+	keep := flag.String("keep", "", "an earlier report whose figures are kept for the benchmarks this run did not measure")
+	flag.Parse()
 	var rows []row
 	var logs []string
+	ran := map[string]bool{}
+	bench := "" // the benchmark whose log lines follow
 	sc := bufio.NewScanner(os.Stdin)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case strings.HasPrefix(line, "--- BENCH: "), strings.HasPrefix(line, "--- FAIL: "):
+			bench = strings.TrimPrefix(strings.Fields(line)[2], "Benchmark")
+			bench = strings.TrimSuffix(bench, "-"+strconv.Itoa(runtime.NumCPU()))
 		case strings.HasPrefix(line, "Benchmark"):
 			f := strings.Fields(line)
 			if len(f) < 4 {
 				continue
 			}
 			name := strings.TrimSuffix(f[0], "-"+strconv.Itoa(runtime.NumCPU()))
+			ran[strings.TrimPrefix(name, "Benchmark")] = true
 			for i := 2; i+1 < len(f); i += 2 {
 				v, err := strconv.ParseFloat(f[i], 64)
 				if err == nil && f[i+1] != "ns/op" {
@@ -109,10 +125,76 @@ func main() {
 				}
 			}
 		case strings.Contains(line, "bench_test.go:"):
-			logs = append(logs, strings.TrimSpace(line[strings.Index(line, "bench_test.go:"):]))
+			l := strings.TrimSpace(line[strings.Index(line, "bench_test.go:"):])
+			if bench != "" {
+				l = bench + ": " + l
+			}
+			logs = append(logs, l)
 		}
 	}
+	if *keep != "" {
+		oldRows, oldLogs, trailer, err := readReport(*keep, ran)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchreport:", err)
+			os.Exit(1)
+		}
+		rows, logs = append(oldRows, rows...), append(oldLogs, logs...)
+		defer fmt.Print(trailer)
+	}
 	write(os.Stdout, rows, logs)
+}
+
+// readReport reads the figures and raw lines of an earlier report, leaving out those of
+// the benchmarks in ran (measured again), and what was written after the raw figures
+// (kept as it is). Metrics are found back from their descriptions.
+func readReport(path string, ran map[string]bool) ([]row, []string, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	metric := map[string]string{}
+	for m, t := range targets {
+		metric[t.what] = m
+	}
+	var rows []row
+	var logs []string
+	raw, fences := false, 0
+	lines := strings.Split(string(b), "\n")
+	for i, line := range lines {
+		switch {
+		case raw && line == "```":
+			if fences++; fences == 2 { // the end of the raw figures
+				return rows, logs, strings.Join(lines[i+1:], "\n"), nil
+			}
+		case line == "## Raw figures":
+			raw = true
+		case raw && strings.Contains(line, "bench_test.go:"):
+			name, _, _ := strings.Cut(line, ": ")
+			if !ran[name] {
+				logs = append(logs, line)
+			}
+		case strings.HasPrefix(line, "| ") && !raw:
+			f := strings.Split(line, " | ")
+			if len(f) < 4 || f[0] == "| benchmark" || strings.HasPrefix(f[0], "| ---") {
+				continue
+			}
+			name := strings.TrimPrefix(f[0], "| ")
+			if ran[name] {
+				continue
+			}
+			value, _, _ := strings.Cut(f[2], " ")
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				continue
+			}
+			m, ok := metric[f[1]]
+			if !ok {
+				m = f[1]
+			}
+			rows = append(rows, row{"Benchmark" + name, m, v})
+		}
+	}
+	return rows, logs, "", nil
 }
 
 func machine() string {
