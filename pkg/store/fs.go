@@ -501,3 +501,64 @@ func etagOf(data []byte) string {
 	sum := md5.Sum(data)
 	return hex.EncodeToString(sum[:])
 }
+
+var _ Pager = (*FS)(nil)
+
+// ListPage implements Pager. A prefix naming a directory of objects (ending in "/", no
+// subdirectories) is read as that directory's sorted names, hashing only the page's
+// objects; any other prefix is listed whole and cut.
+func (s *FS) ListPage(ctx context.Context, prefix, startAfter string, limit int) ([]Object, error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	full := func() ([]Object, error) {
+		objs, err := s.List(ctx, prefix)
+		if err != nil {
+			return nil, err
+		}
+		return pageOf(objs, startAfter, limit), nil
+	}
+	dir, ok := strings.CutSuffix(prefix, "/")
+	if !ok || limit <= 0 {
+		return full()
+	}
+	entries, err := fs.ReadDir(s.root.FS(), dir)
+	if isNotExist(err) {
+		return []Object{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+	}
+	objs := []Object{}
+	for _, d := range entries {
+		if validSegment(d.Name()) != nil {
+			continue
+		}
+		if d.IsDir() {
+			return full() // keys below subfolders sort between the names
+		}
+		key := prefix + d.Name()
+		if key <= startAfter || !d.Type().IsRegular() {
+			continue
+		}
+		if len(objs) == limit {
+			break
+		}
+		fi, err := d.Info()
+		var obj Object
+		if err == nil {
+			obj, err = s.object(key, fi)
+		}
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
