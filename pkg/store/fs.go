@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
@@ -70,6 +71,7 @@ type FS struct {
 	root    *os.Root
 	stripes [lockStripes]sync.Mutex
 	etags   etagCache
+	dirs    dirNames
 }
 
 // etagCache remembers content hashes by file identity (path, size, modification and
@@ -526,20 +528,13 @@ func (s *FS) ListPage(ctx context.Context, prefix, startAfter string, limit int)
 	if !ok || limit <= 0 {
 		return full()
 	}
-	f, err := s.root.Open(dir)
+	names, err := s.sortedNames(dir)
 	if isNotExist(err) {
 		return []Object{}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
 	}
-	names, err := f.Readdirnames(-1)
-	_ = f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
-	}
-	names = slices.DeleteFunc(names, func(n string) bool { return validSegment(n) != nil })
-	slices.Sort(names)
 	after := strings.TrimPrefix(startAfter, prefix)
 	if !strings.HasPrefix(startAfter, prefix) {
 		after = ""
@@ -582,4 +577,64 @@ func (s *FS) ListPage(ctx context.Context, prefix, startAfter string, limit int)
 		objs = append(objs, obj)
 	}
 	return objs, nil
+}
+
+// dirNames caches the sorted names of the folders ListPage read, by the folder's
+// identity (inode, size, modification and change times): adding, renaming or removing
+// an entry, which every Put and Delete does, changes the folder's times. File system
+// clocks tick coarsely (a few milliseconds), so a listing read less than
+// settledAfter after the folder's last change is not kept: a change within the same
+// tick would leave the folder's times as they were ("racy" entries, as git calls them).
+type dirNames struct {
+	mu sync.Mutex
+	m  map[string]cachedNames
+}
+
+type cachedNames struct {
+	id    fileIdentity
+	names []string
+}
+
+const settledAfter = 2 * time.Second
+
+// maxCachedDirs bounds the cache; it starts over when full.
+const maxCachedDirs = 1024
+
+// sortedNames returns the valid names in dir, sorted.
+func (s *FS) sortedNames(dir string) ([]string, error) {
+	fi, err := s.root.Lstat(dir)
+	if err != nil {
+		return nil, err
+	}
+	id := identityOf(dir, fi)
+	s.dirs.mu.Lock()
+	c, ok := s.dirs.m[dir]
+	s.dirs.mu.Unlock()
+	if ok && c.id == id {
+		return c.names, nil
+	}
+	f, err := s.root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	_ = f.Close()
+	if err != nil {
+		return nil, err
+	}
+	names = slices.DeleteFunc(names, func(n string) bool { return validSegment(n) != nil })
+	slices.Sort(names)
+	// Kept only when the folder had not changed for a while before it was read, and
+	// is still the folder that was read.
+	if time.Since(fi.ModTime()) > settledAfter {
+		if after, err := s.root.Lstat(dir); err == nil && identityOf(dir, after) == id {
+			s.dirs.mu.Lock()
+			if s.dirs.m == nil || len(s.dirs.m) >= maxCachedDirs {
+				s.dirs.m = map[string]cachedNames{}
+			}
+			s.dirs.m[dir] = cachedNames{id: id, names: names}
+			s.dirs.mu.Unlock()
+		}
+	}
+	return names, nil
 }
