@@ -5,6 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,4 +149,60 @@ func BenchmarkServicesPageS3(b *testing.B) {
 		b.Fatal(err)
 	}
 	benchFirstPage(b, st, "s3")
+}
+
+// BenchmarkStartup: `spawnit serve` from exec to /readyz answering 200, on a data
+// directory whose store holds 10,000 services, against the same on an empty one.
+func BenchmarkStartup(b *testing.B) {
+	bin := filepath.Join(b.TempDir(), "spawnit")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/spawnit/spawnit/cmd/spawnit").CombinedOutput(); err != nil {
+		b.Fatalf("building spawnit: %v\n%s", err, out)
+	}
+	full := b.TempDir()
+	st, err := store.NewFS(filepath.Join(full, "store"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newHarness(b, harnessOptions{store: st})
+	start := time.Now()
+	seedServices(b, h, "large", 10_000)
+	b.Logf("10,000 services seeded in %s", time.Since(start).Round(time.Millisecond))
+	ready := func(dataDir string) time.Duration {
+		port := testservers.FreePort(b)
+		cmd := exec.Command(bin, "serve", "--data-dir", dataDir, "--tofu", testservers.Tofu(b),
+			"--listen", "127.0.0.1:"+port)
+		cmd.Env = []string{"HOME=" + b.TempDir(), "PATH=" + os.Getenv("PATH")}
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		defer func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			_ = cmd.Wait()
+		}()
+		cl := &http.Client{Timeout: time.Second}
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+			if res, err := cl.Get("http://127.0.0.1:" + port + "/readyz"); err == nil {
+				res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					return time.Since(start)
+				}
+			}
+			time.Sleep(10 * time.Millisecond) // polling the condition
+		}
+		b.Fatalf("spawnit serve never ready:\n%s", out.String())
+		return 0
+	}
+	for b.Loop() {
+		var withAll, empty []time.Duration
+		for range 3 {
+			withAll = append(withAll, ready(full))
+			empty = append(empty, ready(b.TempDir()))
+		}
+		b.ReportMetric(pct(withAll, 0.5).Seconds(), "s-ready-10000")
+		b.ReportMetric(float64(pct(withAll, 0.5))/float64(pct(empty, 0.5)), "ready-10000/empty")
+		b.Logf("start-up to ready, median of 3: 10,000 services %s, empty store %s", pct(withAll, 0.5).Round(time.Millisecond), pct(empty, 0.5).Round(time.Millisecond))
+	}
 }
