@@ -407,6 +407,12 @@ func stateHasResources(state []byte) bool {
 // view builds the API's picture of a service: configuration with secrets masked, plus
 // intent, last drift report, busy and last job.
 func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service, error) {
+	v, _, err := p.viewIntent(ctx, s)
+	return v, err
+}
+
+// viewIntent is view, with the intent it read.
+func (p *Platform) viewIntent(ctx context.Context, s *catalog.Service) (apiv1.Service, engine.Intent, error) {
 	ref := s.Ref()
 	// The records are independent: read them at once, not one after another.
 	var (
@@ -423,7 +429,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 	g.Go(func() (err error) { last, err = p.lastJob(gctx, ref); return err })
 	g.Go(func() error { up = p.upgradeOffer(gctx, s); return nil })
 	if err := g.Wait(); err != nil {
-		return apiv1.Service{}, err
+		return apiv1.Service{}, engine.Intent{}, err
 	}
 	v := apiv1.Service{
 		ID:              s.Service,
@@ -473,7 +479,7 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 		}
 	}
 	v.Status.LastJob = last
-	return v, nil
+	return v, in, nil
 }
 
 // lastJob is the service's newest job. The supervisor's checks are not jobs of the

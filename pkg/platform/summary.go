@@ -81,6 +81,8 @@ type summaryDoc struct {
 	// Pinned: the service runs a recorded template version (catalog.Info.VersionPinned),
 	// needed to offer upgrades at read.
 	Pinned bool `json:"pinned,omitempty"`
+	// IntentJob is the job that set the intent (Watched.IntentJob).
+	IntentJob string `json:"intent_job,omitempty"`
 	// Gone: the service no longer exists (an entry left by a delete that stopped
 	// half-way): not shown.
 	Gone bool `json:"gone,omitempty"`
@@ -163,11 +165,11 @@ func (p *Platform) refreshSummary(ctx context.Context, ref engine.ServiceRef) (d
 		} else if err != nil {
 			return summaryDoc{}, false, err
 		} else {
-			v, err := p.view(ctx, s)
+			v, in, err := p.viewIntent(ctx, s)
 			if err != nil {
 				return summaryDoc{}, false, err
 			}
-			doc = summaryDoc{Service: v, Pinned: s.VersionPinned}
+			doc = summaryDoc{Service: v, Pinned: s.VersionPinned, IntentJob: in.JobID}
 		}
 		raw, err := json.Marshal(doc)
 		if err != nil {
@@ -312,7 +314,12 @@ func (p *Platform) summariesOf(ctx context.Context, objs []store.Object) ([]summ
 		g.Go(func() error {
 			d, ok, err := p.summaryAt(gctx, o)
 			if err != nil {
-				return err
+				if errors.Is(err, store.ErrUnavailable) || gctx.Err() != nil {
+					return err
+				}
+				// An unreadable service (a corrupt info.json) is left out, not the page.
+				p.log.Warn("platform: skipping a service whose summary cannot be built", "entry", o.Key, "error", err)
+				ok = false
 			}
 			d.Gone = !ok
 			docs[i] = d
