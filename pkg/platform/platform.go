@@ -172,6 +172,7 @@ type Platform struct {
 	ports   *ports
 	// summaries caches the service summaries this replica read (summary.go).
 	summaries summaryCache
+	latest    latestCache
 
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.

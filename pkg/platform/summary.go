@@ -384,7 +384,7 @@ func (p *Platform) live(ctx context.Context, d summaryDoc, tenant string, templa
 	v.Status.Expired = v.ExpiresAt != nil && !p.now().Before(*v.ExpiresAt)
 	latest, seen := templates[v.Template]
 	if !seen {
-		latest, _ = p.cat.Get(ctx, v.Template)
+		latest = p.latestTemplate(ctx, v.Template)
 		templates[v.Template] = latest
 	}
 	v.Upgrade = nil
@@ -501,4 +501,48 @@ func (p *Platform) JobsPage(ctx context.Context, a Actor, service string, pg Pag
 	jobs = jobs[:limit]
 	last := jobs[limit-1]
 	return jobs, encodeCursor(strconv.FormatInt(last.CreatedAt.UnixNano(), 10) + "|" + last.ID), nil
+}
+
+// latestTTL: how long a replica reuses a template's latest version for the upgrade
+// offers of its lists (an offer shows this much later after a publish at most).
+const latestTTL = 2 * time.Second
+
+type latestCache struct {
+	mu sync.Mutex
+	m  map[string]latestEntry
+}
+
+type latestEntry struct {
+	tpl *catalog.Template
+	at  time.Time
+}
+
+// latestTemplate is the template's latest version as users see it (nil when it is
+// gone), read at most every latestTTL.
+func (p *Platform) latestTemplate(ctx context.Context, id string) *catalog.Template {
+	now := time.Now()
+	p.latest.mu.Lock()
+	e, ok := p.latest.m[id]
+	p.latest.mu.Unlock()
+	if ok && now.Sub(e.at) < latestTTL {
+		return e.tpl
+	}
+	tpl, err := p.cat.Get(ctx, id)
+	if err != nil {
+		tpl = nil
+	}
+	p.latest.mu.Lock()
+	if p.latest.m == nil || len(p.latest.m) > 4096 {
+		p.latest.m = map[string]latestEntry{}
+	}
+	p.latest.m[id] = latestEntry{tpl: tpl, at: now}
+	p.latest.mu.Unlock()
+	return tpl
+}
+
+// forgetLatest drops what latestTemplate kept of a template.
+func (p *Platform) forgetLatest(id string) {
+	p.latest.mu.Lock()
+	delete(p.latest.m, id)
+	p.latest.mu.Unlock()
 }

@@ -548,13 +548,22 @@ func (s *FS) ListPage(ctx context.Context, prefix, startAfter string, limit int)
 	if i > 0 && strings.HasPrefix(after, names[i-1]) {
 		i--
 	}
+	// One handle on the folder: each name is then one fstatat, not a walk of the path.
+	folder, err := s.root.OpenRoot(dir)
+	if isNotExist(err) {
+		return []Object{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+	}
+	defer folder.Close()
 	objs := []Object{}
 	for _, name := range names[i:] {
 		if len(objs) == limit {
 			break
 		}
 		key := prefix + name
-		fi, err := s.root.Lstat(key)
+		fi, err := folder.Lstat(name)
 		if isNotExist(err) {
 			continue // deleted meanwhile
 		}
