@@ -40,6 +40,9 @@ type IndexEntry struct {
 	SummaryAt time.Time       `json:"summary_at,omitzero"`
 }
 
+// indexRecheck: how long ensureIndex trusts the built mark it saw.
+const indexRecheck = 2 * time.Second
+
 // indexGrace: an entry without an info.json is removed by RebuildIndex only once it is
 // this old, so a create between its entry and its info.json is never undone.
 const indexGrace = 10 * time.Minute
@@ -76,8 +79,13 @@ func (c *Catalog) IndexPage(ctx context.Context, tenant, after string, limit int
 	if err := spawnit.ValidateID(tenant); err != nil {
 		return nil, fmt.Errorf("tenant: %w", err)
 	}
-	if err := c.ensureIndex(ctx); err != nil {
-		return nil, err
+	// The built mark seen a moment ago is trusted, so that a page costs no extra read;
+	// an empty page checks it again (the index may have been removed meanwhile).
+	trusted := time.Since(time.Unix(0, c.indexSeen.Load())) < indexRecheck
+	if !trusted {
+		if err := c.ensureIndex(ctx); err != nil {
+			return nil, err
+		}
 	}
 	startAfter := ""
 	if after != "" {
@@ -86,6 +94,10 @@ func (c *Catalog) IndexPage(ctx context.Context, tenant, after string, limit int
 	objs, err := store.ListPage(ctx, c.st, storekey.TenantIndex(tenant), startAfter, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: list services of %s: %w", tenant, err)
+	}
+	if len(objs) == 0 && trusted {
+		c.indexSeen.Store(0)
+		return c.IndexPage(ctx, tenant, after, limit)
 	}
 	return objs, nil
 }
@@ -210,6 +222,7 @@ func (c *Catalog) indexed(ctx context.Context, prefix string) ([]engine.ServiceR
 func (c *Catalog) ensureIndex(ctx context.Context) error {
 	_, err := c.st.Stat(ctx, storekey.ServicesIndexBuilt)
 	if err == nil {
+		c.indexSeen.Store(time.Now().UnixNano())
 		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {
