@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -143,12 +144,20 @@ func (c *summaryCache) endRepair(key string) {
 
 // summaryAttempts bounds the retries of a refresh that keeps losing to other writers;
 // the next change or read repairs what the last one left.
-const summaryAttempts = 8
+const summaryAttempts = 12
 
 // refreshSummary rebuilds the service's summary from its records and writes it into its
 // index entry (see above). ok is false when the service does not exist.
 func (p *Platform) refreshSummary(ctx context.Context, ref engine.ServiceRef) (doc summaryDoc, ok bool, err error) {
-	for range summaryAttempts {
+	for attempt := range summaryAttempts {
+		if attempt > 0 {
+			// Writers that keep colliding take turns: a random pause, longer each time.
+			select {
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(5*time.Millisecond)))):
+			case <-ctx.Done():
+				return summaryDoc{}, false, ctx.Err()
+			}
+		}
 		cur, err := p.cat.ServiceEntry(ctx, ref)
 		etag := cur.ETag
 		if errors.Is(err, store.ErrNotFound) {
