@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/platform"
 )
 
 // Limits on request bodies. The body limit bounds memory; the others bound the work
@@ -123,4 +125,19 @@ func parseBool(c echo.Context, name string) (bool, error) {
 		return false, newError(http.StatusBadRequest, apiv1.CodeBadRequest, "query parameter %s must be true or false", name)
 	}
 	return b, nil
+}
+
+// pageParams reads ?limit= and ?cursor= of a listing: a limit outside
+// 1..platform.MaxPageLimit is a field error (the platform judges the cursor).
+func pageParams(c echo.Context) (platform.Page, error) {
+	pg := platform.Page{Cursor: c.QueryParam("cursor")}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > platform.MaxPageLimit {
+			return platform.Page{}, &catalog.ValidationError{Fields: []catalog.FieldError{{Field: "limit", Code: catalog.CodeRange,
+				Reason: fmt.Sprintf("must be a number from 1 to %d", platform.MaxPageLimit)}}}
+		}
+		pg.Limit = n
+	}
+	return pg, nil
 }

@@ -85,11 +85,16 @@ func (s *Server) getTemplate(c echo.Context) error {
 }
 
 func (s *Server) listServices(c echo.Context) error {
-	svcs, err := s.p.ListServices(c.Request().Context(), s.actor(c))
+	pg, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.ServiceList{Services: svcs})
+	pg.Query = c.QueryParam("q")
+	list, err := s.p.ServicesPage(c.Request().Context(), s.actor(c), pg)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, list)
 }
 
 // createBody is apiv1.CreateService with the inputs kept raw, so that they are decoded
@@ -317,11 +322,15 @@ func (s *Server) listJobs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := s.p.ListJobs(c.Request().Context(), s.actor(c), id)
+	pg, err := pageParams(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: convert(jobs, wireJob)})
+	jobs, next, err := s.p.JobsPage(c.Request().Context(), s.actor(c), id, pg)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, apiv1.JobList{Jobs: convert(jobs, wireJob), NextCursor: next})
 }
 
 func (s *Server) getJob(c echo.Context) error {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/spawnit/spawnit"
@@ -63,6 +64,9 @@ type Catalog struct {
 
 	// ring seals sensitive inputs at rest (UseKeyring); nil keeps them in clear.
 	ring *keyring.Keyring
+
+	// indexSeen is when the service index's built mark was last seen (ensureIndex).
+	indexSeen atomic.Int64
 
 	// newID and now are replaced by tests (forced id collisions, fixed clocks).
 	newID func() string

@@ -24,22 +24,31 @@ import (
 // written by an older version) or was removed, and operators (or a periodic sweep) may
 // call it after repairing a store by hand.
 
-// indexEntry is what an entry holds: a summary of the service for people reading the
-// bucket. Nothing relies on it beyond its naming the service its key names.
-type indexEntry struct {
+// IndexEntry is what a service's entry holds: who the service is (for people reading the
+// bucket, and so that an entry can be told from a corrupt one) and the summary the
+// service list shows, which the platform keeps current (package platform, summary.go).
+// The catalog writes entries without a summary; a listing that finds none builds it.
+type IndexEntry struct {
 	Tenant   string    `json:"tenant"`
 	Service  string    `json:"service"`
 	Template string    `json:"template,omitempty"`
 	Provider string    `json:"provider,omitempty"`
 	Created  time.Time `json:"created,omitzero"`
+	// Summary is the service as the list shows it (opaque to the catalog), built at
+	// SummaryAt.
+	Summary   json.RawMessage `json:"summary,omitempty"`
+	SummaryAt time.Time       `json:"summary_at,omitzero"`
 }
+
+// indexRecheck: how long ensureIndex trusts the built mark it saw.
+const indexRecheck = 2 * time.Second
 
 // indexGrace: an entry without an info.json is removed by RebuildIndex only once it is
 // this old, so a create between its entry and its info.json is never undone.
 const indexGrace = 10 * time.Minute
 
 func newIndexEntry(ref engine.ServiceRef, info *Info) []byte {
-	e := indexEntry{Tenant: ref.Tenant(), Service: ref.Service}
+	e := IndexEntry{Tenant: ref.Tenant(), Service: ref.Service}
 	if info != nil {
 		e.Template, e.Provider, e.Created = info.Template, info.Provider, info.Created
 	}
@@ -49,8 +58,118 @@ func newIndexEntry(ref engine.ServiceRef, info *Info) []byte {
 
 // validEntry reports whether an entry's content names the service its key names.
 func validEntry(ref engine.ServiceRef, data []byte) bool {
-	var e indexEntry
+	var e IndexEntry
 	return json.Unmarshal(data, &e) == nil && e.Tenant == ref.Tenant() && e.Service == ref.Service
+}
+
+// IndexedService is one entry of the service index as read: ETag is the entry's (for
+// a conditional rewrite); Entry is its content, zero (but for Tenant and Service) when
+// the content was corrupt (Valid false).
+type IndexedService struct {
+	Ref   engine.ServiceRef
+	ETag  string
+	Valid bool
+	Entry IndexEntry
+}
+
+// IndexPage lists one page of a tenant's index entries, sorted by service id: at most
+// limit entries of services after the id after ("" for the first page). Like
+// ServiceRefs, an entry may name a service that no longer exists.
+func (c *Catalog) IndexPage(ctx context.Context, tenant, after string, limit int) ([]store.Object, error) {
+	if err := spawnit.ValidateID(tenant); err != nil {
+		return nil, fmt.Errorf("tenant: %w", err)
+	}
+	// The built mark seen a moment ago is trusted, so that a page costs no extra read;
+	// an empty page checks it again (the index may have been removed meanwhile).
+	trusted := time.Since(time.Unix(0, c.indexSeen.Load())) < indexRecheck
+	if !trusted {
+		if err := c.ensureIndex(ctx); err != nil {
+			return nil, err
+		}
+	}
+	startAfter := ""
+	if after != "" {
+		startAfter = storekey.For(tenant, after).ServiceEntry()
+	}
+	objs, err := store.ListPage(ctx, c.st, storekey.TenantIndex(tenant), startAfter, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list services of %s: %w", tenant, err)
+	}
+	if len(objs) == 0 && trusted {
+		c.indexSeen.Store(0)
+		return c.IndexPage(ctx, tenant, after, limit)
+	}
+	return objs, nil
+}
+
+// IndexObjects lists every index entry of a tenant (every tenant's when tenant is ""),
+// with their ETags, sorted by key: a replica's cache of entries is checked against it.
+func (c *Catalog) IndexObjects(ctx context.Context, tenant string) ([]store.Object, error) {
+	prefix := storekey.ServicesIndexPrefix
+	if tenant != "" {
+		if err := spawnit.ValidateID(tenant); err != nil {
+			return nil, fmt.Errorf("tenant: %w", err)
+		}
+		prefix = storekey.TenantIndex(tenant)
+	}
+	if err := c.ensureIndex(ctx); err != nil {
+		return nil, err
+	}
+	objs, err := c.st.List(ctx, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: list services: %w", err)
+	}
+	return objs, nil
+}
+
+// ReadIndexEntry reads the entry of the service key names (a key IndexPage or
+// IndexObjects returned). It wraps store.ErrNotFound when the entry is gone.
+func (c *Catalog) ReadIndexEntry(ctx context.Context, key string) (IndexedService, error) {
+	s, ok := storekey.ParseServiceEntry(key)
+	ref := engine.ServiceRef{Client: s.Tenant, Service: s.Service}
+	if !ok || ref.Validate() != nil {
+		return IndexedService{}, fmt.Errorf("%w: %q is no service index entry", engine.ErrInvalidInput, key)
+	}
+	data, obj, err := c.st.Get(ctx, key)
+	if err != nil {
+		return IndexedService{}, fmt.Errorf("catalog: read index entry of %s: %w", ref, err)
+	}
+	out := IndexedService{Ref: ref, ETag: obj.ETag}
+	var e IndexEntry
+	if json.Unmarshal(data, &e) == nil && e.Tenant == ref.Tenant() && e.Service == ref.Service {
+		out.Valid, out.Entry = true, e
+	} else {
+		out.Entry = IndexEntry{Tenant: ref.Tenant(), Service: ref.Service}
+	}
+	return out, nil
+}
+
+// ServiceEntry reads the index entry of one service (see ReadIndexEntry).
+func (c *Catalog) ServiceEntry(ctx context.Context, ref engine.ServiceRef) (IndexedService, error) {
+	if err := ref.Validate(); err != nil {
+		return IndexedService{}, err
+	}
+	return c.ReadIndexEntry(ctx, storeKeys(ref).ServiceEntry())
+}
+
+// WriteIndexEntry writes a service's entry if it is still the one with ETag etag (""
+// when there was none: a create-only write). A lost race wraps
+// store.ErrPreconditionFailed: read the entry again and retry.
+func (c *Catalog) WriteIndexEntry(ctx context.Context, ref engine.ServiceRef, e IndexEntry, etag string) (store.Object, error) {
+	if err := ref.Validate(); err != nil {
+		return store.Object{}, err
+	}
+	e.Tenant, e.Service = ref.Tenant(), ref.Service
+	data, err := json.Marshal(e)
+	if err != nil {
+		return store.Object{}, err
+	}
+	opts := store.PutOptions{IfMatch: etag, IfNoneMatch: etag == "", ContentType: "application/json"}
+	obj, err := c.st.Put(ctx, storeKeys(ref).ServiceEntry(), data, opts)
+	if err != nil {
+		return store.Object{}, fmt.Errorf("catalog: write index entry of %s: %w", ref, err)
+	}
+	return obj, nil
 }
 
 // addToIndex writes the service's entry, create-only: an entry already there (a
@@ -103,6 +222,7 @@ func (c *Catalog) indexed(ctx context.Context, prefix string) ([]engine.ServiceR
 func (c *Catalog) ensureIndex(ctx context.Context) error {
 	_, err := c.st.Stat(ctx, storekey.ServicesIndexBuilt)
 	if err == nil {
+		c.indexSeen.Store(time.Now().UnixNano())
 		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {

@@ -17,17 +17,24 @@ import (
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/internal/strictjson"
 	"github.com/spawnit/spawnit/pkg/apiv1"
+	"github.com/spawnit/spawnit/pkg/client"
 	"github.com/spf13/cobra"
 )
 
 func (app *cliApp) servicesCmd() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "services",
 		Short: "list your services and their status",
-		Long:  "List your services with their deployment, drift and last job (as service list).",
-		Args:  cliArgs(0, 0),
-		RunE:  app.listServices,
+		Long: "List your services with their deployment, drift and last job (as service list), sorted by id.\n" +
+			"Every service is listed, page after page; --limit asks for one page, --cursor for the page\n" +
+			"after the one that printed it, --search for the services whose id, name or template contains a text.",
+		Args: cliArgs(0, 0),
+		RunE: app.listServices,
 	}
+	cmd.Flags().Int("limit", 0, "list one page of at most this many services (1 to 500)")
+	cmd.Flags().String("cursor", "", "list the page after the one that printed this cursor")
+	cmd.Flags().String("search", "", "only the services whose id, name or template contains this text")
+	return cmd
 }
 
 func (app *cliApp) listServices(cmd *cobra.Command, args []string) error {
@@ -36,12 +43,40 @@ func (app *cliApp) listServices(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	services, err := s.c.Services(ctx)
+	limit, _ := cmd.Flags().GetInt("limit")
+	cursor, _ := cmd.Flags().GetString("cursor")
+	search, _ := cmd.Flags().GetString("search")
+	var list apiv1.ServiceList
+	if limit != 0 || cursor != "" {
+		list, err = s.c.ServicesPage(ctx, client.Page{Limit: limit, Cursor: cursor, Query: search})
+	} else {
+		// Every page: with a search, page by page too.
+		pg := client.Page{Limit: client.MaxPageLimit, Query: search}
+		for err == nil {
+			var page apiv1.ServiceList
+			page, err = s.c.ServicesPage(ctx, pg)
+			list.Services = append(list.Services, page.Services...)
+			if pg.Cursor = page.NextCursor; pg.Cursor == "" {
+				break
+			}
+		}
+	}
 	if err != nil {
 		return s.explain(err, nil)
 	}
+	services := list.Services
 	if s.json {
-		return s.printJSON(apiv1.ServiceList{Services: services})
+		if services == nil {
+			list.Services = []apiv1.Service{}
+		}
+		return s.printJSON(list)
+	}
+	if list.NextCursor != "" {
+		defer s.printf("More: spawnit services --limit %d --cursor %s\n", limit, list.NextCursor)
+	}
+	if len(services) == 0 && search != "" {
+		s.printf("No service matches %q.\n", search)
+		return nil
 	}
 	if len(services) == 0 {
 		s.printf("No services yet. Create one from the catalog: spawnit catalog, then spawnit create.\n")

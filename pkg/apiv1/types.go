@@ -417,6 +417,8 @@ type JobRef struct {
 // ServiceList is GET /api/v1/services.
 type ServiceList struct {
 	Services []Service `json:"services"`
+	// NextCursor asks for the next page (?cursor=); absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // Job is a job as the API shows it (sensitive output values are empty unless
@@ -503,6 +505,8 @@ type Output struct {
 // JobList is GET /api/v1/services/{service}/jobs.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
+	// NextCursor asks for the next page (?cursor=); absent on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // Cancel is the body of POST .../jobs/{job}/cancel.

@@ -99,11 +99,38 @@ func (c *Client) Jobs(ctx context.Context, service string) ([]apiv1.Job, error) 
 	if err != nil {
 		return nil, err
 	}
-	var list apiv1.JobList
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: p + "/jobs", retry: true}, &list); err != nil {
-		return nil, err
+	out := []apiv1.Job{}
+	pg := Page{Limit: MaxPageLimit}
+	for {
+		list, err := c.jobsPage(ctx, p, pg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list.Jobs...)
+		if list.NextCursor == "" {
+			return out, nil
+		}
+		pg.Cursor = list.NextCursor
 	}
-	return list.Jobs, nil
+}
+
+// JobsPage lists one page of a service's jobs, newest first; the list's NextCursor,
+// when set, asks for the next page (pg.Query is not used).
+func (c *Client) JobsPage(ctx context.Context, service string, pg Page) (apiv1.JobList, error) {
+	p, err := servicePath(service)
+	if err != nil {
+		return apiv1.JobList{}, err
+	}
+	return c.jobsPage(ctx, p, pg)
+}
+
+func (c *Client) jobsPage(ctx context.Context, servicePath string, pg Page) (apiv1.JobList, error) {
+	pg.Query = ""
+	var list apiv1.JobList
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: servicePath + "/jobs", query: pg.values(), retry: true}, &list); err != nil {
+		return apiv1.JobList{}, err
+	}
+	return list, nil
 }
 
 // Job returns one job with its change summary, plan and outputs. Sensitive output

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/spawnit/spawnit/pkg/apiv1"
 )
@@ -86,13 +87,61 @@ func (c *Client) Template(ctx context.Context, id string) (*apiv1.Template, erro
 	return &t, nil
 }
 
-// Services lists the caller's services with their status.
+// Services lists every service of the caller with its status, following the pages
+// (ServicesPage).
 func (c *Client) Services(ctx context.Context) ([]apiv1.Service, error) {
-	var list apiv1.ServiceList
-	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/services", retry: true}, &list); err != nil {
-		return nil, err
+	out := []apiv1.Service{}
+	pg := Page{Limit: MaxPageLimit}
+	for {
+		list, err := c.ServicesPage(ctx, pg)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list.Services...)
+		if list.NextCursor == "" {
+			return out, nil
+		}
+		pg.Cursor = list.NextCursor
 	}
-	return list.Services, nil
+}
+
+// MaxPageLimit is the largest page the server gives.
+const MaxPageLimit = 500
+
+// Page asks for one page of a listing. The zero Page is the first page of the
+// server's default size.
+type Page struct {
+	// Limit is the page size, 1 to MaxPageLimit (0: the server's default, 100).
+	Limit int
+	// Cursor is the previous page's NextCursor ("" for the first page).
+	Cursor string
+	// Query keeps the services whose id, name or template contains it, ignoring case
+	// (ServicesPage only).
+	Query string
+}
+
+func (p Page) values() url.Values {
+	q := url.Values{}
+	if p.Limit != 0 {
+		q.Set("limit", strconv.Itoa(p.Limit))
+	}
+	if p.Cursor != "" {
+		q.Set("cursor", p.Cursor)
+	}
+	if p.Query != "" {
+		q.Set("q", p.Query)
+	}
+	return q
+}
+
+// ServicesPage lists one page of the tenant's services, sorted by id; the list's
+// NextCursor, when set, asks for the next page.
+func (c *Client) ServicesPage(ctx context.Context, pg Page) (apiv1.ServiceList, error) {
+	var list apiv1.ServiceList
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/api/v1/services", query: pg.values(), retry: true}, &list); err != nil {
+		return apiv1.ServiceList{}, err
+	}
+	return list, nil
 }
 
 // CreateService records a new service's configuration; it deploys nothing (Apply

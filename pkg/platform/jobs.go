@@ -163,7 +163,13 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 			if ev.Type == engine.EventJobState {
 				info := first
 				info.State = ev.State
-				p.publish(first.Service.Tenant(), jobStatus(info, ev.Time))
+				if first.Background {
+					// A supervisor's check is not in the service's history: its
+					// report, when it changes the status, is published (recordDrift).
+					p.announce(first.Service.Tenant(), jobStatus(info, ev.Time))
+				} else {
+					p.publish(first.Service.Tenant(), jobStatus(info, ev.Time))
+				}
 			}
 		}
 		info := j.Info()
@@ -187,6 +193,11 @@ func (p *Platform) watch(j *engine.Job, a Actor, after func(engine.JobInfo)) <-c
 		}
 		if after != nil {
 			after(info)
+		}
+		if !first.Background {
+			// What the end changed besides the job's state: the intent, the stop mark,
+			// the health record, the configuration after an upgrade.
+			p.touch(context.Background(), info.Service)
 		}
 	}()
 	return done

@@ -170,6 +170,9 @@ type Platform struct {
 	targets map[string]Target
 	quotas  Quota // every tenant's default limits
 	ports   *ports
+	// summaries caches the service summaries this replica read (summary.go).
+	summaries summaryCache
+	latest    latestCache
 
 	// serviceMu serialises, per service, the check-then-act sequences of delete and job
 	// submission, so "refuse to delete while busy" cannot race a new job in this process.
@@ -263,6 +266,17 @@ func New(cfg Config) (*Platform, error) {
 // publish tells the tenant's subscribers, here and (through the feed) on the other
 // replicas, about a status change.
 func (p *Platform) publish(tenant string, ev apiv1.StatusEvent) {
+	// The summary first: a client that reads the list when the event reaches it sees
+	// the change.
+	if ev.Service != "" {
+		p.touch(context.Background(), engine.ServiceRef{Client: tenant, Service: ev.Service})
+	}
+	p.announce(tenant, ev)
+}
+
+// announce tells the tenant's subscribers, on every replica, without refreshing the
+// service's summary: for what the summary does not show.
+func (p *Platform) announce(tenant string, ev apiv1.StatusEvent) {
 	p.broker.Publish(tenant, ev)
 	if p.feed != nil {
 		p.feed.publish(tenant, ev)

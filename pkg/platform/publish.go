@@ -35,6 +35,7 @@ func (p *Platform) PublishTemplate(ctx context.Context, a Actor, id string, file
 	if err != nil {
 		return apiv1.PublishedVersion{}, err
 	}
+	p.forgetLatest(id) // this replica's lists offer the new version at once
 	return apiv1.PublishedVersion{Template: pub.Template, Version: pub.Version, ReleaseNotes: pub.ReleaseNotes,
 		Published: pub.Published, By: pub.By, Digest: pub.Digest, Created: created}, nil
 }

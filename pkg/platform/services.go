@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/spawnit/spawnit"
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
@@ -128,24 +130,22 @@ func (p *Platform) CreateService(ctx context.Context, a Actor, req apiv1.CreateS
 	return p.view(ctx, created)
 }
 
-// ListServices lists the tenant's services with their status.
+// ListServices lists every service of the tenant with its status, page after page
+// (ServicesPage).
 func (p *Platform) ListServices(ctx context.Context, a Actor) ([]apiv1.Service, error) {
-	if err := spawnit.ValidateID(a.Tenant); err != nil {
-		return nil, fmt.Errorf("tenant: %w", err)
-	}
-	svcs, err := p.cat.ListServices(ctx, a.Tenant)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]apiv1.Service, 0, len(svcs))
-	for _, s := range svcs {
-		v, err := p.view(ctx, s)
+	var out []apiv1.Service
+	pg := Page{Limit: MaxPageLimit}
+	for {
+		page, err := p.ServicesPage(ctx, a, pg)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, v)
+		out = append(out, page.Services...)
+		if page.NextCursor == "" {
+			return out, nil
+		}
+		pg.Cursor = page.NextCursor
 	}
-	return out, nil
 }
 
 // GetService returns one service of the tenant; another tenant's is not found.
@@ -407,10 +407,29 @@ func stateHasResources(state []byte) bool {
 // view builds the API's picture of a service: configuration with secrets masked, plus
 // intent, last drift report, busy and last job.
 func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service, error) {
+	v, _, err := p.viewIntent(ctx, s)
+	return v, err
+}
+
+// viewIntent is view, with the intent it read.
+func (p *Platform) viewIntent(ctx context.Context, s *catalog.Service) (apiv1.Service, engine.Intent, error) {
 	ref := s.Ref()
-	in, err := p.eng.Intent(ctx, ref)
-	if err != nil {
-		return apiv1.Service{}, err
+	// The records are independent: read them at once, not one after another.
+	var (
+		in   engine.Intent
+		rep  *engine.DriftReport
+		h    *HealthRecord
+		last *apiv1.JobRef
+		up   *apiv1.UpgradeOffer
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { in, err = p.eng.Intent(gctx, ref); return err })
+	g.Go(func() (err error) { rep, err = p.lastDrift(gctx, ref); return err })
+	g.Go(func() (err error) { h, err = p.lastHealth(gctx, ref); return err })
+	g.Go(func() (err error) { last, err = p.lastJob(gctx, ref); return err })
+	g.Go(func() error { up = p.upgradeOffer(gctx, s); return nil })
+	if err := g.Wait(); err != nil {
+		return apiv1.Service{}, engine.Intent{}, err
 	}
 	v := apiv1.Service{
 		ID:              s.Service,
@@ -443,38 +462,24 @@ func (p *Platform) view(ctx context.Context, s *catalog.Service) (apiv1.Service,
 	if v.UpdatedAt.IsZero() {
 		v.UpdatedAt = s.Created
 	}
-	v.Upgrade = p.upgradeOffer(ctx, s)
-	rep, err := p.lastDrift(ctx, ref)
-	if err != nil {
-		return apiv1.Service{}, err
-	}
+	v.Upgrade = up
 	if rep != nil {
 		v.Status.Drift = rep.Status
 		at := rep.CheckedAt
 		v.Status.DriftAt = &at
 	}
-	if in.Kind == engine.IntentApplied {
-		h, err := p.lastHealth(ctx, ref)
-		if err != nil {
-			return apiv1.Service{}, err
+	if in.Kind == engine.IntentApplied && h != nil && !v.Status.Stopped {
+		at := h.CheckedAt
+		v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = h.Status, h.Message, &at
+		// A drift check since the last health check found resources gone: whatever
+		// the health check said then, the service cannot be healthy now.
+		if rep != nil && rep.Status == engine.StatusMissing && rep.CheckedAt.After(h.CheckedAt) {
+			at := rep.CheckedAt
+			v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = HealthUnhealthy, "resources are missing (drift check)", &at
 		}
-		if h != nil && !v.Status.Stopped {
-			at := h.CheckedAt
-			v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = h.Status, h.Message, &at
-			// A drift check since the last health check found resources gone: whatever
-			// the health check said then, the service cannot be healthy now.
-			if rep != nil && rep.Status == engine.StatusMissing && rep.CheckedAt.After(h.CheckedAt) {
-				at := rep.CheckedAt
-				v.Status.Health, v.Status.HealthMessage, v.Status.HealthAt = HealthUnhealthy, "resources are missing (drift check)", &at
-			}
-		}
-	}
-	last, err := p.lastJob(ctx, ref)
-	if err != nil {
-		return apiv1.Service{}, err
 	}
 	v.Status.LastJob = last
-	return v, nil
+	return v, in, nil
 }
 
 // lastJob is the service's newest job. The supervisor's checks are not jobs of the
@@ -556,5 +561,6 @@ func (p *Platform) Recover(ctx context.Context, a Actor, service string) (svc ap
 	if err := p.eng.ClearRecovery(ctx, ref); err != nil {
 		return apiv1.Service{}, err
 	}
+	p.touch(ctx, ref)
 	return p.view(ctx, s)
 }

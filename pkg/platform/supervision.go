@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spawnit/spawnit/engine"
-	"github.com/spawnit/spawnit/pkg/store"
 )
 
 // What a drift supervisor needs: every watched service, background checks that yield
@@ -32,33 +31,26 @@ type Watched struct {
 const SystemSubject = "spawnit:supervisor"
 
 // WatchedServices lists the services of every tenant that were applied or destroyed,
-// found through the catalog's service index.
+// from their summaries in the service index (summary.go): one listing of the index,
+// and a read of only the summaries that changed since this replica last read them.
 func (p *Platform) WatchedServices(ctx context.Context) ([]Watched, error) {
-	refs, err := p.cat.AllServiceRefs(ctx)
+	objs, err := p.cat.IndexObjects(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	docs, err := p.summariesOf(ctx, objs)
 	if err != nil {
 		return nil, err
 	}
 	var out []Watched
-	for _, ref := range refs {
-		in, err := p.eng.Intent(ctx, ref)
-		if err != nil {
-			if errors.Is(err, store.ErrUnavailable) {
-				return nil, err
-			}
+	for i, d := range docs {
+		ref, ok := parseEntryKey(objs[i].Key)
+		if !ok || d.Gone || d.Service.Status.Intent == engine.IntentNone {
 			continue
 		}
-		if in.Kind == engine.IntentNone {
-			continue
-		}
-		svc, err := p.cat.GetService(ctx, ref)
-		if err != nil {
-			if errors.Is(err, store.ErrUnavailable) {
-				return nil, err
-			}
-			continue // deleted since the listing, or unreadable (the catalog logs it)
-		}
-		out = append(out, Watched{Ref: ref, Target: svc.Provider, Intent: in.Kind, IntentJob: in.JobID,
-			Expires: svc.Expires, AutoRemediate: svc.AutoRemediate, Stopped: svc.Stopped != nil && in.Kind == engine.IntentApplied})
+		st := d.Service.Status
+		out = append(out, Watched{Ref: ref, Target: d.Service.Target, Intent: st.Intent, IntentJob: d.IntentJob,
+			Expires: d.Service.ExpiresAt, AutoRemediate: d.Service.AutoRemediate, Stopped: st.Stopped})
 	}
 	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 const (
@@ -70,6 +71,7 @@ type FS struct {
 	root    *os.Root
 	stripes [lockStripes]sync.Mutex
 	etags   etagCache
+	dirs    dirNames
 }
 
 // etagCache remembers content hashes by file identity (path, size, modification and
@@ -500,4 +502,148 @@ func isNotExist(err error) bool {
 func etagOf(data []byte) string {
 	sum := md5.Sum(data)
 	return hex.EncodeToString(sum[:])
+}
+
+var _ Pager = (*FS)(nil)
+
+// ListPage implements Pager. A prefix naming a directory of objects (ending in "/") is
+// read as that directory's names, sorted, with only the page's objects looked at (a
+// listing of 10,000 objects reads names, not 10,000 inodes); a subdirectory among the
+// names the page could hold, or any other prefix, falls back to a whole listing, cut.
+func (s *FS) ListPage(ctx context.Context, prefix, startAfter string, limit int) ([]Object, error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	full := func() ([]Object, error) {
+		objs, err := s.List(ctx, prefix)
+		if err != nil {
+			return nil, err
+		}
+		return pageOf(objs, startAfter, limit), nil
+	}
+	dir, ok := strings.CutSuffix(prefix, "/")
+	if !ok || limit <= 0 {
+		return full()
+	}
+	names, err := s.sortedNames(dir)
+	if isNotExist(err) {
+		return []Object{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+	}
+	after := strings.TrimPrefix(startAfter, prefix)
+	if !strings.HasPrefix(startAfter, prefix) {
+		after = ""
+		if startAfter > prefix {
+			return []Object{}, nil // past every key under prefix
+		}
+	}
+	i, _ := slices.BinarySearch(names, after)
+	// A folder's keys ("x/y") sort after names that extend its own ("x-1"): the name
+	// before the page may be a folder whose keys belong in it.
+	if i > 0 && strings.HasPrefix(after, names[i-1]) {
+		i--
+	}
+	// One handle on the folder: each name is then one fstatat, not a walk of the path.
+	folder, err := s.root.OpenRoot(dir)
+	if isNotExist(err) {
+		return []Object{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+	}
+	defer folder.Close()
+	objs := []Object{}
+	for _, name := range names[i:] {
+		if len(objs) == limit {
+			break
+		}
+		key := prefix + name
+		fi, err := folder.Lstat(name)
+		if isNotExist(err) {
+			continue // deleted meanwhile
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+		}
+		if fi.IsDir() {
+			return full()
+		}
+		if key <= startAfter || !fi.Mode().IsRegular() {
+			continue
+		}
+		obj, err := s.object(key, fi)
+		if isNotExist(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list %q: %w", prefix, err)
+		}
+		objs = append(objs, obj)
+	}
+	return objs, nil
+}
+
+// dirNames caches the sorted names of the folders ListPage read, by the folder's
+// identity (inode, size, modification and change times): adding, renaming or removing
+// an entry, which every Put and Delete does, changes the folder's times. File system
+// clocks tick coarsely (a few milliseconds), so a listing read less than
+// settledAfter after the folder's last change is not kept: a change within the same
+// tick would leave the folder's times as they were ("racy" entries, as git calls them).
+type dirNames struct {
+	mu sync.Mutex
+	m  map[string]cachedNames
+}
+
+type cachedNames struct {
+	id    fileIdentity
+	names []string
+}
+
+const settledAfter = 2 * time.Second
+
+// maxCachedDirs bounds the cache; it starts over when full.
+const maxCachedDirs = 1024
+
+// sortedNames returns the valid names in dir, sorted.
+func (s *FS) sortedNames(dir string) ([]string, error) {
+	fi, err := s.root.Lstat(dir)
+	if err != nil {
+		return nil, err
+	}
+	id := identityOf(dir, fi)
+	s.dirs.mu.Lock()
+	c, ok := s.dirs.m[dir]
+	s.dirs.mu.Unlock()
+	if ok && c.id == id {
+		return c.names, nil
+	}
+	f, err := s.root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	names, err := f.Readdirnames(-1)
+	_ = f.Close()
+	if err != nil {
+		return nil, err
+	}
+	names = slices.DeleteFunc(names, func(n string) bool { return validSegment(n) != nil })
+	slices.Sort(names)
+	// Kept only when the folder had not changed for a while before it was read, and
+	// is still the folder that was read.
+	if time.Since(fi.ModTime()) > settledAfter {
+		if after, err := s.root.Lstat(dir); err == nil && identityOf(dir, after) == id {
+			s.dirs.mu.Lock()
+			if s.dirs.m == nil || len(s.dirs.m) >= maxCachedDirs {
+				s.dirs.m = map[string]cachedNames{}
+			}
+			s.dirs.m[dir] = cachedNames{id: id, names: names}
+			s.dirs.mu.Unlock()
+		}
+	}
+	return names, nil
 }

@@ -300,6 +300,40 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.Object, error)
 	return objs, nil
 }
 
+var _ store.Pager = (*Store)(nil)
+
+// ListPage implements store.Pager with ListObjectsV2's StartAfter and MaxKeys: one
+// request for a page of up to 1,000 keys.
+func (s *Store) ListPage(ctx context.Context, prefix, startAfter string, limit int) ([]store.Object, error) {
+	if err := store.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	objs := []store.Object{}
+	if limit <= 0 {
+		return objs, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops minio-go's pager once the page is full
+	opts := minio.ListObjectsOptions{Prefix: prefix, Recursive: true, StartAfter: startAfter, MaxKeys: min(limit, 1000)}
+	for info := range s.core.ListObjectsIter(ctx, s.bucket, opts) {
+		if info.Err != nil {
+			return nil, translate("list", prefix, info.Err)
+		}
+		if store.ValidateKey(info.Key) != nil || info.Key <= startAfter {
+			continue
+		}
+		objs = append(objs, objectOf(info.Key, info))
+		if len(objs) == limit {
+			break
+		}
+	}
+	slices.SortFunc(objs, func(a, b store.Object) int { return strings.Compare(a.Key, b.Key) })
+	return objs, nil
+}
+
 func begin(ctx context.Context, key string) error {
 	if err := store.ValidateKey(key); err != nil {
 		return err

@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"InvalidOptions", testInvalidOptions},
 		{"ListMany", testListMany},
 		{"ListPrefix", testListPrefix},
+		{"ListPage", testListPage},
 		{"Delete", testDelete},
 		{"ConcurrentIfMatch", testConcurrentIfMatch},
 		{"ConcurrentIfNoneMatch", testConcurrentIfNoneMatch},
@@ -584,5 +585,50 @@ func testConditionalWritesProbe(t *testing.T, s store.Store) {
 	left, err := s.List(ctx(t), "")
 	if err != nil || len(left) != 0 {
 		t.Fatalf("the probe left objects behind: %v, %v", keysOf(left), err)
+	}
+}
+
+// testListPage: pages of a prefix, through the store's Pager if it has one, equal the
+// matching slices of the whole listing.
+func testListPage(t *testing.T, s store.Store) {
+	c := ctx(t)
+	var keys []string
+	for i := range 23 {
+		k := fmt.Sprintf("pg/t1/s%02d", i)
+		keys = append(keys, k)
+		mustPut(t, s, k, []byte(k), store.PutOptions{})
+	}
+	mustPut(t, s, "pg/t10/x", []byte("x"), store.PutOptions{}) // outside the prefix "pg/t1/"
+	var got []string
+	after := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("ListPage never ended")
+		}
+		page, err := store.ListPage(c, s, "pg/t1/", after, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 5 {
+			t.Fatalf("page of %d objects, limit 5", len(page))
+		}
+		for _, o := range page {
+			checkETag(t, o.Key, o.ETag)
+		}
+		if len(page) == 0 {
+			break
+		}
+		got = append(got, keysOf(page)...)
+		after = page[len(page)-1].Key
+	}
+	if !slices.Equal(got, keys) {
+		t.Fatalf("pages = %v, want %v", got, keys)
+	}
+	page, err := store.ListPage(c, s, "pg/t1/", "pg/t1/s05x", 2)
+	if err != nil || !slices.Equal(keysOf(page), []string{"pg/t1/s06", "pg/t1/s07"}) {
+		t.Fatalf("page after a key that is not stored = %v, %v", keysOf(page), err)
+	}
+	if page, err := store.ListPage(c, s, "pg/none/", "", 5); err != nil || len(page) != 0 {
+		t.Fatalf("page of an empty prefix = %v, %v", keysOf(page), err)
 	}
 }

@@ -47,7 +47,10 @@ export interface paths {
     get: operations["getTemplate"];
   };
   "/api/v1/services": {
-    /** List the tenant's services */
+    /**
+     * List the tenant's services, a page at a time
+     * @description Sorted by service id. A page is read from the services' summaries in the store's index, so it costs what it shows whatever the tenant's total; follow next_cursor for the next page.
+     */
     get: operations["listServices"];
     /**
      * Create a service
@@ -485,6 +488,8 @@ export interface components {
     };
     ServiceList: {
       services: components["schemas"]["Service"][];
+      /** @description Pass as ?cursor= for the next page; absent on the last page. */
+      next_cursor?: string;
     };
     ChangeSummary: {
       add: number;
@@ -551,6 +556,8 @@ export interface components {
     };
     JobList: {
       jobs: components["schemas"]["Job"][];
+      /** @description Pass as ?cursor= for the next page; absent on the last page. */
+      next_cursor?: string;
     };
     Event: {
       seq: number;
@@ -949,6 +956,12 @@ export interface components {
     tail?: number;
     /** @description Stream the log (text/event-stream) instead of answering its last lines. */
     follow?: boolean;
+    /** @description Page size: 1 to 500 (default 100). Outside that range: a 400 field error "limit". */
+    limit?: number;
+    /** @description The next_cursor of the previous page (opaque); absent for the first page. One this server did not give: a 400 field error "cursor". */
+    cursor?: string;
+    /** @description Keep the services whose id, name or template contains this text (ignoring case). */
+    q?: string;
   };
   requestBodies: never;
   headers: never;
@@ -1107,11 +1120,17 @@ export interface operations {
       503: components["responses"]["E503"];
     };
   };
-  /** List the tenant's services */
+  /**
+   * List the tenant's services, a page at a time
+   * @description Sorted by service id. A page is read from the services' summaries in the store's index, so it costs what it shows whatever the tenant's total; follow next_cursor for the next page.
+   */
   listServices: {
     parameters: {
       query?: {
         tenant?: components["parameters"]["Tenant"];
+        limit?: components["parameters"]["limit"];
+        cursor?: components["parameters"]["cursor"];
+        q?: components["parameters"]["q"];
       };
     };
     responses: {
@@ -1121,6 +1140,7 @@ export interface operations {
           "application/json": components["schemas"]["ServiceList"];
         };
       };
+      400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
       500: components["responses"]["E500"];
@@ -1531,6 +1551,8 @@ export interface operations {
     parameters: {
       query?: {
         tenant?: components["parameters"]["Tenant"];
+        limit?: components["parameters"]["limit"];
+        cursor?: components["parameters"]["cursor"];
       };
       path: {
         service: components["parameters"]["service"];
