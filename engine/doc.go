@@ -43,9 +43,12 @@
 // unknown, with per-resource results (see Classify).
 //
 // With Config.Encryption (a keyring.Keyring) every state and plan file is encrypted by
-// OpenTofu itself (TF_ENCRYPTION, aes_gcm under a pbkdf2 passphrase derived per service):
-// a plaintext state is encrypted on its next write, previous keys still decrypt, and a
-// state under a key the engine lacks fails the job before tofu runs (keyring.ErrWrongKey).
+// OpenTofu itself (TF_ENCRYPTION, aes_gcm under a key derived per service and given to
+// tofu as it is, with no key provider to run per command): a plaintext state, or one
+// written under the pbkdf2 key provider of earlier versions, is encrypted under the key
+// on its next write, previous keys still decrypt, and a state under a key the engine
+// lacks fails the job before tofu runs (keyring.ErrWrongKey). TofuEncryption is the
+// same configuration for an operator running tofu by hand.
 // The variables file leaves the workdir when the job ends.
 //
 // The engine returns only its own types, writes nothing to stdout or stderr, logs through
