@@ -101,6 +101,9 @@ func (e *runner) holdProviders(j *Job, ws *workspace) (release func()) {
 		stop()
 		return func() {}
 	}
+	if e.onHold != nil {
+		e.onHold(j, servers)
+	}
 	stopForced := context.AfterFunc(j.ctx, stop)
 	env = ws.tf.Env
 	ws.tf.Env = append(env[:len(env):len(env)], "TF_REATTACH_PROVIDERS="+tofu.ReattachProviders(servers))
