@@ -28,7 +28,10 @@
 // Before each operation the engine rebuilds the service's workdir from its Source ("sync
 // before run"), adds the backend (local, outside the workdir, or S3 with a lockfile) as
 // an override file, and runs `tofu init` only when the module, backend or CLI config
-// changed. Workdirs are caches: deleting one loses nothing.
+// changed. Workdirs are caches: deleting one loses nothing. A plan or drift job starts
+// the workdir's providers once and runs its tofu commands attached to them
+// (TF_REATTACH_PROVIDERS) rather than letting tofu start each provider three times per
+// command; the providers are the job's own, stopped when it ends.
 //
 // Several engines (replicas) may share one Store: give each its Config.Cluster. Job
 // records and leases name the replica; a lease is renewed every TTL/3 and expires after

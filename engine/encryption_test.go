@@ -39,7 +39,7 @@ output "token" {
 }
 `
 
-func testRing(t *testing.T, current string, previous ...string) *keyring.Keyring {
+func testRing(t testing.TB, current string, previous ...string) *keyring.Keyring {
 	t.Helper()
 	var prev [][]byte
 	for _, p := range previous {
