@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spawnit/spawnit/engine/internal/tofu"
@@ -82,21 +83,28 @@ func (e *runner) holdProviders(j *Job, ws *workspace) (release func()) {
 		}
 		_ = os.RemoveAll(socketDir)
 	}
-	env := envList(e.jobEnv(j))
+	providerEnv := envList(e.jobEnv(j))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for addr, version := range lockedProviders(lock) {
 		bin := providerBinary(ws.dir, addr, version)
 		if bin == "" {
 			continue
 		}
-		s, err := tofu.StartProvider(bin, ws.dir, env, socketDir, providerStartTimeout)
-		if err != nil {
-			if e.cfg.Logger != nil {
-				e.cfg.Logger.Debug("provider left to tofu", "service", j.info.Service.String(), "provider", addr, "err", err)
+		wg.Go(func() {
+			s, err := tofu.StartProvider(bin, ws.dir, providerEnv, socketDir, providerStartTimeout)
+			if err != nil {
+				if e.cfg.Logger != nil {
+					e.cfg.Logger.Debug("provider left to tofu", "service", j.info.Service.String(), "provider", addr, "err", err)
+				}
+				return
 			}
-			continue
-		}
-		servers[addr] = s
+			mu.Lock()
+			servers[addr] = s
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	if len(servers) == 0 {
 		stop()
 		return func() {}
@@ -105,11 +113,11 @@ func (e *runner) holdProviders(j *Job, ws *workspace) (release func()) {
 		e.onHold(j, servers)
 	}
 	stopForced := context.AfterFunc(j.ctx, stop)
-	env = ws.tf.Env
-	ws.tf.Env = append(env[:len(env):len(env)], "TF_REATTACH_PROVIDERS="+tofu.ReattachProviders(servers))
+	jobEnv := ws.tf.Env
+	ws.tf.Env = append(jobEnv[:len(jobEnv):len(jobEnv)], "TF_REATTACH_PROVIDERS="+tofu.ReattachProviders(servers))
 	return func() {
 		stopForced()
 		stop()
-		ws.tf.Env = env
+		ws.tf.Env = jobEnv
 	}
 }
