@@ -28,7 +28,10 @@
 // Before each operation the engine rebuilds the service's workdir from its Source ("sync
 // before run"), adds the backend (local, outside the workdir, or S3 with a lockfile) as
 // an override file, and runs `tofu init` only when the module, backend or CLI config
-// changed. Workdirs are caches: deleting one loses nothing.
+// changed. Workdirs are caches: deleting one loses nothing. A plan or drift job starts
+// the workdir's providers once and runs its tofu commands attached to them
+// (TF_REATTACH_PROVIDERS) rather than letting tofu start each provider three times per
+// command; the providers are the job's own, stopped when it ends.
 //
 // Several engines (replicas) may share one Store: give each its Config.Cluster. Job
 // records and leases name the replica; a lease is renewed every TTL/3 and expires after
@@ -43,9 +46,12 @@
 // unknown, with per-resource results (see Classify).
 //
 // With Config.Encryption (a keyring.Keyring) every state and plan file is encrypted by
-// OpenTofu itself (TF_ENCRYPTION, aes_gcm under a pbkdf2 passphrase derived per service):
-// a plaintext state is encrypted on its next write, previous keys still decrypt, and a
-// state under a key the engine lacks fails the job before tofu runs (keyring.ErrWrongKey).
+// OpenTofu itself (TF_ENCRYPTION, aes_gcm under a key derived per service and given to
+// tofu as it is, with no key provider to run per command): a plaintext state, or one
+// written under the pbkdf2 key provider of earlier versions, is encrypted under the key
+// on its next write, previous keys still decrypt, and a state under a key the engine
+// lacks fails the job before tofu runs (keyring.ErrWrongKey). TofuEncryption is the
+// same configuration for an operator running tofu by hand.
 // The variables file leaves the workdir when the job ends.
 //
 // The engine returns only its own types, writes nothing to stdout or stderr, logs through

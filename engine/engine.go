@@ -70,7 +70,7 @@ type Config struct {
 	Logger *slog.Logger
 	// Encryption, when set, encrypts every service's OpenTofu state and plan files with
 	// OpenTofu's state encryption (configured through TF_ENCRYPTION, so modules need
-	// nothing), under a passphrase derived per service from its current key; previous
+	// nothing), under a key derived per service from its current key; previous
 	// keys still decrypt, and a plaintext state is read once and written back encrypted.
 	// The pre-destroy snapshots the engine keeps are sealed with it too. Every replica
 	// sharing a store must have the same keys. nil: nothing is encrypted.

@@ -68,6 +68,10 @@ func (e *runner) execute(j *Job) error {
 	if j.softCtx.Err() != nil {
 		return errors.New("cancelled before tofu ran")
 	}
+	if holdsProviders(j.info.Operation) {
+		release := e.holdProviders(j, ws)
+		defer release()
+	}
 	switch j.info.Operation {
 	case OpPlan:
 		return e.plan(ctx, j, ws)

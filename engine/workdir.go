@@ -49,6 +49,8 @@ type runner struct {
 	// are not consistent with the packages selected in the dependency lock file"). Init
 	// runs only when a module changes, so this costs little.
 	initMu sync.Mutex
+	// onHold, when set (tests), sees the provider servers a job holds.
+	onHold func(*Job, map[string]*tofu.ProviderServer)
 }
 
 // workspace is one service's workdir. It is used only by the job holding the service's

@@ -32,8 +32,9 @@ const MinKeyLen = 32
 
 // Purposes of derived keys: a key derived for one never serves another.
 const (
-	PurposeState  = "opentofu-state" // the passphrase of OpenTofu's state and plan encryption
-	PurposeInputs = "inputs"         // sealed values in the stored configuration and snapshots
+	PurposeState    = "opentofu-state"     // the pbkdf2 passphrase of OpenTofu's state encryption (states written before the raw key)
+	PurposeStateKey = "opentofu-state-key" // the AES-256 key of OpenTofu's state and plan encryption
+	PurposeInputs   = "inputs"             // sealed values in the stored configuration and snapshots
 )
 
 // sealedPrefix starts every sealed value: "spawnit-sealed:v1:<key id>:<base64url(nonce|ciphertext)>".
@@ -80,10 +81,18 @@ func (k Key) derive(purpose, tenant, service string) []byte {
 	return b
 }
 
-// StatePassphrase is the passphrase of the service's OpenTofu state encryption under
-// this key (hex of the derived key: 64 characters).
+// StatePassphrase is the passphrase of the pbkdf2 key provider with which states were
+// encrypted before StateKey (hex of the derived key: 64 characters): such a state still
+// opens, and is written again under StateKey.
 func (k Key) StatePassphrase(tenant, service string) string {
 	return hex.EncodeToString(k.derive(PurposeState, tenant, service))
+}
+
+// StateKey is the AES-256 key of the service's OpenTofu state and plan encryption under
+// this key: already a uniformly random 256-bit key (HKDF), so OpenTofu is given it as it
+// is, with no password-stretching key provider in front of it.
+func (k Key) StateKey(tenant, service string) []byte {
+	return k.derive(PurposeStateKey, tenant, service)
 }
 
 // Keyring is the current operator key and the previous ones still accepted.
@@ -212,8 +221,12 @@ func (r *Keyring) previousNote() string {
 	return " and previous " + strings.Join(ids, ", ")
 }
 
-// WrongKeyError is ErrWrongKey for an object (a state) sealed with key id.
+// WrongKeyError is ErrWrongKey for an object (a state) sealed with key id, or with a
+// key that none of the ring's opens when the object does not name its key (id "").
 func (r *Keyring) WrongKeyError(what, id string) error {
+	if id == "" {
+		return fmt.Errorf("%w: %s is encrypted with another key: none of this server's keys opens it (key %s%s)", ErrWrongKey, what, r.current.id, r.previousNote())
+	}
 	return fmt.Errorf("%w: %s is encrypted with key %s; this server has key %s%s", ErrWrongKey, what, id, r.current.id, r.previousNote())
 }
 

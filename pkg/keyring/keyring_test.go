@@ -1,6 +1,8 @@
 package keyring
 
 import (
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -36,5 +38,10 @@ func TestSealOpen(t *testing.T) {
 	}
 	if a.Current().StatePassphrase("t", "s") == a.Current().StatePassphrase("t", "s2") || a.Current().StatePassphrase("t", "s") == b.Current().StatePassphrase("t", "s") {
 		t.Fatal("state passphrases are shared")
+	}
+	sk := a.Current().StateKey("t", "s")
+	if len(sk) != 32 || bytes.Equal(sk, a.Current().StateKey("t", "s2")) || bytes.Equal(sk, b.Current().StateKey("t", "s")) ||
+		hex.EncodeToString(sk) == a.Current().StatePassphrase("t", "s") {
+		t.Fatal("state keys are shared, or the state key is the pbkdf2 passphrase")
 	}
 }
