@@ -222,6 +222,11 @@ type Stats struct {
 	// the events and due checks left to the replica that owns the service; Gained the
 	// services taken over from replicas that left.
 	MergedEvents, NotOwned, Gained int
+	// Signals counts the removals and stops shown at once as unconfirmed drift (see
+	// Signals); SignalsIgnored those left to the check alone (the service was stopped
+	// by a user, busy with a job, not deployed, restarted meanwhile, or a newer check
+	// had recorded its result).
+	Signals, SignalsIgnored int
 }
 
 // Supervisor schedules drift checks and expiries.
@@ -240,6 +245,8 @@ type Supervisor struct {
 	wake    chan struct{}
 	slots   chan struct{}
 	wg      sync.WaitGroup
+
+	signalling int // drift signals being recorded
 }
 
 // New returns a supervisor; Run starts it.
@@ -404,7 +411,7 @@ func (s *Supervisor) refreshOwnership() {
 func (s *Supervisor) Idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.urgent) > 0 {
+	if len(s.urgent) > 0 || s.signalling > 0 {
 		return false
 	}
 	for _, w := range s.watches {
@@ -812,6 +819,7 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 					return
 				}
 				s.log.Debug("supervisor: docker event", "service", ref.String(), "type", ev.Type, "action", ev.Action)
+				s.signal(ctx, ref, ev)
 				s.CheckSoon(ref)
 			}
 		})
