@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spawnit/spawnit/engine"
@@ -98,7 +99,8 @@ func (p *Platform) updateDrift(ctx context.Context, ref engine.ServiceRef, chang
 // its drift status becomes sig.Status, unconfirmed, with sig.Message as the signal, on
 // every replica, and the tenant's stream gets a drift event marked unconfirmed. It
 // returns ErrNotDue, and records nothing, when the event cannot be drift or is
-// already answered: the service is stopped by a user or not deployed; a job is queued
+// already answered: the service is stopped by a user (or restarted by SpawnIt) or not
+// deployed; a stopped container runs again; a job is queued
 // or runs for it (SpawnIt's own apply or destroy replaces containers), here or on
 // another replica; its last job ended after the event (the event was that job's); a
 // check that began after the event recorded its result; or a newer signal is shown.
@@ -129,6 +131,11 @@ func (p *Platform) SignalDrift(ctx context.Context, ref engine.ServiceRef, sig s
 	}
 	if last != nil && (last.EndedAt == nil || !sig.At.After(*last.EndedAt)) {
 		return fmt.Errorf("drift signal for %s (during job %s): %w", ref, last.ID, ErrNotDue)
+	}
+	if sig.Status == engine.StatusDrifted && !p.containerStopped(ctx, sig.Object) {
+		// Read after the stopped mark: a restart of SpawnIt's, whose mark is gone by
+		// now, has run the container again.
+		return fmt.Errorf("drift signal for %s (the container runs): %w", ref, ErrNotDue)
 	}
 	recorded := false
 	err = p.updateDrift(ctx, ref, func(rec *driftRecord) bool {
@@ -168,4 +175,21 @@ func showDrift(st *apiv1.ServiceStatus, rec *driftRecord) {
 	if sig := rec.pending(); sig != nil {
 		st.Drift, st.DriftUnconfirmed, st.DriftSignal = sig.Status, true, sig.Message
 	}
+}
+
+// containerStopped reports whether the container exists and neither runs nor is
+// restarting or being removed (a removal has its own signal).
+func (p *Platform) containerStopped(ctx context.Context, id string) bool {
+	if p.docker.api == nil || id == "" {
+		return false
+	}
+	var c struct {
+		State struct {
+			Status string `json:"Status"`
+		} `json:"State"`
+	}
+	if err := p.docker.api.Get(ctx, "/containers/"+url.PathEscape(id)+"/json", nil, &c); err != nil {
+		return false
+	}
+	return c.State.Status == "exited" || c.State.Status == "dead"
 }

@@ -22,9 +22,10 @@ type Signal struct {
 
 // Signals is what a Platform implements to show Docker events at once: Signal records
 // the signal as the service's provisional drift status and publishes it, unless it
-// cannot be drift (the service is stopped by a user, not deployed, or a job holds it:
-// SpawnIt's own apply or destroy replaces containers), or a check made after the event
-// already recorded what it found: then it returns an error wrapping ErrNotDue.
+// cannot be drift (the service is stopped by a user, not deployed, a stopped container
+// runs again, or a job holds it: SpawnIt's own apply or destroy replaces containers),
+// or a check made after the event already recorded what it found: then it returns an
+// error wrapping ErrNotDue.
 type Signals interface {
 	Signal(ctx context.Context, ref engine.ServiceRef, sig Signal) error
 }
@@ -35,8 +36,8 @@ type Signals interface {
 func (c *Config) settleBeforeStop() time.Duration { return c.Debounce / 2 }
 
 // signalOf reads what an event says about a managed object, if it is a removal or a
-// stop; settle is set for a stop, which is confirmed by inspecting the container
-// once the event settled.
+// stop; settle is set for a stop, which the platform confirms (the container still
+// stopped) once the event settled.
 func signalOf(ev dockerEvent) (sig Signal, settle bool, ok bool) {
 	at := time.Unix(0, ev.TimeNano)
 	if ev.TimeNano == 0 {
@@ -104,7 +105,7 @@ func (s *Supervisor) signal(ctx context.Context, ref engine.ServiceRef, ev docke
 			}
 			s.mu.Unlock()
 		}()
-		if settle && !s.stillStopped(ctx, ev.Actor.ID) {
+		if settle && !s.settled(ctx) {
 			return
 		}
 		err := sp.Signal(ctx, ref, sig)
@@ -119,32 +120,15 @@ func (s *Supervisor) signal(ctx context.Context, ref engine.ServiceRef, ev docke
 	}()
 }
 
-// stillStopped waits for a stopped container to settle and reports whether it still
-// exists and is not running (nor restarting, nor being removed).
-func (s *Supervisor) stillStopped(ctx context.Context, id string) bool {
+// settled waits for a stop event to settle (a restart runs the container again
+// meanwhile, which the platform sees); false when ctx ended first.
+func (s *Supervisor) settled(ctx context.Context) bool {
 	t := time.NewTimer(s.cfg.settleBeforeStop())
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-	}
-	if s.docker == nil {
-		return false
-	}
-	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	var c struct {
-		State struct {
-			Status string `json:"Status"`
-		} `json:"State"`
-	}
-	if err := s.docker.get(ictx, "/containers/"+id+"/json", nil, &c); err != nil {
-		return false // gone (its destroy says so) or unreadable: the check decides
-	}
-	switch c.State.Status {
-	case "exited", "dead":
 		return true
 	}
-	return false
 }
