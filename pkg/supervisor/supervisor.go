@@ -17,6 +17,10 @@
 //
 // Other targets get a full check every Interval.
 //
+// A removal (a container, volume or network destroyed) or a container's death is also
+// shown at once, before its check, when the Platform implements Signals: the service's
+// status says missing or drifted, unconfirmed, until the check confirms or corrects it.
+//
 // Events are coalesced per service: every event arriving while a check of the service
 // is queued is merged into it, and events arriving while it runs lead to at most one
 // follow-up check, and only when one came after the running check started (it may
