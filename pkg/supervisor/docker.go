@@ -118,8 +118,7 @@ func refFromLabels(l map[string]string) (engine.ServiceRef, bool) {
 	return ref, ref.Validate() == nil
 }
 
-// inventory lists and inspects every labelled container and volume, and lists the
-// labelled networks.
+// inventory lists and inspects every labelled container and volume.
 func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 	inv := &dockerInventory{fingerprints: map[engine.ServiceRef]string{}, owners: map[string]engine.ServiceRef{}}
 	parts := map[engine.ServiceRef][]string{}
@@ -160,20 +159,6 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 		b, _ := json.Marshal(v)
 		parts[ref] = append(parts[ref], "v:"+string(b))
 		inv.owners[v.Name] = ref
-	}
-	// Networks only name their service: their events carry no labels.
-	var nets []struct {
-		ID     string            `json:"Id"`
-		Name   string            `json:"Name"`
-		Labels map[string]string `json:"Labels"`
-	}
-	if err := d.get(ctx, "/networks", dockerapi.LabelFilter(LabelService), &nets); err != nil {
-		return nil, err
-	}
-	for _, n := range nets {
-		if ref, ok := refFromLabels(n.Labels); ok {
-			inv.owners[n.ID], inv.owners[n.Name] = ref, ref
-		}
 	}
 	for ref, p := range parts {
 		sort.Strings(p)
