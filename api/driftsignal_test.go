@@ -94,6 +94,9 @@ func TestDriftSignal(t *testing.T) {
 	}
 
 	// docker rm -f: first the signal, then (once the check may run) its confirmation.
+	// No check queued or running from the steps before (one the gate held could look
+	// while Docker is still removing the container).
+	waitFor(t, "the supervisor to be idle", sup.Idle)
 	gated.closed.Store(true)
 	dockerRm(t, container)
 	ev := events.wait("unconfirmed drift missing", 2*time.Minute, func(ev apiv1.StatusEvent) bool {
@@ -113,7 +116,7 @@ func TestDriftSignal(t *testing.T) {
 	gated.closed.Store(false)
 	close(gated.gate)
 	ev = events.wait("confirmed drift missing", 2*time.Minute, func(ev apiv1.StatusEvent) bool {
-		return ev.Kind == "drift" && ev.Service == svc.ID && !ev.Unconfirmed
+		return ev.Kind == "drift" && ev.Service == svc.ID && !ev.Unconfirmed && ev.Drift == engine.StatusMissing
 	})
 	if ev.Drift != engine.StatusMissing {
 		t.Fatalf("confirmed drift event %+v", ev)
