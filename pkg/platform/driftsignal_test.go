@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
 	"github.com/spawnit/spawnit/pkg/store"
@@ -21,7 +22,7 @@ func TestDriftRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Platform{st: st, log: slog.New(slog.NewTextHandler(io.Discard, nil)), broker: NewBroker(16), now: func() time.Time { return time.Now().UTC() }}
+	p := &Platform{st: st, cat: catalog.New(st, nil), log: slog.New(slog.NewTextHandler(io.Discard, nil)), broker: NewBroker(16), now: func() time.Time { return time.Now().UTC() }}
 	sub := p.broker.Subscribe("acme")
 	ref := engine.ServiceRef{Client: "acme", Service: "web"}
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
