@@ -120,7 +120,9 @@ func (s *cliSession) serviceText(v serviceView) {
 	s.printf("  Target:          %s\n", cliClean(cliFirstSet(svc.Target, svc.Provider)))
 	s.printf("  Status:          %s\n", deploymentWord(svc.Status))
 	drift := strings.ReplaceAll(string(svc.Status.Drift), "_", " ")
-	if svc.Status.DriftAt != nil {
+	if svc.Status.DriftUnconfirmed {
+		drift += " (unconfirmed, awaiting the drift check: " + cliClean(svc.Status.DriftSignal) + ")"
+	} else if svc.Status.DriftAt != nil {
 		drift += " (checked " + svc.Status.DriftAt.In(loc).Format("2006-01-02 15:04:05 MST") + ")"
 	}
 	s.printf("  Drift:           %s\n", drift)

@@ -352,6 +352,11 @@ type ServiceStatus struct {
 	// Drift is the last drift check's status (not_checked when none).
 	Drift   spawnit.DriftStatus `json:"drift"`
 	DriftAt *time.Time          `json:"drift_checked_at,omitempty"`
+	// DriftUnconfirmed: Drift comes from a Docker event (an object of the service
+	// removed, its container stopped) that no drift check has confirmed yet; the check
+	// it called for follows. DriftSignal says what the event said.
+	DriftUnconfirmed bool   `json:"drift_unconfirmed,omitempty"`
+	DriftSignal      string `json:"drift_signal,omitempty"`
 	// Health is the last health result of a deployed service (its readiness checks, run
 	// after the apply and again by the supervisor): healthy, unhealthy, unknown or
 	// not_ready; empty when none was recorded (no readiness checks, or not deployed).
@@ -590,6 +595,10 @@ type StatusEvent struct {
 	Health  string              `json:"health,omitempty"`
 	Message string              `json:"message,omitempty"`
 	Time    time.Time           `json:"time"`
+	// Unconfirmed marks a drift event that comes from a Docker event (Message says
+	// what it said) before the drift check it called for; that check's drift event
+	// follows, confirming or correcting it.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // SSE event names that are not event types (spawnit.EventType).

@@ -12,7 +12,6 @@ import (
 	"github.com/spawnit/spawnit/catalog"
 	"github.com/spawnit/spawnit/engine"
 	"github.com/spawnit/spawnit/pkg/apiv1"
-	"github.com/spawnit/spawnit/pkg/store"
 )
 
 // RunRequest asks for one operation on a service.
@@ -419,37 +418,41 @@ func (p *Platform) Subscribe(a Actor) (*Subscription, error) {
 
 func driftKey(ref engine.ServiceRef) string { return storeKeys(ref).Drift() }
 
+// lastDrift returns the service's last drift check's report (nil when none was made).
 func (p *Platform) lastDrift(ctx context.Context, ref engine.ServiceRef) (*engine.DriftReport, error) {
-	b, _, err := p.st.Get(ctx, driftKey(ref))
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	rec, _, err := p.readDrift(ctx, ref)
+	if err != nil || rec == nil || !rec.checked() {
 		return nil, err
 	}
-	var rep engine.DriftReport
-	if err := json.Unmarshal(b, &rep); err != nil {
-		p.log.Warn("platform: unreadable drift report ignored", "service", ref.String(), "err", err)
-		return nil, nil
-	}
-	return &rep, nil
+	return &rec.DriftReport, nil
 }
 
 // recordDrift keeps a check's report as the service's last one, and tells subscribers
-// when the status changed (not on every check).
+// when the status shown changed (not on every check): a signal of a Docker event the
+// check began after is kept in front of it; an older one, which the check looked at,
+// is confirmed or corrected by the report and the event says so.
 func (p *Platform) recordDrift(ctx context.Context, ref engine.ServiceRef, rep engine.DriftReport) error {
 	if p.obs != nil {
 		p.obs.DriftChecked(rep)
 	}
-	prev, _ := p.lastDrift(ctx, ref)
-	b, err := json.Marshal(rep)
+	var prev driftRecord
+	stillPending := false
+	err := p.updateDrift(ctx, ref, func(rec *driftRecord) bool {
+		prev = *rec
+		rec.DriftReport = rep
+		if rec.pending() == nil {
+			rec.Signal = nil
+		}
+		stillPending = rec.Signal != nil
+		return true
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := p.st.Put(ctx, driftKey(ref), b, store.PutOptions{ContentType: "application/json"}); err != nil {
-		return err
+	if stillPending {
+		return nil // the status shown is the signal's until a check answers it
 	}
-	if prev == nil || prev.Status != rep.Status {
+	if !prev.checked() || prev.Status != rep.Status || prev.pending() != nil {
 		p.publish(ref.Tenant(), apiv1.StatusEvent{Kind: "drift", Service: ref.Service, Drift: rep.Status, Time: p.now()})
 	}
 	return nil

@@ -108,8 +108,8 @@ func (p *Platform) operable(ctx context.Context, a Actor, service string) (*cata
 	return svc, p.docker.api, cs, nil
 }
 
-// Operate stops, starts or restarts a deployed service's containers. A stop is
-// recorded first, so that nothing mistakes the stopping containers for drift; a start
+// Operate stops, starts or restarts a deployed service's containers. A stop (a
+// restart's too) is recorded first, so that nothing mistakes the stopping containers for drift; a start
 // or restart clears it once the containers run. It refuses while a job holds the
 // service (ErrBusy). It returns the service as it is now.
 func (p *Platform) Operate(ctx context.Context, a Actor, service string, action ContainerAction) (v apiv1.Service, err error) {
@@ -138,7 +138,9 @@ func (p *Platform) Operate(ctx context.Context, a Actor, service string, action 
 	if busy, err := p.busyAnywhere(ctx, ref); err != nil || busy {
 		return apiv1.Service{}, errors.Join(fmt.Errorf("%s %s: %w", action, ref, ErrBusy), err)
 	}
-	if action == ContainerStop {
+	if action == ContainerStop || action == ContainerRestart {
+		// A restart stops the containers too: recorded first, Docker's events of the
+		// stop are not taken for drift (SignalDrift) either; the mark goes once they run.
 		if svc, err = p.markStopped(ctx, ref, true); err != nil {
 			return apiv1.Service{}, err
 		}

@@ -416,15 +416,15 @@ func (p *Platform) viewIntent(ctx context.Context, s *catalog.Service) (apiv1.Se
 	ref := s.Ref()
 	// The records are independent: read them at once, not one after another.
 	var (
-		in   engine.Intent
-		rep  *engine.DriftReport
-		h    *HealthRecord
-		last *apiv1.JobRef
-		up   *apiv1.UpgradeOffer
+		in    engine.Intent
+		drift *driftRecord
+		h     *HealthRecord
+		last  *apiv1.JobRef
+		up    *apiv1.UpgradeOffer
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { in, err = p.eng.Intent(gctx, ref); return err })
-	g.Go(func() (err error) { rep, err = p.lastDrift(gctx, ref); return err })
+	g.Go(func() (err error) { drift, _, err = p.readDrift(gctx, ref); return err })
 	g.Go(func() (err error) { h, err = p.lastHealth(gctx, ref); return err })
 	g.Go(func() (err error) { last, err = p.lastJob(gctx, ref); return err })
 	g.Go(func() error { up = p.upgradeOffer(gctx, s); return nil })
@@ -463,10 +463,10 @@ func (p *Platform) viewIntent(ctx context.Context, s *catalog.Service) (apiv1.Se
 		v.UpdatedAt = s.Created
 	}
 	v.Upgrade = up
-	if rep != nil {
-		v.Status.Drift = rep.Status
-		at := rep.CheckedAt
-		v.Status.DriftAt = &at
+	showDrift(&v.Status, drift)
+	var rep *engine.DriftReport
+	if drift != nil && drift.checked() {
+		rep = &drift.DriftReport
 	}
 	if in.Kind == engine.IntentApplied && h != nil && !v.Status.Stopped {
 		at := h.CheckedAt

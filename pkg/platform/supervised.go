@@ -16,7 +16,10 @@ func (p *Platform) Supervised() supervisor.Platform { return supervised{p} }
 
 type supervised struct{ p *Platform }
 
-var _ supervisor.Platform = supervised{}
+var (
+	_ supervisor.Platform = supervised{}
+	_ supervisor.Signals  = supervised{}
+)
 
 func (s supervised) Watched(ctx context.Context) ([]supervisor.Watched, error) {
 	ws, err := s.p.WatchedServices(ctx)
@@ -41,6 +44,10 @@ func (s supervised) Check(ctx context.Context, ref engine.ServiceRef) (*engine.D
 
 func (s supervised) Record(ctx context.Context, ref engine.ServiceRef, r engine.DriftReport) error {
 	return s.p.RecordDrift(ctx, ref, r)
+}
+
+func (s supervised) Signal(ctx context.Context, ref engine.ServiceRef, sig supervisor.Signal) error {
+	return notDue(s.p.SignalDrift(ctx, ref, sig))
 }
 
 func (s supervised) Expire(ctx context.Context, ref engine.ServiceRef) error {

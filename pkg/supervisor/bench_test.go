@@ -214,7 +214,7 @@ func BenchmarkSupervisor(b *testing.B) {
 						if !ok {
 							b.Fatal("status stream closed")
 						}
-						if ev.Kind == "drift" && ev.Service == id && ev.Drift == engine.StatusMissing {
+						if ev.Kind == "drift" && ev.Service == id && ev.Drift == engine.StatusMissing && !ev.Unconfirmed {
 							lat = append(lat, time.Since(start))
 							break wait
 						}

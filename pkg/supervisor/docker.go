@@ -40,7 +40,8 @@ type dockerEvent struct {
 		ID         string            `json:"ID"`
 		Attributes map[string]string `json:"Attributes"`
 	} `json:"Actor"`
-	Time int64 `json:"time"`
+	Time     int64 `json:"time"`
+	TimeNano int64 `json:"timeNano"`
 }
 
 // events streams Docker events about containers, volumes and networks until ctx ends or

@@ -17,6 +17,10 @@
 //
 // Other targets get a full check every Interval.
 //
+// A removal (a container, volume or network destroyed) or a container's death is also
+// shown at once, before its check, when the Platform implements Signals: the service's
+// status says missing or drifted, unconfirmed, until the check confirms or corrects it.
+//
 // Events are coalesced per service: every event arriving while a check of the service
 // is queued is merged into it, and events arriving while it runs lead to at most one
 // follow-up check, and only when one came after the running check started (it may
@@ -222,6 +226,11 @@ type Stats struct {
 	// the events and due checks left to the replica that owns the service; Gained the
 	// services taken over from replicas that left.
 	MergedEvents, NotOwned, Gained int
+	// Signals counts the removals and stops shown at once as unconfirmed drift (see
+	// Signals); SignalsIgnored those left to the check alone (the service was stopped
+	// by a user, busy with a job, not deployed, restarted meanwhile, or a newer check
+	// had recorded its result).
+	Signals, SignalsIgnored int
 }
 
 // Supervisor schedules drift checks and expiries.
@@ -240,6 +249,8 @@ type Supervisor struct {
 	wake    chan struct{}
 	slots   chan struct{}
 	wg      sync.WaitGroup
+
+	signalling int // drift signals being recorded
 }
 
 // New returns a supervisor; Run starts it.
@@ -404,7 +415,7 @@ func (s *Supervisor) refreshOwnership() {
 func (s *Supervisor) Idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.urgent) > 0 {
+	if len(s.urgent) > 0 || s.signalling > 0 {
 		return false
 	}
 	for _, w := range s.watches {
@@ -812,6 +823,7 @@ func (s *Supervisor) followDocker(ctx context.Context) {
 					return
 				}
 				s.log.Debug("supervisor: docker event", "service", ref.String(), "type", ev.Type, "action", ev.Action)
+				s.signal(ctx, ref, ev)
 				s.CheckSoon(ref)
 			}
 		})

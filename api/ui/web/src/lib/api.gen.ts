@@ -426,6 +426,10 @@ export interface components {
       drift: components["schemas"]["DriftStatus"];
       /** Format: date-time */
       drift_checked_at?: string;
+      /** @description The drift status comes from a Docker event (an object of the service removed, its container stopped) that the drift check it called for has not confirmed yet. */
+      drift_unconfirmed?: boolean;
+      /** @description What that Docker event said, e.g. "container spawnit-acme-web was removed". */
+      drift_signal?: string;
       /** @description Last readiness result of a deployed service (absent when none): healthy (checks passed after the last apply or at the last full drift check), unhealthy (a check failed at a drift check), not_ready (the last apply's checks did not pass in time), unknown (checks could not run: not the Docker target, Docker unreachable). */
       health?: components["schemas"]["HealthStatus"];
       /** @description What the failing check saw. */
@@ -613,6 +617,8 @@ export interface components {
       message?: string;
       /** Format: date-time */
       time: string;
+      /** @description A drift event from a Docker event (message says what it said), before the drift check it called for; that check's drift event follows, confirming or correcting it. */
+      unconfirmed?: boolean;
     };
     /**
      * @description A job's state; succeeded, failed, cancelled and interrupted are final.
