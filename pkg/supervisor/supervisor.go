@@ -138,14 +138,20 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// The defaults of Config.Interval and Config.DeepInterval.
+const (
+	DefaultInterval     = 5 * time.Minute
+	DefaultDeepInterval = 30 * time.Minute
+)
+
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
 		}
 	}
-	def(&c.Interval, 5*time.Minute)
-	def(&c.DeepInterval, 30*time.Minute)
+	def(&c.Interval, DefaultInterval)
+	def(&c.DeepInterval, DefaultDeepInterval)
 	def(&c.Debounce, 500*time.Millisecond)
 	def(&c.BusyRetry, 30*time.Second)
 	def(&c.MaxBackoff, 30*time.Minute)
