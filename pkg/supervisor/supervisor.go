@@ -11,9 +11,20 @@
 //     about (through the labels every catalog module sets), and that service is checked
 //     at once (debounced);
 //   - the periodic sweep first compares a fingerprint of the service's Docker objects
-//     (their configuration and running state, read with one list and an inspect each)
-//     with the one seen at its last full check, and runs the full OpenTofu check only
-//     when it differs, or when DeepInterval has passed since the last full check.
+//     (their whole configuration and running state: one shared listing of containers,
+//     volumes, networks and images every few seconds, and an inspect of the due
+//     service's containers only) with the one seen at its last full check, and runs
+//     the full OpenTofu check only when it differs, or when the deep interval has
+//     passed since the last full check: DockerDeepInterval (6h) for a service whose
+//     every resource is a Docker object the fingerprint shows in full (every built-in
+//     template's), DeepInterval (30m) for one whose plan reads more (a data source,
+//     another kind of resource).
+//
+// So a change made to a Docker object without an event the supervisor saw (an event
+// stream that dropped, a replica that was down) is still found within one Interval
+// (5m): its fingerprint differs at the service's next sweep, and a full check runs.
+// What no Docker object shows (a state or template changed outside SpawnIt's jobs;
+// jobs make the service due at once) waits for the deep interval.
 //
 // Other targets get a full check every Interval.
 //
@@ -116,11 +127,17 @@ type Platform interface {
 type Config struct {
 	Interval     time.Duration // periodic check of each service [5m]
 	DeepInterval time.Duration // full check even when the Docker fingerprint is unchanged [30m]
-	Concurrency  int           // checks at once [2]
-	Debounce     time.Duration // wait after a Docker event before checking [500ms]
-	BusyRetry    time.Duration // retry after a service was busy [30s]
-	MaxBackoff   time.Duration // longest wait after repeated failures [30m]
-	Refresh      time.Duration // how often the list of watched services is re-read [30s]
+	// DockerDeepInterval replaces DeepInterval for services whose every resource is a
+	// Docker object the fingerprint shows in full (container, volume, network, image)
+	// [6h]: for them an unchanged fingerprint means an unchanged plan, and the full
+	// check is only a safety net for what no Docker listing shows (a state restored by
+	// hand, say).
+	DockerDeepInterval time.Duration
+	Concurrency        int           // checks at once [2]
+	Debounce           time.Duration // wait after a Docker event before checking [500ms]
+	BusyRetry          time.Duration // retry after a service was busy [30s]
+	MaxBackoff         time.Duration // longest wait after repeated failures [30m]
+	Refresh            time.Duration // how often the list of watched services is re-read [30s]
 	// RemediateEvery is the least time between two automatic remediations of one
 	// service [Interval].
 	RemediateEvery time.Duration
@@ -142,6 +159,8 @@ type Config struct {
 const (
 	DefaultInterval     = 5 * time.Minute
 	DefaultDeepInterval = 30 * time.Minute
+	// DefaultDockerDeepInterval: see Config.DockerDeepInterval.
+	DefaultDockerDeepInterval = 6 * time.Hour
 )
 
 func (c *Config) defaults() {
@@ -152,6 +171,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.Interval, DefaultInterval)
 	def(&c.DeepInterval, DefaultDeepInterval)
+	def(&c.DockerDeepInterval, DefaultDockerDeepInterval)
 	def(&c.Debounce, 500*time.Millisecond)
 	def(&c.BusyRetry, 30*time.Second)
 	def(&c.MaxBackoff, 30*time.Minute)
@@ -178,10 +198,13 @@ type watch struct {
 	failures    int
 	running     bool
 	fingerprint string // Docker fingerprint at the last full check
-	fullAt      time.Time
-	status      engine.ServiceStatus
-	expiring    bool
-	remediated  time.Time // last automatic remediation submitted
+	// fingerprinted: every resource of the last full check's report is a Docker object
+	// the fingerprint shows in full (DockerDeepInterval applies).
+	fingerprinted bool
+	fullAt        time.Time
+	status        engine.ServiceStatus
+	expiring      bool
+	remediated    time.Time // last automatic remediation submitted
 	// recheck: an event came after the running check started, which may have looked
 	// before the change: check again as soon as it ends.
 	recheck     bool
@@ -225,6 +248,8 @@ func (w *watch) expiryDue() (time.Time, bool) {
 type Stats struct {
 	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
 	HealthProbes, Remediations                                                          int
+	// Inspected counts the containers inspected for fingerprints.
+	Inspected int
 	// SkippedStopped counts due checks skipped because a user stopped the service.
 	SkippedStopped int
 	// MergedEvents counts debounced events that asked for no check of their own (one
@@ -585,10 +610,11 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	if due = mine; len(due) == 0 {
 		return
 	}
-	// One Docker inventory serves every due Docker service, and is reused for a few
-	// seconds: with hundreds of services, some are due every second, and each inventory
-	// inspects every container. Events force full checks, so a slightly old inventory
-	// only delays what a sweep would notice by that much.
+	// One Docker inventory (four listings) serves every due Docker service, and is
+	// reused for a few seconds: with hundreds of services, some are due every second.
+	// Only the due services' containers are inspected, fresh. A container replaced
+	// since the listing leaves a mark in the fingerprint (a full check follows); one
+	// created since is in the next listing, and its event forces a full check anyway.
 	var inv *dockerInventory
 	s.mu.Lock()
 	if s.inv != nil && time.Since(s.invAt) < min(s.cfg.Interval/10, 15*time.Second) {
@@ -627,22 +653,50 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
-		if t.Target == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
-			inv.fingerprints[t.Ref] == w.fingerprint && !w.remediable() {
+		s.mu.Unlock()
+		// Only the due service's containers are inspected: at steady state that is
+		// one service every Interval/N, whatever the number of containers listed.
+		fp := ""
+		if t.Target == "docker" && inv != nil {
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			var n int
+			var err error
+			fp, n, err = s.docker.fingerprint(fctx, inv, t.Ref)
+			cancel()
+			if err != nil {
+				s.log.Warn("supervisor: docker inspect failed; full check", "service", t.Ref.String(), "err", err)
+				fp = ""
+			}
+			s.mu.Lock()
+			s.stats.Inspected += n
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		if fp != "" && fp == w.fingerprint && time.Since(w.fullAt) < s.deepInterval(w) && !w.remediable() && !w.running {
 			// Nothing Docker shows changed since the last full check.
 			w.next = now.Add(s.jittered(s.cfg.Interval))
 			s.stats.SkippedByFingerprint++
 			s.mu.Unlock()
 			continue
 		}
-		w.running, w.startedAt = true, time.Now()
-		fp := ""
-		if inv != nil {
-			fp = inv.fingerprints[t.Ref]
+		if w.running { // an event's check started meanwhile
+			s.mu.Unlock()
+			continue
 		}
+		w.running, w.startedAt = true, time.Now()
 		s.mu.Unlock()
 		s.start(ctx, func() { s.check(ctx, w, t, fp, inv) })
 	}
+}
+
+// deepInterval is how long an unchanged fingerprint stands for a full check of w: long
+// when every resource of w is a Docker object the fingerprint shows in full, short when
+// the plan reads something Docker does not show.
+func (s *Supervisor) deepInterval(w *watch) time.Duration {
+	if w.fingerprinted {
+		return s.cfg.DockerDeepInterval
+	}
+	return s.cfg.DeepInterval
 }
 
 func (s *Supervisor) start(ctx context.Context, f func()) {
@@ -719,6 +773,7 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp st
 		s.stats.FullChecks++
 		w.failures = 0
 		w.fingerprint, w.fullAt, w.status = fp, now, report.Status
+		w.fingerprinted = fingerprinted(report)
 		w.next = now.Add(s.jittered(s.cfg.Interval))
 		// Labelled Docker objects no state records (a destroyed service's, recreated
 		// outside) are found by the drift check itself: the platform's sweep, report-only.
