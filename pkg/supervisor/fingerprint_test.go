@@ -134,7 +134,8 @@ func (c *checkedPlatform) Check(ctx context.Context, ref engine.ServiceRef) (*en
 // change, and a service whose container was changed in place (docker update) is fully
 // checked at its next sweep. A service whose plan reads more than Docker shows (a
 // data source) is fully checked every DeepInterval even though its objects did not
-// change; one whose resources are all Docker objects waits for DockerDeepInterval.
+// change; one whose resources are all Docker objects waits for DockerDeepInterval, and
+// its health is probed every DeepInterval meanwhile.
 func TestSkippedSweepsNeverHideAChange(t *testing.T) {
 	image := testservers.BuildHealthyImage(t)
 	api, err := dockerapi.New()
@@ -184,6 +185,10 @@ func TestSkippedSweepsNeverHideAChange(t *testing.T) {
 	}
 	if !waitFor(0, patience, func() bool { return f.count(reads) >= 2 }) {
 		t.Fatalf("a service whose plan reads a data source was not checked after DeepInterval: %+v", s.Stats())
+	}
+	// Its plan is skipped, its health is not: probed every DeepInterval.
+	if !waitFor(0, patience, func() bool { return f.healthCount(steady) >= 2 }) {
+		t.Fatalf("the health of a service whose plans are skipped was not probed again: %+v", s.Stats())
 	}
 	if n := f.count(steady); n != 1 {
 		t.Errorf("the unchanged Docker-only service was checked %d times, want once (the prime)", n)

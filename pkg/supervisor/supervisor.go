@@ -202,6 +202,7 @@ type watch struct {
 	// the fingerprint shows in full (DockerDeepInterval applies).
 	fingerprinted bool
 	fullAt        time.Time
+	healthAt      time.Time // last health probe
 	status        engine.ServiceStatus
 	expiring      bool
 	remediated    time.Time // last automatic remediation submitted
@@ -676,6 +677,14 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			// Nothing Docker shows changed since the last full check.
 			w.next = now.Add(s.jittered(s.cfg.Interval))
 			s.stats.SkippedByFingerprint++
+			if t.Intent == engine.IntentApplied && time.Since(w.healthAt) >= s.cfg.DeepInterval {
+				// Health is not in the fingerprint (a process that hangs in a running
+				// container): probed at least every DeepInterval, plan or not.
+				w.running, w.startedAt = true, time.Now()
+				s.mu.Unlock()
+				s.start(ctx, func() { s.probe(ctx, w, t) })
+				continue
+			}
 			s.mu.Unlock()
 			continue
 		}
@@ -721,6 +730,7 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, 
 		herr := s.p.Health(ctx, ref)
 		s.mu.Lock()
 		s.stats.HealthProbes++
+		w.healthAt = time.Now()
 		s.mu.Unlock()
 		if herr != nil && ctx.Err() == nil {
 			s.log.Warn("supervisor: health probe failed", "service", ref.String(), "err", herr)
@@ -737,6 +747,23 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, 
 	s.mu.Lock()
 	w.running = false
 	s.mu.Unlock()
+}
+
+// probe refreshes the health of a deployed Docker service whose plan a sweep skipped.
+func (s *Supervisor) probe(ctx context.Context, w *watch, t Watched) {
+	err := s.p.Health(ctx, t.Ref)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("supervisor: health probe failed", "service", t.Ref.String(), "err", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.HealthProbes++
+	w.healthAt = time.Now()
+	w.running = false
+	if w.recheck {
+		// An event came while it ran: a full check, now.
+		w.recheck, w.fingerprint, w.next = false, "", time.Now()
+	}
 }
 
 // recordCheck schedules the next check after one ended, and says whether the service
