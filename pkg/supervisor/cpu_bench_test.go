@@ -94,7 +94,9 @@ func dockerdCPU() float64 {
 // four applies at once), a supervisor with the server's defaults primed (every service
 // checked once, next checks spread over the 5-minute interval) and then watched for a
 // window (SPAWNIT_BENCH_WINDOW_SECONDS, 60 s) during which the CPU of this process, the
-// tofu processes it starts and dockerd is counted. The full checks that the deep
+// tofu processes it starts and dockerd is counted; a window of the same length with the
+// supervisor stopped follows, and its CPU (the floor: dockerd serves everything else
+// on the machine too) is subtracted (the raw figure is reported as well). The full checks that the deep
 // interval adds even when nothing changed are rarer than the window shows: they are
 // added amortised, at the cost of one full check measured in the same run (the
 // baseline: one tofu drift check of one service).
@@ -187,8 +189,18 @@ func BenchmarkSupervisorCPU(b *testing.B) {
 	cfg := supervisor.Config{DockerEvents: true, Concurrency: 4}
 	deep := supervisor.DefaultDockerDeepInterval // every resource of httpecho is a Docker object
 	// measure primes a supervisor on the services deployed so far and returns the CPU
-	// (CPU-s per minute) used during the window, and its stats.
-	measure := func() (perMin, dockerdPerMin float64, primedIn time.Duration, st supervisor.Stats) {
+	// (CPU-s per minute) used during the window, then during a window of the same
+	// length right after it with the supervisor stopped (the floor: the rest of the
+	// process, and whatever else runs on the machine and uses dockerd), and its stats.
+	type cpuWindow struct{ total, dockerd float64 }
+	window1 := func() cpuWindow {
+		c0, d0 := processCPU(), dockerdCPU()
+		time.Sleep(window)
+		c1, d1 := processCPU(), dockerdCPU()
+		per := float64(time.Minute) / float64(window)
+		return cpuWindow{(c1 - c0 + d1 - d0) * per, (d1 - d0) * per}
+	}
+	measure := func() (with, floor cpuWindow, primedIn time.Duration, st supervisor.Stats) {
 		sup := supervisor.New(cfg, p.Supervised())
 		start := time.Now()
 		if err := sup.Prime(ctx); err != nil {
@@ -199,26 +211,20 @@ func BenchmarkSupervisorCPU(b *testing.B) {
 		supCtx, stop := context.WithCancel(ctx)
 		done := make(chan struct{})
 		go func() { _ = sup.Run(supCtx); close(done) }()
-		c0, d0 := processCPU(), dockerdCPU()
-		time.Sleep(window) // the window measured: steady state, nothing asked of it
-		c1, d1 := processCPU(), dockerdCPU()
+		with = window1() // steady state, nothing asked of it
 		stop()
 		<-done
 		st = sup.Stats()
 		st.FullChecks -= primed.FullChecks
 		st.Inspected -= primed.Inspected
 		st.Inventories -= primed.Inventories
-		perMin = (c1 - c0 + d1 - d0) * float64(time.Minute) / float64(window)
-		return perMin, (d1 - d0) * float64(time.Minute) / float64(window), primedIn, st
+		floor = window1()
+		return with, floor, primedIn, st
 	}
 
 	for b.Loop() {
-		// The noise floor: a supervisor with nothing to watch (dockerd also serves
-		// whatever else runs on the machine).
-		idle, idleDockerd, _, _ := measure()
-		b.Logf("idle (0 services): %.2f CPU-s/min (dockerd %.2f) = %.2f%% of one core", idle, idleDockerd, idle/60*100)
 		var perCheck float64
-		percent := map[int]float64{}
+		percent, raw, floors := map[int]float64{}, map[int]float64{}, map[int]float64{}
 		for _, n := range sizes {
 			deploy(n)
 			if perCheck == 0 {
@@ -239,20 +245,23 @@ func BenchmarkSupervisorCPU(b *testing.B) {
 				}
 				perCheck = (processCPU() - c0 + dockerdCPU() - d0) / sample
 			}
-			perMin, dockerdPerMin, primedIn, s := measure()
+			with, floor, primedIn, s := measure()
 			deepPerMin := perCheck * float64(n) * float64(time.Minute) / float64(deep)
-			percent[n] = (perMin + deepPerMin) / 60 * 100
-			b.Logf("%d services: primed in %s; window %s: %.2f CPU-s/min (server+tofu %.2f, dockerd %.2f) + %.3f/min amortised deep checks (one per service every %s, %.2f CPU-s each) = %.2f%% of one core; in the window: full checks %d, skipped by fingerprint %d, inventories %d, containers inspected %d",
-				n, primedIn.Round(time.Second), window, perMin, perMin-dockerdPerMin, dockerdPerMin,
-				deepPerMin, deep, perCheck, percent[n], s.FullChecks, s.SkippedByFingerprint, s.Inventories, s.Inspected)
+			percent[n] = (with.total - floor.total + deepPerMin) / 60 * 100
+			raw[n] = (with.total + deepPerMin) / 60 * 100
+			floors[n] = floor.total / 60 * 100
+			b.Logf("%d services: primed in %s; window %s: %.2f CPU-s/min (server+tofu %.2f, dockerd %.2f), floor without supervisor %.2f (server %.2f, dockerd %.2f); + %.3f/min amortised deep checks (one per service every %s, %.2f CPU-s each) = %.2f%% of one core net of the floor (%.2f%% raw); in the window: full checks %d, skipped by fingerprint %d, health probes %d, inventories %d, containers inspected %d",
+				n, primedIn.Round(time.Second), window, with.total, with.total-with.dockerd, with.dockerd, floor.total, floor.total-floor.dockerd, floor.dockerd,
+				deepPerMin, deep, perCheck, percent[n], raw[n], s.FullChecks, s.SkippedByFingerprint, s.HealthProbes, s.Inventories, s.Inspected)
 		}
 		small, large := sizes[0], sizes[len(sizes)-1]
 		b.ReportMetric(percent[large], fmt.Sprintf("%%core-supervisor-%d", large))
+		b.ReportMetric(raw[large], fmt.Sprintf("%%core-supervisor-%d-raw", large))
+		b.ReportMetric(floors[large], fmt.Sprintf("%%core-floor-%d", large))
 		if large != small {
 			b.ReportMetric(percent[small], fmt.Sprintf("%%core-supervisor-%d", small))
 			b.ReportMetric(percent[large]/percent[small], fmt.Sprintf("supervisor-cpu-%d/%d", large, small))
 		}
-		b.ReportMetric(idle/60*100, "%core-supervisor-idle")
 		// Against the baseline: what a plan of every service every Interval would cost.
 		everyInterval := perCheck * float64(large) / supervisor.DefaultInterval.Minutes() // CPU-s per minute
 		b.ReportMetric(percent[large]*60/100/everyInterval, fmt.Sprintf("supervisor-%d/plan-every-interval", large))
