@@ -127,17 +127,11 @@ type Platform interface {
 type Config struct {
 	Interval     time.Duration // periodic check of each service [5m]
 	DeepInterval time.Duration // full check even when the Docker fingerprint is unchanged [30m]
-	// DockerDeepInterval replaces DeepInterval for services whose every resource is a
-	// Docker object the fingerprint shows in full (container, volume, network, image)
-	// [6h]: for them an unchanged fingerprint means an unchanged plan, and the full
-	// check is only a safety net for what no Docker listing shows (a state restored by
-	// hand, say).
-	DockerDeepInterval time.Duration
-	Concurrency        int           // checks at once [2]
-	Debounce           time.Duration // wait after a Docker event before checking [500ms]
-	BusyRetry          time.Duration // retry after a service was busy [30s]
-	MaxBackoff         time.Duration // longest wait after repeated failures [30m]
-	Refresh            time.Duration // how often the list of watched services is re-read [30s]
+	Concurrency  int           // checks at once [2]
+	Debounce     time.Duration // wait after a Docker event before checking [500ms]
+	BusyRetry    time.Duration // retry after a service was busy [30s]
+	MaxBackoff   time.Duration // longest wait after repeated failures [30m]
+	Refresh      time.Duration // how often the list of watched services is re-read [30s]
 	// RemediateEvery is the least time between two automatic remediations of one
 	// service [Interval].
 	RemediateEvery time.Duration
@@ -153,6 +147,13 @@ type Config struct {
 	// names (DOCKER_HOST, else the local socket).
 	Docker *dockerapi.Client
 	Logger *slog.Logger
+
+	// DockerDeepInterval replaces DeepInterval for services whose every resource is a
+	// Docker object the fingerprint shows in full (container, volume, network, image)
+	// [6h]: for them an unchanged fingerprint means an unchanged plan, and the full
+	// check is only a safety net for what no Docker listing shows (a state restored by
+	// hand, say).
+	DockerDeepInterval time.Duration
 }
 
 // The defaults of Config.Interval and Config.DeepInterval.
@@ -198,14 +199,10 @@ type watch struct {
 	failures    int
 	running     bool
 	fingerprint string // Docker fingerprint at the last full check
-	// fingerprinted: every resource of the last full check's report is a Docker object
-	// the fingerprint shows in full (DockerDeepInterval applies).
-	fingerprinted bool
-	fullAt        time.Time
-	healthAt      time.Time // last health probe
-	status        engine.ServiceStatus
-	expiring      bool
-	remediated    time.Time // last automatic remediation submitted
+	fullAt      time.Time
+	status      engine.ServiceStatus
+	expiring    bool
+	remediated  time.Time // last automatic remediation submitted
 	// recheck: an event came after the running check started, which may have looked
 	// before the change: check again as soon as it ends.
 	recheck     bool
@@ -223,6 +220,12 @@ type watch struct {
 	// postponed counts the debounces added while a container of the service was
 	// being removed.
 	postponed int
+
+	// fingerprinted: every resource of the last full check's report is a Docker object
+	// the fingerprint shows in full (DockerDeepInterval applies). healthAt: the last
+	// health probe.
+	fingerprinted bool
+	healthAt      time.Time
 }
 
 // remediable reports whether the last check found drift that auto-remediation would
