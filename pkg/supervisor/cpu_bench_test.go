@@ -264,6 +264,6 @@ func BenchmarkSupervisorCPU(b *testing.B) {
 		}
 		// Against the baseline: what a plan of every service every Interval would cost.
 		everyInterval := perCheck * float64(large) / supervisor.DefaultInterval.Minutes() // CPU-s per minute
-		b.ReportMetric(percent[large]*60/100/everyInterval, fmt.Sprintf("supervisor-%d/plan-every-interval", large))
+		b.ReportMetric(percent[large]*60/100/everyInterval, fmt.Sprintf("sup-%d/plan-each-interval", large))
 	}
 }
