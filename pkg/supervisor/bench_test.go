@@ -184,8 +184,9 @@ func BenchmarkSupervisor(b *testing.B) {
 		time.Sleep(window)
 		s1, c1, d1 := cpu()
 		perMin := ((s1 - s0) + (c1 - c0) + (d1 - d0)) * float64(time.Minute) / float64(window)
-		// Full checks the deep interval (30 min) adds at steady state, amortised.
-		deepPerMin := perCheck * float64(n) / 30
+		// Full checks the deep interval adds at steady state (httpecho's resources are
+		// all Docker objects: DockerDeepInterval), amortised.
+		deepPerMin := perCheck * float64(n) * float64(time.Minute) / float64(supervisor.DefaultDockerDeepInterval)
 		steady := perMin + deepPerMin
 		st := sup.Stats()
 		b.ReportMetric(steady/60*100, "%core-supervisor")

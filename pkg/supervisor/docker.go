@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -66,12 +67,20 @@ func (d *docker) events(ctx context.Context, fn func(dockerEvent)) error {
 	}
 }
 
-// dockerInventory is what Docker holds for SpawnIt's services: per service, a
-// fingerprint of the configuration of its containers and volumes, and the names and ids
-// that let an event name its service.
+// dockerInventory is what Docker's listings show of SpawnIt's services: per service,
+// its containers (to inspect when the service is due) and the listed parts of its
+// volumes and networks; the names and ids that let an event name its service; and the
+// tags of every image, so that a tag moved away from a container's image shows.
 type dockerInventory struct {
-	fingerprints map[engine.ServiceRef]string
-	owners       map[string]engine.ServiceRef // container id/name, volume name -> service
+	services  map[engine.ServiceRef]*listedObjects
+	owners    map[string]engine.ServiceRef // container id/name, volume/network name and id -> service
+	imageTags map[string][]string          // image id -> its repository tags, sorted
+}
+
+// listedObjects is one service's objects in the listings.
+type listedObjects struct {
+	containers []string // ids
+	parts      []string // volumes' and networks' fingerprint parts
 }
 
 type containerSummary struct {
@@ -88,29 +97,50 @@ type volumeList struct {
 	} `json:"Volumes"`
 }
 
+type networkSummary struct {
+	ID       string            `json:"Id"`
+	Name     string            `json:"Name"`
+	Driver   string            `json:"Driver"`
+	Internal bool              `json:"Internal"`
+	Options  map[string]string `json:"Options"`
+	Labels   map[string]string `json:"Labels"`
+}
+
+type imageSummary struct {
+	ID       string   `json:"Id"`
+	RepoTags []string `json:"RepoTags"`
+}
+
 // containerInspect holds the inspected fields that make up a container's fingerprint:
-// its configuration and whether it runs, but nothing that changes on its own (health
-// logs, timestamps, network addresses).
+// everything the Docker provider reads back into a container's state that a change
+// can touch (its whole configuration, host configuration, mounts, networks and
+// whether it runs), but nothing that changes on its own (health logs, timestamps,
+// addresses and endpoints given at each start).
 type containerInspect struct {
-	ID     string `json:"Id"`
-	Name   string `json:"Name"`
-	Image  string `json:"Image"`
-	Config struct {
-		Env        []string          `json:"Env"`
-		Cmd        []string          `json:"Cmd"`
-		Entrypoint []string          `json:"Entrypoint"`
-		Labels     map[string]string `json:"Labels"`
-		Image      string            `json:"Image"`
-	} `json:"Config"`
+	ID         string          `json:"Id"`
+	Name       string          `json:"Name"`
+	Image      string          `json:"Image"`
+	Config     json.RawMessage `json:"Config"`
 	HostConfig json.RawMessage `json:"HostConfig"`
 	Mounts     []struct {
+		Type        string `json:"Type"`
 		Name        string `json:"Name"`
+		Source      string `json:"Source"`
 		Destination string `json:"Destination"`
 		RW          bool   `json:"RW"`
 	} `json:"Mounts"`
 	State struct {
 		Running bool `json:"Running"`
+		Paused  bool `json:"Paused"`
 	} `json:"State"`
+	NetworkSettings struct {
+		Networks map[string]struct {
+			NetworkID string   `json:"NetworkID"`
+			Aliases   []string `json:"Aliases"`
+		} `json:"Networks"`
+	} `json:"NetworkSettings"`
+	// ImageTags are the tags of the container's image, from the image listing.
+	ImageTags []string `json:"ImageTags"`
 }
 
 func refFromLabels(l map[string]string) (engine.ServiceRef, bool) {
@@ -118,10 +148,20 @@ func refFromLabels(l map[string]string) (engine.ServiceRef, bool) {
 	return ref, ref.Validate() == nil
 }
 
-// inventory lists and inspects every labelled container and volume.
+// inventory lists every labelled container, volume and network, and every image: four
+// requests, whatever the number of services. Containers are inspected later, only
+// those of the services due (fingerprint).
 func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
-	inv := &dockerInventory{fingerprints: map[engine.ServiceRef]string{}, owners: map[string]engine.ServiceRef{}}
-	parts := map[engine.ServiceRef][]string{}
+	inv := &dockerInventory{services: map[engine.ServiceRef]*listedObjects{}, owners: map[string]engine.ServiceRef{},
+		imageTags: map[string][]string{}}
+	of := func(ref engine.ServiceRef) *listedObjects {
+		o, ok := inv.services[ref]
+		if !ok {
+			o = &listedObjects{}
+			inv.services[ref] = o
+		}
+		return o
+	}
 	var containers []containerSummary
 	q := dockerapi.LabelFilter(LabelService)
 	q.Set("all", "1")
@@ -133,15 +173,8 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 		if !ok {
 			continue
 		}
-		var ci containerInspect
-		if err := d.get(ctx, "/containers/"+c.ID+"/json", nil, &ci); err != nil {
-			if errors.Is(err, dockerapi.ErrNotFound) {
-				continue // removed meanwhile; an event follows
-			}
-			return nil, err
-		}
-		b, _ := json.Marshal(ci)
-		parts[ref] = append(parts[ref], "c:"+string(b))
+		o := of(ref)
+		o.containers = append(o.containers, c.ID)
 		inv.owners[c.ID] = ref
 		for _, n := range c.Names {
 			inv.owners[strings.TrimPrefix(n, "/")] = ref
@@ -157,19 +190,93 @@ func (d *docker) inventory(ctx context.Context) (*dockerInventory, error) {
 			continue
 		}
 		b, _ := json.Marshal(v)
-		parts[ref] = append(parts[ref], "v:"+string(b))
+		o := of(ref)
+		o.parts = append(o.parts, "v:"+string(b))
 		inv.owners[v.Name] = ref
 	}
-	for ref, p := range parts {
-		sort.Strings(p)
-		h := sha256.New()
-		for _, s := range p {
-			h.Write([]byte(s))
-			h.Write([]byte{0})
+	var nets []networkSummary
+	if err := d.get(ctx, "/networks", dockerapi.LabelFilter(LabelService), &nets); err != nil {
+		return nil, err
+	}
+	for _, n := range nets {
+		ref, ok := refFromLabels(n.Labels)
+		if !ok {
+			continue
 		}
-		inv.fingerprints[ref] = hex.EncodeToString(h.Sum(nil))
+		b, _ := json.Marshal(n)
+		o := of(ref)
+		o.parts = append(o.parts, "n:"+string(b))
+		inv.owners[n.ID] = ref
+		inv.owners[n.Name] = ref
+	}
+	var images []imageSummary
+	if err := d.get(ctx, "/images/json", nil, &images); err != nil {
+		return nil, err
+	}
+	for _, im := range images {
+		tags := slices.Clone(im.RepoTags)
+		sort.Strings(tags)
+		inv.imageTags[im.ID] = tags
 	}
 	return inv, nil
+}
+
+// noObjects is the fingerprint of a service Docker shows nothing of.
+const noObjects = "none"
+
+// fingerprint inspects ref's listed containers and sums them up with its volumes and
+// networks: equal fingerprints mean Docker shows the same objects, configured the same
+// way, in the same running state. A container removed since the listing leaves a
+// mark of its own, so the fingerprint differs from any taken while it was there. It
+// returns the number of containers inspected.
+func (d *docker) fingerprint(ctx context.Context, inv *dockerInventory, ref engine.ServiceRef) (string, int, error) {
+	o := inv.services[ref]
+	if o == nil {
+		return noObjects, 0, nil
+	}
+	parts := slices.Clone(o.parts)
+	for _, id := range o.containers {
+		var ci containerInspect
+		if err := d.get(ctx, "/containers/"+id+"/json", nil, &ci); err != nil {
+			if errors.Is(err, dockerapi.ErrNotFound) {
+				parts = append(parts, "gone:"+id) // removed meanwhile; an event follows
+				continue
+			}
+			return "", 0, err
+		}
+		ci.ImageTags = inv.imageTags[ci.Image]
+		b, _ := json.Marshal(ci)
+		parts = append(parts, "c:"+string(b))
+	}
+	sort.Strings(parts)
+	h := sha256.New()
+	for _, s := range parts {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)), len(o.containers), nil
+}
+
+// fingerprinted reports whether every resource of a check's report is a Docker object
+// whose configuration the fingerprint shows in full (an image through the tags of the
+// containers' images). For such a service an unchanged fingerprint means the plan would
+// find what the last one found; for any other (a data source, a resource of another
+// kind) the plan may see changes Docker does not show.
+func fingerprinted(r *engine.DriftReport) bool {
+	for _, res := range r.Resources {
+		if res.Leftover != nil {
+			continue // a labelled object outside the state: listed, so fingerprinted
+		}
+		switch res.Type {
+		case "docker_container", "docker_volume", "docker_network", "docker_image":
+		default:
+			return false
+		}
+		if strings.HasPrefix(res.Address, "data.") || strings.Contains(res.Address, ".data.") {
+			return false
+		}
+	}
+	return true
 }
 
 // removing reports whether one of ref's containers is being removed: Docker marks it

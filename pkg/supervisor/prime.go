@@ -18,7 +18,8 @@ func (s *Supervisor) Prime(ctx context.Context) error {
 		if i, err := s.docker.inventory(ctx); err == nil {
 			inv = i
 			s.mu.Lock()
-			s.inv = i
+			s.inv, s.invAt = i, time.Now()
+			s.stats.Inventories++
 			s.mu.Unlock()
 		}
 	}
@@ -37,10 +38,6 @@ func (s *Supervisor) Prime(ctx context.Context) error {
 		s.mu.Lock()
 		t := w.svc
 		s.mu.Unlock()
-		fp := ""
-		if inv != nil {
-			fp = inv.fingerprints[t.Ref]
-		}
 		select {
 		case s.slots <- struct{}{}:
 		case <-ctx.Done():
@@ -50,6 +47,16 @@ func (s *Supervisor) Prime(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-s.slots }()
+			fp := ""
+			if inv != nil && t.Target == "docker" {
+				f, n, err := s.docker.fingerprint(ctx, inv, t.Ref)
+				if err == nil {
+					fp = f
+				}
+				s.mu.Lock()
+				s.stats.Inspected += n
+				s.mu.Unlock()
+			}
 			s.check(ctx, w, t, fp, inv)
 		}()
 	}

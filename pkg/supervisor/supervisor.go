@@ -11,9 +11,20 @@
 //     about (through the labels every catalog module sets), and that service is checked
 //     at once (debounced);
 //   - the periodic sweep first compares a fingerprint of the service's Docker objects
-//     (their configuration and running state, read with one list and an inspect each)
-//     with the one seen at its last full check, and runs the full OpenTofu check only
-//     when it differs, or when DeepInterval has passed since the last full check.
+//     (their whole configuration and running state: one shared listing of containers,
+//     volumes, networks and images every few seconds, and an inspect of the due
+//     service's containers only) with the one seen at its last full check, and runs
+//     the full OpenTofu check only when it differs, or when the deep interval has
+//     passed since the last full check: DockerDeepInterval (6h) for a service whose
+//     every resource is a Docker object the fingerprint shows in full (every built-in
+//     template's), DeepInterval (30m) for one whose plan reads more (a data source,
+//     another kind of resource).
+//
+// So a change made to a Docker object without an event the supervisor saw (an event
+// stream that dropped, a replica that was down) is still found within one Interval
+// (5m): its fingerprint differs at the service's next sweep, and a full check runs.
+// What no Docker object shows (a state or template changed outside SpawnIt's jobs;
+// jobs make the service due at once) waits for the deep interval.
 //
 // Other targets get a full check every Interval.
 //
@@ -136,7 +147,22 @@ type Config struct {
 	// names (DOCKER_HOST, else the local socket).
 	Docker *dockerapi.Client
 	Logger *slog.Logger
+
+	// DockerDeepInterval replaces DeepInterval for services whose every resource is a
+	// Docker object the fingerprint shows in full (container, volume, network, image)
+	// [6h]: for them an unchanged fingerprint means an unchanged plan, and the full
+	// check is only a safety net for what no Docker listing shows (a state restored by
+	// hand, say).
+	DockerDeepInterval time.Duration
 }
+
+// The defaults of Config.Interval and Config.DeepInterval.
+const (
+	DefaultInterval     = 5 * time.Minute
+	DefaultDeepInterval = 30 * time.Minute
+	// DefaultDockerDeepInterval: see Config.DockerDeepInterval.
+	DefaultDockerDeepInterval = 6 * time.Hour
+)
 
 func (c *Config) defaults() {
 	def := func(d *time.Duration, v time.Duration) {
@@ -144,8 +170,9 @@ func (c *Config) defaults() {
 			*d = v
 		}
 	}
-	def(&c.Interval, 5*time.Minute)
-	def(&c.DeepInterval, 30*time.Minute)
+	def(&c.Interval, DefaultInterval)
+	def(&c.DeepInterval, DefaultDeepInterval)
+	def(&c.DockerDeepInterval, DefaultDockerDeepInterval)
 	def(&c.Debounce, 500*time.Millisecond)
 	def(&c.BusyRetry, 30*time.Second)
 	def(&c.MaxBackoff, 30*time.Minute)
@@ -193,6 +220,12 @@ type watch struct {
 	// postponed counts the debounces added while a container of the service was
 	// being removed.
 	postponed int
+
+	// fingerprinted: every resource of the last full check's report is a Docker object
+	// the fingerprint shows in full (DockerDeepInterval applies). healthAt: the last
+	// health probe.
+	fingerprinted bool
+	healthAt      time.Time
 }
 
 // remediable reports whether the last check found drift that auto-remediation would
@@ -219,6 +252,8 @@ func (w *watch) expiryDue() (time.Time, bool) {
 type Stats struct {
 	FullChecks, SkippedByFingerprint, EventChecks, Busy, Failures, Expired, Inventories int
 	HealthProbes, Remediations                                                          int
+	// Inspected counts the containers inspected for fingerprints.
+	Inspected int
 	// SkippedStopped counts due checks skipped because a user stopped the service.
 	SkippedStopped int
 	// MergedEvents counts debounced events that asked for no check of their own (one
@@ -579,10 +614,11 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 	if due = mine; len(due) == 0 {
 		return
 	}
-	// One Docker inventory serves every due Docker service, and is reused for a few
-	// seconds: with hundreds of services, some are due every second, and each inventory
-	// inspects every container. Events force full checks, so a slightly old inventory
-	// only delays what a sweep would notice by that much.
+	// One Docker inventory (four listings) serves every due Docker service, and is
+	// reused for a few seconds: with hundreds of services, some are due every second.
+	// Only the due services' containers are inspected, fresh. A container replaced
+	// since the listing leaves a mark in the fingerprint (a full check follows); one
+	// created since is in the next listing, and its event forces a full check anyway.
 	var inv *dockerInventory
 	s.mu.Lock()
 	if s.inv != nil && time.Since(s.invAt) < min(s.cfg.Interval/10, 15*time.Second) {
@@ -621,22 +657,58 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			s.mu.Unlock()
 			continue
 		}
-		if t.Target == "docker" && inv != nil && w.fingerprint != "" && time.Since(w.fullAt) < s.cfg.DeepInterval &&
-			inv.fingerprints[t.Ref] == w.fingerprint && !w.remediable() {
+		s.mu.Unlock()
+		// Only the due service's containers are inspected: at steady state that is
+		// one service every Interval/N, whatever the number of containers listed.
+		fp := ""
+		if t.Target == "docker" && inv != nil {
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			var n int
+			var err error
+			fp, n, err = s.docker.fingerprint(fctx, inv, t.Ref)
+			cancel()
+			if err != nil {
+				s.log.Warn("supervisor: docker inspect failed; full check", "service", t.Ref.String(), "err", err)
+				fp = ""
+			}
+			s.mu.Lock()
+			s.stats.Inspected += n
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		if fp != "" && fp == w.fingerprint && time.Since(w.fullAt) < s.deepInterval(w) && !w.remediable() && !w.running {
 			// Nothing Docker shows changed since the last full check.
 			w.next = now.Add(s.jittered(s.cfg.Interval))
 			s.stats.SkippedByFingerprint++
+			if t.Intent == engine.IntentApplied && time.Since(w.healthAt) >= s.cfg.DeepInterval {
+				// Health is not in the fingerprint (a process that hangs in a running
+				// container): probed at least every DeepInterval, plan or not.
+				w.running, w.startedAt = true, time.Now()
+				s.mu.Unlock()
+				s.start(ctx, func() { s.probe(ctx, w, t) })
+				continue
+			}
+			s.mu.Unlock()
+			continue
+		}
+		if w.running { // an event's check started meanwhile
 			s.mu.Unlock()
 			continue
 		}
 		w.running, w.startedAt = true, time.Now()
-		fp := ""
-		if inv != nil {
-			fp = inv.fingerprints[t.Ref]
-		}
 		s.mu.Unlock()
 		s.start(ctx, func() { s.check(ctx, w, t, fp, inv) })
 	}
+}
+
+// deepInterval is how long an unchanged fingerprint stands for a full check of w: long
+// when every resource of w is a Docker object the fingerprint shows in full, short when
+// the plan reads something Docker does not show.
+func (s *Supervisor) deepInterval(w *watch) time.Duration {
+	if w.fingerprinted {
+		return s.cfg.DockerDeepInterval
+	}
+	return s.cfg.DeepInterval
 }
 
 func (s *Supervisor) start(ctx context.Context, f func()) {
@@ -661,6 +733,7 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, 
 		herr := s.p.Health(ctx, ref)
 		s.mu.Lock()
 		s.stats.HealthProbes++
+		w.healthAt = time.Now()
 		s.mu.Unlock()
 		if herr != nil && ctx.Err() == nil {
 			s.log.Warn("supervisor: health probe failed", "service", ref.String(), "err", herr)
@@ -677,6 +750,23 @@ func (s *Supervisor) check(ctx context.Context, w *watch, t Watched, fp string, 
 	s.mu.Lock()
 	w.running = false
 	s.mu.Unlock()
+}
+
+// probe refreshes the health of a deployed Docker service whose plan a sweep skipped.
+func (s *Supervisor) probe(ctx context.Context, w *watch, t Watched) {
+	err := s.p.Health(ctx, t.Ref)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("supervisor: health probe failed", "service", t.Ref.String(), "err", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats.HealthProbes++
+	w.healthAt = time.Now()
+	w.running = false
+	if w.recheck {
+		// An event came while it ran: a full check, now.
+		w.recheck, w.fingerprint, w.next = false, "", time.Now()
+	}
 }
 
 // recordCheck schedules the next check after one ended, and says whether the service
@@ -713,6 +803,7 @@ func (s *Supervisor) recordCheck(ctx context.Context, w *watch, t Watched, fp st
 		s.stats.FullChecks++
 		w.failures = 0
 		w.fingerprint, w.fullAt, w.status = fp, now, report.Status
+		w.fingerprinted = fingerprinted(report)
 		w.next = now.Add(s.jittered(s.cfg.Interval))
 		// Labelled Docker objects no state records (a destroyed service's, recreated
 		// outside) are found by the drift check itself: the platform's sweep, report-only.
