@@ -376,6 +376,10 @@ type ServiceStatus struct {
 	// runs it again.
 	Stopped   bool       `json:"stopped,omitempty"`
 	StoppedAt *time.Time `json:"stopped_at,omitempty"`
+	// DriftUnconfirmed: Drift comes from a Docker event the tofu check has not
+	// confirmed yet; DriftSignal is what the event said.
+	DriftUnconfirmed bool   `json:"drift_unconfirmed,omitempty"`
+	DriftSignal      string `json:"drift_signal,omitempty"`
 }
 
 // LogLine is one line of a service container's log.
@@ -417,6 +421,8 @@ type JobRef struct {
 // ServiceList is GET /api/v1/services.
 type ServiceList struct {
 	Services []Service `json:"services"`
+	// NextCursor reads the next page (?cursor=); empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // Job is a job as the API shows it (sensitive output values are empty unless
@@ -503,6 +509,8 @@ type Output struct {
 // JobList is GET /api/v1/services/{service}/jobs.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
+	// NextCursor reads the next (older) page (?cursor=); empty on the last page.
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // Cancel is the body of POST .../jobs/{job}/cancel.
@@ -586,6 +594,8 @@ type StatusEvent struct {
 	Health  string              `json:"health,omitempty"`
 	Message string              `json:"message,omitempty"`
 	Time    time.Time           `json:"time"`
+	// Unconfirmed: a drift event from a Docker event, before the tofu check.
+	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 
 // SSE event names that are not event types (spawnit.EventType).

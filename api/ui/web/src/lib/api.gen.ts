@@ -445,6 +445,10 @@ export interface components {
        * @description When it was stopped.
        */
       stopped_at?: string;
+      /** @description The drift status comes from a Docker event the OpenTofu check has not confirmed yet. */
+      drift_unconfirmed?: boolean;
+      /** @description What the Docker event said (while drift_unconfirmed). */
+      drift_signal?: string;
     };
     /** @description An object of a service's target (a Docker container, volume or network) carrying the service's labels but not recorded in its state. */
     Leftover: {
@@ -485,6 +489,8 @@ export interface components {
     };
     ServiceList: {
       services: components["schemas"]["Service"][];
+      /** @description Pass as cursor to read the next page; absent on the last page. */
+      next_cursor?: string;
     };
     ChangeSummary: {
       add: number;
@@ -551,6 +557,8 @@ export interface components {
     };
     JobList: {
       jobs: components["schemas"]["Job"][];
+      /** @description Pass as cursor to read the next (older) page; absent on the last page. */
+      next_cursor?: string;
     };
     Event: {
       seq: number;
@@ -606,6 +614,8 @@ export interface components {
       message?: string;
       /** Format: date-time */
       time: string;
+      /** @description A drift event from a Docker event, before the OpenTofu check confirms or corrects it. */
+      unconfirmed?: boolean;
     };
     /**
      * @description A job's state; succeeded, failed, cancelled and interrupted are final.
@@ -949,6 +959,12 @@ export interface components {
     tail?: number;
     /** @description Stream the log (text/event-stream) instead of answering its last lines. */
     follow?: boolean;
+    /** @description Page size (default 100, at most 500). */
+    limit?: number;
+    /** @description The next_cursor of the previous page (opaque); absent for the first page. */
+    cursor?: string;
+    /** @description Only services whose id, name or template contains this text (case-insensitive). */
+    q?: string;
   };
   requestBodies: never;
   headers: never;
@@ -1112,6 +1128,9 @@ export interface operations {
     parameters: {
       query?: {
         tenant?: components["parameters"]["Tenant"];
+        limit?: components["parameters"]["limit"];
+        cursor?: components["parameters"]["cursor"];
+        q?: components["parameters"]["q"];
       };
     };
     responses: {
@@ -1531,6 +1550,8 @@ export interface operations {
     parameters: {
       query?: {
         tenant?: components["parameters"]["Tenant"];
+        limit?: components["parameters"]["limit"];
+        cursor?: components["parameters"]["cursor"];
       };
       path: {
         service: components["parameters"]["service"];
