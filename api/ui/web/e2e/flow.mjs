@@ -328,6 +328,69 @@ export async function runFlow(opts) {
       expect((await row.getByTestId('intent-badge').innerText()).includes('Deployed'), 'intent badge');
     });
 
+    await steps.step('my services: pages, a search the server answers, kept in the address', async () => {
+      // Four services, created only (nothing deployed), named so one search finds just them.
+      const tag = `pg${Date.now().toString(36)}`;
+      const made = await page.evaluate(async (tag) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const headers = { 'Content-Type': 'application/json' };
+        if (me.csrf_token) headers['X-CSRF-Token'] = me.csrf_token;
+        const ids = [];
+        for (const n of ['alpha', 'beta', 'gamma', 'delta']) {
+          const r = await fetch('/api/v1/services', { method: 'POST', headers, body: JSON.stringify({ template: 'httpecho', name: `${tag} ${n}`, inputs: {} }) });
+          if (r.status !== 201) return { error: `create answered ${r.status}: ${await r.text()}` };
+          ids.push((await r.json()).id);
+        }
+        return { ids };
+      }, tag);
+      expect(!made.error, made.error);
+      const rows = '[data-testid="services"] > li';
+      const count = () => page.locator(rows).count();
+      // A page size of 3 (from the address): the first page, then the rest with "Show more".
+      await page.goto(`${url}/services?limit=3&q=${tag}`);
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, rows);
+      const more = page.getByRole('button', { name: 'Show more services' });
+      await more.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 4, rows);
+      expect((await more.count()) === 0, '"Show more services" still offered after the last page');
+      const focused = await page.evaluate(() => document.activeElement?.closest('[data-service]')?.getAttribute('data-service'));
+      expect(focused && made.ids.includes(focused), `focus did not move to the first row added (${focused})`);
+      // The search goes to the server (?q=) and narrows the list there.
+      const box = page.getByLabel('Search services');
+      expect((await box.inputValue()) === tag, `the search box says ${await box.inputValue()}`);
+      const asked = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/services' && new URL(r.url()).searchParams.get('q') === `${tag} gamma`);
+      await box.fill(`${tag} gamma`);
+      await asked;
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      expect(new URL(page.url()).searchParams.get('q') === `${tag} gamma`, `the address does not keep the search: ${page.url()}`);
+      await audit(page, 'my services, searched');
+      // Reload and back keep it.
+      await page.reload();
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      await page.locator(rows).getByRole('link', { name: `${tag} gamma` }).click();
+      await page.getByRole('heading', { level: 1, name: `${tag} gamma` }).waitFor();
+      await page.goBack();
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      expect((await page.getByLabel('Search services').inputValue()) === `${tag} gamma`, 'back lost the search');
+      // Nothing matches: said so, with a way back.
+      await page.getByLabel('Search services').fill(`${tag} none`);
+      await page.getByTestId('services-empty').waitFor();
+      expect(/No services match/.test(await page.getByTestId('services-empty').innerText()), 'no empty-result message');
+      expect((await count()) === 0, 'rows shown for a search nothing matches');
+      const gone = await page.evaluate(async (ids) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const headers = me.csrf_token ? { 'X-CSRF-Token': me.csrf_token } : {};
+        const codes = [];
+        for (const id of ids) codes.push((await fetch(`/api/v1/services/${encodeURIComponent(id)}`, { method: 'DELETE', headers })).status);
+        return codes;
+      }, made.ids);
+      expect(gone.every((c) => c === 204), `deleting the listed services answered ${gone}`);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My services' }).click();
+      await page.locator(`[data-service="${ctx.serviceId}"]`).waitFor();
+      expect((await page.getByLabel('Search services').inputValue()) === '', '"My services" kept the search');
+    });
+
     await steps.step('live list: a drift check started elsewhere shows up without reloading', async () => {
       await breakService(ctx.tenant, ctx.serviceId);
       const row = page.locator(`[data-service="${ctx.serviceId}"]`);

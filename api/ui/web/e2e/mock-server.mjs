@@ -45,6 +45,27 @@ function apiError(res, status, code, message, fields) {
   send(res, status, { error: { code, message, ...(fields ? { fields } : {}) } });
 }
 
+// page answers one page of a list as the server does (?limit 1..500, default 100;
+// ?cursor the next_cursor of the previous page): key(x) is the position in the order.
+function page(res, url, all, name, key) {
+  const raw = url.searchParams.get('limit');
+  const limit = raw === null ? 100 : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    return apiError(res, 400, 'validation_failed', '1 field is invalid', [{ field: 'limit', code: 'range', reason: 'must be between 1 and 500' }]);
+  }
+  let from = 0;
+  const cursor = url.searchParams.get('cursor');
+  if (cursor) {
+    const after = Buffer.from(cursor, 'base64url').toString();
+    const i = all.findIndex((x) => key(x) === after);
+    if (i < 0) return apiError(res, 400, 'validation_failed', '1 field is invalid', [{ field: 'cursor', code: 'invalid', reason: 'is not a cursor of this list' }]);
+    from = i + 1;
+  }
+  const items = all.slice(from, from + limit);
+  const more = from + limit < all.length;
+  return send(res, 200, { [name]: items, ...(more ? { next_cursor: Buffer.from(key(items[items.length - 1])).toString('base64url') } : {}) });
+}
+
 function send(res, status, body, headers = {}) {
   const data = body === undefined ? '' : JSON.stringify(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store', ...headers });
@@ -573,7 +594,12 @@ export function startMockServer(opts = {}) {
 
     if (p.length === 1) {
       if (method === 'GET') {
-        return send(res, 200, { services: [...state.services.values()].filter((s) => s.tenant === tenant).map(serviceView) });
+        const q = (url.searchParams.get('q') ?? '').trim().toLowerCase();
+        const all = [...state.services.values()]
+          .filter((s) => s.tenant === tenant && (!q || [s.id, s.name, s.template].some((x) => x.toLowerCase().includes(q))))
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          .map(serviceView);
+        return page(res, url, all, 'services', (s) => s.id);
       }
       if (method === 'POST') {
         const body = await readJSON(req);
@@ -722,7 +748,7 @@ export function startMockServer(opts = {}) {
       return send(res, 202, { service: serviceView(svc), revision: restored, job: jobView(svc, job) }, { ETag: svc.etag });
     }
     if (p.length === 3 && p[2] === 'jobs' && method === 'GET') {
-      return send(res, 200, { jobs: svc.jobs.map((j) => jobView(svc, j)) });
+      return page(res, url, svc.jobs.map((j) => jobView(svc, j)), 'jobs', (j) => j.id);
     }
     if (p.length >= 4 && p[2] === 'jobs') {
       const job = svc.jobs.find((j) => j.id === p[3]);
