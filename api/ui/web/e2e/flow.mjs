@@ -729,6 +729,48 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
       await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
     });
 
+    await steps.step('mock: a drift Docker reports shows at once, awaiting confirmation, until the check confirms it', async () => {
+      await page.goto(url + '/catalog/httpecho');
+      const name = `signal ${Date.now().toString(36)}`;
+      await page.getByLabel('Service name').fill(name);
+      await page.getByLabel('Port').fill(String(await freePort()));
+      await page.getByTestId('submit-apply').click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
+      const id = new URL(page.url()).pathname.split('/')[2];
+      await page.goto(`${url}/services?q=${encodeURIComponent(name)}`);
+      const row = page.locator(`[data-service="${id}"]`);
+      await row.waitFor();
+      const signalled = await fetch(`${url}/__mock/signal/${encodeURIComponent(id)}`, { method: 'POST' });
+      expect(signalled.status === 204, `mock signal: ${signalled.status}`);
+      // The list: from the event, without reading anything, in words.
+      await page.waitForFunction((id) => /Missing, awaiting confirmation/.test(document.querySelector(`[data-service="${id}"] [data-testid="drift-badge"]`)?.textContent ?? ''), id);
+      expect(/was removed/.test(await row.getByTestId('drift-signal').innerText()), 'the row does not say what Docker reported');
+      await page.waitForFunction(() => /awaiting confirmation/.test(document.querySelector('[data-testid="announcer"]')?.textContent ?? ''));
+      await audit(page, 'my services, a drift awaiting confirmation');
+      await shoot(page, screenshots, '11-services-drift-unconfirmed');
+      // The service page: the same, and no repair offered before the check.
+      await row.getByRole('link', { name }).click();
+      await page.getByTestId('drift-unconfirmed').waitFor();
+      expect(/awaiting confirmation/.test(await page.locator('[data-testid="service-status"] [data-testid="drift-badge"]').innerText()), 'service page badge');
+      expect((await page.getByTestId('remediate').count()) === 0, 'repair offered before the drift is confirmed');
+      await page.waitForFunction(() => !document.querySelector('[data-testid="action-drift"]')?.hasAttribute('disabled'));
+      // Everything the live region says from here on (several messages follow each other).
+      await page.evaluate(() => {
+        window.__said = [];
+        const el = document.querySelector('[data-testid="announcer"]');
+        new MutationObserver(() => window.__said.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+      });
+      await page.getByTestId('action-drift').click();
+      // Confirmed: "Missing" alone, the notice gone, repair offered, and it is announced.
+      await page.waitForFunction(() => {
+        const b = document.querySelector('[data-testid="service-status"] [data-testid="drift-badge"]')?.textContent ?? '';
+        return /Missing/.test(b) && !/awaiting/.test(b) && !document.querySelector('[data-testid="drift-unconfirmed"]');
+      });
+      await page.getByTestId('remediate').waitFor();
+      await page.waitForFunction(() => window.__said.some((t) => /confirms: missing/.test(t)));
+    });
+
     await steps.step('mock: cancel, force stop refused during the cool-off, then allowed', async () => {
       mock.setStepMs?.(1500);
       await page.goto(url + '/catalog/httpecho');

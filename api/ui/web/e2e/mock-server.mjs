@@ -13,7 +13,9 @@
 // Test hooks, not part of the API: POST /__mock/break/{service} deletes the service's
 // container (the next drift check reports it missing); POST /__mock/needs-recovery/{service}
 // marks it as needing recovery (as when tofu could not save its state: applies and
-// destroys answer 409 needs_recovery until POST .../recover); GET /__mock/state dumps state.
+// destroys answer 409 needs_recovery until POST .../recover); POST /__mock/signal/{service}
+// removes its container as Docker would report it (drift missing, awaiting confirmation,
+// until a drift check confirms it); GET /__mock/state dumps state.
 // Special inputs: a greeting of "fail" makes apply fail.
 
 import { randomBytes } from 'node:crypto';
@@ -200,8 +202,9 @@ function serviceView(svc) {
     etag: svc.etag,
     status: {
       intent: svc.intent,
-      drift: svc.drift?.status ?? 'not_checked',
+      drift: svc.signal?.drift ?? svc.drift?.status ?? 'not_checked',
       ...(svc.drift ? { drift_checked_at: svc.drift.checked_at } : {}),
+      ...(svc.signal ? { drift_unconfirmed: true, drift_signal: svc.signal.text } : {}),
       busy: !!active,
       ...(last ? { last_job: { id: last.id, operation: last.operation, state: last.state } } : {}),
       ...(svc.needsRecovery ? { needs_recovery: true } : {}),
@@ -376,6 +379,7 @@ function startJob(state, svc, operation, stepMs) {
       }));
       const status = svc.intent !== 'applied' ? 'not_checked' : missing.length ? 'missing' : 'in_sync';
       svc.drift = { status, intent: svc.intent, resources, checked_at: now(), duration_ns: 1e9 };
+      delete svc.signal;
       job.drift = svc.drift;
       emit(state, svc, job, { type: 'log', level: 'info', message: `Drift check: ${status}` });
       emit(state, svc, job, { type: 'job_state', state: 'succeeded' });
@@ -519,6 +523,16 @@ export function startMockServer(opts = {}) {
       const svc = state.services.get(m[1]);
       if (!svc) return apiError(res, 404, 'not_found', 'no such service');
       svc.broken = true;
+      res.writeHead(204);
+      return res.end();
+    }
+    const sg = /^\/__mock\/signal\/([^/]+)$/.exec(path);
+    if (sg && req.method === 'POST') {
+      const svc = state.services.get(sg[1]);
+      if (!svc) return apiError(res, 404, 'not_found', 'no such service');
+      svc.broken = true;
+      svc.signal = { drift: 'missing', text: `container spawnit-${svc.tenant}-${svc.id} was removed` };
+      publishTenant(state, svc.tenant, { kind: 'drift', service: svc.id, drift: 'missing', unconfirmed: true, message: svc.signal.text, time: now() });
       res.writeHead(204);
       return res.end();
     }
