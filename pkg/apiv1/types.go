@@ -352,6 +352,11 @@ type ServiceStatus struct {
 	// Drift is the last drift check's status (not_checked when none).
 	Drift   spawnit.DriftStatus `json:"drift"`
 	DriftAt *time.Time          `json:"drift_checked_at,omitempty"`
+	// DriftUnconfirmed: Drift comes from a Docker event (an object of the service
+	// removed, its container stopped) that no drift check has confirmed yet; the check
+	// it called for follows. DriftSignal says what the event said.
+	DriftUnconfirmed bool   `json:"drift_unconfirmed,omitempty"`
+	DriftSignal      string `json:"drift_signal,omitempty"`
 	// Health is the last health result of a deployed service (its readiness checks, run
 	// after the apply and again by the supervisor): healthy, unhealthy, unknown or
 	// not_ready; empty when none was recorded (no readiness checks, or not deployed).
@@ -376,10 +381,6 @@ type ServiceStatus struct {
 	// runs it again.
 	Stopped   bool       `json:"stopped,omitempty"`
 	StoppedAt *time.Time `json:"stopped_at,omitempty"`
-	// DriftUnconfirmed: Drift comes from a Docker event the tofu check has not
-	// confirmed yet; DriftSignal is what the event said.
-	DriftUnconfirmed bool   `json:"drift_unconfirmed,omitempty"`
-	DriftSignal      string `json:"drift_signal,omitempty"`
 }
 
 // LogLine is one line of a service container's log.
@@ -421,7 +422,7 @@ type JobRef struct {
 // ServiceList is GET /api/v1/services.
 type ServiceList struct {
 	Services []Service `json:"services"`
-	// NextCursor reads the next page (?cursor=); empty on the last page.
+	// NextCursor asks for the next page (?cursor=); absent on the last page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
@@ -509,7 +510,7 @@ type Output struct {
 // JobList is GET /api/v1/services/{service}/jobs.
 type JobList struct {
 	Jobs []Job `json:"jobs"`
-	// NextCursor reads the next (older) page (?cursor=); empty on the last page.
+	// NextCursor asks for the next page (?cursor=); absent on the last page.
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
@@ -594,7 +595,9 @@ type StatusEvent struct {
 	Health  string              `json:"health,omitempty"`
 	Message string              `json:"message,omitempty"`
 	Time    time.Time           `json:"time"`
-	// Unconfirmed: a drift event from a Docker event, before the tofu check.
+	// Unconfirmed marks a drift event that comes from a Docker event (Message says
+	// what it said) before the drift check it called for; that check's drift event
+	// follows, confirming or correcting it.
 	Unconfirmed bool `json:"unconfirmed,omitempty"`
 }
 

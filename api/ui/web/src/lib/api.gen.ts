@@ -47,7 +47,10 @@ export interface paths {
     get: operations["getTemplate"];
   };
   "/api/v1/services": {
-    /** List the tenant's services */
+    /**
+     * List the tenant's services, a page at a time
+     * @description Sorted by service id. A page is read from the services' summaries in the store's index, so it costs what it shows whatever the tenant's total; follow next_cursor for the next page.
+     */
     get: operations["listServices"];
     /**
      * Create a service
@@ -423,6 +426,10 @@ export interface components {
       drift: components["schemas"]["DriftStatus"];
       /** Format: date-time */
       drift_checked_at?: string;
+      /** @description The drift status comes from a Docker event (an object of the service removed, its container stopped) that the drift check it called for has not confirmed yet. */
+      drift_unconfirmed?: boolean;
+      /** @description What that Docker event said, e.g. "container spawnit-acme-web was removed". */
+      drift_signal?: string;
       /** @description Last readiness result of a deployed service (absent when none): healthy (checks passed after the last apply or at the last full drift check), unhealthy (a check failed at a drift check), not_ready (the last apply's checks did not pass in time), unknown (checks could not run: not the Docker target, Docker unreachable). */
       health?: components["schemas"]["HealthStatus"];
       /** @description What the failing check saw. */
@@ -445,10 +452,6 @@ export interface components {
        * @description When it was stopped.
        */
       stopped_at?: string;
-      /** @description The drift status comes from a Docker event the OpenTofu check has not confirmed yet. */
-      drift_unconfirmed?: boolean;
-      /** @description What the Docker event said (while drift_unconfirmed). */
-      drift_signal?: string;
     };
     /** @description An object of a service's target (a Docker container, volume or network) carrying the service's labels but not recorded in its state. */
     Leftover: {
@@ -489,7 +492,7 @@ export interface components {
     };
     ServiceList: {
       services: components["schemas"]["Service"][];
-      /** @description Pass as cursor to read the next page; absent on the last page. */
+      /** @description Pass as ?cursor= for the next page; absent on the last page. */
       next_cursor?: string;
     };
     ChangeSummary: {
@@ -557,7 +560,7 @@ export interface components {
     };
     JobList: {
       jobs: components["schemas"]["Job"][];
-      /** @description Pass as cursor to read the next (older) page; absent on the last page. */
+      /** @description Pass as ?cursor= for the next page; absent on the last page. */
       next_cursor?: string;
     };
     Event: {
@@ -614,7 +617,7 @@ export interface components {
       message?: string;
       /** Format: date-time */
       time: string;
-      /** @description A drift event from a Docker event, before the OpenTofu check confirms or corrects it. */
+      /** @description A drift event from a Docker event (message says what it said), before the drift check it called for; that check's drift event follows, confirming or correcting it. */
       unconfirmed?: boolean;
     };
     /**
@@ -959,11 +962,11 @@ export interface components {
     tail?: number;
     /** @description Stream the log (text/event-stream) instead of answering its last lines. */
     follow?: boolean;
-    /** @description Page size (default 100, at most 500). */
+    /** @description Page size: 1 to 500 (default 100). Outside that range: a 400 field error "limit". */
     limit?: number;
-    /** @description The next_cursor of the previous page (opaque); absent for the first page. */
+    /** @description The next_cursor of the previous page (opaque); absent for the first page. One this server did not give: a 400 field error "cursor". */
     cursor?: string;
-    /** @description Only services whose id, name or template contains this text (case-insensitive). */
+    /** @description Keep the services whose id, name or template contains this text (ignoring case). */
     q?: string;
   };
   requestBodies: never;
@@ -1123,7 +1126,10 @@ export interface operations {
       503: components["responses"]["E503"];
     };
   };
-  /** List the tenant's services */
+  /**
+   * List the tenant's services, a page at a time
+   * @description Sorted by service id. A page is read from the services' summaries in the store's index, so it costs what it shows whatever the tenant's total; follow next_cursor for the next page.
+   */
   listServices: {
     parameters: {
       query?: {
@@ -1140,6 +1146,7 @@ export interface operations {
           "application/json": components["schemas"]["ServiceList"];
         };
       };
+      400: components["responses"]["E400"];
       401: components["responses"]["E401"];
       403: components["responses"]["E403"];
       500: components["responses"]["E500"];
