@@ -6,7 +6,7 @@
 // more" rather than numbered pages. The rows shown are the pages read so far, in the
 // server's order (services by id, jobs newest first).
 
-import type { Job, Service, StatusEvent } from './types';
+import type { DriftReport, DriftStatus, Job, Service, StatusEvent } from './types';
 
 /** Rows per page of the services list. */
 export const SERVICES_PAGE = 50;
@@ -113,8 +113,23 @@ export function applyStatusEvent(s: Service, ev: StatusEvent): Service {
   } else {
     delete status.drift_unconfirmed;
     delete status.drift_signal;
+    status.drift_checked_at = ev.time;
   }
   return { ...s, status };
+}
+
+/**
+ * shownDrift is the drift status a service's page shows: the service's own while it
+ * awaits confirmation or when the last report read is older than it (an event brought
+ * a newer one before the report was read again), otherwise the report's.
+ */
+export function shownDrift(
+  status: Pick<Service['status'], 'drift' | 'drift_unconfirmed' | 'drift_checked_at'>,
+  report: Pick<DriftReport, 'status' | 'checked_at'> | null,
+): DriftStatus {
+  if (status.drift_unconfirmed || !report) return status.drift;
+  if (status.drift_checked_at && Date.parse(report.checked_at) < Date.parse(status.drift_checked_at)) return status.drift;
+  return report.status;
 }
 
 /**

@@ -29,7 +29,7 @@ import {
   targetLabel,
   serviceBusy,
 } from '../lib/format';
-import { appendPage, applyStatusEvent, JOBS_PAGE, MAX_PAGE, mergeNewestJobs, outputsSource, type Paged } from '../lib/listing';
+import { appendPage, applyStatusEvent, JOBS_PAGE, MAX_PAGE, mergeNewestJobs, outputsSource, shownDrift, type Paged } from '../lib/listing';
 import { subscribeLive } from '../lib/live';
 import { savedSentence, settingsBody, settingsForm, type SettingsForm } from '../lib/settings';
 import { navigate, paths } from '../lib/router';
@@ -297,7 +297,7 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   // A drift Docker reported and OpenTofu has not confirmed yet is shown as such; once
   // confirmed, the last check's report says it.
   const unconfirmed = !!svc.status.drift_unconfirmed;
-  const driftStatus = unconfirmed ? svc.status.drift : (drift?.status ?? svc.status.drift);
+  const driftStatus = shownDrift(svc.status, drift);
   const needsRepair = deployed && !unconfirmed && (driftStatus === 'drifted' || driftStatus === 'missing');
   const last = svc.status.last_job;
   const dis = busy || !!working;

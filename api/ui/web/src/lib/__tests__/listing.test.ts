@@ -15,6 +15,7 @@ import {
   putService,
   resyncLimit,
   SERVICES_PAGE,
+  shownDrift,
 } from '../listing';
 import type { Job, Service, StatusEvent } from '../types';
 
@@ -111,15 +112,26 @@ describe('live rows', () => {
     const signalled = applyStatusEvent(s, drift({ unconfirmed: true, message: 'container spawnit-t-b was removed' }));
     expect(signalled.status).toMatchObject({ drift: 'missing', drift_unconfirmed: true, drift_signal: 'container spawnit-t-b was removed' });
     expect(s.status.drift).toBe('in_sync');
-    const confirmed = applyStatusEvent(signalled, drift({}));
+    const confirmed = applyStatusEvent(signalled, drift({ time: '2026-01-01T00:00:05Z' }));
     expect(confirmed.status.drift).toBe('missing');
+    expect(confirmed.status.drift_checked_at).toBe('2026-01-01T00:00:05Z');
     expect(confirmed.status.drift_unconfirmed).toBeUndefined();
     expect(confirmed.status.drift_signal).toBeUndefined();
     // Corrected: the check found it in sync after all.
-    expect(applyStatusEvent(signalled, drift({ drift: 'in_sync' })).status).toEqual(s.status);
+    expect(applyStatusEvent(signalled, drift({ drift: 'in_sync' })).status).toEqual({ ...s.status, drift_checked_at: t });
     // Other kinds and other services leave the row as it is.
     expect(applyStatusEvent(s, { kind: 'job', service: 'b', time: t })).toBe(s);
     expect(applyStatusEvent(s, drift({ service: 'other' }))).toBe(s);
+  });
+
+  it('shows on the service page the newer of its status and the last report read', () => {
+    const report = { status: 'in_sync' as const, checked_at: '2026-01-01T00:00:00Z' };
+    expect(shownDrift({ drift: 'missing', drift_unconfirmed: true, drift_checked_at: t }, report)).toBe('missing');
+    // The confirmed event came before the report was read again.
+    expect(shownDrift({ drift: 'missing', drift_checked_at: '2026-01-01T00:00:05.5Z' }, report)).toBe('missing');
+    expect(shownDrift({ drift: 'missing', drift_checked_at: t }, { ...report, status: 'drifted' })).toBe('drifted');
+    expect(shownDrift({ drift: 'pending' }, report)).toBe('in_sync');
+    expect(shownDrift({ drift: 'missing' }, null)).toBe('missing');
   });
 
   it('says "awaiting confirmation" in words and announces both steps', () => {
