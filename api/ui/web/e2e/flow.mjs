@@ -754,6 +754,8 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
       await page.getByTestId('drift-unconfirmed').waitFor();
       expect(/awaiting confirmation/.test(await page.locator('[data-testid="service-status"] [data-testid="drift-badge"]').innerText()), 'service page badge');
       expect((await page.getByTestId('remediate').count()) === 0, 'repair offered before the drift is confirmed');
+      await audit(page, 'a service whose drift awaits confirmation');
+      await shoot(page, screenshots, '12-service-drift-unconfirmed');
       await page.waitForFunction(() => !document.querySelector('[data-testid="action-drift"]')?.hasAttribute('disabled'));
       // Everything the live region says from here on (several messages follow each other).
       await page.evaluate(() => {
