@@ -1,3 +1,4 @@
+import { Component } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { announce } from '../components/Announcer';
 import { Badge } from '../components/Badge';
@@ -268,7 +269,18 @@ export function ServicesScreen({ me }: { me: Me }) {
   );
 }
 
-function ServiceRow({ s }: { s: Service }) {
+// Rows re-render only when their service changed: an event about one service in a list
+// of thousands redraws one row.
+class ServiceRow extends Component<{ s: Service }> {
+  shouldComponentUpdate(next: { s: Service }) {
+    return next.s !== this.props.s;
+  }
+  render() {
+    return <ServiceRowView s={this.props.s} />;
+  }
+}
+
+function ServiceRowView({ s }: { s: Service }) {
   const busy = serviceBusy(s);
   const last = s.status.last_job;
   const health = healthBadge(s.status.health, s.status.health_message);
