@@ -23,10 +23,11 @@ import (
 )
 
 // TestBrowserE2E runs the browser flow (web/e2e/run.mjs: sign in, catalog, form with a
-// validation error, plan, apply with live log, drift after the container is removed,
-// reveal, an upgrade to a version of httpecho published by hand (offer with release
-// notes, plan, apply), the live container log with stop and start, recovery after the
-// stored state was changed outside, destroy, delete) with Debian's Chromium against a
+// validation error, plan, apply with live log, the services list in pages with a search
+// the server answers, drift after the container is removed, reveal, an upgrade to a
+// version of httpecho published by hand (offer with release notes, plan, apply), the
+// live container log with stop and start, recovery after the stored state was changed
+// outside, destroy, delete) with Debian's Chromium against a
 // real `spawnit serve`, once single-user and once signed in through the test OpenID
 // Provider. In single-user mode it also deploys PostgreSQL (the Debian-built image of
 // the local registry) to its connection details and opens its live container log.

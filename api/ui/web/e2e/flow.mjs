@@ -329,6 +329,69 @@ export async function runFlow(opts) {
       expect((await row.getByTestId('intent-badge').innerText()).includes('Deployed'), 'intent badge');
     });
 
+    await steps.step('my services: pages, a search the server answers, kept in the address', async () => {
+      // Four services, created only (nothing deployed), named so one search finds just them.
+      const tag = `pg${Date.now().toString(36)}`;
+      const made = await page.evaluate(async (tag) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const headers = { 'Content-Type': 'application/json' };
+        if (me.csrf_token) headers['X-CSRF-Token'] = me.csrf_token;
+        const ids = [];
+        for (const n of ['alpha', 'beta', 'gamma', 'delta']) {
+          const r = await fetch('/api/v1/services', { method: 'POST', headers, body: JSON.stringify({ template: 'httpecho', name: `${tag} ${n}`, inputs: {} }) });
+          if (r.status !== 201) return { error: `create answered ${r.status}: ${await r.text()}` };
+          ids.push((await r.json()).id);
+        }
+        return { ids };
+      }, tag);
+      expect(!made.error, made.error);
+      const rows = '[data-testid="services"] > li';
+      const count = () => page.locator(rows).count();
+      // A page size of 3 (from the address): the first page, then the rest with "Show more".
+      await page.goto(`${url}/services?limit=3&q=${tag}`);
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 3, rows);
+      const more = page.getByRole('button', { name: 'Show more services' });
+      await more.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 4, rows);
+      expect((await more.count()) === 0, '"Show more services" still offered after the last page');
+      const focused = await page.evaluate(() => document.activeElement?.closest('[data-service]')?.getAttribute('data-service'));
+      expect(focused && made.ids.includes(focused), `focus did not move to the first row added (${focused})`);
+      // The search goes to the server (?q=) and narrows the list there.
+      const box = page.getByLabel('Search services');
+      expect((await box.inputValue()) === tag, `the search box says ${await box.inputValue()}`);
+      const asked = page.waitForRequest((r) => new URL(r.url()).pathname === '/api/v1/services' && new URL(r.url()).searchParams.get('q') === `${tag} gamma`);
+      await box.fill(`${tag} gamma`);
+      await asked;
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      expect(new URL(page.url()).searchParams.get('q') === `${tag} gamma`, `the address does not keep the search: ${page.url()}`);
+      await audit(page, 'my services, searched');
+      // Reload and back keep it.
+      await page.reload();
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      await page.locator(rows).getByRole('link', { name: `${tag} gamma` }).click();
+      await page.getByRole('heading', { level: 1, name: `${tag} gamma` }).waitFor();
+      await page.goBack();
+      await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 1, rows);
+      expect((await page.getByLabel('Search services').inputValue()) === `${tag} gamma`, 'back lost the search');
+      // Nothing matches: said so, with a way back.
+      await page.getByLabel('Search services').fill(`${tag} none`);
+      await page.getByTestId('services-empty').waitFor();
+      expect(/No services match/.test(await page.getByTestId('services-empty').innerText()), 'no empty-result message');
+      expect((await count()) === 0, 'rows shown for a search nothing matches');
+      const gone = await page.evaluate(async (ids) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const headers = me.csrf_token ? { 'X-CSRF-Token': me.csrf_token } : {};
+        const codes = [];
+        for (const id of ids) codes.push((await fetch(`/api/v1/services/${encodeURIComponent(id)}`, { method: 'DELETE', headers })).status);
+        return codes;
+      }, made.ids);
+      expect(gone.every((c) => c === 204), `deleting the listed services answered ${gone}`);
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'My services' }).click();
+      await page.locator(`[data-service="${ctx.serviceId}"]`).waitFor();
+      expect((await page.getByLabel('Search services').inputValue()) === '', '"My services" kept the search');
+    });
+
     await steps.step('live list: a drift check started elsewhere shows up without reloading', async () => {
       await breakService(ctx.tenant, ctx.serviceId);
       const row = page.locator(`[data-service="${ctx.serviceId}"]`);
@@ -665,6 +728,50 @@ export async function mockOnlyFlow({ url, screenshots, steps = new Steps(), mock
       await page.getByTestId('action-apply').click();
       await page.waitForURL(/\/jobs\//);
       await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
+    });
+
+    await steps.step('mock: a drift Docker reports shows at once, awaiting confirmation, until the check confirms it', async () => {
+      await page.goto(url + '/catalog/httpecho');
+      const name = `signal ${Date.now().toString(36)}`;
+      await page.getByLabel('Service name').fill(name);
+      await page.getByLabel('Port').fill(String(await freePort()));
+      await page.getByTestId('submit-apply').click();
+      await page.waitForURL(/\/jobs\//);
+      await page.locator('[data-testid="job-banner"][data-state="succeeded"]').waitFor();
+      const id = new URL(page.url()).pathname.split('/')[2];
+      await page.goto(`${url}/services?q=${encodeURIComponent(name)}`);
+      const row = page.locator(`[data-service="${id}"]`);
+      await row.waitFor();
+      const signalled = await fetch(`${url}/__mock/signal/${encodeURIComponent(id)}`, { method: 'POST' });
+      expect(signalled.status === 204, `mock signal: ${signalled.status}`);
+      // The list: from the event, without reading anything, in words.
+      await page.waitForFunction((id) => /Missing, awaiting confirmation/.test(document.querySelector(`[data-service="${id}"] [data-testid="drift-badge"]`)?.textContent ?? ''), id);
+      expect(/was removed/.test(await row.getByTestId('drift-signal').innerText()), 'the row does not say what Docker reported');
+      await page.waitForFunction(() => /awaiting confirmation/.test(document.querySelector('[data-testid="announcer"]')?.textContent ?? ''));
+      await audit(page, 'my services, a drift awaiting confirmation');
+      await shoot(page, screenshots, '11-services-drift-unconfirmed');
+      // The service page: the same, and no repair offered before the check.
+      await row.getByRole('link', { name }).click();
+      await page.getByTestId('drift-unconfirmed').waitFor();
+      expect(/awaiting confirmation/.test(await page.locator('[data-testid="service-status"] [data-testid="drift-badge"]').innerText()), 'service page badge');
+      expect((await page.getByTestId('remediate').count()) === 0, 'repair offered before the drift is confirmed');
+      await audit(page, 'a service whose drift awaits confirmation');
+      await shoot(page, screenshots, '12-service-drift-unconfirmed');
+      await page.waitForFunction(() => !document.querySelector('[data-testid="action-drift"]')?.hasAttribute('disabled'));
+      // Everything the live region says from here on (several messages follow each other).
+      await page.evaluate(() => {
+        window.__said = [];
+        const el = document.querySelector('[data-testid="announcer"]');
+        new MutationObserver(() => window.__said.push(el.textContent)).observe(el, { childList: true, characterData: true, subtree: true });
+      });
+      await page.getByTestId('action-drift').click();
+      // Confirmed: "Missing" alone, the notice gone, repair offered, and it is announced.
+      await page.waitForFunction(() => {
+        const b = document.querySelector('[data-testid="service-status"] [data-testid="drift-badge"]')?.textContent ?? '';
+        return /Missing/.test(b) && !/awaiting/.test(b) && !document.querySelector('[data-testid="drift-unconfirmed"]');
+      });
+      await page.getByTestId('remediate').waitFor();
+      await page.waitForFunction(() => window.__said.some((t) => /confirms: missing/.test(t)));
     });
 
     await steps.step('mock: cancel, force stop refused during the cool-off, then allowed', async () => {

@@ -13,7 +13,9 @@
 // Test hooks, not part of the API: POST /__mock/break/{service} deletes the service's
 // container (the next drift check reports it missing); POST /__mock/needs-recovery/{service}
 // marks it as needing recovery (as when tofu could not save its state: applies and
-// destroys answer 409 needs_recovery until POST .../recover); GET /__mock/state dumps state.
+// destroys answer 409 needs_recovery until POST .../recover); POST /__mock/signal/{service}
+// removes its container as Docker would report it (drift missing, awaiting confirmation,
+// until a drift check confirms it); GET /__mock/state dumps state.
 // Special inputs: a greeting of "fail" makes apply fail.
 
 import { randomBytes } from 'node:crypto';
@@ -43,6 +45,27 @@ const now = () => new Date().toISOString();
 
 function apiError(res, status, code, message, fields) {
   send(res, status, { error: { code, message, ...(fields ? { fields } : {}) } });
+}
+
+// page answers one page of a list as the server does (?limit 1..500, default 100;
+// ?cursor the next_cursor of the previous page): key(x) is the position in the order.
+function page(res, url, all, name, key) {
+  const raw = url.searchParams.get('limit');
+  const limit = raw === null ? 100 : Number(raw);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
+    return apiError(res, 400, 'validation_failed', '1 field is invalid', [{ field: 'limit', code: 'range', reason: 'must be between 1 and 500' }]);
+  }
+  let from = 0;
+  const cursor = url.searchParams.get('cursor');
+  if (cursor) {
+    const after = Buffer.from(cursor, 'base64url').toString();
+    const i = all.findIndex((x) => key(x) === after);
+    if (i < 0) return apiError(res, 400, 'validation_failed', '1 field is invalid', [{ field: 'cursor', code: 'invalid', reason: 'is not a cursor of this list' }]);
+    from = i + 1;
+  }
+  const items = all.slice(from, from + limit);
+  const more = from + limit < all.length;
+  return send(res, 200, { [name]: items, ...(more ? { next_cursor: Buffer.from(key(items[items.length - 1])).toString('base64url') } : {}) });
 }
 
 function send(res, status, body, headers = {}) {
@@ -179,8 +202,9 @@ function serviceView(svc) {
     etag: svc.etag,
     status: {
       intent: svc.intent,
-      drift: svc.drift?.status ?? 'not_checked',
+      drift: svc.signal?.drift ?? svc.drift?.status ?? 'not_checked',
       ...(svc.drift ? { drift_checked_at: svc.drift.checked_at } : {}),
+      ...(svc.signal ? { drift_unconfirmed: true, drift_signal: svc.signal.text } : {}),
       busy: !!active,
       ...(last ? { last_job: { id: last.id, operation: last.operation, state: last.state } } : {}),
       ...(svc.needsRecovery ? { needs_recovery: true } : {}),
@@ -355,6 +379,7 @@ function startJob(state, svc, operation, stepMs) {
       }));
       const status = svc.intent !== 'applied' ? 'not_checked' : missing.length ? 'missing' : 'in_sync';
       svc.drift = { status, intent: svc.intent, resources, checked_at: now(), duration_ns: 1e9 };
+      delete svc.signal;
       job.drift = svc.drift;
       emit(state, svc, job, { type: 'log', level: 'info', message: `Drift check: ${status}` });
       emit(state, svc, job, { type: 'job_state', state: 'succeeded' });
@@ -501,6 +526,16 @@ export function startMockServer(opts = {}) {
       res.writeHead(204);
       return res.end();
     }
+    const sg = /^\/__mock\/signal\/([^/]+)$/.exec(path);
+    if (sg && req.method === 'POST') {
+      const svc = state.services.get(sg[1]);
+      if (!svc) return apiError(res, 404, 'not_found', 'no such service');
+      svc.broken = true;
+      svc.signal = { drift: 'missing', text: `container spawnit-${svc.tenant}-${svc.id} was removed` };
+      publishTenant(state, svc.tenant, { kind: 'drift', service: svc.id, drift: 'missing', unconfirmed: true, message: svc.signal.text, time: now() });
+      res.writeHead(204);
+      return res.end();
+    }
     const lg = /^\/__mock\/log\/([^/]+)$/.exec(path);
     if (lg && req.method === 'POST') {
       // As a request to the service would: it writes a line to its log.
@@ -573,7 +608,12 @@ export function startMockServer(opts = {}) {
 
     if (p.length === 1) {
       if (method === 'GET') {
-        return send(res, 200, { services: [...state.services.values()].filter((s) => s.tenant === tenant).map(serviceView) });
+        const q = (url.searchParams.get('q') ?? '').trim().toLowerCase();
+        const all = [...state.services.values()]
+          .filter((s) => s.tenant === tenant && (!q || [s.id, s.name, s.template].some((x) => x.toLowerCase().includes(q))))
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+          .map(serviceView);
+        return page(res, url, all, 'services', (s) => s.id);
       }
       if (method === 'POST') {
         const body = await readJSON(req);
@@ -722,7 +762,7 @@ export function startMockServer(opts = {}) {
       return send(res, 202, { service: serviceView(svc), revision: restored, job: jobView(svc, job) }, { ETag: svc.etag });
     }
     if (p.length === 3 && p[2] === 'jobs' && method === 'GET') {
-      return send(res, 200, { jobs: svc.jobs.map((j) => jobView(svc, j)) });
+      return page(res, url, svc.jobs.map((j) => jobView(svc, j)), 'jobs', (j) => j.id);
     }
     if (p.length >= 4 && p[2] === 'jobs') {
       const job = svc.jobs.find((j) => j.id === p[3]);

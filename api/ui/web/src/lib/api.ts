@@ -3,16 +3,19 @@
 // Content-Type: application/json. Tokens never go into URLs.
 
 import { errorFromResponse, NetworkError, ApiError } from './errors';
+import type { Page } from './listing';
 import type {
   DriftReport,
   Job,
   JobEvent,
+  JobList,
   Me,
   QuotaUsage,
   Restore,
   Revision,
   RevisionComparison,
   Service,
+  ServiceList,
   Template,
   TemplateVersion,
   Upgrade,
@@ -144,6 +147,14 @@ export const api = {
   catalog: async (signal?: AbortSignal) => (await get<{ templates: Template[] | null }>('/api/v1/catalog', { signal })).templates ?? [],
   template: (id: string, signal?: AbortSignal) => get<Template>(`/api/v1/catalog/${encodeURIComponent(id)}`, { signal }),
   services: async (signal?: AbortSignal) => (await get<{ services: Service[] | null }>('/api/v1/services', { signal })).services ?? [],
+  /** One page of the services list: q searches id, name and template on the server; cursor is the previous page's next_cursor. */
+  servicesPage: async (page: { limit: number; cursor?: string; q?: string }, signal?: AbortSignal): Promise<Page<Service>> => {
+    const body = await get<ServiceList>('/api/v1/services', {
+      signal,
+      query: { limit: page.limit, cursor: page.cursor || undefined, q: page.q || undefined },
+    });
+    return { items: body.services ?? [], next_cursor: body.next_cursor };
+  },
   service: (id: string, signal?: AbortSignal) => get<Service>(svc(id), { signal }),
   createService: async (body: {
     template: string;
@@ -161,6 +172,11 @@ export const api = {
   startJob: async (service: string, action: JobAction) =>
     (await request<Job>('POST', `${svc(service)}/${action}`, { headers: { 'Idempotency-Key': idempotencyKey() } })).data,
   jobs: async (service: string, signal?: AbortSignal) => (await get<{ jobs: Job[] | null }>(`${svc(service)}/jobs`, { signal })).jobs ?? [],
+  /** One page of a service's jobs, newest first; cursor is the previous page's next_cursor. */
+  jobsPage: async (service: string, page: { limit: number; cursor?: string }, signal?: AbortSignal): Promise<Page<Job>> => {
+    const body = await get<JobList>(`${svc(service)}/jobs`, { signal, query: { limit: page.limit, cursor: page.cursor || undefined } });
+    return { items: body.jobs ?? [], next_cursor: body.next_cursor };
+  },
   job: (service: string, id: string, reveal = false, signal?: AbortSignal) =>
     get<Job>(job(service, id), { signal, query: reveal ? { reveal: true } : undefined }),
   jobEvents: async (service: string, id: string, after = 0, signal?: AbortSignal): Promise<JobEvent[]> => {

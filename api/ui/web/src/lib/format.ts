@@ -1,6 +1,6 @@
 // Words for the API's states, and small formatting helpers.
 
-import type { DriftStatus, IntentKind, JobState, Operation, Service } from './types';
+import type { DriftStatus, IntentKind, JobState, Operation, Service, ServiceStatus, StatusEvent } from './types';
 
 export interface Badge {
   /** CSS modifier: badge--<tone>. */
@@ -8,6 +8,8 @@ export interface Badge {
   text: string;
   /** A longer explanation for the title and screen readers. */
   hint: string;
+  /** Not confirmed yet: drawn with a dashed border (the text says so too). */
+  pending?: boolean;
 }
 
 export const DRIFT: Record<DriftStatus, Badge> = {
@@ -22,6 +24,42 @@ export const DRIFT: Record<DriftStatus, Badge> = {
 
 export function driftBadge(s: DriftStatus | string | undefined): Badge {
   return DRIFT[(s ?? 'not_checked') as DriftStatus] ?? { tone: 'neutral', text: String(s), hint: '' };
+}
+
+/**
+ * statusDriftBadge words a service's drift status. A drift reported by a Docker event
+ * that the OpenTofu check has not confirmed yet says so in its text (not only its
+ * colour), with what Docker reported as the reason.
+ */
+export function statusDriftBadge(status: Pick<ServiceStatus, 'drift' | 'drift_unconfirmed' | 'drift_signal'>): Badge {
+  const b = driftBadge(status.drift);
+  if (!status.drift_unconfirmed) return b;
+  const why = status.drift_signal ? `Docker reported: ${sentence(status.drift_signal)} ` : 'Docker reported a change. ';
+  return {
+    tone: 'warn',
+    text: `${b.text}, awaiting confirmation`,
+    hint: `${why}SpawnIt is checking with OpenTofu to confirm it.`,
+    pending: true,
+  };
+}
+
+/**
+ * driftAnnouncement is what the live region says when a drift event arrives for a
+ * service on screen: the Docker report at once, then what the OpenTofu check found
+ * (only when it follows a report still awaiting confirmation). "" says nothing.
+ */
+export function driftAnnouncement(name: string, before: Pick<ServiceStatus, 'drift_unconfirmed'>, ev: Pick<StatusEvent, 'kind' | 'drift' | 'unconfirmed' | 'message'>): string {
+  if (ev.kind !== 'drift' || !ev.drift) return '';
+  const what = driftBadge(ev.drift).text.toLowerCase();
+  if (ev.unconfirmed) return `“${name}”: ${what}, awaiting confirmation.${ev.message ? ' Docker reported: ' + sentence(ev.message) : ''}`;
+  if (before.drift_unconfirmed) return `“${name}”: the OpenTofu check confirms: ${what}.`;
+  return '';
+}
+
+/** sentence ends a message with a full stop when it has no ending punctuation. */
+function sentence(s: string): string {
+  const t = s.trim();
+  return /[.!?]$/.test(t) ? t : `${t}.`;
 }
 
 export function intentBadge(i: IntentKind | undefined): Badge {

@@ -30,6 +30,7 @@ export type Operation = Schemas['Operation'];
 export type JobRef = Schemas['JobRef'];
 export type ServiceStatus = Schemas['ServiceStatus'];
 export type Service = Schemas['Service'];
+export type ServiceList = Schemas['ServiceList'];
 
 export type ChangeSummary = Schemas['ChangeSummary'];
 export type PlannedResource = Schemas['PlannedResource'];
@@ -38,6 +39,7 @@ export type Output = Schemas['Output'];
 export type ResourceDrift = Schemas['ResourceDrift'];
 export type DriftReport = Schemas['DriftReport'];
 export type Job = Schemas['Job'];
+export type JobList = Schemas['JobList'];
 export type UpgradeOffer = Schemas['UpgradeOffer'];
 export type TemplateVersion = Schemas['TemplateVersion'];
 export type Upgrade = Schemas['Upgrade'];

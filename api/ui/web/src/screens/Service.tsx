@@ -13,8 +13,11 @@ import { ApiError, describe } from '../lib/errors';
 import { mapFieldErrors, FORM_EXPIRES_KEY } from '../lib/form';
 import { setFlash, takeFlash, type Flash } from '../lib/flash';
 import {
+  driftAnnouncement,
   driftBadge,
   EXPIRED_BADGE,
+  plural,
+  statusDriftBadge,
   STOPPED_BADGE,
   finalSentence,
   formatDuration,
@@ -26,6 +29,7 @@ import {
   targetLabel,
   serviceBusy,
 } from '../lib/format';
+import { appendPage, applyStatusEvent, JOBS_PAGE, MAX_PAGE, mergeNewestJobs, outputsSource, shownDrift, type Paged } from '../lib/listing';
 import { subscribeLive } from '../lib/live';
 import { savedSentence, settingsBody, settingsForm, type SettingsForm } from '../lib/settings';
 import { navigate, paths } from '../lib/router';
@@ -42,7 +46,13 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   const [gone, setGone] = useState(false);
   const [loadError, setLoadError] = useState('');
   const [tpl, setTpl] = useState<Template | null>(null);
-  const [jobs, setJobs] = useState<Job[] | null>(null);
+  const [jobs, setJobs] = useState<Paged<Job> | null>(null);
+  const [olderBusy, setOlderBusy] = useState(false);
+  const [focusJob, setFocusJob] = useState('');
+  const svcRef = useRef(svc);
+  svcRef.current = svc;
+  const jobsRef = useRef(jobs);
+  jobsRef.current = jobs;
   const [drift, setDrift] = useState<DriftReport | null>(null);
   const [outJob, setOutJob] = useState<Job | null>(null);
   const [notice, setNotice] = useState<Flash | null>(takeFlash);
@@ -82,19 +92,57 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   const loadJobs = async () => {
     const n = ++latest.current.jobs;
     try {
-      const list = await api.jobs(id);
+      // The newest page on top of what is shown: older pages read already stay.
+      const page = await api.jobsPage(id, { limit: JOBS_PAGE });
       if (n !== latest.current.jobs) return;
+      const list = mergeNewestJobs(jobsRef.current, page);
+      jobsRef.current = list;
       setJobs(list);
-      const lastApply = list.find((j) => j.operation === 'apply' && j.state === 'succeeded');
-      const lastDestroy = list.find((j) => j.operation === 'destroy' && j.state === 'succeeded');
-      // Outputs are those of the last successful apply, unless a destroy came after it.
-      if (lastApply && !(lastDestroy && lastDestroy.created_at > lastApply.created_at)) {
-        setOutJob(await api.job(id, lastApply.id));
+      // Outputs are those of the last successful apply, unless a destroy came after it;
+      // with neither among the jobs shown, older pages are read (not shown) to find them.
+      let found = outputsSource(list.items);
+      let cursor = list.next;
+      for (let i = 0; !found.decided && cursor && i < 20; i++) {
+        const older = await api.jobsPage(id, { limit: MAX_PAGE, cursor });
+        if (n !== latest.current.jobs) return;
+        found = outputsSource(older.items);
+        cursor = older.next_cursor;
+      }
+      if (found.job) {
+        const out = await api.job(id, found.job.id);
+        if (n === latest.current.jobs) setOutJob(out);
       } else setOutJob(null);
     } catch {
       // The page still works without the history.
     }
   };
+
+  /** "Older jobs": the next page of the history, below the jobs shown. */
+  const loadOlderJobs = async () => {
+    const cur = jobsRef.current;
+    if (!cur?.next || olderBusy) return;
+    setOlderBusy(true);
+    try {
+      const page = await api.jobsPage(id, { limit: JOBS_PAGE, cursor: cur.next });
+      const latestList = jobsRef.current ?? cur;
+      const next = appendPage(latestList, page);
+      jobsRef.current = next;
+      setJobs(next);
+      const firstNew = page.items.find((j) => !latestList.items.some((x) => x.id === j.id));
+      if (firstNew) setFocusJob(firstNew.id);
+      announce(`${plural(next.items.length, 'job')} shown${next.next ? '; older jobs can be loaded' : ''}.`);
+    } catch (err) {
+      setNotice({ tone: 'error', text: `The older jobs could not be read. ${describe(err)}` });
+    }
+    setOlderBusy(false);
+  };
+
+  // After "Older jobs", focus moves to the first job added.
+  useEffect(() => {
+    if (!focusJob) return;
+    document.querySelector<HTMLElement>(`[data-job="${CSS.escape(focusJob)}"] a`)?.focus();
+    setFocusJob('');
+  }, [focusJob]);
 
   const loadDrift = async () => {
     const n = ++latest.current.drift;
@@ -122,6 +170,13 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
     return subscribeLive({
       onStatus: (ev) => {
         if (ev.service !== id) return;
+        // A drift shows at once, from the event itself; the reads below bring the rest.
+        const cur = svcRef.current;
+        if (cur && ev.kind === 'drift') {
+          const said = driftAnnouncement(cur.name, cur.status, ev);
+          if (said) announce(said);
+          setSvc((s) => (s ? applyStatusEvent(s, ev) : s));
+        }
         void loadService();
         void loadJobs();
         if (ev.kind === 'drift' || ev.kind === 'job') void loadDrift();
@@ -133,7 +188,7 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   const follow = useJobFollow(id, followId, () => {
     void loadAll();
   });
-  const followed = jobs?.find((j) => j.id === followId);
+  const followed = jobs?.items.find((j) => j.id === followId);
   const followState = follow.log.state ?? followed?.state;
   const lastFollowAnnounce = useRef('');
   useEffect(() => {
@@ -151,7 +206,7 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
       const job = await api.startJob(id, action);
       if (stay) {
         setFollowId(job.id);
-        setJobs((cur) => [job, ...(cur ?? []).filter((j) => j.id !== job.id)]);
+        setJobs((cur) => ({ items: [job, ...(cur?.items ?? []).filter((j) => j.id !== job.id)], next: cur?.next }));
         setSvc((s) => (s ? { ...s, status: { ...s.status, busy: true, last_job: { id: job.id, operation: job.operation, state: job.state } } } : s));
         announce(`${operationName(action)} started.`);
       } else {
@@ -239,8 +294,11 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
   const deployed = svc.status.intent === 'applied' || !!svc.status.needs_recovery;
   // A destroyed service can still be checked: resources left behind show as orphaned.
   const everDeployed = deployed || svc.status.intent === 'destroyed';
-  const driftStatus = drift?.status ?? svc.status.drift;
-  const needsRepair = deployed && (driftStatus === 'drifted' || driftStatus === 'missing');
+  // A drift Docker reported and OpenTofu has not confirmed yet is shown as such; once
+  // confirmed, the last check's report says it.
+  const unconfirmed = !!svc.status.drift_unconfirmed;
+  const driftStatus = shownDrift(svc.status, drift);
+  const needsRepair = deployed && !unconfirmed && (driftStatus === 'drifted' || driftStatus === 'missing');
   const last = svc.status.last_job;
   const dis = busy || !!working;
   const health = healthBadge(svc.status.health, svc.status.health_message);
@@ -262,7 +320,7 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
         </p>
         <div class="badges" data-testid="service-status">
           <Badge badge={intentBadge(svc.status.intent)} label="Deployment" testid="intent-badge" />
-          <Badge badge={driftBadge(driftStatus)} label="Drift" testid="drift-badge" />
+          <Badge badge={unconfirmed ? statusDriftBadge(svc.status) : driftBadge(driftStatus)} label="Drift" testid="drift-badge" />
           {busy ? <Badge badge={{ tone: 'info', text: 'Busy', hint: 'A job is running for this service.' }} label="Activity" testid="busy-badge" /> : null}
           {health ? <Badge badge={health} label="Health" testid="health-badge" /> : null}
           {svc.status.expired ? <Badge badge={EXPIRED_BADGE} label="Expiry" testid="expired-badge" /> : null}
@@ -310,6 +368,14 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
         <Notice tone="info" title="This service expired" testid="expired-notice">
           Its expiry passed, so SpawnIt destroyed it; its configuration is kept. Applying it again deploys it again
           {svc.expires_at ? ', and it expires again unless you move or remove the expiry in Settings below' : ''}.
+        </Notice>
+      ) : null}
+      {unconfirmed ? (
+        <Notice tone="warn" title={`${driftBadge(driftStatus).text}, awaiting confirmation`} testid="drift-unconfirmed">
+          <p>
+            {svc.status.drift_signal ? `Docker reported: “${svc.status.drift_signal}”.` : 'Docker reported a change to this service.'} SpawnIt
+            is checking with OpenTofu to confirm it; this page updates when the check is done.
+          </p>
         </Notice>
       ) : null}
       {needsRepair ? (
@@ -424,7 +490,22 @@ export function ServiceScreen({ id, me }: { id: string; me: Me }) {
 
       <section class="panel" aria-labelledby="jobs-title">
         <h2 id="jobs-title">History</h2>
-        {jobs === null ? <Loading what="the history" /> : jobs.length === 0 ? <p class="muted">No jobs yet.</p> : <JobTable service={id} jobs={jobs} />}
+        {jobs === null ? (
+          <Loading what="the history" />
+        ) : jobs.items.length === 0 ? (
+          <p class="muted">No jobs yet.</p>
+        ) : (
+          <>
+            <JobTable service={id} jobs={jobs.items} />
+            {jobs.next ? (
+              <p>
+                <button type="button" class="button" data-testid="jobs-older" disabled={olderBusy} onClick={() => void loadOlderJobs()}>
+                  {olderBusy ? 'Loading…' : 'Older jobs'}
+                </button>
+              </p>
+            ) : null}
+          </>
+        )}
       </section>
 
       <RevisionsPanel svc={svc} />
@@ -654,7 +735,7 @@ function JobTable({ service, jobs }: { service: string; jobs: Job[] }) {
         </thead>
         <tbody>
           {jobs.map((j) => (
-            <tr key={j.id}>
+            <tr key={j.id} data-job={j.id}>
               <th scope="row">
                 <Link href={paths.job(service, j.id)}>{operationName(j.operation)}</Link>
               </th>
