@@ -208,8 +208,9 @@ type watch struct {
 	recheck     bool
 	expireAfter time.Time // retry an expiry that failed no sooner
 	// eventAt is when the newest Docker event (or request) about the service came;
-	// startedAt when its newest check started.
-	eventAt, startedAt time.Time
+	// startedAt when its newest check started; fullStartedAt when its newest full check
+	// (a plan, not a health probe) started.
+	eventAt, startedAt, fullStartedAt time.Time
 	// remediating: a remediation this supervisor started runs; the check that follows
 	// it covers the events it causes. remediationJob is its job, whose new intent needs
 	// no check of its own.
@@ -386,6 +387,10 @@ func (s *Supervisor) eventDue(ref engine.ServiceRef) {
 		}
 	case w.next.IsZero() && w.fingerprint == "":
 		s.stats.MergedEvents++ // a full check is queued already
+	case w.eventAt.Before(w.fullStartedAt):
+		// A full check that began after the newest event ran meanwhile (the check
+		// after a remediation can end within the debounce of the events it caused).
+		s.stats.MergedEvents++
 	default:
 		w.next = time.Time{}
 		w.fingerprint = "" // force a full check
@@ -696,6 +701,7 @@ func (s *Supervisor) dispatch(ctx context.Context) {
 			continue
 		}
 		w.running, w.startedAt = true, time.Now()
+		w.fullStartedAt = w.startedAt
 		s.mu.Unlock()
 		s.start(ctx, func() { s.check(ctx, w, t, fp, inv) })
 	}
