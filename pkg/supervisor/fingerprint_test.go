@@ -86,6 +86,12 @@ func TestFingerprintSeesEveryChange(t *testing.T) {
 	net := "spawnit-fp-" + ref.Client
 	tag := "spawnit-test/fp-" + ref.Client + ":1"
 	t.Cleanup(func() {
+		// Cleanups run last first: the container, registered before, still uses the
+		// network here, so it goes first.
+		out, _ := testservers.DockerCommand("ps", "-aq", "--filter", "network="+net).Output()
+		if ids := strings.Fields(string(out)); len(ids) > 0 {
+			_ = testservers.DockerCommand(append([]string{"rm", "-f"}, ids...)...).Run()
+		}
 		_ = testservers.DockerCommand("network", "rm", net).Run()
 		_ = testservers.DockerCommand("rmi", tag).Run()
 	})
