@@ -24,8 +24,21 @@ import (
 func (e *runner) execute(j *Job) error {
 	ref := j.info.Service
 	ctx := j.ctx
-	// Before anything else: a state under a key this server lacks fails the job here,
-	// with nothing changed.
+	// Checked again when the job starts: a job queued behind one that left errored state
+	// was accepted before the service needed recovery. The stored state's lineage and
+	// serial are in clear even when it is encrypted, and are checked before its key:
+	// another service's state is encrypted under that service's key, so the key check
+	// alone would call it a wrong key instead of the wrong state it is.
+	if changesState(j.info.Operation) {
+		if err := e.ledger.checkRecovery(j.softCtx, ref); err != nil {
+			return err
+		}
+		if err := e.checkState(j.softCtx, ref); err != nil {
+			return err
+		}
+	}
+	// Then, before tofu or the workdir: a state under a key this server lacks fails the
+	// job here, with nothing changed.
 	enc, err := e.stateEncryption(j.softCtx, ref)
 	if err != nil {
 		return err
@@ -38,16 +51,6 @@ func (e *runner) execute(j *Job) error {
 	// The variables file holds the service's secrets in clear: it lives in the workdir
 	// only while the job runs.
 	defer ws.removeSecrets()
-	// Checked again when the job starts: a job queued behind one that left errored state
-	// was accepted before the service needed recovery.
-	if changesState(j.info.Operation) {
-		if err := e.ledger.checkRecovery(j.softCtx, ref); err != nil {
-			return err
-		}
-		if err := e.checkState(j.softCtx, ref); err != nil {
-			return err
-		}
-	}
 	files, err := e.jobFiles(j)
 	if err != nil {
 		return fmt.Errorf("read service files: %w", err)
